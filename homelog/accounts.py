@@ -1,0 +1,205 @@
+"""User accounts: password hashing and policy, creation, sign-in and administration rules."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+
+from homelog.extensions import db
+from homelog.models import User, utcnow
+from homelog.timeutil import is_valid_timezone
+
+_hasher = PasswordHasher()
+# Verified when the email is unknown, so a sign-in takes as long either way.
+_DUMMY_HASH = _hasher.hash("homelog-dummy-password")
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+COMMON_PASSWORDS = frozenset(
+    """password password1 password12 password123 password1234 passw0rd 1234567890 0123456789
+    12345678910 qwertyuiop qwerty1234 qwerty12345 1q2w3e4r5t iloveyou12 letmein123 welcome123
+    administrator admin12345 abcdefghij abc1234567 homelog123 changeme12 trustno1234
+    football12 baseball12 monkey1234 dragon1234 sunshine12 princess12 1111111111 0000000000
+    aaaaaaaaaa superman12 starwars12 michael123 whatever12""".split()
+)
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+class AccountError(ValueError):
+    """A rule about accounts was broken; the message is fit to show the user."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def hash_password(password: str) -> str:
+    """Return an argon2id hash of password."""
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """Return True when password matches user's hash (constant work when user is None)."""
+    try:
+        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and bool(user)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_problem(password: str, email: str = "") -> str | None:
+    """Return why password is too weak, or None when it is acceptable."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
+        return "This password is too easy to guess; choose a less common one."
+    if email and lowered == email.lower():
+        return "Do not use your email address as your password."
+    return None
+
+
+def normalize_email(email: str) -> str:
+    """Return email trimmed and lower-cased (emails are the login name, compared so)."""
+    return (email or "").strip().lower()
+
+
+def email_problem(email: str) -> str | None:
+    """Return why email is not a usable address, or None."""
+    if not email:
+        return "Enter an email address."
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        return "Enter a valid email address, like name@example.com."
+    return None
+
+
+def find_by_email(email: str) -> User | None:
+    """Return the user with this email (case-insensitive), if any."""
+    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def user_count() -> int:
+    """Return how many users exist."""
+    return db.session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def admin_count(active_only: bool = True) -> int:
+    """Return how many (active) administrators exist."""
+    query = select(func.count()).select_from(User).where(User.is_admin.is_(True))
+    if active_only:
+        query = query.where(User.is_active.is_(True))
+    return db.session.scalar(query) or 0
+
+
+def create_user(
+    email: str,
+    password: str,
+    *,
+    name: str = "",
+    is_admin: bool = False,
+    timezone: str = "UTC",
+    must_change_password: bool = False,
+) -> User:
+    """Create and commit a user.
+
+    Raises:
+        AccountError: invalid or taken email, weak password, unknown timezone.
+    """
+    email = normalize_email(email)
+    if problem := email_problem(email):
+        raise AccountError(problem, "email")
+    if find_by_email(email) is not None:
+        raise AccountError("An account with this email already exists.", "email")
+    if problem := password_problem(password, email):
+        raise AccountError(problem, "password")
+    if not is_valid_timezone(timezone):
+        raise AccountError("Choose a timezone from the list.", "timezone")
+    name = (name or "").strip()
+    if len(name) > 100:
+        raise AccountError("Use at most 100 characters.", "name")
+    user = User(
+        email=email,
+        name=name,
+        password_hash=hash_password(password),
+        is_admin=is_admin,
+        timezone=timezone,
+        must_change_password=must_change_password,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the active user with these credentials, or None (never says which part failed)."""
+    user = find_by_email(email)
+    if not verify_password(user, password) or user is None or not user.is_active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return user
+
+
+def set_password(user: User, password: str, *, must_change: bool = False) -> None:
+    """Give user a new password, end their other sessions, and commit.
+
+    Raises:
+        AccountError: the password is too weak.
+    """
+    if problem := password_problem(password, user.email):
+        raise AccountError(problem, "password")
+    user.password_hash = hash_password(password)
+    user.must_change_password = must_change
+    user.session_version += 1
+    db.session.commit()
+
+
+def set_active(actor: User, user: User, active: bool) -> None:
+    """Activate or deactivate user; deactivation ends their sessions.
+
+    Raises:
+        AccountError: an admin deactivating themselves or the last active admin.
+    """
+    if not active:
+        if user.id == actor.id:
+            raise AccountError("You cannot deactivate your own account.")
+        if user.is_admin and user.is_active and admin_count() <= 1:
+            raise AccountError("The last active administrator cannot be deactivated.")
+        user.session_version += 1
+    user.is_active = active
+    db.session.commit()
+
+
+def set_admin(actor: User, user: User, admin: bool) -> None:
+    """Grant or remove the administrator role.
+
+    Raises:
+        AccountError: an admin demoting themselves or the last active admin.
+    """
+    if not admin:
+        if user.id == actor.id:
+            raise AccountError("You cannot remove your own administrator role.")
+        if user.is_admin and user.is_active and admin_count() <= 1:
+            raise AccountError("The last administrator cannot be demoted.")
+    user.is_admin = admin
+    db.session.commit()
+
+
+def delete_user(actor: User, user: User) -> None:
+    """Delete user and all their data.
+
+    Raises:
+        AccountError: deleting yourself or the last active admin.
+    """
+    if user.id == actor.id:
+        raise AccountError("You cannot delete your own account here.")
+    if user.is_admin and user.is_active and admin_count() <= 1:
+        raise AccountError("The last administrator cannot be deleted.")
+    db.session.delete(user)
+    db.session.commit()

@@ -1,0 +1,58 @@
+"""Forms for signing in, first-run setup and the account page."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+from homelog import accounts
+from homelog.forms import TimezoneField, strip_filter
+
+
+class LoginForm(FlaskForm):
+    """Email and password."""
+
+    email = StringField("Email", [DataRequired("Enter your email."), Length(max=254)],
+                        filters=[strip_filter])
+    password = PasswordField("Password", [DataRequired("Enter your password."), Length(max=256)])
+    remember = BooleanField("Remember me on this device")
+
+
+def _strong_password(form, field) -> None:
+    email = form.email.data if hasattr(form, "email") else ""
+    if problem := accounts.password_problem(field.data or "", email or ""):
+        raise ValidationError(problem)
+
+
+def _valid_email(form, field) -> None:
+    field.data = accounts.normalize_email(field.data)
+    if problem := accounts.email_problem(field.data):
+        raise ValidationError(problem)
+
+
+class SetupForm(FlaskForm):
+    """The first administrator."""
+
+    name = StringField("Your name", [Length(max=100)], filters=[strip_filter])
+    email = StringField("Email", [_valid_email])
+    password = PasswordField("Password", [_strong_password])
+    confirm = PasswordField("Repeat password", [EqualTo("password", "The passwords differ.")])
+    timezone = TimezoneField("Timezone", default="UTC")
+
+
+class ChangePasswordForm(FlaskForm):
+    """Current password, then the new one twice."""
+
+    current_password = PasswordField("Current password",
+                                     [DataRequired("Enter your current password.")])
+    new_password = PasswordField("New password", [DataRequired("Enter a new password.")])
+    confirm = PasswordField("Repeat new password",
+                            [EqualTo("new_password", "The passwords differ.")])
+
+
+class ProfileForm(FlaskForm):
+    """Display name and timezone."""
+
+    name = StringField("Name", [Length(max=100)], filters=[strip_filter])
+    timezone = TimezoneField("Timezone")

@@ -1,0 +1,169 @@
+"""Routes: sign in and out, first-run setup, the account page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from homelog import accounts, timeutil
+from homelog.auth.forms import ChangePasswordForm, LoginForm, ProfileForm, SetupForm
+from homelog.extensions import db, limiter
+
+bp = Blueprint("auth", __name__)
+
+# Endpoints a user who must choose a new password may still reach.
+_OPEN_WHILE_PASSWORD_EXPIRED = {"auth.password", "auth.logout", "static", "healthz"}
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return target when it is a path on this site, else None (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _login_account_key() -> str:
+    return "login-account:" + accounts.normalize_email(request.form.get("email", ""))[:254]
+
+
+def _failed_login(response) -> bool:
+    # A successful sign-in redirects; only failures use up the allowance.
+    return response.status_code != 302
+
+
+@bp.before_app_request
+def require_new_password():
+    """Send a user with a temporary password to choose their own first."""
+    if (
+        current_user.is_authenticated
+        and current_user.must_change_password
+        and request.endpoint not in _OPEN_WHILE_PASSWORD_EXPIRED
+        and not request.path.startswith("/api/")
+    ):
+        flash("Please choose a new password before you go on.", "info")
+        return redirect(url_for("auth.password"))
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"],
+               deduct_when=_failed_login)
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], methods=["POST"],
+               key_func=_login_account_key, deduct_when=_failed_login)
+def login():
+    """Sign in with email and password."""
+    if accounts.user_count() == 0:
+        return redirect(url_for("auth.setup"))
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")) or url_for("sources.index"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user, remember=form.remember.data)
+            flash(f"Welcome back, {user.display_name}.", "success")
+            return redirect(safe_next(request.args.get("next")) or url_for("sources.index"))
+        form.password.errors.append("Email or password is wrong, or the account is inactive.")
+        status = 401
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """Sign out and forget the remember-me cookie."""
+    logout_user()
+    flash("You are signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    """Create the first administrator; gone once any user exists."""
+    if accounts.user_count() > 0:
+        abort(404)
+    form = SetupForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(
+                form.email.data,
+                form.password.data,
+                name=form.name.data,
+                is_admin=True,
+                timezone=form.timezone.data,
+            )
+        except accounts.AccountError as error:
+            db.session.rollback()
+            getattr(form, error.field or "email").errors.append(str(error))
+        else:
+            login_user(user)
+            flash("Your administrator account is ready. Add your first meter or sensor.",
+                  "success")
+            return redirect(url_for("sources.index"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/setup.html", form=form,
+                           timezones=timeutil.timezone_names()), status
+
+
+@bp.route("/account")
+@login_required
+def account():
+    """Show the account page: profile, timezone and password."""
+    profile = ProfileForm(obj=current_user)
+    return render_template("auth/account.html", profile=profile, password=ChangePasswordForm(),
+                           timezones=timeutil.timezone_names())
+
+
+@bp.route("/account/profile", methods=["POST"])
+@login_required
+def profile():
+    """Save the display name and timezone."""
+    form = ProfileForm()
+    if form.validate_on_submit():
+        current_user.name = form.name.data
+        current_user.timezone = form.timezone.data
+        db.session.commit()
+        flash("Your settings are saved.", "success")
+        return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", profile=form, password=ChangePasswordForm(),
+                           timezones=timeutil.timezone_names()), 422
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Change the password (required after an admin set a temporary one)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not accounts.verify_password(current_user, form.current_password.data):
+            form.current_password.errors.append("That is not your current password.")
+        elif form.new_password.data == form.current_password.data:
+            form.new_password.errors.append("Choose a password different from the current one.")
+        else:
+            try:
+                accounts.set_password(current_user._get_current_object(), form.new_password.data)
+            except accounts.AccountError as error:
+                form.new_password.errors.append(str(error))
+            else:
+                # The session identity changed with the password; renew this session only.
+                login_user(current_user._get_current_object())
+                flash("Your password is changed. Other devices were signed out.", "success")
+                return redirect(url_for("auth.account"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/password.html", form=form), status

@@ -1,0 +1,82 @@
+"""Settings read from the environment (12-factor), with safe defaults for development."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def normalize_database_url(url: str) -> str:
+    """Make a PostgreSQL URL use the psycopg 3 driver (`postgres://` is common in PaaS)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def development_secret_key(instance_path: str) -> str:
+    """Return a random key kept under instance/ so development sessions survive restarts."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
+
+
+def from_environment(instance_path: str) -> dict:
+    """Build the settings mapping from environment variables.
+
+    Raises:
+        RuntimeError: in production (HOMELOG_ENV=production) without SECRET_KEY.
+    """
+    env = os.environ.get("HOMELOG_ENV", "development").strip().lower()
+    production = env == "production"
+    secret_key = os.environ.get("SECRET_KEY")
+    if not secret_key:
+        if production:
+            raise RuntimeError(
+                "SECRET_KEY is not set. Production (HOMELOG_ENV=production) needs a long random "
+                "SECRET_KEY in the environment, e.g. `python -c 'import secrets; "
+                "print(secrets.token_hex(32))'`."
+            )
+        secret_key = development_secret_key(instance_path)
+
+    database_url = normalize_database_url(os.environ.get("DATABASE_URL", "sqlite:///homelog.db"))
+    return {
+        "HOMELOG_ENV": env,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", production),
+        "TRUST_PROXY": _env_bool("TRUST_PROXY", False),
+    }
+
+
+# Settings that do not depend on the environment.
+DEFAULTS = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "READINGS_PAGE_SIZE": 25,
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "LOGIN_RATE_LIMIT_IP": "20 per minute",
+    "LOGIN_RATE_LIMIT_ACCOUNT": "10 per 15 minutes",
+}

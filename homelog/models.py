@@ -1,0 +1,185 @@
+"""ORM models: users, homes, data sources, readings and API tokens."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from homelog.extensions import db
+
+KINDS = ("meter", "sensor")
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def uuid7() -> uuid.UUID:
+    """Return a time-ordered UUID (version 7, RFC 9562) so new rows append to the index."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timezone-aware datetime stored in UTC on every database.
+
+    SQLite has no timezone type: values go in as naive UTC and come back with UTC attached,
+    so the application only ever sees aware datetimes.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class User(UserMixin, db.Model):
+    """Someone who signs in: a homeowner or an administrator."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100), default="")
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # Set for accounts created or reset by an admin: the user picks a new password first.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    # Bumped to end every open session and remember-me cookie (password change, deactivation).
+    session_version: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sources: Mapped[list[DataSource]] = relationship(
+        back_populates="owner", cascade="all, delete-orphan", passive_deletes=True,
+        foreign_keys="DataSource.owner_id",
+    )
+
+    def get_id(self) -> str:
+        """Return the session identity; it changes whenever sessions must end."""
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def display_name(self) -> str:
+        """Return the name to show, falling back to the email address."""
+        return self.name or self.email
+
+
+class Location(db.Model):
+    """A home: groups sources and gives them a timezone."""
+
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DataSource(db.Model):
+    """A meter (cumulative register values) or a sensor (instantaneous values)."""
+
+    __tablename__ = "data_sources"
+    __table_args__ = (sa.CheckConstraint("kind IN ('meter', 'sensor')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("locations.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(100))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    kind: Mapped[str] = mapped_column(sa.String(10), default="meter")
+    # Ordered list of [name, unit] pairs: a JSON list keeps its order on every database,
+    # a JSON object does not (PostgreSQL jsonb sorts keys).
+    metric_list: Mapped[list] = mapped_column("metrics", sa.JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User] = relationship(back_populates="sources", foreign_keys=[owner_id])
+    location: Mapped[Location | None] = relationship()
+
+    @property
+    def metrics(self) -> dict[str, str]:
+        """Return the metrics as an ordered {name: unit} mapping."""
+        return {name: unit for name, unit in self.metric_list}
+
+    @metrics.setter
+    def metrics(self, value: dict[str, str]) -> None:
+        self.metric_list = [[name, unit] for name, unit in value.items()]
+
+    @property
+    def metric_names(self) -> list[str]:
+        """Return the metric names in display order."""
+        return [name for name, _ in self.metric_list]
+
+
+class Reading(db.Model):
+    """One timestamped set of values of a source's metrics."""
+
+    __tablename__ = "readings"
+    __table_args__ = (
+        sa.Index("ix_readings_source_timestamp", "data_source_id", "timestamp", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
+    data_source_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("data_sources.id", ondelete="CASCADE")
+    )
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    values: Mapped[dict] = mapped_column(sa.JSON)
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    source: Mapped[DataSource] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+
+class ApiToken(db.Model):
+    """A bearer token for one device; only its SHA-256 hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100), default="")
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

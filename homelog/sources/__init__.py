@@ -1,0 +1,1 @@
+"""Dashboard, sources and their readings in the browser."""

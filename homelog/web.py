@@ -1,0 +1,142 @@
+"""App-wide web behaviour: security headers, error pages, template helpers, SQLite pragmas."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+
+from homelog import htmx, timeutil
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """Enforce foreign keys (ON DELETE CASCADE) and allow concurrent readers on SQLite."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def wants_json() -> bool:
+    """Return True when the request is for the JSON API."""
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def json_error(status: int, detail: str, errors: dict | None = None, headers=None):
+    """Return the API's error shape: {"detail", "errors"} with status."""
+    response = jsonify({"detail": detail, "errors": errors or {}})
+    response.status_code = status
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register headers, error handlers and template helpers on app."""
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.headers.get("HX-Request"):
+            htmx.add_vary(response)
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        if wants_json():
+            return json_error(400, "CSRF token missing or invalid.")
+        message = "Your form expired or was sent from elsewhere. Please try again."
+        if htmx.is_fragment_request():
+            return render_template("errors/_message.html", message=message), 400
+        return render_template("errors/error.html", code=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if wants_json():
+            headers = {}
+            if error.code == 405 and error.valid_methods:
+                headers["Allow"] = ", ".join(error.valid_methods)
+            return json_error(error.code or 500, error.description or error.name, None, headers)
+        if htmx.is_fragment_request():
+            return render_template(
+                "errors/_message.html", message=error.description
+            ), error.code
+        return render_template(
+            "errors/error.html", code=error.code, message=error.description, name=error.name
+        ), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        message = "Something went wrong on our side. Nothing you entered was lost; try again."
+        if wants_json():
+            return json_error(500, "Internal server error.")
+        return render_template("errors/error.html", code=500, message=message), 500
+
+    @app.template_filter("local")
+    def local_filter(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        if value is None:
+            return ""
+        return timeutil.to_local(value, user_zone()).strftime(fmt)
+
+    @app.template_filter("ago")
+    def ago_filter(value: datetime | None) -> str:
+        return timeutil.time_ago(value) if value else "never"
+
+    @app.template_filter("number")
+    def number_filter(value) -> str:
+        """Format a reading value without float noise (12.3, not 12.300000000000001)."""
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            text = f"{value:.10g}" if abs(value) < 1e15 else f"{value:.6e}"
+            return text
+        return str(value)
+
+    @app.context_processor
+    def template_globals():
+        return {"user_zone": user_zone}
+
+    @app.route("/healthz")
+    def healthz():
+        """Say that the process is up."""
+        return {"status": "ok"}
+
+    # Keep the login manager's answer right for browsers, htmx and the API.
+    from homelog.extensions import login_manager
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if wants_json():
+            return json_error(
+                401, "Authentication required.", headers={"WWW-Authenticate": "Bearer"}
+            )
+        login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
+        if request.headers.get("HX-Request") == "true":
+            response = app.response_class(status=401)
+            return htmx.hx_redirect(response, login_url)
+        return redirect(login_url)
+
+
+def user_zone():
+    """Return the signed-in user's timezone (UTC for visitors)."""
+    if current_user and current_user.is_authenticated:
+        return timeutil.zone(current_user.timezone)
+    return timeutil.zone("UTC")
