@@ -1,0 +1,56 @@
+"""Browser flows: first-run administrator, signing in and out."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import screenshot, sign_in
+
+
+def test_first_run_creates_admin_then_is_gone(page):
+    page.goto("/")
+    assert page.url.endswith("/setup")
+    expect(page.get_by_role("heading", name="Welcome to homelog")).to_be_visible()
+    page.get_by_label("Your name").fill("Ada")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat password").fill(PASSWORD)
+    page.get_by_label("Timezone").fill("Europe/Berlin")
+    screenshot(page, "setup")
+    page.get_by_role("button", name="Create administrator").click()
+    expect(page.get_by_text("Your administrator account is ready")).to_be_visible()
+    expect(page.get_by_role("link", name="Users")).to_be_visible()
+    response = page.goto("/setup")
+    assert response.status == 404
+
+
+def test_setup_errors_show_beside_fields(page):
+    page.goto("/setup")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_label("Repeat password").fill("short")
+    page.get_by_role("button", name="Create administrator").click()
+    expect(page.get_by_text("Use at least 10 characters.")).to_be_visible()
+    expect(page.get_by_label("Email")).to_have_value("ada@example.com")
+
+
+def test_sign_in_and_out(page, user):
+    page.goto("/")
+    assert "/login" in page.url
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password", exact=True).fill("wrong password entirely")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Email or password is wrong")).to_be_visible()
+    sign_in(page, user.email, PASSWORD)
+    expect(page.get_by_text("Welcome back")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+
+
+def test_login_page_on_phone(phone_page, user):
+    phone_page.goto("/login")
+    expect(phone_page.get_by_role("button", name="Sign in")).to_be_visible()
+    width = phone_page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "the page scrolls sideways on a phone"
+    screenshot(phone_page, "login-phone")
