@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -128,11 +129,14 @@ def init_app(app: Flask) -> None:
             return json_error(
                 401, "Authentication required.", headers={"WWW-Authenticate": "Bearer"}
             )
-        login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
         if request.headers.get("HX-Request") == "true":
+            # Come back to the page the user was on, not to the fragment's URL.
+            current = urlsplit(request.headers.get("HX-Current-URL", ""))
+            back = current.path + (f"?{current.query}" if current.query else "")
+            login_url = url_for("auth.login", next=back or None)
             response = app.response_class(status=401)
             return htmx.hx_redirect(response, login_url)
-        return redirect(login_url)
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
 def user_zone():

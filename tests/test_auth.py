@@ -117,9 +117,10 @@ def test_login_rate_limited_per_account(client, app, auth, user):
 
 
 def test_htmx_request_with_expired_session_redirects_whole_page(client, user):
-    response = client.get("/", headers={"HX-Request": "true"})
+    response = client.get("/", headers={
+        "HX-Request": "true", "HX-Current-URL": "http://localhost/account?tab=1"})
     assert response.status_code == 401
-    assert response.headers["HX-Redirect"].startswith("/login")
+    assert response.headers["HX-Redirect"] == "/login?next=/account?tab%3D1"
 
 
 def test_security_headers(client):
