@@ -1,0 +1,388 @@
+"""Data sources (meters and sensors): who may see them, and the rules for changing them.
+
+Every function here is free of request objects, so the pages, the JSON API and the CLI share
+them. Bad input raises `homelog.errors.ValidationFailed` with messages fit for users, keyed by
+field name ("name", "description", "kind", "metrics"; a problem with one metric row uses
+"metrics.<index>.name" or "metrics.<index>.unit" as well, so a form can show it beside the row).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import Select, func, select
+
+from homelog.errors import ValidationFailed
+from homelog.extensions import db
+from homelog.models import KINDS, DataSource, Reading, User
+
+MAX_NAME_LENGTH = 100
+MAX_DESCRIPTION_LENGTH = 2000
+MAX_METRICS = 20
+MAX_METRIC_NAME_LENGTH = 40
+MAX_UNIT_LENGTH = 20
+
+# Offered in forms; any unit up to MAX_UNIT_LENGTH characters is accepted.
+COMMON_UNITS = (
+    "kWh", "Wh", "MWh", "W", "kW", "m³", "l", "°C", "%", "hPa", "ppm", "µg/m³", "lx",
+    "dB", "kg", "h",
+)
+KIND_LABELS = {
+    "meter": "Meter (a register that counts up: usage is the difference)",
+    "sensor": "Sensor (instantaneous values: temperature, humidity, …)",
+}
+
+
+def visible_sources(user: User) -> Select[tuple[DataSource]]:
+    """Return a select of the sources user may see, ordered by name.
+
+    This is the one place that decides which sources belong to a user; every lookup goes
+    through it (shared homes will widen it).
+    """
+    return (
+        select(DataSource)
+        .where(DataSource.owner_id == user.id)
+        .order_by(func.lower(DataSource.name), DataSource.id)
+    )
+
+
+def get_source_for(user: User, source_id: object) -> DataSource | None:
+    """Return the source with source_id if user may see it, else None (also for junk ids)."""
+    try:
+        wanted = int(str(source_id), 10)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < wanted < 2**63:
+        return None
+    return db.session.scalar(visible_sources(user).where(DataSource.id == wanted))
+
+
+def reading_count(source: DataSource) -> int:
+    """Return how many readings source has."""
+    return db.session.scalar(
+        select(func.count()).select_from(Reading).where(Reading.data_source_id == source.id)
+    ) or 0
+
+
+def _clean_text(value: object) -> str:
+    """Return value as stripped text (None is empty)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError
+    return value.strip()
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in text)
+
+
+def _check_name(value: object, errors: dict[str, list[str]]) -> str:
+    try:
+        name = _clean_text(value)
+    except TypeError:
+        errors.setdefault("name", []).append("Enter the name as text.")
+        return ""
+    if not name:
+        errors.setdefault("name", []).append("Enter a name.")
+    elif len(name) > MAX_NAME_LENGTH:
+        errors.setdefault("name", []).append(f"Use at most {MAX_NAME_LENGTH} characters.")
+    elif _has_control_characters(name):
+        errors.setdefault("name", []).append("Use letters, digits and punctuation only.")
+    return name
+
+
+def _check_description(value: object, errors: dict[str, list[str]]) -> str:
+    try:
+        text = _clean_text(value)
+    except TypeError:
+        errors.setdefault("description", []).append("Enter the description as text.")
+        return ""
+    if len(text) > MAX_DESCRIPTION_LENGTH:
+        errors.setdefault("description", []).append(
+            f"Use at most {MAX_DESCRIPTION_LENGTH} characters."
+        )
+    return text
+
+
+def _check_kind(value: object, errors: dict[str, list[str]]) -> str:
+    if value not in KINDS:
+        errors.setdefault("kind", []).append("Choose meter or sensor.")
+        return ""
+    return str(value)
+
+
+def clean_metrics(
+    metrics: Iterable[Sequence[object]] | Mapping[str, object] | None,
+    errors: dict[str, list[str]] | None = None,
+) -> list[list[str]]:
+    """Validate metrics given as (name, unit) pairs (or a {name: unit} mapping).
+
+    Returns the cleaned [[name, unit], ...] list. Problems are added to errors (when given)
+    or raised as ValidationFailed.
+    """
+    own_errors = errors is None
+    errors = {} if errors is None else errors
+    if isinstance(metrics, Mapping):
+        pairs = list(metrics.items())
+    else:
+        try:
+            pairs = list(metrics or [])
+        except TypeError:
+            pairs = None
+    cleaned: list[list[str]] = []
+    if pairs is None:
+        errors.setdefault("metrics", []).append("Give the metrics as a list of names and units.")
+    elif not pairs:
+        errors.setdefault("metrics", []).append("Add at least one metric.")
+    elif len(pairs) > MAX_METRICS:
+        errors.setdefault("metrics", []).append(f"Use at most {MAX_METRICS} metrics.")
+    else:
+        seen: dict[str, int] = {}
+        for index, pair in enumerate(pairs):
+            try:
+                raw_name, raw_unit = pair
+                name, unit = _clean_text(raw_name), _clean_text(raw_unit)
+            except (TypeError, ValueError):
+                errors.setdefault("metrics", []).append(
+                    "Give each metric as a name and a unit (text)."
+                )
+                continue
+            name_errors: list[str] = []
+            if not name:
+                name_errors.append("Enter a metric name.")
+            elif len(name) > MAX_METRIC_NAME_LENGTH:
+                name_errors.append(f"Use at most {MAX_METRIC_NAME_LENGTH} characters.")
+            elif _has_control_characters(name):
+                name_errors.append("Use letters, digits and punctuation only.")
+            elif name.casefold() in seen:
+                name_errors.append(f"“{name}” is already a metric of this source.")
+            unit_errors: list[str] = []
+            if len(unit) > MAX_UNIT_LENGTH:
+                unit_errors.append(f"Use at most {MAX_UNIT_LENGTH} characters.")
+            elif _has_control_characters(unit):
+                unit_errors.append("Use letters, digits and punctuation only.")
+            if name_errors:
+                errors.setdefault(f"metrics.{index}.name", []).extend(name_errors)
+            if unit_errors:
+                errors.setdefault(f"metrics.{index}.unit", []).extend(unit_errors)
+            if name and not name_errors:
+                seen[name.casefold()] = index
+            cleaned.append([name, unit])
+        if any(key.startswith("metrics.") for key in errors):
+            errors.setdefault("metrics", []).append("Check the metrics marked below.")
+    if own_errors and errors:
+        raise ValidationFailed(errors)
+    return cleaned
+
+
+def create_source(
+    owner: User,
+    name: str,
+    description: str = "",
+    kind: str = "meter",
+    metrics: Iterable[Sequence[str]] | Mapping[str, str] = (),
+) -> DataSource:
+    """Create and commit a source owned by owner.
+
+    Raises:
+        ValidationFailed: a field breaks a rule (see the module docstring for the keys).
+    """
+    errors: dict[str, list[str]] = {}
+    clean_name = _check_name(name, errors)
+    clean_description = _check_description(description, errors)
+    clean_kind = _check_kind(kind, errors)
+    clean_metric_list = clean_metrics(metrics, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    source = DataSource(
+        owner_id=owner.id,
+        name=clean_name,
+        description=clean_description,
+        kind=clean_kind,
+        metric_list=clean_metric_list,
+    )
+    db.session.add(source)
+    db.session.commit()
+    return source
+
+
+def metric_value_counts(source: DataSource, names: Iterable[str]) -> dict[str, int]:
+    """Return how many of source's readings have a value for each of names."""
+    wanted = {name: 0 for name in names}
+    if not wanted:
+        return wanted
+    # Scanned in Python: JSON key tests differ between SQLite and PostgreSQL, and a metric
+    # name may hold any character (quotes too), which SQLite JSON paths do not escape.
+    rows = db.session.execute(
+        select(Reading.values).where(Reading.data_source_id == source.id)
+    ).scalars()
+    for values in rows:
+        for name in wanted.keys() & (values or {}).keys():
+            wanted[name] += 1
+    return wanted
+
+
+def update_source(
+    source: DataSource,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    kind: str | None = None,
+    metrics: Iterable[Sequence[str]] | Mapping[str, str] | None = None,
+    renames: Mapping[str, str] | None = None,
+    confirm_remove: bool = False,
+) -> DataSource:
+    """Change source and commit; arguments left as None keep their current value.
+
+    Args:
+        metrics: the complete new list of (name, unit) pairs, in display order.
+        renames: {old name: new name} for metrics that were renamed; their values in every
+            reading move to the new name. Old metrics neither kept nor renamed are removed.
+        confirm_remove: must be True to remove a metric that readings have values for;
+            those values are then deleted (and readings left without any value too).
+
+    Raises:
+        ValidationFailed: a field breaks a rule, or a metric with readings would be removed
+            without confirm_remove (key "metrics", saying how many readings have values).
+    """
+    errors: dict[str, list[str]] = {}
+    clean_name = _check_name(name, errors) if name is not None else source.name
+    clean_description = (
+        _check_description(description, errors) if description is not None
+        else source.description
+    )
+    clean_kind = _check_kind(kind, errors) if kind is not None else source.kind
+    renames = dict(renames or {})
+    new_list: list[list[str]] | None = None
+    if metrics is not None:
+        new_list = clean_metrics(metrics, errors)
+    if errors:
+        raise ValidationFailed(errors)
+
+    old_names = source.metric_names
+    rename_map: dict[str, str] = {}
+    removed: list[str] = []
+    if new_list is not None:
+        new_names = [metric_name for metric_name, _ in new_list]
+        for old, new in renames.items():
+            if old not in old_names:
+                errors.setdefault("metrics", []).append(f"There is no metric “{old}” to rename.")
+            elif new not in new_names:
+                errors.setdefault("metrics", []).append(
+                    f"“{old}” is renamed to “{new}”, which is not in the new metrics."
+                )
+            elif old != new:
+                rename_map[old] = new
+        targets = list(rename_map.values())
+        if len(set(targets)) != len(targets):
+            errors.setdefault("metrics", []).append("Two metrics cannot be renamed to one.")
+        for new in targets:
+            if new in old_names and new not in rename_map:
+                errors.setdefault("metrics", []).append(
+                    f"“{new}” already exists; rename or remove it first."
+                )
+        if errors:
+            raise ValidationFailed(errors)
+        removed = [
+            old for old in old_names if old not in rename_map and old not in new_names
+        ]
+        if removed and not confirm_remove:
+            counts = {n: c for n, c in metric_value_counts(source, removed).items() if c}
+            if counts:
+                messages = [
+                    f"{count} reading{'s' if count != 1 else ''} "
+                    f"{'have' if count != 1 else 'has'} a value for “{metric}”."
+                    for metric, count in counts.items()
+                ]
+                messages.append(
+                    "Removing the metric deletes those values. Confirm to remove it anyway."
+                )
+                raise ValidationFailed(
+                    {"metrics": messages, "confirm_remove": ["Confirm the removal."]},
+                    detail="Removing a metric would delete values of readings.",
+                )
+
+    source.name = clean_name
+    source.description = clean_description
+    source.kind = clean_kind
+    if new_list is not None:
+        if rename_map or removed:
+            _rewrite_values(source, rename_map, removed)
+        source.metric_list = new_list
+    db.session.commit()
+    return source
+
+
+def _rewrite_values(source: DataSource, rename_map: dict[str, str], removed: list[str]) -> None:
+    """Move renamed metrics' values to their new keys and drop removed ones, in every reading."""
+    readings = db.session.scalars(
+        select(Reading).where(Reading.data_source_id == source.id).execution_options(
+            yield_per=500
+        )
+    )
+    empty: list[Reading] = []
+    for reading in readings:
+        values = reading.values or {}
+        if not (values.keys() & (set(rename_map) | set(removed))):
+            continue
+        rewritten = {
+            rename_map.get(key, key): value
+            for key, value in values.items()
+            if key not in removed
+        }
+        # A new dict: in-place changes of a JSON column are not tracked.
+        reading.values = rewritten
+        if not rewritten:
+            empty.append(reading)
+    for reading in empty:
+        db.session.delete(reading)
+
+
+def delete_source(source: DataSource) -> int:
+    """Delete source and its readings; commit and return how many readings went with it."""
+    count = reading_count(source)
+    # The database cascades readings (ON DELETE CASCADE); SQLite enforces it via the pragma.
+    db.session.delete(source)
+    db.session.commit()
+    return count
+
+
+def latest_readings(sources: Sequence[DataSource]) -> dict[int, Reading]:
+    """Return the newest reading of each source, keyed by source id (sources without none)."""
+    ids = [source.id for source in sources]
+    if not ids:
+        return {}
+    ranked = (
+        select(
+            Reading.id,
+            func.row_number()
+            .over(
+                partition_by=Reading.data_source_id,
+                order_by=(Reading.timestamp.desc(), Reading.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(Reading.data_source_id.in_(ids))
+        .subquery()
+    )
+    rows = db.session.scalars(
+        select(Reading).join(ranked, ranked.c.id == Reading.id).where(ranked.c.rank == 1)
+    )
+    return {reading.data_source_id: reading for reading in rows}
+
+
+__all__ = [
+    "COMMON_UNITS",
+    "KIND_LABELS",
+    "clean_metrics",
+    "create_source",
+    "delete_source",
+    "get_source_for",
+    "latest_readings",
+    "metric_value_counts",
+    "reading_count",
+    "update_source",
+    "visible_sources",
+]

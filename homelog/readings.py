@@ -1,0 +1,477 @@
+"""Readings of a source: validation, create/update/delete with undo, keyset paging, meter checks.
+
+Free of request objects: pages, the JSON API and the CLI call the same functions. Bad input
+raises `homelog.errors.ValidationFailed`; keys are "timestamp", "note", "id", "cursor",
+"values" (the whole mapping) and "values.<metric>" (one metric's number).
+
+Values rule: a reading gives a number for **every** metric of its source by default
+(`require_all=True`): a blank field in the form is a mistake to point out, not a silent gap.
+Callers that merge partial input (an API PATCH) or import sparse data may pass
+`require_all=False`, which still demands at least one value. Keys must be the source's metric
+names; numbers must be finite, at most MAX_ABS_VALUE in size, and text numbers are parsed like
+a person types them (decimal comma or point, see `homelog.forms.parse_number`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from homelog.errors import Conflict, ValidationFailed
+from homelog.extensions import db
+from homelog.forms import parse_number
+from homelog.models import DataSource, Reading, User
+
+MAX_NOTE_LENGTH = 500
+# No household meter or sensor gets near this; larger numbers are typos or junk.
+MAX_ABS_VALUE = 1e15
+MIN_YEAR, MAX_YEAR = 1900, 2999
+MAX_PAGE_SIZE = 500
+
+
+def clean_value(value: object) -> float:
+    """Return value as a finite float; text is parsed as a person types it.
+
+    Raises:
+        ValueError: with a message fit for the user.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError("Enter a number.")
+    if isinstance(value, str):
+        number = parse_number(value)
+    elif isinstance(value, int | float):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError("That number is too large.") from None
+    else:
+        raise ValueError("Enter a number.")
+    if not math.isfinite(number):
+        raise ValueError("Enter a finite number.")
+    if abs(number) > MAX_ABS_VALUE:
+        raise ValueError("That number is too large.")
+    return number
+
+
+def clean_values(
+    source: DataSource, values: object, *, require_all: bool = True
+) -> dict[str, float]:
+    """Validate values ({metric: number}) against source's metrics and return them as floats.
+
+    Raises:
+        ValidationFailed: unknown metric, missing metric, or a value that is not a number.
+    """
+    if not isinstance(values, Mapping):
+        raise ValidationFailed({"values": ["Give the values as {metric: number}."]})
+    errors: dict[str, list[str]] = {}
+    metrics = source.metric_names
+    unknown = [str(key) for key in values if key not in metrics]
+    if unknown:
+        errors["values"] = [
+            "Not a metric of this source: " + ", ".join(f"“{k[:40]}”" for k in unknown[:5])
+            + ". Use " + ", ".join(f"“{m}”" for m in metrics) + "."
+        ]
+    cleaned: dict[str, float] = {}
+    for metric in metrics:
+        if metric not in values:
+            if require_all:
+                errors[f"values.{metric}"] = ["Enter a number."]
+            continue
+        try:
+            cleaned[metric] = clean_value(values[metric])
+        except ValueError as error:
+            errors[f"values.{metric}"] = [str(error)]
+    if not cleaned and not errors:
+        errors["values"] = ["Enter at least one value."]
+    if errors:
+        raise ValidationFailed(errors)
+    return cleaned
+
+
+def clean_timestamp(timestamp: object) -> datetime:
+    """Return timestamp (an aware datetime) in UTC.
+
+    Raises:
+        ValidationFailed: not a datetime, without a timezone, or outside years 1900-2999.
+    """
+    if not isinstance(timestamp, datetime):
+        raise ValidationFailed({"timestamp": ["Enter a date and time."]})
+    if timestamp.tzinfo is None or timestamp.utcoffset() is None:
+        raise ValidationFailed({"timestamp": ["Give the time with its timezone."]})
+    if not MIN_YEAR <= timestamp.year <= MAX_YEAR:
+        raise ValidationFailed(
+            {"timestamp": [f"Enter a date between the years {MIN_YEAR} and {MAX_YEAR}."]}
+        )
+    return timestamp.astimezone(UTC)
+
+
+def clean_note(note: object) -> str | None:
+    """Return the note stripped (None when empty).
+
+    Raises:
+        ValidationFailed: not text, or longer than MAX_NOTE_LENGTH.
+    """
+    if note is None:
+        return None
+    if not isinstance(note, str):
+        raise ValidationFailed({"note": ["Enter the note as text."]})
+    note = note.strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise ValidationFailed({"note": [f"Use at most {MAX_NOTE_LENGTH} characters."]})
+    return note or None
+
+
+def parse_reading_id(reading_id: object) -> uuid.UUID | None:
+    """Return reading_id as a UUID, or None when it is not one."""
+    if isinstance(reading_id, uuid.UUID):
+        return reading_id
+    if not isinstance(reading_id, str) or len(reading_id) > 64:
+        return None
+    try:
+        return uuid.UUID(reading_id)
+    except ValueError:
+        return None
+
+
+def _collect(*checks) -> tuple[list, dict[str, list[str]]]:
+    """Run each (function, args, kwargs) check and merge their ValidationFailed errors."""
+    results, errors = [], {}
+    for function, args, kwargs in checks:
+        try:
+            results.append(function(*args, **kwargs))
+        except ValidationFailed as error:
+            results.append(None)
+            for key, messages in error.errors.items():
+                errors.setdefault(key, []).extend(messages)
+    return results, errors
+
+
+def get_reading(source: DataSource, reading_id: object) -> Reading | None:
+    """Return source's reading with reading_id, or None (also for junk ids or other sources)."""
+    wanted = parse_reading_id(reading_id)
+    if wanted is None:
+        return None
+    return db.session.scalar(
+        select(Reading).where(Reading.id == wanted, Reading.data_source_id == source.id)
+    )
+
+
+def create_reading(
+    source: DataSource,
+    user: User | None,
+    timestamp: datetime,
+    values: Mapping[str, object],
+    note: str | None = None,
+    reading_id: uuid.UUID | str | None = None,
+    *,
+    require_all: bool = True,
+) -> Reading:
+    """Validate and commit a new reading of source.
+
+    A client may choose reading_id (a UUID) so a retried upload never duplicates anything:
+    when a reading with that id already exists in this source with the same timestamp, values
+    and note, that stored reading is returned unchanged (compare its created_at, or call
+    get_reading first, to tell a replay from a creation).
+
+    Raises:
+        ValidationFailed: invalid timestamp, values, note or id.
+        Conflict: reading_id is taken by a different reading (`current` holds it when it is
+            in this source).
+    """
+    (ts, clean, clean_n), errors = _collect(
+        (clean_timestamp, (timestamp,), {}),
+        (clean_values, (source, values), {"require_all": require_all}),
+        (clean_note, (note,), {}),
+    )
+    wanted_id = None
+    if reading_id is not None:
+        wanted_id = parse_reading_id(reading_id)
+        if wanted_id is None:
+            errors.setdefault("id", []).append("Give the id as a UUID.")
+    if errors:
+        raise ValidationFailed(errors)
+    if wanted_id is not None:
+        existing = db.session.get(Reading, wanted_id)
+        if existing is not None:
+            if existing.data_source_id != source.id:
+                raise Conflict("A reading with this id already exists.")
+            if (existing.timestamp == ts and existing.values == clean
+                    and (existing.note or None) == clean_n):
+                return existing
+            raise Conflict("A different reading with this id already exists.", current=existing)
+    reading = Reading(
+        data_source_id=source.id,
+        timestamp=ts,
+        values=clean,
+        note=clean_n,
+        created_by_id=user.id if user is not None else None,
+    )
+    if wanted_id is not None:
+        reading.id = wanted_id
+    db.session.add(reading)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another request stored the same id first (a retried upload racing itself).
+        db.session.rollback()
+        if wanted_id is None or db.session.get(Reading, wanted_id) is None:
+            raise
+        return create_reading(source, user, ts, clean, clean_n, wanted_id)
+    return reading
+
+
+_UNSET = object()
+
+
+def update_reading(
+    reading: Reading,
+    *,
+    timestamp: datetime | None = None,
+    values: Mapping[str, object] | None = None,
+    note: object = _UNSET,
+    require_all: bool = True,
+) -> Reading:
+    """Change reading and commit; arguments not given keep their value (note=None clears it).
+
+    values replaces the whole mapping; to change one metric, merge with reading.values first
+    (or pass require_all=False to accept a subset, which then replaces the mapping).
+
+    Raises:
+        ValidationFailed: invalid timestamp, values or note.
+    """
+    source = reading.source
+    checks = []
+    if timestamp is not None:
+        checks.append((clean_timestamp, (timestamp,), {}))
+    if values is not None:
+        checks.append((clean_values, (source, values), {"require_all": require_all}))
+    if note is not _UNSET:
+        checks.append((clean_note, (note,), {}))
+    results, errors = _collect(*checks)
+    if errors:
+        raise ValidationFailed(errors)
+    results = iter(results)
+    if timestamp is not None:
+        reading.timestamp = next(results)
+    if values is not None:
+        reading.values = next(results)  # a new dict: JSON columns do not track in-place edits
+    if note is not _UNSET:
+        reading.note = next(results)
+    db.session.commit()
+    return reading
+
+
+def snapshot(reading: Reading) -> dict:
+    """Return a JSON-able copy of reading, enough to restore it (see restore_reading)."""
+    return {
+        "id": str(reading.id),
+        "data_source_id": reading.data_source_id,
+        "timestamp": reading.timestamp.isoformat(),
+        "values": dict(reading.values or {}),
+        "note": reading.note,
+        "created_by_id": reading.created_by_id,
+    }
+
+
+def delete_reading(reading: Reading) -> dict:
+    """Delete reading, commit, and return its snapshot so the deletion can be undone."""
+    saved = snapshot(reading)
+    db.session.delete(reading)
+    db.session.commit()
+    return saved
+
+
+def restore_reading(source: DataSource, saved: Mapping) -> Reading:
+    """Re-create a deleted reading of source from its snapshot (same id): the undo of a delete.
+
+    Raises:
+        ValidationFailed: the snapshot is not of this source or no longer fits its metrics.
+        Conflict: a different reading with that id exists meanwhile.
+    """
+    if saved.get("data_source_id") != source.id:
+        raise ValidationFailed({"id": ["This reading does not belong to this source."]})
+    try:
+        timestamp = datetime.fromisoformat(str(saved.get("timestamp")))
+    except ValueError:
+        raise ValidationFailed({"timestamp": ["Enter a date and time."]}) from None
+    creator_id = saved.get("created_by_id")
+    reading = create_reading(
+        source, None, timestamp, saved.get("values") or {}, saved.get("note"),
+        reading_id=saved.get("id"), require_all=False,
+    )
+    if (isinstance(creator_id, int) and reading.created_by_id is None
+            and db.session.get(User, creator_id) is not None):
+        reading.created_by_id = creator_id
+        db.session.commit()
+    return reading
+
+
+# ---- Paging ---------------------------------------------------------------------------------
+
+def encode_cursor(reading: Reading) -> str:
+    """Return an opaque cursor that pages on after reading (newest first)."""
+    raw = f"{reading.timestamp.astimezone(UTC).isoformat()}|{reading.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Return the (timestamp, id) position a cursor stands for.
+
+    Raises:
+        ValidationFailed: the cursor was not made by encode_cursor.
+    """
+    invalid = ValidationFailed({"cursor": ["This page link is invalid; start from the newest."]})
+    if not isinstance(cursor, str) or not cursor or len(cursor) > 200:
+        raise invalid
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, ident = raw.partition("|")
+        timestamp = datetime.fromisoformat(stamp)
+        reading_id = uuid.UUID(ident)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise invalid from None
+    if timestamp.tzinfo is None:
+        raise invalid
+    return timestamp.astimezone(UTC), reading_id
+
+
+@dataclass
+class Page:
+    """One page of readings, newest first."""
+
+    readings: list[Reading]
+    next_cursor: str | None
+    # The reading just older than the last one on the page (to compare meter values), if any.
+    older: Reading | None = None
+
+
+def page_of_readings(
+    source: DataSource,
+    before: str | None = None,
+    limit: int = 25,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Page:
+    """Return up to limit readings of source, newest first, after the cursor `before`.
+
+    Ordered by (timestamp desc, id desc), so readings with equal timestamps page correctly:
+    every reading appears exactly once. start (inclusive) and end (exclusive) narrow the range.
+
+    Raises:
+        ValidationFailed: invalid cursor.
+    """
+    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
+    query = select(Reading).where(Reading.data_source_id == source.id)
+    if before:
+        timestamp, reading_id = decode_cursor(before)
+        query = query.where(
+            or_(
+                Reading.timestamp < timestamp,
+                and_(Reading.timestamp == timestamp, Reading.id < reading_id),
+            )
+        )
+    if start is not None:
+        query = query.where(Reading.timestamp >= clean_timestamp(start))
+    if end is not None:
+        query = query.where(Reading.timestamp < clean_timestamp(end))
+    rows = list(
+        db.session.scalars(
+            query.order_by(Reading.timestamp.desc(), Reading.id.desc()).limit(limit + 1)
+        )
+    )
+    page, extra = rows[:limit], rows[limit:]
+    older = extra[0] if extra else None
+    next_cursor = encode_cursor(page[-1]) if older is not None else None
+    return Page(readings=page, next_cursor=next_cursor, older=older)
+
+
+# ---- Meter checks ---------------------------------------------------------------------------
+
+def previous_reading(
+    source: DataSource, timestamp: datetime, exclude_id: uuid.UUID | str | None = None
+) -> Reading | None:
+    """Return source's newest reading strictly before timestamp (other than exclude_id)."""
+    query = select(Reading).where(
+        Reading.data_source_id == source.id, Reading.timestamp < clean_timestamp(timestamp)
+    )
+    excluded = parse_reading_id(exclude_id) if exclude_id is not None else None
+    if excluded is not None:
+        query = query.where(Reading.id != excluded)
+    return db.session.scalar(
+        query.order_by(Reading.timestamp.desc(), Reading.id.desc()).limit(1)
+    )
+
+
+def lower_values(source: DataSource, values: Mapping[str, float],
+                 previous: Reading | None) -> dict[str, float]:
+    """Return {metric: previous value} where a meter's value is below previous's."""
+    if source.kind != "meter" or previous is None:
+        return {}
+    earlier = previous.values or {}
+    return {
+        metric: earlier[metric]
+        for metric, value in values.items()
+        if isinstance(earlier.get(metric), int | float) and value < earlier[metric]
+    }
+
+
+def lower_than_previous(
+    source: DataSource,
+    timestamp: datetime,
+    values: Mapping[str, float],
+    exclude_id: uuid.UUID | str | None = None,
+) -> dict[str, float]:
+    """For a meter, return {metric: previous value} for each value below the reading before.
+
+    A meter's register only counts up, so a drop is a typo or a replaced meter: callers ask
+    the user to confirm before saving. Sensors always return {}.
+    """
+    if source.kind != "meter":
+        return {}
+    return lower_values(source, values, previous_reading(source, timestamp, exclude_id))
+
+
+def lower_flags(source: DataSource, page: Page) -> dict[uuid.UUID, dict[str, float]]:
+    """Return {reading id: {metric: previous value}} for the page's readings that dropped."""
+    if source.kind != "meter":
+        return {}
+    flags = {}
+    followers = page.readings[1:] + [page.older]
+    for reading, previous in zip(page.readings, followers, strict=True):
+        if lower := lower_values(source, reading.values or {}, previous):
+            flags[reading.id] = lower
+    return flags
+
+
+__all__ = [
+    "MAX_ABS_VALUE",
+    "MAX_NOTE_LENGTH",
+    "Page",
+    "clean_note",
+    "clean_timestamp",
+    "clean_value",
+    "clean_values",
+    "create_reading",
+    "decode_cursor",
+    "delete_reading",
+    "encode_cursor",
+    "get_reading",
+    "lower_flags",
+    "lower_than_previous",
+    "lower_values",
+    "page_of_readings",
+    "parse_reading_id",
+    "previous_reading",
+    "restore_reading",
+    "snapshot",
+    "update_reading",
+]
