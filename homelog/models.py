@@ -183,3 +183,42 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+# ---- Sync bookkeeping (see homelog/sync.py) ---------------------------------------------------
+
+
+class SyncCounter(db.Model):
+    """Each owner's change counter; incrementing it locks the row until commit.
+
+    Holding that lock for the rest of the transaction makes an owner's change numbers
+    commit in order, so a change feed never skips a number that commits late.
+    """
+
+    __tablename__ = "sync_counters"
+
+    owner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    value: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class SyncChange(db.Model):
+    """The latest change of one source or reading: its change number, or its tombstone."""
+
+    __tablename__ = "sync_changes"
+    __table_args__ = (
+        sa.Index("ix_sync_changes_owner_seq", "owner_id", "seq", unique=True),
+    )
+
+    kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)  # "source" | "reading"
+    object_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    # For readings: their source; the source's deletion removes these rows (its tombstone
+    # stands for all of its readings).
+    data_source_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("data_sources.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    deleted: Mapped[bool] = mapped_column(default=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
