@@ -1,7 +1,8 @@
 """Shared fixtures: the app on SQLite or PostgreSQL, clients with CSRF, and factories.
 
 The database comes from HOMELOG_TEST_BACKEND: "sqlite" (default, a temporary file) or
-"postgresql" (the server named by TEST_DATABASE_URL; unreachable means failure, never skip).
+"postgresql" (a new database on the server named by TEST_DATABASE_URL, dropped afterwards;
+an unreachable server means failure, never a skip).
 The schema is made by the real migrations, once per session; each test starts from empty tables.
 """
 
@@ -34,19 +35,37 @@ def _database_url(tmp_path_factory) -> str:
         url = os.environ.get("TEST_DATABASE_URL")
         if not url:
             pytest.exit("HOMELOG_TEST_BACKEND=postgresql needs TEST_DATABASE_URL", returncode=3)
-        url = normalize_database_url(url)
-        engine = sa.create_engine(url)
+        return _fresh_postgres_database(normalize_database_url(url))
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "homelog-test.db")
+
+
+def _fresh_postgres_database(server_url: str) -> str:
+    """Create an empty database of our own on the server, so concurrent runs never collide."""
+    name = f"homelog_test_{os.getpid()}_{secrets.token_hex(3)}"
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        pytest.exit(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {error}", returncode=3)
+    finally:
+        engine.dispose()
+    _CREATED_DATABASES.append((server_url, name))
+    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+_CREATED_DATABASES: list[tuple[str, str]] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop the databases this run created."""
+    for server_url, name in _CREATED_DATABASES:
+        engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
         try:
-            with engine.begin() as conn:
-                # Start from an empty schema: the migrations must build everything.
-                conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-                conn.execute(sa.text("CREATE SCHEMA public"))
-        except sa.exc.OperationalError as error:
-            pytest.exit(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {error}", returncode=3)
+            with engine.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         finally:
             engine.dispose()
-        return url
-    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "homelog-test.db")
 
 
 def test_config(database_url: str, **overrides) -> dict:
