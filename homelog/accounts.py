@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import secrets
+from dataclasses import dataclass
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
 from homelog.extensions import db
-from homelog.models import User, utcnow
+from homelog.models import DataSource, Reading, User, utcnow
 from homelog.timeutil import is_valid_timezone
 
 _hasher = PasswordHasher()
@@ -23,9 +26,12 @@ COMMON_PASSWORDS = frozenset(
     12345678910 qwertyuiop qwerty1234 qwerty12345 1q2w3e4r5t iloveyou12 letmein123 welcome123
     administrator admin12345 abcdefghij abc1234567 homelog123 changeme12 trustno1234
     football12 baseball12 monkey1234 dragon1234 sunshine12 princess12 1111111111 0000000000
-    aaaaaaaaaa superman12 starwars12 michael123 whatever12""".split()
+    aaaaaaaaaa superman12 starwars12 michael123 whatever12""".split()  # noqa: SIM905 (readable)
 )
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# Letters and digits that cannot be mistaken for one another when read aloud or retyped.
+_TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+MAX_SEARCH_LENGTH = 100
 
 
 class AccountError(ValueError):
@@ -203,3 +209,89 @@ def delete_user(actor: User, user: User) -> None:
         raise AccountError("The last administrator cannot be deleted.")
     db.session.delete(user)
     db.session.commit()
+
+
+def generate_temporary_password(groups: int = 4, size: int = 5) -> str:
+    """Return a random password that is easy to retype, e.g. `k7m2p-9xq4r-...` (~99 bits)."""
+    return "-".join(
+        "".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(size)) for _ in range(groups)
+    )
+
+
+def reset_password(actor: User, user: User, password: str | None = None) -> str:
+    """Give user a temporary password (generated when none is given) and end their sessions.
+
+    The user must choose a new password at their next sign-in.
+
+    Returns:
+        The temporary password, to be shown to the administrator once.
+    Raises:
+        AccountError: resetting your own password here, or a weak password.
+    """
+    if user.id == actor.id:
+        raise AccountError("Change your own password on your account page.")
+    password = password or generate_temporary_password()
+    set_password(user, password, must_change=True)
+    return password
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """One page of a user search."""
+
+    items: list[User]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """Return the number of pages (at least 1)."""
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        """Return True when there is a page before this one."""
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        """Return True when there is a page after this one."""
+        return self.page < self.pages
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_users(query: str = "", page: int = 1, per_page: int = 25) -> UserPage:
+    """Return users whose email or name contains query (case-insensitive), ordered by email."""
+    query = (query or "").strip()[:MAX_SEARCH_LENGTH]
+    condition = sa.true()
+    if query:
+        pattern = _like_pattern(query.lower())
+        condition = sa.or_(
+            func.lower(User.email).like(pattern, escape="\\"),
+            func.lower(User.name).like(pattern, escape="\\"),
+        )
+    total = db.session.scalar(select(func.count()).select_from(User).where(condition)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    items = db.session.scalars(
+        select(User).where(condition).order_by(User.email).limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return UserPage(list(items), total, page, per_page)
+
+
+def user_data_counts(user: User) -> tuple[int, int]:
+    """Return how many sources and readings user owns (what deleting them removes)."""
+    sources = db.session.scalar(
+        select(func.count()).select_from(DataSource).where(DataSource.owner_id == user.id)
+    ) or 0
+    readings = db.session.scalar(
+        select(func.count()).select_from(Reading).join(DataSource)
+        .where(DataSource.owner_id == user.id)
+    ) or 0
+    return sources, readings
