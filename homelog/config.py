@@ -54,6 +54,11 @@ def from_environment(instance_path: str) -> dict:
 
     database_url = normalize_database_url(os.environ.get("DATABASE_URL", "sqlite:///homelog.db"))
     return {
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(
+            database_url,
+            statement_timeout_ms=int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "15000")),
+            connect_timeout_s=int(os.environ.get("DB_CONNECT_TIMEOUT_S", "5")),
+        ),
         "HOMELOG_ENV": env,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -65,9 +70,22 @@ def from_environment(instance_path: str) -> dict:
     }
 
 
+def engine_options(
+    database_url: str, *, statement_timeout_ms: int = 15000, connect_timeout_s: int = 5
+) -> dict:
+    """Return SQLAlchemy engine options: a stuck query or an unreachable server fails fast."""
+    options: dict = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql"):
+        options["connect_args"] = {
+            "connect_timeout": connect_timeout_s,
+            "options": f"-c statement_timeout={statement_timeout_ms}",
+        }
+        options["pool_timeout"] = 10
+    return options
+
+
 # Settings that do not depend on the environment.
 DEFAULTS = {
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,

@@ -6,10 +6,11 @@ import sqlite3
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
@@ -83,6 +84,28 @@ def init_app(app: Flask) -> None:
             "errors/error.html", code=error.code, message=error.description, name=error.name
         ), error.code
 
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    def database_unavailable(error):
+        # The connection is broken or the server is down: say so quickly, never a stack trace.
+        # pool_pre_ping makes the next request reconnect once the database is back.
+        app.logger.warning("Database unavailable on %s %s: %s", request.method, request.path,
+                           type(error.orig).__name__ if hasattr(error, "orig") else error)
+        from homelog.extensions import db, login_manager
+
+        db.session.rollback()
+        # Render the error page as a visitor: loading the user would hit the database again.
+        g._login_user = login_manager.anonymous_user()
+        message = "The database is not reachable right now. Nothing was lost; try again shortly."
+        headers = {"Retry-After": "5"}
+        if wants_json():
+            return json_error(503, "Database unavailable.", headers=headers)
+        if htmx.is_fragment_request():
+            return render_template("errors/_message.html", message=message), 503, headers
+        return render_template(
+            "errors/error.html", code=503, message=message, name="Service unavailable"
+        ), 503, headers
+
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
@@ -119,6 +142,14 @@ def init_app(app: Flask) -> None:
     def healthz():
         """Say that the process is up."""
         return {"status": "ok"}
+
+    @app.route("/readyz")
+    def readyz():
+        """Say whether the database answers and its schema is the newest migration."""
+        from homelog import health
+
+        report = health.readiness()
+        return report, 200 if report["status"] == "ok" else 503
 
     # Keep the login manager's answer right for browsers, htmx and the API.
     from homelog.extensions import login_manager

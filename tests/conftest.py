@@ -68,7 +68,7 @@ def pytest_sessionfinish(session, exitstatus):
             engine.dispose()
 
 
-def test_config(database_url: str, **overrides) -> dict:
+def app_config(database_url: str, **overrides) -> dict:
     """Return the settings the test app runs with."""
     config = {
         "TESTING": True,
@@ -117,7 +117,7 @@ class CSRFClient(FlaskClient):
 def database_url(tmp_path_factory) -> str:
     """Return the URL of the test database, migrated to the newest schema."""
     url = _database_url(tmp_path_factory)
-    app = create_app(test_config(url))
+    app = create_app(app_config(url))
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -128,7 +128,7 @@ def database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def _session_app(database_url):
-    app = create_app(test_config(database_url))
+    app = create_app(app_config(database_url))
     app.test_client_class = CSRFClient
     return app
 
