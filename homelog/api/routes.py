@@ -1,7 +1,11 @@
-"""Routes: the JSON API (see DESIGN.md for the contract)."""
+"""Routes: the JSON API (see DESIGN.md for the contract), gathered on one blueprint.
+
+Each module registers its routes on `bp` (homelog/api/core.py) when imported.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from homelog.api import auth, openapi, readings, sources, sync, users  # noqa: F401
+from homelog.api.core import bp
 
-bp = Blueprint("api", __name__)
+__all__ = ["bp"]

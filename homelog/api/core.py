@@ -1,0 +1,287 @@
+"""The API blueprint's machinery: authentication, request parsing, errors, documented routes.
+
+Views are declared with `operation(...)`, which registers the route, parses and validates the
+query string and JSON body with the given schemas (passing them in as `query=` and `body=`),
+and records what the OpenAPI document says about the route, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, current_app, g, request, url_for
+from flask_login import current_user
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from homelog import timeutil, tokens
+from homelog.accounts import AccountError
+from homelog.api.schemas import ConflictOut, Error, ReadingOut
+from homelog.errors import Conflict, ValidationFailed
+from homelog.extensions import csrf, db
+from homelog.models import User
+from homelog.web import json_error
+
+bp = Blueprint("api", __name__)
+# Browser sessions send the CSRF header themselves (checked below); bearer clients need none.
+csrf.exempt(bp)
+
+DEFAULT_MAX_BODY = 2 * 1024 * 1024
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass
+class Operation:
+    """What the OpenAPI document says about one route."""
+
+    rule: str
+    methods: tuple[str, ...]
+    endpoint: str
+    summary: str
+    tags: tuple[str, ...]
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    # status -> (schema or None, description)
+    responses: dict[int, tuple[type[BaseModel] | None, str]] = field(default_factory=dict)
+    public: bool = False
+    description: str = ""
+
+
+OPERATIONS: list[Operation] = []
+_PUBLIC: set[str] = set()
+
+
+def operation(
+    rule: str,
+    methods: Sequence[str] = ("GET",),
+    *,
+    tags: Sequence[str],
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    responses: dict[int, tuple[type[BaseModel] | None, str]],
+    public: bool = False,
+    parse_as: type[BaseModel] | None = None,
+) -> Callable:
+    """Register a documented API route that validates its query and body with schemas.
+
+    parse_as validates the body instead of body (documented) when items of a list must be
+    validated one by one by the view.
+    """
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(**kwargs):
+            if query is not None:
+                kwargs["query"] = parse_query(query)
+            if body is not None:
+                kwargs["body"] = parse_body(parse_as or body)
+            return view(**kwargs)
+
+        doc = (view.__doc__ or "").strip()
+        summary, _, description = doc.partition("\n")
+        OPERATIONS.append(Operation(
+            rule=rule, methods=tuple(methods), endpoint=f"{bp.name}.{view.__name__}",
+            summary=summary, description=description.strip(), tags=tuple(tags), body=body,
+            query=query, responses=responses, public=public,
+        ))
+        if public:
+            _PUBLIC.add(f"{bp.name}.{view.__name__}")
+        bp.add_url_rule(rule, view.__name__, wrapper, methods=list(methods), strict_slashes=False)
+        return wrapper
+
+    return decorate
+
+
+def public_route(rule: str, **options) -> Callable:
+    """Register an undocumented route that needs no credentials (the docs themselves)."""
+
+    def decorate(view: Callable) -> Callable:
+        _PUBLIC.add(f"{bp.name}.{view.__name__}")
+        return bp.route(rule, strict_slashes=False, **options)(view)
+
+    return decorate
+
+
+# ---- Authentication -------------------------------------------------------------------------
+
+def api_user() -> User:
+    """Return the user this request is authenticated as."""
+    return g.api_user
+
+
+@bp.before_request
+def authenticate():
+    """Find the user from a bearer token or the browser session; answer 401 otherwise."""
+    request.max_content_length = current_app.config.get("API_MAX_BODY_BYTES", DEFAULT_MAX_BODY)
+    g.api_user = g.api_token = None
+    if request.method == "OPTIONS":  # CORS preflight: carries no credentials
+        return None
+    public = request.endpoint in _PUBLIC
+    header = request.headers.get("Authorization")
+    if header:
+        scheme, _, credentials = header.partition(" ")
+        token = None
+        if scheme.lower() == "bearer":
+            token = tokens.verify_token(credentials.strip())
+        if token is not None:
+            g.api_user, g.api_token = token.user, token
+            return None
+        if public:
+            return None
+        return json_error(401, "The token is invalid, expired or revoked.",
+                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if current_user.is_authenticated:
+        g.api_user = current_user._get_current_object()
+        if request.method not in SAFE_METHODS:
+            csrf.protect()  # a cookie alone must not be able to change anything
+        return None
+    if public:
+        return None
+    return json_error(401, "Authentication required.", headers=BEARER)
+
+
+# ---- Parsing --------------------------------------------------------------------------------
+
+def _loc(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def validation_errors(error: ValidationError, prefix: str = "") -> dict[str, list[str]]:
+    """Return pydantic's errors as {field path: [messages]}."""
+    errors: dict[str, list[str]] = {}
+    for item in error.errors(include_url=False, include_context=False):
+        key = _loc([*([prefix] if prefix else []), *item["loc"]])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "Unknown field."
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        errors.setdefault(key, []).append(message)
+    return errors
+
+
+def json_body() -> Any:
+    """Return the request's JSON document.
+
+    Raises:
+        UnsupportedMediaType: the body is not JSON (415).
+        BadRequest: the JSON is malformed (400).
+        RequestEntityTooLarge: the body is over the configured size (413).
+    """
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
+    raw = request.get_data(cache=True)  # raises 413 over request.max_content_length
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("The body is not valid JSON.") from None
+
+
+def validate(model: type[BaseModel], data: Any, prefix: str = "") -> BaseModel:
+    """Validate data with model.
+
+    Raises:
+        ValidationFailed: with every field's problems (422).
+    """
+    if isinstance(data, dict) and getattr(model, "read_only", None):
+        data = {key: value for key, value in data.items() if key not in model.read_only}
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ValidationFailed(validation_errors(error, prefix)) from None
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    """Return the JSON body validated by model (400, 413, 415 or 422 otherwise)."""
+    return validate(model, json_body())
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    """Return the query string validated by model (422 otherwise)."""
+    data = {key: request.args.get(key) for key in request.args}
+    return validate(model, data)
+
+
+def dump(model: type[BaseModel], obj: Any) -> dict:
+    """Return obj serialised by a response schema."""
+    return model.model_validate(obj, from_attributes=True).model_dump(mode="json")
+
+
+def aware(value: datetime | None, user: User, field_name: str) -> datetime | None:
+    """Return value with a timezone: a time without offset is in user's timezone.
+
+    Raises:
+        ValidationFailed: the local time does not exist (skipped by a daylight-saving change).
+    """
+    if value is None or value.tzinfo is not None:
+        return value
+    try:
+        return timeutil.localize(value, timeutil.zone(user.timezone))
+    except (ValueError, OverflowError) as error:
+        raise ValidationFailed({field_name: [str(error)]}) from None
+
+
+def next_link(endpoint: str, **values) -> str:
+    """Return a `Link` header value pointing at the next page."""
+    return f'<{url_for(endpoint, _external=True, **values)}>; rel="next"'
+
+
+# ---- Errors ---------------------------------------------------------------------------------
+
+@bp.errorhandler(ValidationFailed)
+def validation_failed(error: ValidationFailed):
+    """Answer invalid values with 422."""
+    return json_error(422, error.detail, error.errors)
+
+
+@bp.errorhandler(Conflict)
+def conflict(error: Conflict):
+    """Answer a clash with stored data with 409 and, when it is the user's, the stored copy."""
+    body = {"detail": error.detail, "errors": {}, "current": None}
+    if error.current is not None:
+        body["current"] = dump(ReadingOut, error.current)
+    return dump(ConflictOut, body), 409
+
+
+@bp.errorhandler(AccountError)
+def account_error(error: AccountError):
+    """Answer a broken account rule: 422 for a field, 403 for a forbidden action."""
+    db.session.rollback()
+    if error.field:
+        return json_error(422, "Some values are invalid.", {error.field: [str(error)]})
+    return json_error(403, str(error))
+
+
+@bp.errorhandler(IntegrityError)
+def integrity_error(_error: IntegrityError):
+    """Answer a write that lost a race with another (e.g. the same email at once) with 409."""
+    db.session.rollback()
+    return json_error(409, "This clashes with a change made at the same time; try again.")
+
+
+def error_responses(*codes: int) -> dict[int, tuple[type[BaseModel], str]]:
+    """Return the documented error responses for codes."""
+    meaning = {
+        400: "Malformed JSON.",
+        401: "Missing, invalid or expired credentials.",
+        403: "Not allowed.",
+        404: "Not found, or not yours.",
+        409: "Conflicts with stored data.",
+        413: "Body too large.",
+        415: "Body is not JSON.",
+        422: "Invalid values.",
+        429: "Too many attempts; see Retry-After.",
+    }
+    return {code: (Error, meaning[code]) for code in codes}
+
+
+# Errors every authenticated route can give.
+AUTH_ERRORS = (401,)
+BODY_ERRORS = (400, 413, 415, 422)

@@ -1,0 +1,129 @@
+"""API routes: a source's readings (client ids make uploads safe to retry)."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import request, url_for
+
+from homelog import readings
+from homelog.api.core import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    api_user,
+    aware,
+    dump,
+    error_responses,
+    next_link,
+    operation,
+)
+from homelog.api.schemas import (
+    ConflictOut,
+    ReadingCreate,
+    ReadingList,
+    ReadingOut,
+    ReadingsQuery,
+    ReadingUpdate,
+)
+from homelog.api.sources import load_source, not_found
+from homelog.extensions import db
+from homelog.models import Reading
+from homelog.web import json_error
+
+TAGS = ("readings",)
+READING_RULE = "/sources/<int:source_id>/readings/<uuid:reading_id>"
+
+
+def _load(source_id: int, reading_id: uuid.UUID):
+    source = load_source(source_id)
+    if source is None:
+        return None, not_found()
+    reading = readings.get_reading(source, reading_id)
+    if reading is None:
+        return None, json_error(404, "No such reading.")
+    return reading, None
+
+
+@operation("/sources/<int:source_id>/readings", tags=TAGS, query=ReadingsQuery, responses={
+    200: (ReadingList, "Newest first; `Link: rel=\"next\"` pages on (every reading once)."),
+    **error_responses(*AUTH_ERRORS, 404, 422),
+})
+def list_readings(source_id: int, query: ReadingsQuery):
+    """List a source's readings, newest first; `start` inclusive, `end` exclusive."""
+    source = load_source(source_id)
+    if source is None:
+        return not_found()
+    user = api_user()
+    page = readings.page_of_readings(
+        source, query.cursor, query.limit,
+        start=aware(query.start, user, "start"), end=aware(query.end, user, "end"),
+    )
+    headers = {}
+    if page.next_cursor:
+        kept = {key: request.args[key] for key in ("start", "end") if request.args.get(key)}
+        headers["Link"] = next_link("api.list_readings", source_id=source.id,
+                                    limit=query.limit, cursor=page.next_cursor, **kept)
+    return dump(ReadingList, page.readings), 200, headers
+
+
+@operation("/sources/<int:source_id>/readings", ["POST"], tags=TAGS, body=ReadingCreate,
+           responses={
+               201: (ReadingOut, "Created; `Location` names it."),
+               200: (ReadingOut, "This id already holds exactly this reading: nothing changed."),
+               409: (ConflictOut, "This id holds a different reading: `current` is it."),
+               **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
+           })
+def create_reading(source_id: int, body: ReadingCreate):
+    """Add a reading; resending one with the same client `id` does not duplicate it."""
+    source = load_source(source_id)
+    if source is None:
+        return not_found()
+    user = api_user()
+    existed = body.id is not None and db.session.get(Reading, body.id) is not None
+    reading = readings.create_reading(
+        source, user, aware(body.timestamp, user, "timestamp"), body.values, body.note,
+        reading_id=body.id,
+    )
+    location = url_for("api.get_reading", source_id=source.id, reading_id=reading.id)
+    return dump(ReadingOut, reading), 200 if existed else 201, {"Location": location}
+
+
+@operation(READING_RULE, tags=TAGS, responses={
+    200: (ReadingOut, "The reading."), **error_responses(*AUTH_ERRORS, 404),
+})
+def get_reading(source_id: int, reading_id: uuid.UUID):
+    """Show one reading."""
+    reading, error = _load(source_id, reading_id)
+    return error or dump(ReadingOut, reading)
+
+
+@operation(READING_RULE, ["PUT", "PATCH"], tags=TAGS, body=ReadingUpdate, responses={
+    200: (ReadingOut, "The changed reading."),
+    **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
+})
+def update_reading(source_id: int, reading_id: uuid.UUID, body: ReadingUpdate):
+    """Change a reading; fields left out keep their value and `values` merge by metric."""
+    reading, error = _load(source_id, reading_id)
+    if error:
+        return error
+    changes = {}
+    if body.timestamp is not None:
+        changes["timestamp"] = aware(body.timestamp, api_user(), "timestamp")
+    if body.values is not None:
+        changes["values"] = {**(reading.values or {}), **body.values}
+    if "note" in body.model_fields_set:
+        changes["note"] = body.note
+    reading = readings.update_reading(reading, **changes)
+    return dump(ReadingOut, reading)
+
+
+@operation(READING_RULE, ["DELETE"], tags=TAGS, responses={
+    204: (None, "Deleted."), **error_responses(*AUTH_ERRORS, 404),
+})
+def delete_reading(source_id: int, reading_id: uuid.UUID):
+    """Delete a reading."""
+    reading, error = _load(source_id, reading_id)
+    if error:
+        return error
+    readings.delete_reading(reading)
+    return "", 204

@@ -1,0 +1,109 @@
+"""API routes: the user's sources (meters and sensors)."""
+
+from __future__ import annotations
+
+from flask import url_for
+
+from homelog import datasources
+from homelog.api.core import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    api_user,
+    dump,
+    error_responses,
+    next_link,
+    operation,
+)
+from homelog.api.schemas import PageQuery, SourceCreate, SourceList, SourceOut, SourceUpdate
+from homelog.extensions import db
+from homelog.models import DataSource
+from homelog.web import json_error
+
+TAGS = ("sources",)
+
+
+def load_source(source_id: int) -> DataSource | None:
+    """Return the current user's source with source_id, or None (also when it is not theirs)."""
+    return datasources.get_source_for(api_user(), source_id)
+
+
+def not_found():
+    """Answer 404 for a source that does not exist or is not the user's."""
+    return json_error(404, "No such source.")
+
+
+@operation("/sources", tags=TAGS, query=PageQuery, responses={
+    200: (SourceList, "Newest first; `Link: rel=\"next\"` when there are more."),
+    **error_responses(*AUTH_ERRORS, 422),
+})
+def list_sources(query: PageQuery):
+    """List the user's sources, newest first."""
+    select_sources = datasources.visible_sources(api_user()).order_by(None).order_by(
+        DataSource.created_at.desc(), DataSource.id.desc()
+    )
+    rows = db.session.scalars(
+        select_sources.limit(query.limit + 1).offset(query.offset)
+    ).all()
+    headers = {}
+    if len(rows) > query.limit:
+        headers["Link"] = next_link("api.list_sources", limit=query.limit,
+                                    offset=query.offset + query.limit)
+    return dump(SourceList, rows[: query.limit]), 200, headers
+
+
+@operation("/sources", ["POST"], tags=TAGS, body=SourceCreate, responses={
+    201: (SourceOut, "Created; `Location` names it."),
+    **error_responses(*AUTH_ERRORS, *BODY_ERRORS),
+})
+def create_source(body: SourceCreate):
+    """Create a source."""
+    source = datasources.create_source(
+        api_user(), body.name, body.description, body.kind, body.metrics
+    )
+    return dump(SourceOut, source), 201, {
+        "Location": url_for("api.get_source", source_id=source.id)
+    }
+
+
+@operation("/sources/<int:source_id>", tags=TAGS, responses={
+    200: (SourceOut, "The source."), **error_responses(*AUTH_ERRORS, 404),
+})
+def get_source(source_id: int):
+    """Show one source."""
+    source = load_source(source_id)
+    if source is None:
+        return not_found()
+    return dump(SourceOut, source)
+
+
+@operation("/sources/<int:source_id>", ["PUT", "PATCH"], tags=TAGS, body=SourceUpdate,
+           responses={
+               200: (SourceOut, "The changed source."),
+               **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
+           })
+def update_source(source_id: int, body: SourceUpdate):
+    """Change a source; fields left out keep their value.
+
+    `metrics` is the complete new list; `renames` moves values of renamed metrics, and
+    removing a metric that has values needs `confirm_remove`.
+    """
+    source = load_source(source_id)
+    if source is None:
+        return not_found()
+    source = datasources.update_source(
+        source, name=body.name, description=body.description, kind=body.kind,
+        metrics=body.metrics, renames=body.renames, confirm_remove=body.confirm_remove,
+    )
+    return dump(SourceOut, source)
+
+
+@operation("/sources/<int:source_id>", ["DELETE"], tags=TAGS, responses={
+    204: (None, "Deleted, with its readings."), **error_responses(*AUTH_ERRORS, 404),
+})
+def delete_source(source_id: int):
+    """Delete a source and its readings."""
+    source = load_source(source_id)
+    if source is None:
+        return not_found()
+    datasources.delete_source(source)
+    return "", 204

@@ -1,0 +1,356 @@
+"""Offline sync: the change feed and batch upload of readings with client-chosen ids.
+
+## The change feed
+Every write of a source or reading, through any face (pages, API, CLI), gets a **change
+number** from its owner's counter (`sync_counters`), and `sync_changes` keeps one row per
+object: its newest change number and whether it is deleted (a tombstone). A client asks for
+the changes after the last number it has seen and pages on by change number.
+
+Why nothing is missed while writes happen during paging: a number is taken by
+`UPDATE sync_counters ... RETURNING`, which holds the owner's counter row locked until the
+transaction ends. A second writer for the same owner waits for that commit before it gets
+its own number, so an owner's numbers become visible in the order they were handed out: a
+reader that sees number n has already seen every number below it. (A plain autoincrement or
+sequence does not give this: a transaction can take 5, another 6 and commit first, and a
+reader who saw 6 would never look back for 5.) The price is that one owner's writes
+serialise, which is harmless for a household and keeps owners independent of each other (and
+shardable by owner). SQLite serialises all writers anyway.
+
+Compaction: an object appears once, at its newest number; updating it moves it forward, so a
+client paging along meets it again later rather than missing the change. Deleting a source
+removes the rows of its readings (foreign key cascade): the source's tombstone stands for all
+of them, and a client drops the source's readings with it.
+
+## Batch upload
+`save_readings` stores up to a batch of readings in one transaction with
+`INSERT ... ON CONFLICT (id) DO NOTHING` (PostgreSQL and SQLite both have it), so a resent
+batch, or two identical batches at once, leave exactly one copy of each reading; each item is
+reported as created, unchanged (the same id with the same content exists), conflict (the id
+holds different content) or invalid.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from homelog import readings as readings_domain
+from homelog.datasources import visible_sources
+from homelog.errors import ValidationFailed
+from homelog.extensions import db
+from homelog.models import DataSource, Reading, SyncChange, SyncCounter, User, utcnow
+
+SOURCE = "source"
+READING = "reading"
+MAX_BATCH = 1000
+MAX_CURSOR = 2**63 - 1
+
+
+# ---- Recording changes ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    """One object that was written or deleted."""
+
+    kind: str
+    object_id: str
+    data_source_id: int | None
+    deleted: bool = False
+
+
+def _insert(connection: Connection, table):
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def allocate(connection: Connection, owner_id: int, count: int) -> int:
+    """Take count change numbers of owner and return the first; locks owner's counter."""
+    connection.execute(
+        _insert(connection, SyncCounter.__table__)
+        .values(owner_id=owner_id, value=0)
+        .on_conflict_do_nothing(index_elements=["owner_id"])
+    )
+    last = connection.execute(
+        update(SyncCounter.__table__)
+        .where(SyncCounter.__table__.c.owner_id == owner_id)
+        .values(value=SyncCounter.__table__.c.value + count)
+        .returning(SyncCounter.__table__.c.value)
+    ).scalar_one()
+    return last - count + 1
+
+
+def record_changes(connection: Connection, owner_id: int, changes: Sequence[Change]) -> None:
+    """Give each change the owner's next change number (in order) and store it."""
+    if not changes:
+        return
+    first = allocate(connection, owner_id, len(changes))
+    now = utcnow()
+    rows = [
+        {
+            "kind": change.kind,
+            "object_id": change.object_id,
+            "owner_id": owner_id,
+            "data_source_id": change.data_source_id,
+            "seq": first + offset,
+            "deleted": change.deleted,
+            "changed_at": now,
+        }
+        for offset, change in enumerate(changes)
+    ]
+    statement = _insert(connection, SyncChange.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=["kind", "object_id"],
+        set_={
+            name: statement.excluded[name]
+            for name in ("owner_id", "data_source_id", "seq", "deleted", "changed_at")
+        },
+    )
+    connection.execute(statement, rows)
+
+
+@event.listens_for(Session, "after_flush")
+def _record_flushed_changes(session: Session, _flush_context) -> None:
+    """Number every source and reading a flush wrote or deleted (whoever wrote it)."""
+    by_owner: dict[int, list[Change]] = defaultdict(list)
+    pending_readings: list[Change] = []
+    deleted_sources: set[int] = set()
+
+    def note(obj, deleted: bool) -> None:
+        if isinstance(obj, DataSource):
+            if deleted:
+                deleted_sources.add(obj.id)
+            by_owner[obj.owner_id].append(Change(SOURCE, str(obj.id), None, deleted))
+        elif isinstance(obj, Reading):
+            pending_readings.append(
+                Change(READING, str(obj.id), obj.data_source_id, deleted)
+            )
+
+    for obj in session.new:
+        note(obj, False)
+    for obj in session.dirty:
+        if session.is_modified(obj, include_collections=False):
+            note(obj, False)
+    for obj in session.deleted:
+        note(obj, True)
+    if not by_owner and not pending_readings:
+        return
+    connection = session.connection()
+    if pending_readings:
+        source_ids = {c.data_source_id for c in pending_readings} - deleted_sources
+        owners = dict(
+            connection.execute(
+                select(DataSource.id, DataSource.owner_id).where(DataSource.id.in_(source_ids))
+            ).all()
+        ) if source_ids else {}
+        for change in pending_readings:
+            # A reading whose source is gone is covered by the source's tombstone.
+            if change.data_source_id in owners:
+                by_owner[owners[change.data_source_id]].append(change)
+    # Lock counters in one order, so two transactions never wait on each other's.
+    for owner_id in sorted(by_owner):
+        record_changes(connection, owner_id, by_owner[owner_id])
+
+
+# ---- The change feed ------------------------------------------------------------------------
+
+@dataclass
+class ChangePage:
+    """What changed after a cursor, oldest change first."""
+
+    sources: list[DataSource]
+    readings: list[Reading]
+    deleted: list[SyncChange]
+    next_cursor: int
+    has_more: bool
+
+
+def parse_cursor(cursor: object) -> int:
+    """Return a change-feed cursor as a number (empty means from the start).
+
+    Raises:
+        ValidationFailed: the cursor is not one this server gave out.
+    """
+    if cursor is None or cursor == "":
+        return 0
+    text = str(cursor)
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > MAX_CURSOR:
+        raise ValidationFailed({"since": ["Use the next_cursor of an earlier answer."]})
+    return int(text)
+
+
+def changes_since(user: User, since: int, limit: int = 500) -> ChangePage:
+    """Return user's changes after change number since, at most limit of them."""
+    rows = list(
+        db.session.scalars(
+            select(SyncChange)
+            .where(SyncChange.owner_id == user.id, SyncChange.seq > since)
+            .order_by(SyncChange.seq)
+            .limit(limit + 1)
+        )
+    )
+    page, has_more = rows[:limit], len(rows) > limit
+    order = {(row.kind, row.object_id): row.seq for row in page}
+    source_ids = [int(r.object_id) for r in page if r.kind == SOURCE and not r.deleted]
+    reading_ids = [uuid.UUID(r.object_id) for r in page if r.kind == READING and not r.deleted]
+    sources = list(
+        db.session.scalars(visible_sources(user).where(DataSource.id.in_(source_ids)))
+    ) if source_ids else []
+    found_readings = list(
+        db.session.scalars(
+            select(Reading)
+            .join(DataSource, Reading.data_source_id == DataSource.id)
+            .where(Reading.id.in_(reading_ids), DataSource.owner_id == user.id)
+        )
+    ) if reading_ids else []
+    # An object deleted since its row was read is left out: its tombstone comes later.
+    sources.sort(key=lambda s: order[(SOURCE, str(s.id))])
+    found_readings.sort(key=lambda r: order[(READING, str(r.id))])
+    return ChangePage(
+        sources=sources,
+        readings=found_readings,
+        deleted=[row for row in page if row.deleted],
+        next_cursor=page[-1].seq if page else since,
+        has_more=has_more,
+    )
+
+
+# ---- Batch upload ---------------------------------------------------------------------------
+
+@dataclass
+class ReadingInput:
+    """One reading of a batch, parsed: a client id and an aware timestamp."""
+
+    id: uuid.UUID
+    data_source_id: int
+    timestamp: datetime
+    values: dict
+    note: str | None = None
+
+
+@dataclass
+class ItemResult:
+    """What happened to one item of a batch."""
+
+    id: uuid.UUID | None
+    status: str  # created | unchanged | conflict | invalid
+    reason: str | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    reading: Reading | None = None
+
+
+def same_content(reading: Reading, data_source_id: int, timestamp: datetime, values: dict,
+                 note: str | None) -> bool:
+    """Return True when reading already holds exactly this content."""
+    return (
+        reading.data_source_id == data_source_id
+        and reading.timestamp == timestamp
+        and reading.values == values
+        and (reading.note or None) == (note or None)
+    )
+
+
+def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]:
+    """Store a batch of user's readings at most once each and commit; one result per item.
+
+    Valid items are stored even when others are invalid. Safe to resend: items whose id
+    already holds the same content are reported unchanged.
+    """
+    items = list(items)
+    results: list[ItemResult | None] = [None] * len(items)
+    wanted_sources = {item.data_source_id for item in items}
+    sources = {
+        source.id: source
+        for source in db.session.scalars(
+            visible_sources(user).where(DataSource.id.in_(wanted_sources))
+        )
+    } if wanted_sources else {}
+
+    clean: dict[int, dict] = {}  # item index -> row to insert
+    first_of: dict[uuid.UUID, int] = {}
+    for index, item in enumerate(items):
+        source = sources.get(item.data_source_id)
+        if source is None:
+            results[index] = ItemResult(
+                item.id, "invalid", "No such source.",
+                {"data_source_id": ["No such source."]},
+            )
+            continue
+        try:
+            row = {
+                "id": item.id,
+                "data_source_id": source.id,
+                "timestamp": readings_domain.clean_timestamp(item.timestamp),
+                "values": readings_domain.clean_values(source, item.values),
+                "note": readings_domain.clean_note(item.note),
+            }
+        except ValidationFailed as error:
+            results[index] = ItemResult(item.id, "invalid", error.detail, error.errors)
+            continue
+        if item.id in first_of:
+            # The same id twice in one batch: the first one counts, like a resend would.
+            earlier = clean[first_of[item.id]]
+            same = (earlier["data_source_id"], earlier["timestamp"], earlier["values"],
+                    earlier["note"]) == (row["data_source_id"], row["timestamp"], row["values"],
+                                         row["note"])
+            results[index] = (
+                ItemResult(item.id, "unchanged") if same
+                else ItemResult(item.id, "conflict", "The batch holds this id twice, differently.")
+            )
+            continue
+        first_of[item.id] = index
+        clean[index] = row
+
+    created: set[uuid.UUID] = set()
+    if clean:
+        now = utcnow()
+        rows = sorted(
+            ({**row, "created_by_id": user.id, "created_at": now, "updated_at": now}
+             for row in clean.values()),
+            key=lambda row: row["id"],  # one insert order everywhere: no deadlocks
+        )
+        connection = db.session.connection()
+        table = Reading.__table__
+        created = set(
+            connection.execute(
+                _insert(connection, table).values(rows)
+                .on_conflict_do_nothing(index_elements=["id"])
+                .returning(table.c.id)
+            ).scalars()
+        )
+        record_changes(
+            connection, user.id,
+            [Change(READING, str(row["id"]), row["data_source_id"]) for row in rows
+             if row["id"] in created],
+        )
+        existing_ids = [row["id"] for row in clean.values() if row["id"] not in created]
+        existing = {
+            reading.id: reading
+            for reading in db.session.scalars(select(Reading).where(Reading.id.in_(existing_ids)))
+        } if existing_ids else {}
+        for index, row in clean.items():
+            if row["id"] in created:
+                results[index] = ItemResult(row["id"], "created")
+                continue
+            stored = existing.get(row["id"])
+            if stored is None:  # pragma: no cover - deleted between the insert and this read
+                results[index] = ItemResult(row["id"], "conflict", "Try again.")
+            elif stored.data_source_id not in sources:
+                results[index] = ItemResult(row["id"], "conflict", "This id is already taken.")
+            elif same_content(stored, row["data_source_id"], row["timestamp"], row["values"],
+                              row["note"]):
+                results[index] = ItemResult(row["id"], "unchanged")
+            else:
+                results[index] = ItemResult(
+                    row["id"], "conflict", "A different reading with this id exists.",
+                    reading=stored,
+                )
+    db.session.commit()
+    return [result for result in results if result is not None]

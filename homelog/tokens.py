@@ -1,0 +1,109 @@
+"""API tokens: issue, verify, list and revoke the bearer tokens of the mobile app.
+
+A token is 32 random bytes (URL-safe text with an `hl_` prefix so it is recognisable in a
+secret scanner). It is shown once, when issued; the database keeps only its SHA-256 hash,
+so a leaked database does not leak usable tokens. A plain hash (not argon2) is right here:
+the token has 256 bits of entropy, and every API request must look it up quickly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from homelog.extensions import db
+from homelog.models import ApiToken, User, utcnow
+
+PREFIX = "hl_"
+DEFAULT_LIFETIME = timedelta(days=90)
+MAX_DEVICE_NAME_LENGTH = 100
+# last_used_at is refreshed at most this often, so reads do not write on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def hash_token(raw: str) -> str:
+    """Return the hex SHA-256 of a raw token (what the database stores)."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def issue_token(
+    user: User, device_name: str = "", lifetime: timedelta = DEFAULT_LIFETIME
+) -> tuple[str, ApiToken]:
+    """Create and commit a token for user; return the raw token (shown once) and its row."""
+    raw = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=(device_name or "").strip()[:MAX_DEVICE_NAME_LENGTH],
+        token_hash=hash_token(raw),
+        expires_at=utcnow() + lifetime,
+    )
+    db.session.add(token)
+    db.session.commit()
+    return raw, token
+
+
+def verify_token(raw: str, now: datetime | None = None) -> ApiToken | None:
+    """Return the live token for raw (not revoked, not expired, its user active), else None."""
+    if not raw or len(raw) > 200 or not raw.startswith(PREFIX):
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
+    now = now or utcnow()
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if not token.user.is_active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        db.session.commit()
+    return token
+
+
+def user_tokens(user: User) -> list[ApiToken]:
+    """Return user's tokens that still work, newest first (for the account page)."""
+    now = utcnow()
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(
+                ApiToken.user_id == user.id,
+                ApiToken.revoked_at.is_(None),
+                (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now),
+            )
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def get_user_token(user: User, token_id: object) -> ApiToken | None:
+    """Return user's token with token_id, or None (also for other users' tokens and junk ids)."""
+    try:
+        wanted = int(str(token_id), 10)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < wanted < 2**31:
+        return None
+    return db.session.scalar(
+        select(ApiToken).where(ApiToken.id == wanted, ApiToken.user_id == user.id)
+    )
+
+
+def revoke_token(token: ApiToken) -> None:
+    """Revoke token (idempotent) and commit."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    db.session.commit()
+
+
+def revoke_user_tokens(user: User, keep: ApiToken | None = None) -> int:
+    """Revoke every live token of user except keep; commit and return how many were revoked."""
+    query = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(ApiToken.id != keep.id)
+    result = db.session.execute(query.values(revoked_at=utcnow()))
+    db.session.commit()
+    return result.rowcount or 0
