@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, current_app, g, request, url_for
+from flask import Blueprint, Response, current_app, g, request, url_for
 from flask_login import current_user
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -209,9 +209,19 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
     return validate(model, data)
 
 
-def dump(model: type[BaseModel], obj: Any) -> dict:
-    """Return obj serialised by a response schema."""
+def serialize(model: type[BaseModel], obj: Any) -> Any:
+    """Return obj as JSON-able data shaped by a response schema."""
     return model.model_validate(obj, from_attributes=True).model_dump(mode="json")
+
+
+def dump(model: type[BaseModel], obj: Any) -> Response:
+    """Return a JSON response of obj shaped by a response schema.
+
+    Keys keep the schema's order (Flask's jsonify would sort them, and a source's metrics
+    are an ordered mapping).
+    """
+    text = current_app.json.dumps(serialize(model, obj), sort_keys=False)
+    return current_app.response_class(text + "\n", mimetype="application/json")
 
 
 def aware(value: datetime | None, user: User, field_name: str) -> datetime | None:
@@ -246,7 +256,7 @@ def conflict(error: Conflict):
     """Answer a clash with stored data with 409 and, when it is the user's, the stored copy."""
     body = {"detail": error.detail, "errors": {}, "current": None}
     if error.current is not None:
-        body["current"] = dump(ReadingOut, error.current)
+        body["current"] = error.current
     return dump(ConflictOut, body), 409
 
 
