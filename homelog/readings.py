@@ -61,6 +61,15 @@ def clean_value(value: object) -> float:
     return number
 
 
+def format_value(value: object) -> str:
+    """Return a stored value as the shortest text that reads back to it (for edit forms)."""
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return "" if value is None else str(value)
+
+
 def clean_values(
     source: DataSource, values: object, *, require_all: bool = True
 ) -> dict[str, float]:
@@ -464,6 +473,7 @@ __all__ = [
     "decode_cursor",
     "delete_reading",
     "encode_cursor",
+    "format_value",
     "get_reading",
     "lower_flags",
     "lower_than_previous",
