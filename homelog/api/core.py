@@ -22,7 +22,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from homelog import timeutil, tokens
 from homelog.accounts import AccountError
-from homelog.api.schemas import ConflictOut, Error, ReadingOut
+from homelog.api.schemas import ConflictOut, Error
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import csrf, db
 from homelog.models import User

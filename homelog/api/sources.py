@@ -20,10 +20,13 @@ from homelog.models import DataSource
 from homelog.web import json_error
 
 TAGS = ("sources",)
+MAX_ID = 2**31 - 1
 
 
 def load_source(source_id: int) -> DataSource | None:
     """Return the current user's source with source_id, or None (also when it is not theirs)."""
+    if source_id > MAX_ID:  # PostgreSQL would refuse the comparison with an integer column
+        return None
     return datasources.get_source_for(api_user(), source_id)
 
 

@@ -101,8 +101,8 @@ def test_invalid_values_are_422(client, source, api_headers, values, field):
 
 @pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_non_finite_values_are_422(client, source, api_headers, raw):
-    body = ('{"timestamp": "2026-03-01T12:00:00Z", "values": {"import": %s, "export": 1}}'
-            % raw)
+    body = '{"timestamp": "2026-03-01T12:00:00Z", "values": {"import": RAW, "export": 1}}'
+    body = body.replace("RAW", raw)
     response = client.post(url(source), headers=api_headers, data=body,
                            content_type="application/json")
     assert response.status_code == 422
