@@ -15,12 +15,15 @@ Rules (docs/usage.md has the worked example):
   apart (default 2 days), so the split of usage across that gap is a guess.
 - A swap (meter replaced) is a known point of the register: the old meter's final value at
   the swap instant; readings from that instant on are the new meter's, continued from there.
-- A rollover (register that wraps, e.g. at 100000 after 99999.9) is a drop whose forward
-  distance (value + wrap − previous) is under half the register's range; the register counts
-  on across it.
+- A rollover (a register that wraps, e.g. to 0 after 99999.9: `rollover_at` 100000) is a
+  drop whose forward distance (value + rollover_at − previous) is at most `rollover_share`
+  (default 10%) of the register's range; the register counts on across it. A larger forward
+  distance looks more like a typo (60000 → 6000 would be 46000 units in one step), so it
+  is suspect until confirmed.
 - Any other drop below the previous accepted reading makes the reading `suspect`: it is left
-  out of usage and reported. A reading marked confirmed is taken as it is, drop included
-  (a meter that really ran backwards); a replaced meter should be recorded as a swap instead.
+  out of usage and reported. A reading marked confirmed is taken as a rollover when the
+  register has one, else as it is, drop included (a meter that really ran backwards); a
+  replaced meter should be recorded as a swap instead.
 """
 
 from __future__ import annotations
@@ -60,12 +63,14 @@ class MeterConfig:
     """How to read one source's registers: rollover sizes, swaps and the long-gap threshold.
 
     `rollover_at[metric]` is the value the register wraps to 0 at (100000 for a five-digit
-    register showing up to 99999 or 99999.9).
+    register showing up to 99999 or 99999.9). A drop is taken as a rollover without asking
+    when the usage it implies is at most `rollover_share` of that range.
     """
 
     rollover_at: Mapping[str, float] = field(default_factory=dict)
     swaps: Sequence[MeterSwap] = ()
     max_gap: timedelta = timedelta(days=2)
+    rollover_share: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +151,11 @@ class _Track:
     __slots__ = (
         "metric", "bounds", "count", "index", "next_bound", "values", "gaps", "bases", "wraps",
         "check_drops", "wrap", "offset", "base", "prev_raw", "pt", "pv", "prev_row",
-        "first_t", "first_v", "suspects",
+        "first_t", "first_v", "suspects", "share",
     )
 
-    def __init__(self, metric: str, bounds: list[float], wrap: float | None, check_drops: bool):
+    def __init__(self, metric: str, bounds: list[float], wrap: float | None, check_drops: bool,
+                 share: float = 0.1):
         self.metric = metric
         self.bounds = bounds
         self.count = len(bounds)
@@ -161,6 +167,7 @@ class _Track:
         self.bases: list[float] = [0.0] * self.count
         self.wraps: list[float | None] = [None] * self.count
         self.check_drops = check_drops
+        self.share = share
         self.wrap = wrap or None
         self.offset = 0.0  # corrected register = raw value + offset
         self.base = 0.0  # offset from swaps only: the meter shows (register - base) % wrap
@@ -176,7 +183,7 @@ class _Track:
         """Take one raw reading (or a swap's final value) at POSIX time t."""
         if raw < self.prev_raw and self.check_drops:
             wrap = self.wrap
-            if wrap and raw + wrap - self.prev_raw < wrap / 2:
+            if wrap and (confirmed or raw + wrap - self.prev_raw <= wrap * self.share):
                 self.offset += wrap
             elif not confirmed:
                 self._suspect(raw, row)
@@ -251,7 +258,8 @@ def run_registers(
 ) -> dict[str, _Track]:
     """Stream readings once and fill every metric's register at each sorted boundary."""
     tracks = {
-        m: _Track(m, bounds, config.rollover_at.get(m), check_drops) for m in metrics
+        m: _Track(m, bounds, config.rollover_at.get(m), check_drops, config.rollover_share)
+        for m in metrics
     }
     order = list(tracks.values())
     swaps = sorted(config.swaps, key=lambda s: s.at)
