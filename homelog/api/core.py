@@ -8,13 +8,15 @@ and records what the OpenAPI document says about the route, so the two cannot di
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request, url_for
+from flask_cors import CORS
 from flask_login import current_user
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +34,7 @@ bp = Blueprint("api", __name__)
 # Browser sessions send the CSRF header themselves (checked below); bearer clients need none.
 csrf.exempt(bp)
 
-DEFAULT_MAX_BODY = 2 * 1024 * 1024
+DEFAULT_MAX_BODY = 2 * 1024 * 1024  # 1,000 readings with long notes fit well within this
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BEARER = {"WWW-Authenticate": "Bearer"}
 
@@ -107,6 +109,29 @@ def public_route(rule: str, **options) -> Callable:
         return bp.route(rule, strict_slashes=False, **options)(view)
 
     return decorate
+
+
+# ---- Cross-origin requests ------------------------------------------------------------------
+
+def cors_origins(config: Mapping[str, Any]) -> list[str]:
+    """Return the origins allowed to call the API from a browser (CORS_ORIGINS, comma-separated).
+
+    None by default: the app's own pages are same-origin and need no CORS.
+    """
+    value = config.get("CORS_ORIGINS", os.environ.get("CORS_ORIGINS", ""))
+    if isinstance(value, str):
+        value = value.split(",")
+    return [origin.strip() for origin in value if origin and origin.strip()]
+
+
+@bp.record_once
+def _enable_cors(state) -> None:
+    origins = cors_origins(state.app.config)
+    if origins:
+        # Bearer tokens only: cookies are not sent cross-origin (supports_credentials off).
+        CORS(state.app, resources={r"/api/*": {"origins": origins}},
+             allow_headers=["Authorization", "Content-Type"],
+             expose_headers=["Location", "Link", "Retry-After"], max_age=600)
 
 
 # ---- Authentication -------------------------------------------------------------------------
