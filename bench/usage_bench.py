@@ -61,6 +61,14 @@ def main() -> None:
           f"{total:,.1f} kWh, {cost:,.2f} in costs, {len(usage.suspects)} suspect")
     print(f"monthly usage + cost, one pass: median {statistics.median(times) * 1000:.1f} ms, "
           f"best {min(times) * 1000:.1f} ms (of {len(times)} runs)")
+    times = []
+    for _ in range(5):
+        began = time.perf_counter()
+        days = periods_between("day", rows[0][0], rows[-1][0], TZ)
+        meter_usage(iter(rows), days, ["import"], config, {"import": plan})
+        times.append(time.perf_counter() - began)
+    print(f"daily usage + cost ({len(days):,} days): median "
+          f"{statistics.median(times) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":
