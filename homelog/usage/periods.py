@@ -25,8 +25,8 @@ PERIOD_KINDS: tuple[str, ...] = ("day", "week", "month", "year", "cycle")
 class Period:
     """A half-open interval [start, end) of aware UTC instants.
 
-    `first_day` and `last_day` are the local calendar days it covers (both inclusive) when the
-    period is a calendar period; for an arbitrary period they are the local days of its ends.
+    `first_day` and `last_day` are the local calendar days a calendar period covers (both
+    inclusive); an arbitrary period built by hand may leave them None.
     """
 
     start: datetime
