@@ -451,7 +451,7 @@ def lower_than_previous(
 
 def lower_flags(source: DataSource, page: Page) -> dict[uuid.UUID, dict[str, float]]:
     """Return {reading id: {metric: previous value}} for the page's readings that dropped."""
-    if source.kind != "meter":
+    if source.kind != "meter" or not page.readings:
         return {}
     flags = {}
     followers = page.readings[1:] + [page.older]

@@ -100,8 +100,8 @@ def test_removing_metric_with_readings_asks_first(user, make_source, make_readin
     datasources.update_source(source, metrics=[("import", "kWh")], confirm_remove=True)
     db.session.expire_all()
     assert source.metric_names == ["import"]
-    assert [r.values for r in db.session.scalars(db.select(Reading))] == [
-        {"import": 1.0}, {"import": 3.0}]
+    ordered = db.select(Reading).order_by(Reading.timestamp)
+    assert [r.values for r in db.session.scalars(ordered)] == [{"import": 1.0}, {"import": 3.0}]
 
 
 def test_removing_metric_without_readings_needs_no_confirmation(user, make_source):
