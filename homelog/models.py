@@ -1,11 +1,12 @@
-"""ORM models: users, homes, data sources, readings and API tokens."""
+"""ORM models: users, homes, data sources, readings, tariffs, meter swaps and API tokens."""
 
 from __future__ import annotations
 
 import os
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -73,6 +74,8 @@ class User(UserMixin, db.Model):
     # Set for accounts created or reset by an admin: the user picks a new password first.
     must_change_password: Mapped[bool] = mapped_column(default=False)
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    # ISO 4217 code that tariffs and costs are in.
+    currency: Mapped[str] = mapped_column(sa.String(3), default="EUR", server_default="EUR")
     # Bumped to end every open session and remember-me cookie (password change, deactivation).
     session_version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -109,7 +112,10 @@ class DataSource(db.Model):
     """A meter (cumulative register values) or a sensor (instantaneous values)."""
 
     __tablename__ = "data_sources"
-    __table_args__ = (sa.CheckConstraint("kind IN ('meter', 'sensor')", name="kind"),)
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('meter', 'sensor')", name="kind"),
+        sa.CheckConstraint("cycle_day BETWEEN 1 AND 31", name="cycle_day"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -122,6 +128,16 @@ class DataSource(db.Model):
     # Ordered list of [name, unit] pairs: a JSON list keeps its order on every database,
     # a JSON object does not (PostgreSQL jsonb sorts keys).
     metric_list: Mapped[list] = mapped_column("metrics", sa.JSON, default=list)
+    # Usage and cost settings (homelog/consumption.py): register size per metric where it
+    # wraps ({"import": 100000}), the billing cycle's first day of the month, the monthly
+    # advance payment and the billing year's first day, and the gap after which an
+    # interpolated value counts as estimated.
+    # (Nullable, read as {}: PostgreSQL's json type has no equality for a server default.)
+    rollover_at: Mapped[dict | None] = mapped_column(sa.JSON, default=dict)
+    cycle_day: Mapped[int] = mapped_column(sa.SmallInteger, default=1, server_default="1")
+    monthly_advance: Mapped[Decimal | None] = mapped_column(sa.Numeric(12, 2))
+    billing_year_start: Mapped[date | None] = mapped_column(sa.Date)
+    max_gap_hours: Mapped[int] = mapped_column(default=48, server_default="48")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -158,6 +174,9 @@ class Reading(db.Model):
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     values: Mapped[dict] = mapped_column(sa.JSON)
     note: Mapped[str | None] = mapped_column(sa.String(500))
+    # The user confirmed a meter value below the previous one: usage takes it (as a rollover
+    # where the register has a size) instead of leaving it out as suspect.
+    confirmed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
@@ -166,6 +185,54 @@ class Reading(db.Model):
 
     source: Mapped[DataSource] = relationship()
     created_by: Mapped[User | None] = relationship()
+
+
+class Tariff(db.Model):
+    """A price of one metric of a source, in force from local midnight of effective_from."""
+
+    __tablename__ = "tariffs"
+    __table_args__ = (sa.UniqueConstraint("data_source_id", "metric", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    data_source_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("data_sources.id", ondelete="CASCADE")
+    )
+    metric: Mapped[str] = mapped_column(sa.String(50))
+    effective_from: Mapped[date] = mapped_column(sa.Date)
+    # In the owner's currency: per unit of the metric, and per day.
+    unit_price: Mapped[Decimal] = mapped_column(sa.Numeric(12, 6))
+    standing_charge: Mapped[Decimal] = mapped_column(
+        sa.Numeric(12, 6), default=Decimal(0), server_default="0"
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    source: Mapped[DataSource] = relationship()
+
+
+class MeterEvent(db.Model):
+    """A meter replaced at `at`: the old meter's final and the new one's first values."""
+
+    __tablename__ = "meter_events"
+    __table_args__ = (sa.UniqueConstraint("data_source_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    data_source_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("data_sources.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    old_final: Mapped[dict] = mapped_column(sa.JSON)  # {metric: number}
+    new_start: Mapped[dict] = mapped_column(sa.JSON)  # {metric: number}
+    # The new meter's register sizes where they differ from the old one's ({metric: size}).
+    rollover_at: Mapped[dict | None] = mapped_column(sa.JSON)
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    source: Mapped[DataSource] = relationship()
 
 
 class ApiToken(db.Model):
