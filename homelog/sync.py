@@ -342,7 +342,7 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
             stored = existing.get(row["id"])
             if stored is None:  # pragma: no cover - deleted between the insert and this read
                 results[index] = ItemResult(row["id"], "conflict", "Try again.")
-            elif stored.data_source_id not in sources:
+            elif stored.source.owner_id != user.id:
                 results[index] = ItemResult(row["id"], "conflict", "This id is already taken.")
             elif same_content(stored, row["data_source_id"], row["timestamp"], row["values"],
                               row["note"]):
