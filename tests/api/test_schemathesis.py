@@ -30,7 +30,8 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 @pytest.fixture(scope="module")
 def fuzz_app(database_url):
     """Return an app with a user, a source and readings to aim at."""
-    app = create_app(app_config(database_url, RATELIMIT_ENABLED=False))
+    # Keep the default rate limits: the limiter is shared by every app in this process.
+    app = create_app(app_config(database_url))
     with app.app_context():
         from tests.conftest import _empty_tables
 
