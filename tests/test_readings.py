@@ -487,3 +487,15 @@ def test_readings_of_two_users_stay_apart(client, auth, user, make_user, make_so
     assert client.get(f"/sources/{theirs.id}/readings/{their_reading.id}/edit").status_code == 200
     page = client.get("/").get_data(as_text=True)
     assert "Theirs" in page and "Mine" not in page
+
+
+def test_editing_only_the_note_of_a_confirmed_drop_does_not_ask_again(logged_in, meter,
+                                                                      make_reading):
+    make_reading(meter, {"import": 10.0, "export": 1.0}, timestamp=hour(1))
+    drop = make_reading(meter, {"import": 5.0, "export": 1.0}, timestamp=hour(2))
+    response = logged_in.post(f"/sources/{meter.id}/readings/{drop.id}/edit",
+                              data=edit_data(drop, ("5", "1"), "2026-01-01T03:00",
+                                             note="meter replaced"))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert drop.note == "meter replaced"

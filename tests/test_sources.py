@@ -272,6 +272,9 @@ def test_delete_confirmation_says_how_many_readings(logged_in, user, make_source
     assert "3 readings will be deleted" in page.get_data(as_text=True)
     fragment = logged_in.get(f"/sources/{source.id}/delete", headers=HX).get_data(as_text=True)
     assert "3 readings will be deleted" in fragment and "<html" not in fragment
+    # Inline (in the dashboard card) it removes the card; its own page posts and redirects.
+    assert f'hx-target="#source-{source.id}"' in fragment
+    assert "hx-post" not in page.get_data(as_text=True).split("<main")[1]
     assert all_sources() == [source]
 
 

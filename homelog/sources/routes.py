@@ -143,7 +143,6 @@ def _save_reading(source: DataSource, form, reading: Reading | None = None) -> R
     """
     if not form.validate_on_submit():
         return None
-    ok = True
     timestamp = form.parse_timestamp(user_zone(), original=reading)
     try:
         if timestamp is not None:
@@ -164,7 +163,9 @@ def _save_reading(source: DataSource, form, reading: Reading | None = None) -> R
         ok = False
     if not ok:
         return None
-    if not form.confirm_lower.data:
+    # An edit that keeps time and values (say, of the note) does not ask about an old drop again.
+    unchanged = reading is not None and (timestamp, values) == (reading.timestamp, reading.values)
+    if not form.confirm_lower.data and not unchanged:
         lower = readings.lower_than_previous(
             source, timestamp, values, exclude_id=reading.id if reading else None
         )
@@ -295,7 +296,7 @@ def delete(source_id: int):
         return redirect(url_for("sources.index"))
     context = {"source": source, "count": datasources.reading_count(source)}
     if htmx.is_fragment_request():
-        return _fragment("sources/_delete_source.html", **context)
+        return _fragment("sources/_delete_source.html", inline=True, **context)
     return render_template("sources/delete.html", **context)
 
 
