@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import Select, func, select
 
+from homelog import consumption
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import KINDS, DataSource, Reading, User
@@ -310,6 +311,8 @@ def update_source(
     if new_list is not None:
         if rename_map or removed:
             _rewrite_values(source, rename_map, removed)
+            # Tariffs, meter swaps and register sizes follow their metric too.
+            consumption.rename_metrics(source, rename_map, removed)
         source.metric_list = new_list
     db.session.commit()
     return source

@@ -1,0 +1,841 @@
+"""Consumption and costs of a source from the database: the usage engine fed by one query.
+
+The arithmetic lives in `homelog.usage` (pure, documented in docs/usage.md); this module
+loads what it needs — readings in one streaming query ordered by (timestamp, id), meter
+swaps, tariffs and the source's settings — and manages tariffs, swaps and usage settings.
+Free of request objects; bad input raises `homelog.errors.ValidationFailed`.
+
+Only the readings that matter are read: from a few readings before the first period (so a
+typo right before the range is still recognised as suspect, and the register can be
+interpolated at the first boundary) to the first reading at or after the last period's end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from homelog import timeutil
+from homelog.errors import ValidationFailed
+from homelog.extensions import db
+from homelog.models import DataSource, MeterEvent, Reading, Tariff, User
+from homelog.readings import clean_value
+from homelog.usage import (
+    PERIOD_KINDS,
+    Cost,
+    MeterConfig,
+    MeterSwap,
+    MeterValue,
+    MetricUsage,
+    Period,
+    SensorStats,
+    SuspectReading,
+    TariffPlan,
+    YearProjection,
+    iter_periods,
+    meter_usage,
+    meter_value_at,
+    period_containing,
+    project_year,
+    sensor_stats,
+    sensor_values_at,
+)
+from homelog.usage import Tariff as EngineTariff
+from homelog.usage.projection import add_years
+
+#: Readings read before the range, so a bad reading at its start is judged against earlier ones.
+CONTEXT_READINGS = 8
+#: The most periods one request may ask for (10 years of days fit).
+MAX_PERIODS = 4000
+MAX_PRICE = Decimal("999999.999999")
+MAX_ADVANCE = Decimal("9999999999.99")
+MAX_REGISTER = 1e15
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)
+CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "CAD",
+              "AUD", "NZD", "JPY")
+DEFAULT_SPANS = {"day": 31, "week": 13, "month": 13, "year": 5, "cycle": 13}
+
+
+# ---- Loading -------------------------------------------------------------------------------
+
+def source_zone(source: DataSource) -> ZoneInfo:
+    """Return the timezone periods of source are counted in: its home's, else its owner's."""
+    if source.location is not None and source.location.timezone:
+        return timeutil.zone(source.location.timezone)
+    return timeutil.zone(source.owner.timezone if source.owner else "UTC")
+
+
+def currency_of(source: DataSource) -> str:
+    """Return the currency source's tariffs and costs are in (its owner's)."""
+    return (source.owner.currency if source.owner else None) or "EUR"
+
+
+def swaps_of(source: DataSource) -> list[MeterEvent]:
+    """Return source's recorded meter swaps, oldest first."""
+    return list(db.session.scalars(
+        select(MeterEvent).where(MeterEvent.data_source_id == source.id)
+        .order_by(MeterEvent.at, MeterEvent.id)
+    ))
+
+
+def tariffs_of(source: DataSource) -> list[Tariff]:
+    """Return source's tariffs ordered by metric (in the source's order), then date."""
+    order = {name: index for index, name in enumerate(source.metric_names)}
+    rows = db.session.scalars(select(Tariff).where(Tariff.data_source_id == source.id))
+    return sorted(rows, key=lambda t: (order.get(t.metric, len(order)), t.effective_from))
+
+
+def meter_config(source: DataSource, swaps: Sequence[MeterEvent] | None = None) -> MeterConfig:
+    """Return the engine's view of source's registers: rollover sizes, swaps, gap threshold."""
+    events = swaps_of(source) if swaps is None else swaps
+    return MeterConfig(
+        rollover_at={k: float(v) for k, v in (source.rollover_at or {}).items() if v},
+        swaps=[
+            MeterSwap(at=e.at, old_final=e.old_final or {}, new_start=e.new_start or {},
+                      rollover_at=e.rollover_at)
+            for e in events
+        ],
+        max_gap=timedelta(hours=source.max_gap_hours or 48),
+    )
+
+
+def tariff_plans(source: DataSource, rows: Sequence[Tariff] | None = None) -> dict[str, TariffPlan]:
+    """Return a tariff plan per metric that has tariffs."""
+    rows = tariffs_of(source) if rows is None else rows
+    grouped: dict[str, list[EngineTariff]] = {}
+    for row in rows:
+        grouped.setdefault(row.metric, []).append(
+            EngineTariff(row.effective_from, Decimal(row.unit_price),
+                         Decimal(row.standing_charge or 0))
+        )
+    zone = source_zone(source)
+    return {metric: TariffPlan(items, zone) for metric, items in grouped.items()}
+
+
+def _window(source: DataSource, start: datetime | None, end: datetime | None):
+    """Return the (low, high) timestamps bounding the readings needed for [start, end]."""
+    base = select(Reading.timestamp).where(Reading.data_source_id == source.id)
+    low = high = None
+    if start is not None:
+        # The CONTEXT_READINGS-th reading before start (fewer when there are fewer).
+        before = (base.where(Reading.timestamp < start)
+                  .order_by(Reading.timestamp.desc(), Reading.id.desc())
+                  .limit(CONTEXT_READINGS).subquery())
+        low = db.session.scalar(select(func.min(before.c.timestamp)))
+        if low is None:
+            low = start
+    if end is not None:
+        high = db.session.scalar(
+            base.where(Reading.timestamp >= end).order_by(Reading.timestamp, Reading.id)
+            .limit(1)
+        )
+        if high is None:
+            high = end
+    return low, high
+
+
+def stream_readings(
+    source: DataSource, start: datetime | None = None, end: datetime | None = None,
+    *, batch: int = 2000,
+) -> Iterator[tuple]:
+    """Yield (timestamp, {metric: value}, confirmed, id) of source in time order.
+
+    Covers [start, end] plus the readings just outside it that interpolation needs. On
+    PostgreSQL the numbers are taken out of the JSON in SQL (no JSON decoding in Python).
+    """
+    low, high = _window(source, start, end)
+    names = source.metric_names
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    columns = [Reading.timestamp, Reading.confirmed, Reading.id]
+    if postgres:
+        columns += [Reading.values[name].as_float() for name in names]
+    else:
+        columns.append(Reading.values)
+    query = select(*columns).where(Reading.data_source_id == source.id)
+    if low is not None:
+        query = query.where(Reading.timestamp >= low)
+    if high is not None:
+        query = query.where(Reading.timestamp <= high)
+    query = query.order_by(Reading.timestamp, Reading.id).execution_options(yield_per=batch)
+    result = db.session.execute(query)
+    if postgres:
+        for row in result:
+            values = {name: value for name, value in zip(names, row[3:], strict=True)
+                      if value is not None}
+            yield row[0], values, row[1], row[2]
+    else:
+        for timestamp, confirmed, reading_id, values in result:
+            yield timestamp, values or {}, confirmed, reading_id
+
+
+# ---- Usage over periods --------------------------------------------------------------------
+
+@dataclass
+class SourceUsage:
+    """A source's usage (meters) or statistics (sensors) per period, per metric."""
+
+    source: DataSource
+    kind: str
+    zone: ZoneInfo
+    currency: str
+    periods: list[Period]
+    meter: dict[str, MetricUsage] = field(default_factory=dict)
+    sensor: dict[str, list[SensorStats]] = field(default_factory=dict)
+    tariff_metrics: tuple[str, ...] = ()
+
+    @property
+    def metrics(self) -> list[str]:
+        """Return the metric names, in the source's order."""
+        return self.source.metric_names
+
+    @property
+    def suspects(self) -> list[SuspectReading]:
+        """Return the readings left out of usage (meters), oldest first."""
+        found = [s for m in self.meter.values() for s in m.suspects]
+        return sorted(found, key=lambda s: s.timestamp)
+
+    @property
+    def has_costs(self) -> bool:
+        """Return True when some metric has a tariff."""
+        return bool(self.tariff_metrics)
+
+    def period_costs(self) -> list[Decimal | None]:
+        """Return each period's total cost over the metrics with tariffs (None if unknown)."""
+        totals: list[Decimal | None] = []
+        for index in range(len(self.periods)):
+            total: Decimal | None = Decimal(0)
+            for metric in self.tariff_metrics:
+                cost = self.meter[metric].periods[index].cost
+                total = None if cost is None or total is None else total + cost.total
+            totals.append(total if self.tariff_metrics else None)
+        return totals
+
+
+def period_label(kind: str, period: Period) -> str:
+    """Return a short label for a calendar period ("2026-03", "2026-W13", ...)."""
+    first = period.first_day
+    if first is None:
+        return f"{period.start:%Y-%m-%d %H:%M} – {period.end:%Y-%m-%d %H:%M}"
+    if kind == "day":
+        return first.isoformat()
+    if kind == "week":
+        year, week, _ = first.isocalendar()
+        return f"{year}-W{week:02d}"
+    if kind == "month":
+        return f"{first:%Y-%m}"
+    if kind == "year":
+        return str(first.year)
+    return f"{first.isoformat()} – {period.last_day.isoformat()}"
+
+
+def check_period_kind(kind: object) -> str:
+    """Return kind if it is a period kind, else raise ValidationFailed (key "period")."""
+    if kind not in PERIOD_KINDS:
+        raise ValidationFailed({"period": [f"Choose one of {', '.join(PERIOD_KINDS)}."]})
+    return str(kind)
+
+
+def default_range(source: DataSource, kind: str, today: date | None = None) -> tuple[date, date]:
+    """Return the local (start, end) dates shown when none are asked for: the recent periods."""
+    zone = source_zone(source)
+    today = today or datetime.now(UTC).astimezone(zone).date()
+    current = period_containing(kind, today, zone, source.cycle_day or 1)
+    end = current.last_day + timedelta(days=1)
+    span = DEFAULT_SPANS[kind]
+    if kind == "day":
+        return end - timedelta(days=span), end
+    if kind == "week":
+        return end - timedelta(weeks=span), end
+    if kind == "year":
+        return date(end.year - span, 1, 1), end
+    first = current.first_day
+    month = first.month - (span - 1)
+    year = first.year + (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    return date(year, month, 1), end
+
+
+def usage_for(
+    source: DataSource, kind: str, start: date | datetime | None = None,
+    end: date | datetime | None = None,
+) -> SourceUsage:
+    """Return source's usage and cost (meter) or min/avg/max (sensor) per calendar period.
+
+    start and end are local dates (or aware instants); the whole calendar periods overlapping
+    [start, end) are returned. Without them, the recent periods (DEFAULT_SPANS) are.
+
+    Raises:
+        ValidationFailed: unknown period kind, end not after start, or too many periods.
+    """
+    kind = check_period_kind(kind)
+    zone = source_zone(source)
+    if start is None or end is None:
+        default_start, default_end = default_range(source, kind)
+        start = default_start if start is None else start
+        end = default_end if end is None else end
+    _check_range(start, end, zone)
+    periods = list(_iter_limited(kind, start, end, zone, source.cycle_day or 1))
+    return _compute(source, kind, zone, periods)
+
+
+def _check_range(start, end, zone) -> None:
+    def instant(value):
+        if isinstance(value, datetime):
+            return value
+        return datetime.combine(value, datetime.min.time(), tzinfo=zone)
+
+    if instant(end) <= instant(start):
+        raise ValidationFailed({"end": ["The end must be after the start."]})
+
+
+def _iter_limited(kind, start, end, zone, cycle_day):
+    for count, period in enumerate(iter_periods(kind, start, end, zone, cycle_day)):
+        if count >= MAX_PERIODS:
+            raise ValidationFailed({"period": [
+                f"That is more than {MAX_PERIODS} periods; choose a shorter range or a "
+                "longer period."
+            ]})
+        yield period
+
+
+def _compute(source: DataSource, kind: str, zone: ZoneInfo, periods: list[Period]) -> SourceUsage:
+    result = SourceUsage(source, kind, zone, currency_of(source), periods)
+    if not periods:
+        return result
+    rows = stream_readings(source, periods[0].start, periods[-1].end)
+    names = source.metric_names
+    if source.kind == "sensor":
+        gap = timedelta(hours=source.max_gap_hours or 48)
+        result.sensor = sensor_stats(rows, periods, names, gap)
+        return result
+    plans = tariff_plans(source)
+    report = meter_usage(rows, periods, names, meter_config(source), plans)
+    result.meter = report.metrics
+    result.tariff_metrics = tuple(m for m in names if m in plans)
+    return result
+
+
+def usage_over(source: DataSource, periods: Sequence[Period]) -> SourceUsage:
+    """Return a meter source's usage over arbitrary (hand-made) periods, in one pass."""
+    zone = source_zone(source)
+    ordered = list(periods)
+    result = SourceUsage(source, "custom", zone, currency_of(source), ordered)
+    if not ordered or source.kind != "meter":
+        return result
+    low = min(p.start for p in ordered)
+    high = max(p.end for p in ordered)
+    plans = tariff_plans(source)
+    report = meter_usage(stream_readings(source, low, high), ordered, source.metric_names,
+                         meter_config(source), plans)
+    result.meter = report.metrics
+    result.tariff_metrics = tuple(m for m in source.metric_names if m in plans)
+    return result
+
+
+def value_at(source: DataSource, instant: datetime) -> dict[str, MeterValue]:
+    """Return each metric's value at instant, estimated when interpolated (None outside)."""
+    if instant.tzinfo is None:
+        raise ValidationFailed({"at": ["Give the time with its timezone."]})
+    rows = stream_readings(source, instant, instant)
+    if source.kind == "sensor":
+        found = sensor_values_at(rows, [instant], source.metric_names)
+        return {metric: values[0] for metric, values in found.items()}
+    return meter_value_at(rows, instant, source.metric_names, meter_config(source))
+
+
+# ---- Comparisons: dashboard and year over year ----------------------------------------------
+
+@dataclass(frozen=True)
+class Span:
+    """Usage and cost of one metric over one span (measured part only when incomplete)."""
+
+    period: Period
+    usage: float | None
+    complete: bool
+    estimated: bool
+    cost: Decimal | None
+
+
+@dataclass
+class Comparison:
+    """This month so far, last month, the same month last year, and year to date vs last year."""
+
+    source: DataSource
+    as_of: datetime | None
+    currency: str
+    labels: dict[str, str]
+    metrics: dict[str, dict[str, Span]]
+    costs: dict[str, Decimal | None]
+
+    def change(self, metric: str, key: str, against: str) -> float | None:
+        """Return the relative change of key against another span, e.g. +0.12 for 12% more."""
+        now, before = self.metrics[metric].get(key), self.metrics[metric].get(against)
+        if now is None or before is None or now.usage is None or not before.usage:
+            return None
+        return now.usage / before.usage - 1
+
+
+def compare(source: DataSource, now: datetime | None = None) -> Comparison:
+    """Compare this month so far with last month and last year, and the year to date.
+
+    "So far" ends at the last reading this month (or now), and the year-ago spans end at the
+    same local date and time a year earlier, so the comparisons are like for like.
+    """
+    zone = source_zone(source)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    month = period_containing("month", now, zone)
+    previous = period_containing("month", month.start - timedelta(seconds=1), zone)
+    a_year_ago = _shift_years(now, -1, zone)
+    last_year_month = period_containing("month", a_year_ago, zone)
+    last = db.session.scalar(
+        select(func.max(Reading.timestamp)).where(
+            Reading.data_source_id == source.id, Reading.timestamp <= now
+        )
+    )
+    as_of = min(now, last) if last is not None and last > month.start else now
+    so_far_end = max(as_of, month.start + timedelta(seconds=1))
+    year_start = datetime.combine(date(month.first_day.year, 1, 1), datetime.min.time(),
+                                  tzinfo=zone).astimezone(UTC)
+    spans = {
+        "this_month": Period(month.start, so_far_end, month.first_day, None),
+        "last_month": previous,
+        "last_year_month": last_year_month,
+        "last_year_month_to_date": Period(
+            last_year_month.start, _shift_years(so_far_end, -1, zone), last_year_month.first_day
+        ),
+        "year_to_date": Period(year_start, so_far_end),
+        "last_year_to_date": Period(_shift_years(year_start, -1, zone),
+                                    _shift_years(so_far_end, -1, zone)),
+    }
+    labels = {
+        "this_month": f"{month.first_day:%B %Y} so far",
+        "last_month": f"{previous.first_day:%B %Y}",
+        "last_year_month": f"{last_year_month.first_day:%B %Y}",
+        "last_year_month_to_date": f"{last_year_month.first_day:%B %Y}, same days",
+        "year_to_date": f"{month.first_day.year} to date",
+        "last_year_to_date": f"{month.first_day.year - 1}, same days",
+    }
+    keys = list(spans)
+    usage = usage_over(source, [spans[k] for k in keys])
+    metrics: dict[str, dict[str, Span]] = {}
+    costs: dict[str, Decimal | None] = {k: None for k in keys}
+    for metric, found in usage.meter.items():
+        metrics[metric] = {}
+        for key, item in zip(keys, found.periods, strict=True):
+            measured = key == "this_month" or key == "year_to_date"
+            value = item.measured_usage if measured else item.usage
+            cost = item.measured_cost if measured else item.cost
+            metrics[metric][key] = Span(
+                item.period, value, item.complete, item.estimated,
+                cost.total if cost is not None else None,
+            )
+    for index, key in enumerate(keys):
+        total: Decimal | None = None
+        for metric in usage.tariff_metrics:
+            span = metrics[metric][keys[index]]
+            if span.cost is None:
+                total = None
+                break
+            total = (total or Decimal(0)) + span.cost
+        costs[key] = total
+    return Comparison(source, last, usage.currency, labels, metrics, costs)
+
+
+def _shift_years(instant: datetime, years: int, zone: ZoneInfo) -> datetime:
+    """Return the same local date and time `years` later (Feb 29 → Feb 28), in UTC."""
+    local = instant.astimezone(zone)
+    day = add_years(local.date(), years)
+    shifted = datetime.combine(day, local.time().replace(tzinfo=None), tzinfo=zone)
+    return shifted.astimezone(UTC)
+
+
+def projection(source: DataSource, now: datetime | None = None) -> YearProjection | None:
+    """Project the billing year's cost against the monthly advance (None when not set up)."""
+    if source.kind != "meter" or source.billing_year_start is None:
+        return None
+    zone = source_zone(source)
+    now = now or datetime.now(UTC)
+    year_start = source.billing_year_start
+    today = now.astimezone(zone).date()
+    # The billing year that contains today, counted from the chosen start date.
+    while add_years(year_start, 1) <= today:
+        year_start = add_years(year_start, 1)
+    while year_start > today:
+        year_start = add_years(year_start, -1)
+    plans = tariff_plans(source)
+    begin = datetime.combine(add_years(year_start, -1), datetime.min.time(), tzinfo=zone)
+    rows = stream_readings(source, begin.astimezone(UTC), now)
+    return project_year(rows, source.metric_names, plans, zone, year_start,
+                        Decimal(source.monthly_advance or 0), meter_config(source), as_of=now)
+
+
+# ---- Tariffs -------------------------------------------------------------------------------
+
+def _decimal(value: object, key: str, errors: dict, *, low: Decimal, high: Decimal,
+             places: int, required: bool = True) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.setdefault(key, []).append("Enter an amount.")
+        return None
+    if isinstance(value, bool):
+        errors.setdefault(key, []).append("Enter an amount, like 0.32.")
+        return None
+    try:
+        if isinstance(value, str):
+            text = value.strip().replace(" ", "")
+            if "," in text and "." not in text:
+                text = text.replace(",", ".")
+            number = Decimal(text)
+        elif isinstance(value, float):
+            number = Decimal(repr(value))
+        else:
+            number = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        errors.setdefault(key, []).append("Enter an amount, like 0.32.")
+        return None
+    if not number.is_finite():
+        errors.setdefault(key, []).append("Enter a finite amount.")
+        return None
+    if not low <= number <= high:
+        errors.setdefault(key, []).append(f"Enter an amount from {low} to {high}.")
+        return None
+    if number != number.quantize(Decimal(1).scaleb(-places)):
+        errors.setdefault(key, []).append(f"Use at most {places} decimal places.")
+        return None
+    return number
+
+
+def _date(value: object, key: str, errors: dict, required: bool = True) -> date | None:
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            value = None
+        else:
+            try:
+                value = date.fromisoformat(text)
+            except ValueError:
+                errors.setdefault(key, []).append("Enter a date like 2026-03-31.")
+                return None
+    if value is None:
+        if required:
+            errors.setdefault(key, []).append("Enter a date.")
+        return None
+    if not isinstance(value, date):
+        errors.setdefault(key, []).append("Enter a date like 2026-03-31.")
+        return None
+    if not MIN_DATE <= value <= MAX_DATE:
+        errors.setdefault(key, []).append("Enter a date between the years 1900 and 2999.")
+        return None
+    return value
+
+
+def _check_tariff(source: DataSource, metric: object, effective_from: object,
+                  unit_price: object, standing_charge: object) -> tuple:
+    errors: dict[str, list[str]] = {}
+    if source.kind != "meter":
+        raise ValidationFailed({"metric": ["Prices apply to meters only."]})
+    if metric not in source.metric_names:
+        errors["metric"] = ["Choose one of this source's metrics."]
+    day = _date(effective_from, "effective_from", errors)
+    price = _decimal(unit_price, "unit_price", errors, low=-MAX_PRICE, high=MAX_PRICE, places=6)
+    standing = _decimal(standing_charge if standing_charge not in (None, "") else "0",
+                        "standing_charge", errors, low=Decimal(0), high=MAX_PRICE, places=6)
+    if errors:
+        raise ValidationFailed(errors)
+    return metric, day, price, standing
+
+
+def _commit_unique(message_key: str, message: str) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ValidationFailed({message_key: [message]}) from None
+
+
+def get_tariff(source: DataSource, tariff_id: object) -> Tariff | None:
+    """Return source's tariff with tariff_id, or None (also for junk ids and other sources)."""
+    try:
+        wanted = int(str(tariff_id), 10)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < wanted < 2**31:
+        return None
+    return db.session.scalar(
+        select(Tariff).where(Tariff.id == wanted, Tariff.data_source_id == source.id)
+    )
+
+
+def create_tariff(source: DataSource, metric: str, effective_from: date | str,
+                  unit_price: object, standing_charge: object = 0) -> Tariff:
+    """Add a price for one metric of a meter from a date on, and commit.
+
+    Raises:
+        ValidationFailed: keys "metric", "effective_from", "unit_price", "standing_charge";
+            also when the metric already has a price starting that day.
+    """
+    metric, day, price, standing = _check_tariff(
+        source, metric, effective_from, unit_price, standing_charge
+    )
+    tariff = Tariff(data_source_id=source.id, metric=metric, effective_from=day,
+                    unit_price=price, standing_charge=standing)
+    db.session.add(tariff)
+    _commit_unique("effective_from", f"“{metric}” already has a price starting on {day}.")
+    return tariff
+
+
+def update_tariff(tariff: Tariff, metric: str, effective_from: date | str,
+                  unit_price: object, standing_charge: object = 0) -> Tariff:
+    """Change a tariff (all fields) and commit; raises ValidationFailed like create_tariff."""
+    metric, day, price, standing = _check_tariff(
+        tariff.source, metric, effective_from, unit_price, standing_charge
+    )
+    tariff.metric, tariff.effective_from = metric, day
+    tariff.unit_price, tariff.standing_charge = price, standing
+    _commit_unique("effective_from", f"“{metric}” already has a price starting on {day}.")
+    return tariff
+
+
+def delete_tariff(tariff: Tariff) -> None:
+    """Delete a tariff and commit."""
+    db.session.delete(tariff)
+    db.session.commit()
+
+
+# ---- Meter swaps ---------------------------------------------------------------------------
+
+def _register_values(source: DataSource, values: object, key: str, errors: dict,
+                     *, positive: bool = False) -> dict[str, float]:
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        errors.setdefault(key, []).append("Give the values as {metric: number}.")
+        return {}
+    cleaned: dict[str, float] = {}
+    for metric, raw in values.items():
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue
+        if metric not in source.metric_names:
+            errors.setdefault(key, []).append(
+                f"“{str(metric)[:40]}” is not a metric of this source."
+            )
+            continue
+        try:
+            number = clean_value(raw)
+        except ValueError as error:
+            errors.setdefault(f"{key}.{metric}", []).append(str(error))
+            continue
+        if number < 0 or (positive and number == 0):
+            errors.setdefault(f"{key}.{metric}", []).append(
+                "Enter a number above 0." if positive else "Enter 0 or more."
+            )
+            continue
+        cleaned[metric] = number
+    return cleaned
+
+
+def _check_swap(source: DataSource, at: object, old_final: object, new_start: object,
+                rollover_at: object, note: object) -> tuple:
+    if source.kind != "meter":
+        raise ValidationFailed({"at": ["Only meters are replaced; sensors have no register."]})
+    errors: dict[str, list[str]] = {}
+    if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+        errors["at"] = ["Enter a date and time."]
+        when = None
+    elif not MIN_DATE.year <= at.year <= MAX_DATE.year:
+        errors["at"] = ["Enter a date between the years 1900 and 2999."]
+        when = None
+    else:
+        when = at.astimezone(UTC)
+    old = _register_values(source, old_final, "old_final", errors)
+    new = _register_values(source, new_start, "new_start", errors)
+    sizes = _register_values(source, rollover_at, "rollover_at", errors, positive=True)
+    if not any(k.startswith(("old_final", "new_start")) for k in errors):
+        if not old and not new:
+            errors["old_final"] = ["Enter the old meter's final value of at least one metric."]
+        for metric in source.metric_names:
+            if (metric in old) != (metric in new):
+                missing = "new_start" if metric in old else "old_final"
+                errors.setdefault(f"{missing}.{metric}", []).append(
+                    "Enter both the old meter's final value and the new meter's start value."
+                )
+    clean_note = None
+    if note is not None:
+        if not isinstance(note, str) or len(note.strip()) > 500:
+            errors["note"] = ["Use at most 500 characters of text."]
+        else:
+            clean_note = note.strip() or None
+    if errors:
+        raise ValidationFailed(errors)
+    return when, old, new, sizes or None, clean_note
+
+
+def get_swap(source: DataSource, swap_id: object) -> MeterEvent | None:
+    """Return source's swap with swap_id, or None (also for junk ids and other sources)."""
+    try:
+        wanted = int(str(swap_id), 10)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < wanted < 2**31:
+        return None
+    return db.session.scalar(
+        select(MeterEvent).where(MeterEvent.id == wanted, MeterEvent.data_source_id == source.id)
+    )
+
+
+def create_swap(source: DataSource, user: User | None, at: datetime, old_final: Mapping,
+                new_start: Mapping, rollover_at: Mapping | None = None,
+                note: str | None = None) -> MeterEvent:
+    """Record that source's meter was replaced at `at`, and commit.
+
+    Raises:
+        ValidationFailed: keys "at", "old_final[.metric]", "new_start[.metric]",
+            "rollover_at[.metric]", "note"; also when a swap is already recorded at `at`.
+    """
+    when, old, new, sizes, clean_note = _check_swap(source, at, old_final, new_start,
+                                                    rollover_at, note)
+    event = MeterEvent(data_source_id=source.id, at=when, old_final=old, new_start=new,
+                       rollover_at=sizes, note=clean_note,
+                       created_by_id=user.id if user is not None else None)
+    db.session.add(event)
+    _commit_unique("at", "A meter swap is already recorded at that time.")
+    return event
+
+
+def update_swap(event: MeterEvent, at: datetime, old_final: Mapping, new_start: Mapping,
+                rollover_at: Mapping | None = None, note: str | None = None) -> MeterEvent:
+    """Change a recorded swap (all fields) and commit; raises like create_swap."""
+    when, old, new, sizes, clean_note = _check_swap(event.source, at, old_final, new_start,
+                                                    rollover_at, note)
+    event.at, event.old_final, event.new_start = when, old, new
+    event.rollover_at, event.note = sizes, clean_note
+    _commit_unique("at", "A meter swap is already recorded at that time.")
+    return event
+
+
+def delete_swap(event: MeterEvent) -> None:
+    """Delete a recorded swap and commit."""
+    db.session.delete(event)
+    db.session.commit()
+
+
+# ---- Usage settings of a source -------------------------------------------------------------
+
+def update_settings(source: DataSource, *, rollover_at: Mapping | None = None,
+                    cycle_day: object = 1, monthly_advance: object = None,
+                    billing_year_start: object = None, max_gap_hours: object = 48) -> DataSource:
+    """Set source's register sizes, billing cycle day, advance, billing year and gap; commit.
+
+    Raises:
+        ValidationFailed: keys "rollover_at[.metric]", "cycle_day", "monthly_advance",
+            "billing_year_start", "max_gap_hours".
+    """
+    errors: dict[str, list[str]] = {}
+    sizes = _register_values(source, rollover_at, "rollover_at", errors, positive=True)
+    day = _int(cycle_day, "cycle_day", errors, 1, 31, "Enter a day of the month from 1 to 31.")
+    gap = _int(max_gap_hours, "max_gap_hours", errors, 1, 24 * 366,
+               "Enter a number of hours from 1 to 8784.")
+    advance = _decimal(monthly_advance, "monthly_advance", errors, low=Decimal(0),
+                       high=MAX_ADVANCE, places=2, required=False)
+    year_start = _date(billing_year_start, "billing_year_start", errors, required=False)
+    if errors:
+        raise ValidationFailed(errors)
+    source.rollover_at = sizes
+    source.cycle_day = day
+    source.max_gap_hours = gap
+    source.monthly_advance = advance
+    source.billing_year_start = year_start
+    db.session.commit()
+    return source
+
+
+def _int(value: object, key: str, errors: dict, low: int, high: int, message: str) -> int:
+    try:
+        if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        number = int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        errors.setdefault(key, []).append(message)
+        return low
+    if not low <= number <= high:
+        errors.setdefault(key, []).append(message)
+    return number
+
+
+# ---- Metric renames ------------------------------------------------------------------------
+
+def rename_metrics(source: DataSource, rename_map: Mapping[str, str],
+                   removed: Sequence[str]) -> None:
+    """Move tariffs, swap values and register sizes to renamed metrics; drop removed ones.
+
+    Called by homelog.datasources.update_source inside its transaction (it commits).
+    """
+    if not rename_map and not removed:
+        return
+    gone = set(removed)
+
+    def rekey(values: Mapping | None) -> dict | None:
+        if values is None:
+            return None
+        return {rename_map.get(k, k): v for k, v in values.items() if k not in gone}
+
+    source.rollover_at = rekey(source.rollover_at) or {}
+    for event in swaps_of(source):
+        event.old_final = rekey(event.old_final)
+        event.new_start = rekey(event.new_start)
+        event.rollover_at = rekey(event.rollover_at) or None
+    tariffs = list(db.session.scalars(select(Tariff).where(Tariff.data_source_id == source.id)))
+    moving = [t for t in tariffs if t.metric in rename_map]
+    for tariff in tariffs:
+        if tariff.metric in gone:
+            db.session.delete(tariff)
+    # Two steps, so a swap of two names never meets the unique (source, metric, day) halfway.
+    originals = {tariff.id: tariff.metric for tariff in moving}
+    for tariff in moving:
+        tariff.metric = f"~{tariff.id}"
+    db.session.flush()
+    for tariff in moving:
+        tariff.metric = rename_map[originals[tariff.id]]
+    db.session.flush()
+
+
+__all__ = [
+    "CURRENCIES",
+    "Comparison",
+    "Cost",
+    "SourceUsage",
+    "Span",
+    "check_period_kind",
+    "compare",
+    "create_swap",
+    "create_tariff",
+    "currency_of",
+    "default_range",
+    "delete_swap",
+    "delete_tariff",
+    "get_swap",
+    "get_tariff",
+    "meter_config",
+    "period_label",
+    "projection",
+    "rename_metrics",
+    "source_zone",
+    "stream_readings",
+    "swaps_of",
+    "tariff_plans",
+    "tariffs_of",
+    "update_settings",
+    "update_swap",
+    "update_tariff",
+    "usage_for",
+    "usage_over",
+    "value_at",
+]
