@@ -499,3 +499,13 @@ def test_editing_only_the_note_of_a_confirmed_drop_does_not_ask_again(logged_in,
     assert response.status_code == 302
     db.session.expire_all()
     assert drop.note == "meter replaced"
+
+
+def test_quick_add_of_a_backdated_reading_keeps_newest_on_card(logged_in, meter, make_reading):
+    make_reading(meter, {"import": 9000.0, "export": 9.0}, timestamp=datetime(2026, 6, 1,
+                                                                               tzinfo=UTC))
+    response = logged_in.post(f"/sources/{meter.id}/quick-add",
+                              data=add_data(meter, timestamp="2026-01-01T00:00",
+                                            values=("1", "1")), headers=HX)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and "9000" in text

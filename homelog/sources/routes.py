@@ -365,7 +365,8 @@ def quick_add(source_id: int):
     if htmx.is_fragment_request():
         return _fragment(
             "sources/_source_card.html", events=(READINGS_CHANGED,), source=source,
-            latest={source.id: reading},
+            # The card shows the newest reading, which a backdated one is not.
+            latest=datasources.latest_readings([source]),
             headers={"HX-Retarget": f"#source-{source.id}", "HX-Reswap": "outerHTML"},
         )
     return redirect(url_for("sources.index"))
