@@ -54,7 +54,7 @@ def get_source_for(user: User, source_id: object) -> DataSource | None:
         wanted = int(str(source_id), 10)
     except (TypeError, ValueError):
         return None
-    if not 0 < wanted < 2**63:
+    if not 0 < wanted < 2**31:  # the id column is a 32-bit integer on PostgreSQL
         return None
     return db.session.scalar(visible_sources(user).where(DataSource.id == wanted))
 

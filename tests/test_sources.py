@@ -346,3 +346,9 @@ def test_expired_session_under_htmx_redirects_to_sign_in(client, user, make_sour
     response = client.get(f"/sources/{source.id}/quick-add", headers=HX)
     assert response.status_code == 401
     assert response.headers["HX-Redirect"].startswith("/login")
+
+
+def test_ids_beyond_the_integer_column_are_404_not_500(logged_in):
+    for path in ("/sources/2147483648", "/sources/99999999999999999999/edit",
+                 "/sources/2147483648/readings"):
+        assert logged_in.get(path).status_code == 404, path
