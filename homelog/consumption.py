@@ -188,6 +188,8 @@ class SourceUsage:
     meter: dict[str, MetricUsage] = field(default_factory=dict)
     sensor: dict[str, list[SensorStats]] = field(default_factory=dict)
     tariff_metrics: tuple[str, ...] = ()
+    #: A thinned copy of the readings for drawing them: {metric: [(timestamp, value)]}.
+    line: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
 
     @property
     def metrics(self) -> list[str]:
@@ -263,12 +265,14 @@ def default_range(source: DataSource, kind: str, today: date | None = None) -> t
 
 def usage_for(
     source: DataSource, kind: str, start: date | datetime | None = None,
-    end: date | datetime | None = None,
+    end: date | datetime | None = None, *, line_points: int = 0,
 ) -> SourceUsage:
     """Return source's usage and cost (meter) or min/avg/max (sensor) per calendar period.
 
     start and end are local dates (or aware instants); the whole calendar periods overlapping
     [start, end) are returned. Without them, the recent periods (DEFAULT_SPANS) are.
+    line_points > 0 also keeps about that many readings (the first of each time slice) in
+    `line`, from the same pass.
 
     Raises:
         ValidationFailed: unknown period kind, end not after start, or too many periods.
@@ -277,11 +281,19 @@ def usage_for(
     zone = source_zone(source)
     if start is None or end is None:
         default_start, default_end = default_range(source, kind)
-        start = default_start if start is None else start
         end = default_end if end is None else end
+        if start is None:
+            start = default_start
+            # No empty periods before the first reading.
+            first = db.session.scalar(select(func.min(Reading.timestamp)).where(
+                Reading.data_source_id == source.id))
+            first_day = first.astimezone(zone).date() if first is not None else None
+            if first_day is not None and not isinstance(end, datetime) and (
+                    default_start < first_day < end):
+                start = first_day
     _check_range(start, end, zone)
     periods = list(_iter_limited(kind, start, end, zone, source.cycle_day or 1))
-    return _compute(source, kind, zone, periods)
+    return _compute(source, kind, zone, periods, line_points)
 
 
 def _check_range(start, end, zone) -> None:
@@ -304,11 +316,33 @@ def _iter_limited(kind, start, end, zone, cycle_day):
         yield period
 
 
-def _compute(source: DataSource, kind: str, zone: ZoneInfo, periods: list[Period]) -> SourceUsage:
+def _thinned(rows, result: SourceUsage, points: int) -> Iterator[tuple]:
+    """Pass rows through, keeping the first reading of each metric in each time slice."""
+    low = result.periods[0].start.timestamp()
+    high = result.periods[-1].end.timestamp()
+    size = (high - low) / points
+    lines: dict[str, list[tuple[datetime, float]]] = {m: [] for m in result.metrics}
+    last: dict[str, int] = {}
+    for row in rows:
+        t = row[0].timestamp()
+        if low <= t <= high:
+            slot = int((t - low) // size)
+            for metric, value in row[1].items():
+                if metric in lines and last.get(metric) != slot and value is not None:
+                    lines[metric].append((row[0], float(value)))
+                    last[metric] = slot
+        yield row
+    result.line = lines
+
+
+def _compute(source: DataSource, kind: str, zone: ZoneInfo, periods: list[Period],
+             line_points: int = 0) -> SourceUsage:
     result = SourceUsage(source, kind, zone, currency_of(source), periods)
     if not periods:
         return result
     rows = stream_readings(source, periods[0].start, periods[-1].end)
+    if line_points > 0:
+        rows = _thinned(rows, result, line_points)
     names = source.metric_names
     if source.kind == "sensor":
         gap = timedelta(hours=source.max_gap_hours or 48)

@@ -1,0 +1,201 @@
+"""Geometry of the server-rendered SVG charts: bars per period, a line of readings, axes.
+
+No JavaScript and no inline styles (the CSP forbids both): templates draw these shapes with
+SVG presentation attributes and CSS classes. The same data is always in a table beside the
+chart, so the SVG is marked as an image with a summary, not read element by element.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar: position, size, series index and what it stands for."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    series: int
+    estimated: bool
+    partial: bool
+    title: str
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A short horizontal mark: last year's value over a bar, or a sensor's average."""
+
+    x1: float
+    x2: float
+    y: float
+    title: str
+    kind: str = "previous"
+
+
+@dataclass(frozen=True)
+class Tick:
+    """An axis tick: where, and its label."""
+
+    position: float
+    label: str
+
+
+@dataclass
+class Chart:
+    """Everything a template needs to draw one chart."""
+
+    width: int
+    height: int
+    left: float
+    top: float
+    right: float
+    bottom: float
+    bars: list[Bar] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
+    y_ticks: list[Tick] = field(default_factory=list)
+    x_ticks: list[Tick] = field(default_factory=list)
+    line: str = ""
+    line_ticks: list[Tick] = field(default_factory=list)
+    whiskers: list[tuple[float, float, float, int]] = field(default_factory=list)
+    zero: float = 0.0  # y of the value axis' zero line
+
+
+@dataclass(frozen=True)
+class Value:
+    """One bar's value and flags (None: no bar)."""
+
+    value: float | None
+    estimated: bool = False
+    partial: bool = False
+    low: float | None = None  # sensors: whisker from low to high
+    high: float | None = None
+    previous: float | None = None  # last year's value, drawn as a marker
+    mean: float | None = None  # sensors: the average, drawn as a marker on the whisker
+    title: str = ""
+
+
+def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Return round tick values covering [low, high] (1, 2, 2.5 or 5 × a power of ten)."""
+    if not math.isfinite(low) or not math.isfinite(high):
+        return [0.0, 1.0]
+    if high <= low:
+        high = low + (abs(low) or 1.0)
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.floor(low / step) * step
+    ticks, value = [], first
+    while value < high + step * 1e-9:
+        ticks.append(round(value, 10))
+        value += step
+    if ticks[-1] < high - step * 1e-9:
+        ticks.append(round(value, 10))
+    return ticks
+
+
+def label(value: float) -> str:
+    """Return a short axis label (1.5k, 12, 0.25)."""
+    size = abs(value)
+    if size >= 1_000_000:
+        return f"{value / 1_000_000:g}M"
+    if size >= 10_000:
+        return f"{value / 1000:g}k"
+    return f"{value:g}"
+
+
+def bar_chart(
+    labels: Sequence[str],
+    series: Sequence[Sequence[Value]],
+    *,
+    width: int = 760,
+    height: int = 280,
+    max_labels: int = 12,
+    line: Sequence[tuple[datetime, float]] = (),
+    span: tuple[datetime, datetime] | None = None,
+    include_zero: bool = True,
+    line_on_value_axis: bool = False,
+) -> Chart:
+    """Lay out grouped bars (one group per period, one bar per series) and a line.
+
+    line: (instant, value) points drawn across span on their own scale (right axis).
+    """
+    own_axis = bool(line) and not line_on_value_axis
+    chart = Chart(width, height, left=46, top=24, right=width - (44 if own_axis else 10),
+                  bottom=height - 26)
+    count = len(labels)
+    values = [v for s in series for item in s
+              for v in (item.value, item.low, item.high, item.previous, item.mean)
+              if v is not None]
+    if line_on_value_axis:
+        values += [v for _, v in line]
+    low = min(values, default=0.0)
+    high = max(values, default=1.0)
+    if include_zero:
+        low, high = min(low, 0.0), max(high, 0.0)
+    ticks = nice_ticks(low, high)
+    bottom_value, top_value = ticks[0], ticks[-1]
+    plot_h = chart.bottom - chart.top
+
+    def y_of(value: float) -> float:
+        return chart.bottom - (value - bottom_value) / (top_value - bottom_value) * plot_h
+
+    chart.zero = y_of(max(bottom_value, min(0.0, top_value)))
+    chart.y_ticks = [Tick(round(y_of(t), 1), label(t)) for t in ticks]
+    slot = (chart.right - chart.left) / max(count, 1)
+    groups = max(len(series), 1)
+    gap = slot * (0.25 if count > 1 else 0.5)
+    bar_w = max((slot - gap) / groups, 0.5)
+    for index in range(count):
+        x0 = chart.left + index * slot + gap / 2
+        for number, values_of in enumerate(series):
+            item = values_of[index]
+            x = x0 + number * bar_w
+            if item.value is not None:
+                top, base = y_of(max(item.value, 0.0) if include_zero else item.value), chart.zero
+                if item.value < 0:
+                    top, base = chart.zero, y_of(item.value)
+                chart.bars.append(Bar(round(x, 2), round(min(top, base), 2), round(bar_w, 2),
+                                      round(max(abs(base - top), 0.5), 2), number,
+                                      item.estimated, item.partial, item.title))
+            if item.low is not None and item.high is not None:
+                centre = round(x + bar_w / 2, 2)
+                chart.whiskers.append((centre, round(y_of(item.high), 2),
+                                       round(y_of(item.low), 2), number))
+            if item.previous is not None:
+                chart.markers.append(Marker(round(x - 1, 2), round(x + bar_w + 1, 2),
+                                            round(y_of(item.previous), 2),
+                                            f"{labels[index]} a year earlier"))
+            if item.mean is not None:
+                chart.markers.append(Marker(round(x, 2), round(x + bar_w, 2),
+                                            round(y_of(item.mean), 2), item.title, "mean"))
+    every = max(1, math.ceil(count / max_labels))
+    chart.x_ticks = [
+        Tick(round(chart.left + (i + 0.5) * slot, 1), text)
+        for i, text in enumerate(labels) if i % every == 0
+    ]
+    if line and span is not None:
+        start, end = span[0].timestamp(), span[1].timestamp()
+        line_values = [v for _, v in line]
+        line_ticks = nice_ticks(min(line_values), max(line_values), 3)
+        lo, hi = line_ticks[0], line_ticks[-1]
+
+        def line_y(value: float) -> float:
+            if line_on_value_axis:
+                return y_of(value)
+            return chart.bottom - (value - lo) / (hi - lo) * plot_h
+
+        points = []
+        for instant, value in line:
+            x = chart.left + (instant.timestamp() - start) / (end - start) * (
+                chart.right - chart.left)
+            points.append(f"{x:.1f},{line_y(value):.1f}")
+        chart.line = " ".join(points)
+        if own_axis:
+            chart.line_ticks = [Tick(round(line_y(t), 1), label(t)) for t in line_ticks]
+    return chart

@@ -1,0 +1,371 @@
+"""Routes: usage and costs of a source (chart + table), prices, meter swaps and settings.
+
+Registered on the `sources` blueprint. The usage panel is a fragment the source page loads
+with htmx (and reloads on `readings-changed`); without JavaScript the same panel is a page of
+its own, and switching the period is a plain link. Numbers come from homelog.consumption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from homelog import charts, consumption, htmx, readings, timeutil
+from homelog.errors import ValidationFailed
+from homelog.extensions import db
+from homelog.sources.routes import READINGS_CHANGED, _fragment, _redirect, _source_or_404, bp
+from homelog.sources.usage_forms import settings_form, swap_form, tariff_form
+from homelog.usage import money, period_of
+from homelog.usage.projection import add_years
+from homelog.web import user_zone
+
+LINE_POINTS = 300
+MAX_CHART_SERIES = 3
+PERIOD_NAMES = {"day": "Day", "week": "Week", "month": "Month", "year": "Year",
+                "cycle": "Billing cycle"}
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+# ---- Formatting -----------------------------------------------------------------------------
+
+@bp.app_template_filter("amount")
+def amount_filter(value: float | None, places: int = 2) -> str:
+    """Format a usage figure: thousands separated, at most `places` decimals, no float noise."""
+    if value is None:
+        return "—"
+    text = f"{value:,.{places}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+@bp.app_template_filter("money")
+def money_filter(value: Decimal | None, currency: str = "EUR") -> str:
+    """Format an amount of money with its currency (114.15 €)."""
+    if value is None:
+        return "—"
+    rounded = money(Decimal(value))
+    symbol = SYMBOLS.get(currency, currency)
+    return f"{rounded:,} {symbol}"
+
+
+@bp.app_template_filter("change")
+def change_filter(value: float | None) -> str:
+    """Format a relative change (+12 %, −5 %)."""
+    if value is None:
+        return ""
+    percent = round(value * 100)
+    return f"{'+' if percent > 0 else '−' if percent < 0 else '±'}{abs(percent)} %"
+
+
+# ---- The usage panel ------------------------------------------------------------------------
+
+@dataclass
+class Cell:
+    """One metric in one period, as the table shows it."""
+
+    value: float | None
+    partial: bool = False
+    estimated: bool = False
+    cost: Decimal | None = None
+    last_year: float | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass
+class Row:
+    """One period of the table."""
+
+    label: str
+    period: object
+    cells: dict[str, Cell] = field(default_factory=dict)
+    cost: Decimal | None = None
+
+
+def _parse_day(name: str) -> date | None:
+    text = (request.args.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        abort(400, f"“{text[:20]}” is not a date like 2026-03-31.")
+    if not 1900 <= day.year <= 2999:
+        abort(400, "Choose a date between the years 1900 and 2999.")
+    return day
+
+
+def _last_year(source, result: consumption.SourceUsage):
+    """Return last year's usage for the same periods (months and billing cycles), or None."""
+    if source.kind != "meter" or result.kind not in ("month", "cycle") or not result.periods:
+        return None
+    shifted = [period_of(result.kind, add_years(p.first_day, -1), result.zone,
+                         source.cycle_day or 1) for p in result.periods]
+    return consumption.usage_over(source, shifted)
+
+
+def _rows(result: consumption.SourceUsage, previous) -> list[Row]:
+    rows = []
+    costs = result.period_costs()
+    for index, period in enumerate(result.periods):
+        row = Row(consumption.period_label(result.kind, period), period,
+                  cost=costs[index] if result.has_costs else None)
+        for metric in result.metrics:
+            if result.source.kind == "sensor":
+                s = result.sensor[metric][index]
+                row.cells[metric] = Cell(s.average, not s.complete and s.count > 0,
+                                         s.estimated, minimum=s.minimum, maximum=s.maximum)
+                continue
+            p = result.meter[metric].periods[index]
+            value = p.usage if p.complete else p.measured_usage
+            cost = p.cost if p.complete else p.measured_cost
+            before = None
+            if previous is not None:
+                before = previous.meter[metric].periods[index].usage
+            row.cells[metric] = Cell(value, not p.complete and value is not None, p.estimated,
+                                     cost.total if cost is not None else None, before)
+        rows.append(row)
+    return rows
+
+
+def _charts(result: consumption.SourceUsage, rows: list[Row]) -> list[charts.Chart]:
+    units = result.source.metrics
+    sensor = result.source.kind == "sensor"
+    # Sensor metrics rarely share a unit (°C and %): chart the first, tabulate them all.
+    metrics = result.metrics[:1] if sensor else result.metrics[:MAX_CHART_SERIES]
+    series = []
+    for metric in metrics:
+        values = []
+        for row in rows:
+            cell = row.cells[metric]
+            title = f"{row.label}: {metric} {amount_filter(cell.value)} {units[metric]}"
+            if cell.estimated:
+                title += " (estimated)"
+            if cell.partial:
+                title += " (so far)"
+            if sensor:
+                values.append(charts.Value(None, low=cell.minimum, high=cell.maximum,
+                                           mean=cell.value, title=title))
+            else:
+                values.append(charts.Value(cell.value, cell.estimated, cell.partial,
+                                           previous=cell.last_year, title=title))
+        series.append(values)
+    labels = [row.label if result.kind != "cycle" else f"{row.period.first_day:%b %d}"
+              for row in rows]
+    if result.kind == "day":
+        labels = [f"{row.period.first_day:%d %b}" for row in rows]
+    line = result.line.get(result.metrics[0], []) if result.metrics else []
+    span = (result.periods[0].start, result.periods[-1].end) if result.periods else None
+    options = {"line": line, "span": span, "include_zero": not sensor,
+               "line_on_value_axis": sensor}
+    wide = charts.bar_chart(labels, series, width=760, height=280, max_labels=12, **options)
+    narrow = charts.bar_chart(labels, series, width=360, height=230, max_labels=4, **options)
+    return [wide, narrow]
+
+
+def _panel_context(source, kind: str, start: date | None, end: date | None) -> dict:
+    try:
+        result = consumption.usage_for(source, kind, start, end, line_points=LINE_POINTS)
+    except ValidationFailed as error:
+        abort(400, " ".join(m for messages in error.errors.values() for m in messages))
+    previous = _last_year(source, result)
+    rows = _rows(result, previous)
+    first = result.periods[0].first_day
+    after = result.periods[-1].last_day + timedelta(days=1)
+    length = after - first
+    context = {
+        "source": source, "usage": result, "rows": rows, "kind": kind,
+        "period_names": PERIOD_NAMES, "charts": _charts(result, rows) if rows else [],
+        "has_last_year": previous is not None,
+        "earlier": {"start": (first - length).isoformat(), "end": first.isoformat()},
+        "later": {"start": after.isoformat(), "end": (after + length).isoformat()},
+        "start": start, "end": end,
+        "comparison": None, "projection": None,
+    }
+    if source.kind == "meter":
+        context["comparison"] = consumption.compare(source)
+        if source.billing_year_start is not None:
+            context["projection"] = consumption.projection(source)
+    return context
+
+
+@bp.route("/sources/<int:source_id>/usage")
+@login_required
+def usage(source_id: int):
+    """Show usage (or sensor statistics) per period: chart, table, comparisons, costs."""
+    source = _source_or_404(source_id)
+    kind = request.args.get("period") or ("month" if source.kind == "meter" else "day")
+    if kind not in PERIOD_NAMES:
+        abort(400, "Choose day, week, month, year or cycle.")
+    context = _panel_context(source, kind, _parse_day("start"), _parse_day("end"))
+    if htmx.is_fragment_request():
+        return _fragment("sources/_usage_panel.html", **context)
+    return render_template("sources/usage.html", **context)
+
+
+@bp.route("/sources/<int:source_id>/usage/summary")
+@login_required
+def usage_summary(source_id: int):
+    """Answer a dashboard card's usage and cost this month vs last month and last year."""
+    source = _source_or_404(source_id)
+    if not htmx.is_fragment_request():
+        return redirect(url_for("sources.usage", source_id=source.id))
+    comparison = consumption.compare(source) if source.kind == "meter" else None
+    return _fragment("sources/_usage_summary.html", source=source, comparison=comparison)
+
+
+@bp.route("/sources/<int:source_id>/readings/<reading_id>/confirm", methods=["POST"])
+@login_required
+def confirm_reading(source_id: int, reading_id: str):
+    """Confirm a reading below the one before: usage then counts it (as a rollover if sized)."""
+    source = _source_or_404(source_id)
+    reading = readings.get_reading(source, reading_id)
+    if reading is None:
+        abort(404)
+    reading.confirmed = True
+    db.session.commit()
+    flash("Reading confirmed: usage now counts it.", "success")
+    if htmx.is_fragment_request():
+        return _fragment("sources/_nothing.html", events=(READINGS_CHANGED,))
+    return redirect(url_for("sources.usage", source_id=source.id))
+
+
+# ---- Prices ---------------------------------------------------------------------------------
+
+def _tariff_page(source, form, status: int = 200, editing=None):
+    return render_template(
+        "sources/tariffs.html", source=source, form=form, editing=editing,
+        tariffs=consumption.tariffs_of(source), currency=consumption.currency_of(source),
+    ), status
+
+
+@bp.route("/sources/<int:source_id>/tariffs", methods=["GET", "POST"])
+@login_required
+def tariffs(source_id: int):
+    """List a meter's prices and add one (a new price never changes earlier costs)."""
+    source = _source_or_404(source_id)
+    if request.method == "GET":
+        return _tariff_page(source, tariff_form(source, formdata=None))
+    form = tariff_form(source)
+    if form.validate_on_submit():
+        try:
+            consumption.create_tariff(source, form.metric.data, form.effective_from.data,
+                                      form.unit_price.data, form.standing_charge.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            form.apply_errors(error)
+        else:
+            flash("Price saved.", "success")
+            return _redirect(url_for("sources.tariffs", source_id=source.id))
+    return _tariff_page(source, form, 422)
+
+
+@bp.route("/sources/<int:source_id>/tariffs/<int:tariff_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_tariff(source_id: int, tariff_id: int):
+    """Change a price."""
+    source = _source_or_404(source_id)
+    tariff = consumption.get_tariff(source, tariff_id) or abort(404)
+    if request.method == "GET":
+        return _tariff_page(source, tariff_form(source, tariff), editing=tariff)
+    form = tariff_form(source)
+    if form.validate_on_submit():
+        try:
+            consumption.update_tariff(tariff, form.metric.data, form.effective_from.data,
+                                      form.unit_price.data, form.standing_charge.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            form.apply_errors(error)
+        else:
+            flash("Price updated.", "success")
+            return _redirect(url_for("sources.tariffs", source_id=source.id))
+    return _tariff_page(source, form, 422, editing=tariff)
+
+
+@bp.route("/sources/<int:source_id>/tariffs/<int:tariff_id>/delete", methods=["POST"])
+@login_required
+def delete_tariff(source_id: int, tariff_id: int):
+    """Delete a price."""
+    source = _source_or_404(source_id)
+    tariff = consumption.get_tariff(source, tariff_id) or abort(404)
+    consumption.delete_tariff(tariff)
+    flash("Price deleted.", "success")
+    return _redirect(url_for("sources.tariffs", source_id=source.id))
+
+
+# ---- Meter: settings and swaps --------------------------------------------------------------
+
+def _meter_page(source, settings=None, swap=None, status: int = 200):
+    return render_template(
+        "sources/meter.html", source=source,
+        settings=settings or settings_form(source, formdata=None, prefix="settings"),
+        swap=swap or swap_form(source, formdata=None, prefix="swap"),
+        swaps=consumption.swaps_of(source), currency=consumption.currency_of(source),
+    ), status
+
+
+@bp.route("/sources/<int:source_id>/meter", methods=["GET", "POST"])
+@login_required
+def meter(source_id: int):
+    """Show and save how a source's usage is counted: register sizes, billing, gaps."""
+    source = _source_or_404(source_id)
+    if request.method == "GET":
+        return _meter_page(source)
+    form = settings_form(source, prefix="settings")
+    if form.validate_on_submit():
+        try:
+            consumption.update_settings(
+                source, rollover_at=form.sizes(), cycle_day=form.cycle_day.data or 1,
+                monthly_advance=form.monthly_advance.data or None,
+                billing_year_start=form.billing_year_start.data or None,
+                max_gap_hours=form.max_gap_hours.data or 48,
+            )
+        except ValidationFailed as error:
+            db.session.rollback()
+            form.apply_errors(error)
+        else:
+            flash("Settings saved.", "success")
+            return _redirect(url_for("sources.meter", source_id=source.id))
+    return _meter_page(source, settings=form, status=422)
+
+
+@bp.route("/sources/<int:source_id>/swaps", methods=["POST"])
+@login_required
+def record_swap(source_id: int):
+    """Record a meter replacement so usage continues across it without a spike."""
+    source = _source_or_404(source_id)
+    form = swap_form(source, prefix="swap")
+    if form.validate_on_submit():
+        try:
+            at = timeutil.parse_local(form.at.data, user_zone())
+        except ValueError as error:
+            form.at.errors = [str(error)]
+        else:
+            try:
+                consumption.create_swap(source, current_user, at, form.values("old_final"),
+                                        form.values("new_start"), form.values("rollover_at"),
+                                        form.note.data)
+            except ValidationFailed as error:
+                db.session.rollback()
+                form.apply_errors(error)
+            else:
+                flash("Meter swap recorded: usage continues across it.", "success")
+                return _redirect(url_for("sources.meter", source_id=source.id))
+    return _meter_page(source, swap=form, status=422)
+
+
+@bp.route("/sources/<int:source_id>/swaps/<int:swap_id>/delete", methods=["POST"])
+@login_required
+def delete_swap(source_id: int, swap_id: int):
+    """Delete a recorded meter swap."""
+    source = _source_or_404(source_id)
+    event = consumption.get_swap(source, swap_id) or abort(404)
+    consumption.delete_swap(event)
+    flash("Meter swap deleted.", "success")
+    return _redirect(url_for("sources.meter", source_id=source.id))
+
