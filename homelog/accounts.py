@@ -11,8 +11,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
+from homelog import tokens
 from homelog.extensions import db
-from homelog.models import DataSource, Reading, User, utcnow
+from homelog.models import ApiToken, DataSource, Reading, User, utcnow
 from homelog.timeutil import is_valid_timezone
 
 _hasher = PasswordHasher()
@@ -152,8 +153,13 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def set_password(user: User, password: str, *, must_change: bool = False) -> None:
-    """Give user a new password, end their other sessions, and commit.
+def set_password(
+    user: User, password: str, *, must_change: bool = False, keep_token: ApiToken | None = None
+) -> None:
+    """Give user a new password, end their sessions and revoke their API tokens, and commit.
+
+    Args:
+        keep_token: the token of the device making the change, which stays valid.
 
     Raises:
         AccountError: the password is too weak.
@@ -163,11 +169,11 @@ def set_password(user: User, password: str, *, must_change: bool = False) -> Non
     user.password_hash = hash_password(password)
     user.must_change_password = must_change
     user.session_version += 1
-    db.session.commit()
+    tokens.revoke_user_tokens(user, keep=keep_token)  # commits
 
 
 def set_active(actor: User, user: User, active: bool) -> None:
-    """Activate or deactivate user; deactivation ends their sessions.
+    """Activate or deactivate user; deactivation ends their sessions and revokes their tokens.
 
     Raises:
         AccountError: an admin deactivating themselves or the last active admin.
@@ -178,6 +184,7 @@ def set_active(actor: User, user: User, active: bool) -> None:
         if user.is_admin and user.is_active and admin_count() <= 1:
             raise AccountError("The last active administrator cannot be deactivated.")
         user.session_version += 1
+        tokens.revoke_user_tokens(user, commit=False)
     user.is_active = active
     db.session.commit()
 

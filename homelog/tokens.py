@@ -99,11 +99,12 @@ def revoke_token(token: ApiToken) -> None:
     db.session.commit()
 
 
-def revoke_user_tokens(user: User, keep: ApiToken | None = None) -> int:
-    """Revoke every live token of user except keep; commit and return how many were revoked."""
+def revoke_user_tokens(user: User, keep: ApiToken | None = None, *, commit: bool = True) -> int:
+    """Revoke every live token of user except keep; return how many were revoked."""
     query = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     if keep is not None:
         query = query.where(ApiToken.id != keep.id)
     result = db.session.execute(query.values(revoked_at=utcnow()))
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return result.rowcount or 0

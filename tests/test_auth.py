@@ -182,3 +182,37 @@ def test_temporary_password_must_be_changed_first(client, auth, make_user):
     auth.login(email="temp@example.com")
     response = client.get("/")
     assert response.status_code == 302 and response.location == "/account/password"
+
+
+def test_account_lists_devices_and_revokes_one(app, logged_in, user, make_user):
+    from homelog import tokens
+
+    raw_phone, phone = tokens.issue_token(user, "Olive's phone")
+    raw_tablet, _ = tokens.issue_token(user, "Kitchen tablet")
+    stranger = make_user("stranger@example.com")
+    _, theirs = tokens.issue_token(stranger, "Not yours")
+    page = logged_in.get("/account")
+    assert b"Olive&#39;s phone" in page.data and b"Kitchen tablet" in page.data
+    assert b"Not yours" not in page.data
+    assert raw_phone.encode() not in page.data  # a token is shown once, at sign-in, never again
+
+    response = logged_in.post(f"/account/tokens/{phone.id}/revoke",
+                              headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert b"is signed out" in response.data and b"hx-swap-oob" in response.data
+    assert tokens.verify_token(raw_phone) is None
+    assert tokens.verify_token(raw_tablet) is not None
+
+    assert logged_in.post(f"/account/tokens/{theirs.id}/revoke").status_code == 404
+    assert logged_in.post("/account/tokens/junk/revoke").status_code == 404
+    assert logged_in.post(f"/account/tokens/{phone.id}/revoke", csrf=False).status_code == 400
+
+
+def test_password_change_signs_out_api_devices(logged_in, user):
+    from homelog import tokens
+
+    raw, _ = tokens.issue_token(user, "phone")
+    new = "another long passphrase"
+    logged_in.post("/account/password", data={
+        "current_password": PASSWORD, "new_password": new, "confirm": new})
+    assert tokens.verify_token(raw) is None

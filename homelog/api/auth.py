@@ -93,10 +93,9 @@ def change_password(body: PasswordIn):
             {"new_password": ["Choose a password different from the current one."]}
         )
     try:
-        accounts.set_password(user, body.new_password)
+        accounts.set_password(user, body.new_password, keep_token=g.api_token)
     except accounts.AccountError as error:
         raise ValidationFailed({"new_password": [str(error)]}) from None
-    tokens.revoke_user_tokens(user, keep=g.api_token)
     if g.api_token is None:
         login_user(user)  # the session identity changed with the password; keep this one
     return "", 204

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import url_for
 from sqlalchemy import select
 
-from homelog import accounts, tokens
+from homelog import accounts
 from homelog.api.core import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -139,14 +139,11 @@ def update_user(user_id: int, body: UserUpdate):
         accounts.set_admin(me, user, body.is_admin)
     if body.is_active is not None and body.is_active != user.is_active:
         accounts.set_active(me, user, body.is_active)
-        if not body.is_active:
-            tokens.revoke_user_tokens(user)
     if body.password is not None:
         try:
             accounts.set_password(user, body.password, must_change=True)
         except accounts.AccountError as error:
             raise ValidationFailed({"password": [str(error)]}) from None
-        tokens.revoke_user_tokens(user)
     db.session.commit()
     return dump(UserOut, user)
 

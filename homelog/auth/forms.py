@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from homelog import accounts
 from homelog.forms import TimezoneField, strip_filter
@@ -51,8 +58,17 @@ class ChangePasswordForm(FlaskForm):
                             [EqualTo("new_password", "The passwords differ.")])
 
 
+def _upper(value):
+    return value.strip().upper() if isinstance(value, str) else value
+
+
 class ProfileForm(FlaskForm):
-    """Display name and timezone."""
+    """Display name, timezone and the currency prices are in."""
 
     name = StringField("Name", [Length(max=100)], filters=[strip_filter])
     timezone = TimezoneField("Timezone")
+    currency = StringField(
+        "Currency",
+        [Optional(), Regexp(r"^[A-Z]{3}$",
+                            message="Enter a three-letter currency code, like EUR or USD.")],
+        filters=[_upper], default="EUR")

@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from homelog import accounts, timeutil
+from homelog import accounts, htmx, timeutil, tokens
 from homelog.auth.forms import ChangePasswordForm, LoginForm, ProfileForm, SetupForm
 from homelog.extensions import db, limiter
 
@@ -121,28 +121,49 @@ def setup():
                            timezones=timeutil.timezone_names()), status
 
 
+def _render_account(profile: ProfileForm, status: int = 200):
+    return render_template(
+        "auth/account.html", profile=profile, timezones=timeutil.timezone_names(),
+        devices=tokens.user_tokens(current_user),
+    ), status
+
+
 @bp.route("/account")
 @login_required
 def account():
-    """Show the account page: profile, timezone and password."""
-    profile = ProfileForm(obj=current_user)
-    return render_template("auth/account.html", profile=profile, password=ChangePasswordForm(),
-                           timezones=timeutil.timezone_names())
+    """Show the account page: profile, timezone, password and signed-in devices."""
+    return _render_account(ProfileForm(obj=current_user))
+
+
+@bp.route("/account/tokens/<token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: str):
+    """Revoke one of the user's API tokens (a device signs out)."""
+    token = tokens.get_user_token(current_user, token_id)
+    if token is None:
+        abort(404)
+    tokens.revoke_token(token)
+    message = f"“{token.name or 'Unnamed device'}” is signed out."
+    if htmx.is_fragment_request():
+        # An empty body removes the row; the message arrives out of band.
+        return render_template("auth/_token_revoked.html", message=message)
+    flash(message, "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/account/profile", methods=["POST"])
 @login_required
 def profile():
-    """Save the display name and timezone."""
+    """Save the display name, timezone and currency."""
     form = ProfileForm()
     if form.validate_on_submit():
         current_user.name = form.name.data
         current_user.timezone = form.timezone.data
+        current_user.currency = form.currency.data or current_user.currency
         db.session.commit()
         flash("Your settings are saved.", "success")
         return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", profile=form, password=ChangePasswordForm(),
-                           timezones=timeutil.timezone_names()), 422
+    return _render_account(form, 422)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
