@@ -64,9 +64,15 @@ def from_environment(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        # Several apps (or test runs) can share one Redis without sharing their counts.
+        "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "homelog"),
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", production),
         "REMEMBER_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", production),
         "TRUST_PROXY": _env_bool("TRUST_PROXY", False),
+        # Observability (homelog/observability.py): JSON log lines in production; metrics only
+        # with a token.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json" if production else "text"),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
     }
 
 
@@ -95,6 +101,9 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "READINGS_PAGE_SIZE": 25,
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Redis down: count in memory per worker rather than refuse every sign-in with a 500.
+    "RATELIMIT_SWALLOW_ERRORS": True,
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     "LOGIN_RATE_LIMIT_IP": "20 per minute",
     "LOGIN_RATE_LIMIT_ACCOUNT": "10 per 15 minutes",
 }
