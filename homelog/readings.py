@@ -182,13 +182,15 @@ def create_reading(
     reading_id: uuid.UUID | str | None = None,
     *,
     require_all: bool = True,
+    confirmed: bool = False,
 ) -> Reading:
     """Validate and commit a new reading of source.
 
     A client may choose reading_id (a UUID) so a retried upload never duplicates anything:
     when a reading with that id already exists in this source with the same timestamp, values
     and note, that stored reading is returned unchanged (compare its created_at, or call
-    get_reading first, to tell a replay from a creation).
+    get_reading first, to tell a replay from a creation). confirmed: the user accepted a
+    meter value below the previous one (usage then counts it instead of leaving it out).
 
     Raises:
         ValidationFailed: invalid timestamp, values, note or id.
@@ -222,6 +224,7 @@ def create_reading(
         values=clean,
         note=clean_n,
         created_by_id=user.id if user is not None else None,
+        confirmed=confirmed,
     )
     if wanted_id is not None:
         reading.id = wanted_id
@@ -247,6 +250,7 @@ def update_reading(
     values: Mapping[str, object] | None = None,
     note: object = _UNSET,
     require_all: bool = True,
+    confirmed: bool | None = None,
 ) -> Reading:
     """Change reading and commit; arguments not given keep their value (note=None clears it).
 
@@ -274,6 +278,8 @@ def update_reading(
         reading.values = next(results)  # a new dict: JSON columns do not track in-place edits
     if note is not _UNSET:
         reading.note = next(results)
+    if confirmed is not None:
+        reading.confirmed = confirmed
     db.session.commit()
     return reading
 

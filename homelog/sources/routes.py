@@ -165,17 +165,20 @@ def _save_reading(source: DataSource, form, reading: Reading | None = None) -> R
         return None
     # An edit that keeps time and values (say, of the note) does not ask about an old drop again.
     unchanged = reading is not None and (timestamp, values) == (reading.timestamp, reading.values)
-    if not form.confirm_lower.data and not unchanged:
-        lower = readings.lower_than_previous(
-            source, timestamp, values, exclude_id=reading.id if reading else None
-        )
-        if lower:
-            form.lower = lower
-            return None
+    lower = {} if unchanged else readings.lower_than_previous(
+        source, timestamp, values, exclude_id=reading.id if reading else None
+    )
+    if lower and not form.confirm_lower.data:
+        form.lower = lower
+        return None
+    # A confirmed drop counts in usage (homelog.consumption) instead of being left out.
+    confirmed = reading.confirmed if unchanged else bool(lower)
     try:
         if reading is None:
-            return readings.create_reading(source, current_user, timestamp, values, note)
-        return readings.update_reading(reading, timestamp=timestamp, values=values, note=note)
+            return readings.create_reading(source, current_user, timestamp, values, note,
+                                           confirmed=confirmed)
+        return readings.update_reading(reading, timestamp=timestamp, values=values, note=note,
+                                       confirmed=confirmed)
     except ValidationFailed as error:
         db.session.rollback()
         form.apply_errors(error)
