@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test lint format install install-dev e2e clean
+.PHONY: run test lint format install install-dev e2e clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ test: install-dev
 		echo "== The same suite on PostgreSQL ($$TEST_DATABASE_URL) =="; \
 		HOMELOG_TEST_BACKEND=postgresql $(BIN)/pytest $(PYTEST_ARGS); \
 	fi
+
+## Benchmarks (not part of CI; needs wrk): fill the PostgreSQL benchmark database (once per
+## size), then load gunicorn with wrk and record the run in bench/results/. See bench/README.md.
+BENCH_READINGS ?= 10000000
+bench: install
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+	$(BIN)/python bench/datagen.py --readings $(BENCH_READINGS)
+	$(BIN)/python bench/run.py --readings $(BENCH_READINGS) $(BENCH_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""Benchmarks: data generator, load runner (wrk) and micro-benchmarks; see bench/README.md."""

@@ -1,0 +1,46 @@
+"""WSGI entry point for benchmarks: the production app plus, with BENCH_CEILING=1, a ceiling.
+
+`GET /bench/ceiling` answers a fixed list of 100 readings serialised per request, through the
+same app and hooks (request id, log line, session, rate limiter) but with no database: what
+our stack can do at best on this machine. It never exists in production (wsgi.py).
+
+    gunicorn -c gunicorn.conf.py bench.wsgi:app
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from flask import jsonify
+
+from homelog import create_app
+
+app = create_app()
+
+
+def _fixed_readings() -> list[dict]:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        {
+            "id": str(uuid.UUID(int=n)),
+            "data_source_id": 1,
+            "timestamp": (start - timedelta(minutes=15 * n)).isoformat(),
+            "values": {"import": 10_000 + n * 0.25, "export": n * 0.01},
+            "note": None,
+            "created_by_id": 1,
+            "created_at": start.isoformat(),
+            "updated_at": start.isoformat(),
+        }
+        for n in range(100)
+    ]
+
+
+if os.environ.get("BENCH_CEILING") == "1":
+    FIXED = _fixed_readings()
+
+    @app.route("/bench/ceiling")
+    def bench_ceiling():
+        """Answer a fixed JSON list of 100 readings (the benchmark's ceiling)."""
+        return jsonify(FIXED)
