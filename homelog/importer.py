@@ -22,19 +22,28 @@ from __future__ import annotations
 import csv
 import math
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from homelog import bulk, sync
 from homelog.consumption import source_zone
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.models import DataSource, MeterEvent, Reading, User, utcnow, uuid7
+from homelog.models import (
+    DataSource,
+    ImportUpload,
+    MeterEvent,
+    Reading,
+    User,
+    utcnow,
+    uuid7,
+)
 from homelog.readings import MAX_ABS_VALUE, MAX_NOTE_LENGTH, MAX_YEAR, MIN_YEAR
 
 #: Column target of the reading's note.
@@ -44,6 +53,7 @@ MAX_IMPORT_BYTES = 16 * 1024 * 1024
 MAX_ROWS = 500_000
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 DATE_ORDERS = ("auto", "mdy", "dmy")
+UPLOAD_MAX_AGE = timedelta(days=1)
 
 _DOTTED = re.compile(
     r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"
@@ -606,11 +616,13 @@ def preview(source: DataSource, text: str, options: ImportOptions | None = None)
 
 
 def import_csv(source: DataSource, user: User | None, text: str,
-               options: ImportOptions | None = None) -> ImportReport:
+               options: ImportOptions | None = None,
+               upload: ImportUpload | None = None) -> ImportReport:
     """Import every valid row of text into source in one transaction and commit.
 
     The source's row is locked first, so two imports of the same file at once cannot both
     store it. Returns the report with `created` set (0 when nothing was left to import).
+    A given upload is deleted in the same transaction.
     """
     options = options or ImportOptions()
     connection = db.session.connection()
@@ -639,9 +651,41 @@ def import_csv(source: DataSource, user: User | None, text: str,
         changes.append(sync.Change(sync.READING, str(reading_id), source.id))
     bulk.insert_rows(connection, Reading.__table__, rows)
     bulk.record_new(connection, source.owner_id, changes)
+    if upload is not None:
+        db.session.delete(upload)
     db.session.commit()
     report.created = len(report.rows)
     return report
+
+
+# ---- Uploads between preview and confirmation -------------------------------------------------
+
+def save_upload(user: User, source: DataSource, text: str, filename: str = "") -> ImportUpload:
+    """Keep text for user's import into source and commit; return it (its id is secret).
+
+    Deletes user's uploads older than UPLOAD_MAX_AGE on the way.
+    """
+    db.session.execute(
+        delete(ImportUpload).where(ImportUpload.user_id == user.id,
+                                   ImportUpload.created_at < utcnow() - UPLOAD_MAX_AGE)
+    )
+    upload = ImportUpload(id=secrets.token_urlsafe(32), user_id=user.id,
+                          data_source_id=source.id, filename=(filename or "")[:255],
+                          content=text)
+    db.session.add(upload)
+    db.session.commit()
+    return upload
+
+
+def get_upload(user: User, source: DataSource, upload_id: object) -> ImportUpload | None:
+    """Return user's upload for source with upload_id, or None (expired, or not theirs)."""
+    if not isinstance(upload_id, str) or not 0 < len(upload_id) <= 64:
+        return None
+    upload = db.session.get(ImportUpload, upload_id)
+    if (upload is None or upload.user_id != user.id or upload.data_source_id != source.id
+            or upload.created_at < utcnow() - UPLOAD_MAX_AGE):
+        return None
+    return upload
 
 
 def parse_mapping(pairs: Mapping[str, str], metrics: Sequence[str]) -> dict[int, str]:
@@ -676,9 +720,11 @@ __all__ = [
     "Problem",
     "Row",
     "decode",
+    "get_upload",
     "import_csv",
     "match_column",
     "parse",
     "parse_mapping",
     "preview",
+    "save_upload",
 ]

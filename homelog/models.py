@@ -289,3 +289,22 @@ class SyncChange(db.Model):
     seq: Mapped[int] = mapped_column(sa.BigInteger)
     deleted: Mapped[bool] = mapped_column(default=False)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportUpload(db.Model):
+    """A CSV file kept between its preview and the user's confirmation (homelog/importer.py).
+
+    Kept in the database, not in the session cookie or on one server's disk, so any worker
+    can answer the confirmation. Uploads older than a day are deleted on the next upload.
+    """
+
+    __tablename__ = "import_uploads"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # a random token
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    data_source_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("data_sources.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(sa.String(255), default="")
+    content: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
