@@ -22,6 +22,19 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a whole number, not {value!r}.") from None
+    if number <= 0:
+        raise RuntimeError(f"{name} must be positive, not {number}.")
+    return number
+
+
 def development_secret_key(instance_path: str) -> str:
     """Return a random key kept under instance/ so development sessions survive restarts."""
     path = Path(instance_path) / "secret_key"
@@ -73,6 +86,11 @@ def from_environment(instance_path: str) -> dict:
         # with a token.
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json" if production else "text"),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # JSON API: browser origins allowed to call it (comma-separated; none by default),
+        # how long a device's token lives, and the largest request body accepted.
+        "CORS_ORIGINS": os.environ.get("CORS_ORIGINS", ""),
+        "API_TOKEN_DAYS": _env_int("API_TOKEN_DAYS", 90),
+        "API_MAX_BODY_BYTES": _env_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024),
     }
 
 

@@ -164,3 +164,17 @@ def test_secure_cookies_can_be_switched_off_behind_plain_http(instance, monkeypa
     monkeypatch.setenv("SESSION_COOKIE_SECURE", "false")
     app = create_app()
     assert not app.config["SESSION_COOKIE_SECURE"] and not app.config["REMEMBER_COOKIE_SECURE"]
+
+
+def test_api_settings_from_environment(monkeypatch, tmp_path):
+    from homelog.config import from_environment
+
+    monkeypatch.setenv("CORS_ORIGINS", "https://app.example, https://m.example")
+    monkeypatch.setenv("API_TOKEN_DAYS", "7")
+    monkeypatch.setenv("API_MAX_BODY_BYTES", "1000")
+    settings = from_environment(str(tmp_path))
+    assert settings["CORS_ORIGINS"] == "https://app.example, https://m.example"
+    assert settings["API_TOKEN_DAYS"] == 7 and settings["API_MAX_BODY_BYTES"] == 1000
+    monkeypatch.setenv("API_TOKEN_DAYS", "a week")
+    with pytest.raises(RuntimeError, match="API_TOKEN_DAYS must be a whole number"):
+        from_environment(str(tmp_path))
