@@ -47,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
 
     from homelog import auth as _auth  # noqa: F401  (registers the user loader)
+    from homelog import sync as _sync  # noqa: F401  (numbers every write for the change feed)
     from homelog import web
     from homelog.admin.routes import bp as admin_bp
     from homelog.api.routes import bp as api_bp
