@@ -49,15 +49,15 @@ def filename(source: DataSource, first: date | None = None, last: date | None = 
 
 def iter_csv(source: DataSource, start: datetime | None = None,
              end: datetime | None = None) -> Iterator[str]:
-    """Yield source's readings as CSV text in chunks, oldest first.
+    """Return an iterator of source's readings as CSV text in chunks, oldest first.
 
-    start is inclusive and end exclusive (aware datetimes); None means unbounded.
+    start is inclusive and end exclusive (aware datetimes); None means unbounded. Everything
+    about the source is read now: a streamed response iterates after its view returned, when
+    the source object may no longer be attached to a session.
     """
     zone = source_zone(source)
     names = source.metric_names
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header(source))
+    first_line = header(source)
     query = select(Reading.timestamp, Reading.values, Reading.note).where(
         Reading.data_source_id == source.id
     )
@@ -65,24 +65,31 @@ def iter_csv(source: DataSource, start: datetime | None = None,
         query = query.where(Reading.timestamp >= clean_timestamp(start))
     if end is not None:
         query = query.where(Reading.timestamp < clean_timestamp(end))
-    rows = db.session.execute(
-        query.order_by(Reading.timestamp, Reading.id).execution_options(yield_per=CHUNK_ROWS)
+    query = query.order_by(Reading.timestamp, Reading.id).execution_options(
+        yield_per=CHUNK_ROWS
     )
-    pending = 0
-    for timestamp, values, note in rows:
-        values = values or {}
-        writer.writerow(
-            [timestamp.astimezone(zone).isoformat()]
-            + [format_value(values.get(name)) for name in names]
-            + [note or ""]
-        )
-        pending += 1
-        if pending >= CHUNK_ROWS:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    yield buffer.getvalue()
+
+    def chunks() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(first_line)
+        pending = 0
+        for timestamp, values, note in db.session.execute(query):
+            values = values or {}
+            writer.writerow(
+                [timestamp.astimezone(zone).isoformat()]
+                + [format_value(values.get(name)) for name in names]
+                + [note or ""]
+            )
+            pending += 1
+            if pending >= CHUNK_ROWS:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+                pending = 0
+        yield buffer.getvalue()
+
+    return chunks()
 
 
 __all__ = ["filename", "header", "iter_csv"]

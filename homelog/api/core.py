@@ -54,6 +54,9 @@ class Operation:
     responses: dict[int, tuple[type[BaseModel] | None, str]] = field(default_factory=dict)
     public: bool = False
     description: str = ""
+    # A body that is not JSON (e.g. {"text/csv": {"schema": {"type": "string"}}}): the view
+    # reads it itself.
+    raw_body: dict[str, dict] | None = None
 
 
 OPERATIONS: list[Operation] = []
@@ -70,6 +73,7 @@ def operation(
     responses: dict[int, tuple[type[BaseModel] | None, str]],
     public: bool = False,
     parse_as: type[BaseModel] | None = None,
+    raw_body: dict[str, dict] | None = None,
 ) -> Callable:
     """Register a documented API route that validates its query and body with schemas.
 
@@ -91,7 +95,7 @@ def operation(
         OPERATIONS.append(Operation(
             rule=rule, methods=tuple(methods), endpoint=f"{bp.name}.{view.__name__}",
             summary=summary, description=description.strip(), tags=tuple(tags), body=body,
-            query=query, responses=responses, public=public,
+            query=query, responses=responses, public=public, raw_body=raw_body,
         ))
         if public:
             _PUBLIC.add(f"{bp.name}.{view.__name__}")

@@ -99,6 +99,8 @@ def build_document() -> dict[str, Any]:
             if op.body is not None:
                 entry["requestBody"] = {"required": True, "content": {
                     "application/json": {"schema": refs[(op.body, "validation")]}}}
+            elif op.raw_body is not None:
+                entry["requestBody"] = {"required": True, "content": op.raw_body}
             entry["security"] = [] if op.public else [{"bearerAuth": []}]
             paths.setdefault(_path(op.rule), {})[method.lower()] = entry
     return {

@@ -5,7 +5,16 @@ Each module registers its routes on `bp` (homelog/api/core.py) when imported.
 
 from __future__ import annotations
 
-from homelog.api import auth, openapi, readings, sources, sync, usage, users  # noqa: F401
+from homelog.api import (  # noqa: F401
+    auth,
+    openapi,
+    readings,
+    sources,
+    sync,
+    transfer,
+    usage,
+    users,
+)
 from homelog.api.core import bp
 
 __all__ = ["bp"]

@@ -1,0 +1,67 @@
+"""Schemas of the import/export and reminder routes of the JSON API (pydantic)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from homelog.api.schemas import Query, Response
+
+CSV_BODY = {
+    "text/csv": {
+        "schema": {"type": "string", "maxLength": 16 * 1024 * 1024},
+        "example": "date;import (kWh)\n31.03.2026 18:45;1234,5\n",
+    },
+}
+
+
+class ImportQuery(Query):
+    """How to read and whether to store an imported CSV."""
+
+    dry_run: bool = Field(False, description="Only report what would be imported.")
+    date_order: Literal["auto", "mdy", "dmy"] = Field(
+        "auto", description="Order of dates written with slashes; `auto` decides by the file.")
+    accept_lower: bool = Field(
+        False, description="Import meter values below the previous one as confirmed drops "
+        "(rollover, replaced meter) instead of leaving them out.")
+    columns: str | None = Field(
+        None, max_length=2000,
+        description="What each column after the date holds, comma-separated in file order: "
+        "a metric name, `note`, or nothing to ignore the column (`import,,note`). "
+        "Default: matched by the header.", examples=["import,export"])
+
+
+class ImportColumnOut(Response):
+    """A column of the file and what it was read as."""
+
+    index: int = Field(description="1 is the first column after the date.")
+    header: str
+    target: str | None = Field(description="A metric name, `note`, or null (ignored).")
+
+
+class ImportProblemOut(Response):
+    """A line that is not imported as it is."""
+
+    line: int = Field(description="Line number in the file (the header is line 1).")
+    code: Literal["date", "number", "columns", "empty", "duplicate", "conflict", "lower", "note"]
+    reason: str = Field(examples=["Lower than the previous meter value (import 90 < 110)."])
+    skipped: bool = Field(description="False for a drop imported as confirmed.")
+
+
+class ImportReportOut(Response):
+    """What an import did (or, for a dry run, would do), line by line."""
+
+    dry_run: bool
+    created: int | None = Field(description="Readings stored; null for a dry run.")
+    to_import: int = Field(description="Lines that are (or would be) imported.")
+    lines: int = Field(description="Data lines read (blank lines not counted).")
+    skipped: int
+    separator: str = Field(examples=[";"])
+    decimal: Literal[".", ","]
+    date_format: str = Field(examples=["DD.MM.YYYY"])
+    date_order: Literal["mdy", "dmy"] | None
+    has_header: bool
+    columns: list[ImportColumnOut]
+    notes: list[str] = Field(description="How the file was read, in words.")
+    problems: list[ImportProblemOut]
