@@ -13,6 +13,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from homelog.extensions import db
 from homelog.models import ApiToken, User, utcnow
@@ -49,7 +50,11 @@ def verify_token(raw: str, now: datetime | None = None) -> ApiToken | None:
     """Return the live token for raw (not revoked, not expired, its user active), else None."""
     if not raw or len(raw) > 200 or not raw.startswith(PREFIX):
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
+    # The user comes in the same round trip: every API request needs it.
+    token = db.session.scalar(
+        select(ApiToken).options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == hash_token(raw))
+    )
     now = now or utcnow()
     if token is None or token.revoked_at is not None:
         return None
