@@ -1,0 +1,1 @@
+"""Fault tests: the database stops, a worker dies, clients retry concurrently."""
