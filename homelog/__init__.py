@@ -52,11 +52,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from homelog.admin.routes import bp as admin_bp
     from homelog.api.routes import bp as api_bp
     from homelog.auth.routes import bp as auth_bp
+    from homelog.backups.routes import bp as backups_bp
     from homelog.cli import register_cli
     from homelog.sources.routes import bp as sources_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(sources_bp)
+    app.register_blueprint(backups_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api")
     web.init_app(app)

@@ -1,0 +1,1 @@
+"""Whole-account backup download and restore, reached from the account page."""

@@ -1,0 +1,84 @@
+"""Routes: download the whole account as one JSON file, and restore one into an empty account.
+
+The backup is streamed as it is written (homelog.backup.iter_backup); the restore reads the
+uploaded file line by line from the request's temporary file, so neither end holds the whole
+account in memory.
+"""
+
+from __future__ import annotations
+
+import io
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from homelog import backup
+from homelog.backups.forms import RestoreForm
+from homelog.errors import ValidationFailed
+from homelog.extensions import csrf
+
+bp = Blueprint("backups", __name__)
+
+DEFAULT_MAX_RESTORE = 1024 * 1024 * 1024  # the file goes to a temporary file, not to memory
+
+
+@bp.route("/account/backup.json")
+@login_required
+def download():
+    """Download everything in this account as one JSON file (streamed)."""
+    response = Response(stream_with_context(backup.iter_backup(current_user)),
+                        mimetype="application/json")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{backup.filename(current_user)}"'
+    )
+    return response
+
+
+@bp.route("/account/restore", methods=["GET", "POST"])
+@login_required
+def restore():
+    """Restore a backup into this account, which must be empty."""
+    if request.method == "POST":
+        # A backup can be far larger than an ordinary form: raise the limit for this view and
+        # check the CSRF token here, after that (the app-wide check would read the form first).
+        request.max_content_length = current_app.config.get("RESTORE_MAX_BYTES",
+                                                            DEFAULT_MAX_RESTORE)
+        csrf.protect()
+    form = RestoreForm()
+    empty = backup.is_empty(current_user)
+    status = 200
+    if request.method == "POST":
+        storage = form.file.data
+        if storage is None or not getattr(storage, "filename", ""):
+            form.file.errors = ["Choose the backup file."]
+        elif not form.confirm.data:
+            form.confirm.errors = ["Tick this to restore."]
+        else:
+            lines = io.TextIOWrapper(storage.stream, encoding="utf-8-sig", errors="replace")
+            try:
+                counts = backup.restore(current_user, lines)
+            except ValidationFailed as error:
+                form.file.errors = error.errors.get("file", [error.detail])
+            else:
+                flash(
+                    f"Restored {counts['sources']} source{'s' if counts['sources'] != 1 else ''}"
+                    f" with {counts['readings']:,} readings, {counts['locations']} "
+                    f"home{'s' if counts['locations'] != 1 else ''}, {counts['tariffs']} "
+                    f"price{'s' if counts['tariffs'] != 1 else ''} and {counts['swaps']} "
+                    f"meter swap{'s' if counts['swaps'] != 1 else ''}.", "success")
+                return redirect(url_for("sources.index"))
+        status = 422
+    return render_template("backups/restore.html", form=form, empty=empty), status
+
+
+csrf.exempt(restore)

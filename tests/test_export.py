@@ -1,0 +1,221 @@
+"""Whole-account backup and restore: the round trip on one database and across PostgreSQL and
+SQLite, refusals that leave nothing behind, and streaming."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from homelog import backup, create_app
+from homelog.errors import ValidationFailed
+from homelog.extensions import db
+from homelog.models import DataSource, Location, MeterEvent, Reading, Tariff, User
+from tests.conftest import app_config
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def build_account(owner: User, helper: User | None = None) -> None:
+    """Give owner a home, a meter in it with prices, a swap and readings, and a sensor."""
+    owner.timezone, owner.currency = "Europe/Vienna", "CHF"
+    home = Location(owner_id=owner.id, name="Cottage", timezone="America/New_York")
+    db.session.add(home)
+    db.session.flush()
+    meter = DataSource(owner_id=owner.id, name="Power", kind="meter", location_id=home.id,
+                       description="Main meter, “cellar”", rollover_at={"import": 100000.0},
+                       cycle_day=15, monthly_advance=Decimal("42.50"),
+                       billing_year_start=date(2025, 7, 1), max_gap_hours=72)
+    meter.metrics = {"import": "kWh", "export": "kWh"}
+    sensor = DataSource(owner_id=owner.id, name="Cellar", kind="sensor")
+    sensor.metrics = {"temperature": "°C", "humidity": "%"}
+    db.session.add_all([meter, sensor])
+    db.session.flush()
+    db.session.add_all([
+        Tariff(data_source_id=meter.id, metric="import", effective_from=date(2025, 1, 1),
+               unit_price=Decimal("0.312500"), standing_charge=Decimal("0.45")),
+        Tariff(data_source_id=meter.id, metric="export", effective_from=date(2025, 6, 1),
+               unit_price=Decimal("-0.08")),
+        MeterEvent(data_source_id=meter.id, at=T0 + timedelta(days=5),
+                   old_final={"import": 140.0}, new_start={"import": 0.0},
+                   rollover_at={"import": 1000000.0}, note="new meter",
+                   created_by_id=owner.id),
+    ])
+    for day in range(10):
+        db.session.add(Reading(
+            data_source_id=meter.id, timestamp=T0 + timedelta(days=day, hours=7),
+            values={"import": (100.0 + day * 7.25) if day < 5 else day * 1.5,
+                    "export": day / 3},
+            note=f"day {day}" if day % 3 == 0 else None, confirmed=day == 5,
+            created_by_id=(helper.id if helper and day % 2 else owner.id),
+        ))
+        db.session.add(Reading(data_source_id=sensor.id, timestamp=T0 + timedelta(hours=day),
+                               values={"temperature": 12.5 - day, "humidity": 60.0 + day},
+                               created_by_id=owner.id))
+    db.session.commit()
+
+
+def snapshot(user_id: int, with_ids: bool = False) -> dict:
+    """Return everything of an account in a comparable form (ids left out)."""
+    user = db.session.get(User, user_id)
+    homes = {loc.id: (loc.name, loc.timezone) for loc in db.session.scalars(
+        select(Location).where(Location.owner_id == user_id))}
+    emails = dict(db.session.execute(select(User.id, User.email)).all())
+    sources = {}
+    for source in db.session.scalars(select(DataSource).where(DataSource.owner_id == user_id)):
+        readings = db.session.scalars(select(Reading).where(
+            Reading.data_source_id == source.id).order_by(Reading.timestamp)).all()
+        sources[source.name] = {
+            "fields": (source.description, source.kind, source.metric_list,
+                       source.rollover_at, source.cycle_day, source.monthly_advance,
+                       source.billing_year_start, source.max_gap_hours,
+                       homes.get(source.location_id)),
+            "tariffs": sorted((t.metric, t.effective_from, t.unit_price, t.standing_charge)
+                              for t in db.session.scalars(select(Tariff).where(
+                                  Tariff.data_source_id == source.id))),
+            "swaps": [(e.at, e.old_final, e.new_start, e.rollover_at, e.note,
+                       emails.get(e.created_by_id) == user.email)
+                      for e in db.session.scalars(select(MeterEvent).where(
+                          MeterEvent.data_source_id == source.id))],
+            "readings": [(r.timestamp, r.values, r.note, r.confirmed,
+                          "owner" if r.created_by_id == user_id else emails.get(r.created_by_id),
+                          r.created_at, *((str(r.id),) if with_ids else ()))
+                         for r in readings],
+        }
+    return {"account": (user.timezone, user.currency), "homes": sorted(homes.values()),
+            "sources": sources}
+
+
+def backup_text(user: User) -> str:
+    return "".join(backup.iter_backup(user))
+
+
+def test_backup_is_one_json_document_with_everything(app, user, make_user):
+    helper = make_user("helper@example.com")
+    build_account(user, helper)
+    document = json.loads(backup_text(user))
+    assert document["format"] == "homelog-backup" and document["version"] == 1
+    assert document["account"]["currency"] == "CHF"
+    assert [loc["name"] for loc in document["locations"]] == ["Cottage"]
+    assert {s["name"] for s in document["sources"]} == {"Power", "Cellar"}
+    power = next(s for s in document["sources"] if s["name"] == "Power")
+    assert power["monthly_advance"] == "42.50" and len(power["tariffs"]) == 2
+    assert power["swaps"][0]["note"] == "new meter"
+    assert len(document["readings"]) == 20
+    assert {r["created_by"] for r in document["readings"]} == {user.email, helper.email}
+
+
+def test_the_page_downloads_and_restores_into_a_new_account(client, auth, user, make_user):
+    helper = make_user("helper@example.com")
+    build_account(user, helper)
+    auth.login()
+    assert "/account/backup.json" in client.get("/account").get_data(as_text=True)
+    response = client.get("/account/backup.json", buffered=True)
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert "homelog-backup-" in response.headers["Content-Disposition"]
+    data = response.get_data()
+    auth.logout()
+
+    make_user("copy@example.com", timezone="UTC")
+    copy_id = db.session.scalar(select(User.id).where(User.email == "copy@example.com"))
+    auth.login("copy@example.com")
+    assert client.get("/account/restore").status_code == 200
+    restored = client.post("/account/restore", content_type="multipart/form-data", data={
+        "file": (io.BytesIO(data), "backup.json"), "confirm": "y"})
+    assert restored.status_code == 302, restored.get_data(as_text=True)
+    flashed = client.get("/").get_data(as_text=True)
+    assert "Restored 2 sources with 20 readings, 1 home, 2 prices and 1 meter swap." in flashed
+
+    original, copy = snapshot(user.id), snapshot(copy_id)
+    assert copy == original
+    # Same server: the readings could not keep their ids, so they got new ones.
+    assert not ({r[-1] for s in snapshot(user.id, True)["sources"].values() for r in s["readings"]}
+                & {r[-1] for s in snapshot(copy_id, True)["sources"].values()
+                   for r in s["readings"]})
+
+
+def test_restore_refuses_an_account_that_is_not_empty(client, auth, user, make_source):
+    build_account(user)
+    text = backup_text(user)
+    with pytest.raises(ValidationFailed) as caught:
+        backup.restore(user, io.StringIO(text))
+    assert "empty account" in caught.value.errors["file"][0]
+    auth.login()
+    page = client.get("/account/restore").get_data(as_text=True)
+    assert "already has homes or sources" in page
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda t: t.replace('"format":"homelog-backup"', '"format":"other"'), "not a homelog"),
+    (lambda t: t.replace('"version":1', '"version":7'), "version 7"),
+    (lambda t: t.rstrip()[:-3] + ',\n{"id":"x","source":999,"values":{}}\n]}\n',
+     "its source is not in the backup"),
+    (lambda t: t.replace('"temperature":12.5', '"temperature":"warm"'), "is not a number"),
+    (lambda t: t.replace('"humidity":60.0', '"pressure":60.0'), "not a metric"),
+    (lambda t: "nonsense", "JSON expected"),
+])
+def test_an_invalid_backup_restores_nothing(app, user, make_user, breakage, message):
+    build_account(user)
+    text = breakage(backup_text(user))
+    empty = make_user("empty@example.com")
+    with pytest.raises(ValidationFailed) as caught:
+        backup.restore(empty, io.StringIO(text))
+    assert message in caught.value.errors["file"][0]
+    assert backup.is_empty(empty)
+    assert db.session.scalar(select(Reading).join(DataSource).where(
+        DataSource.owner_id == empty.id)) is None
+
+
+def test_a_reformatted_backup_is_read_too(app, user, make_user):
+    build_account(user)
+    pretty = json.dumps(json.loads(backup_text(user)), indent=2)
+    empty = make_user("empty@example.com")
+    counts = backup.restore(empty, io.StringIO(pretty))
+    assert counts["readings"] == 20
+    assert snapshot(empty.id) == snapshot(user.id)
+
+
+def test_backup_streams_readings_in_chunks(app, user, make_source, monkeypatch):
+    monkeypatch.setattr(backup, "CHUNK", 3)
+    source = make_source(user)
+    for n in range(10):
+        db.session.add(Reading(data_source_id=source.id, timestamp=T0 + timedelta(hours=n),
+                               values={"import": float(n)}))
+    db.session.commit()
+    chunks = list(backup.iter_backup(user))
+    assert len(chunks) >= 4
+    assert len(json.loads("".join(chunks))["readings"]) == 10
+
+
+def test_round_trip_between_this_database_and_another_backend(app, user, make_user,
+                                                               tmp_path):
+    """Backup here (PostgreSQL in CI) and restore on a SQLite app, and the other way round."""
+    helper = make_user("helper@example.com")
+    build_account(user, helper)
+    here = snapshot(user.id, with_ids=True)
+    text = backup_text(user)
+
+    other = create_app(app_config(f"sqlite:///{tmp_path / 'other.db'}"))
+    with other.app_context():
+        upgrade()
+        db.session.add(User(email="helper@example.com", password_hash="x"))
+        twin = User(email="twin@example.com", password_hash="x")
+        db.session.add(twin)
+        db.session.commit()
+        backup.restore(twin, io.StringIO(text))
+        there = snapshot(twin.id, with_ids=True)
+        # Back again from the other backend.
+        returned = backup_text(twin)
+        db.session.remove()
+        db.engine.dispose()
+    assert there == here  # reading ids too: they were free on the other server
+
+    fresh = make_user("fresh@example.com")
+    backup.restore(fresh, io.StringIO(returned))
+    assert snapshot(fresh.id) == snapshot(user.id)
