@@ -12,13 +12,15 @@ interpolated at the first boundary) to the first reading at or after the last pe
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, Text, cast, func, select, type_coerce
+from sqlalchemy import text as text_sql
 from sqlalchemy.exc import IntegrityError
 
 from homelog import timeutil
@@ -152,18 +154,23 @@ def stream_readings(
     low, high = _window(source, start, end)
     names = source.metric_names
     postgres = db.session.get_bind().dialect.name == "postgresql"
-    columns = [Reading.timestamp, Reading.confirmed, Reading.id]
     if postgres:
+        # Plain columns, no per-row Python conversions: PostgreSQL hands back aware
+        # timestamps, the numbers come out of the JSON in SQL and the id as text (turned back
+        # into a UUID only for the few suspect readings).
+        columns = [type_coerce(Reading.timestamp, DateTime(timezone=True)), Reading.confirmed,
+                   cast(Reading.id, Text)]
         columns += [Reading.values[name].as_float() for name in names]
     else:
-        columns.append(Reading.values)
+        columns = [Reading.timestamp, Reading.confirmed, Reading.id, Reading.values]
     query = select(*columns).where(Reading.data_source_id == source.id)
     if low is not None:
         query = query.where(Reading.timestamp >= low)
     if high is not None:
         query = query.where(Reading.timestamp <= high)
+    # A server-side cursor fetched in batches; Core rows, not ORM entities.
     query = query.order_by(Reading.timestamp, Reading.id).execution_options(yield_per=batch)
-    result = db.session.execute(query)
+    result = db.session.connection().execute(query)
     if postgres:
         for row in result:
             values = {name: value for name, value in zip(names, row[3:], strict=True)
@@ -172,6 +179,114 @@ def stream_readings(
     else:
         for timestamp, confirmed, reading_id, values in result:
             yield timestamp, values or {}, confirmed, reading_id
+
+
+#: Fewer readings than this are streamed whole: reducing them in SQL would not pay.
+REDUCE_ABOVE = 5000
+
+
+def meter_rows(
+    source: DataSource, start: datetime, end: datetime, bounds: Sequence[datetime],
+    swaps: Sequence[datetime] = (),
+) -> Iterator[tuple]:
+    """Yield the meter readings usage over [start, end] with these boundaries depends on.
+
+    On PostgreSQL, unless a register value drops as a suspect reading would (not across a
+    recorded swap, not confirmed, not a rollover the engine takes on its own), only these
+    readings are sent: the two on either side of each boundary, the first and last, and
+    each drop with the reading before it. Every other reading lies on a rising register
+    between two kept ones, so it changes neither a value interpolated at a boundary, nor a
+    gap's length, nor how a drop is judged. Window functions pick them in one query. A
+    suspect drop means the engine must see every reading in order (later readings are
+    compared with the last accepted one), so then the whole range is streamed, as on SQLite.
+    """
+    if db.session.get_bind().dialect.name != "postgresql" or not bounds:
+        yield from stream_readings(source, start, end)
+        return
+    low, high = _window(source, start, end)
+    count = db.session.scalar(select(func.count()).select_from(
+        select(Reading.id).where(Reading.data_source_id == source.id,
+                                 Reading.timestamp >= low, Reading.timestamp <= high)
+        .limit(REDUCE_ABOVE).subquery()))
+    rows = _reduced_rows(source, low, high, bounds, swaps) if count >= REDUCE_ABOVE else None
+    if rows is None:
+        yield from stream_readings(source, start, end)
+    else:
+        yield from rows
+
+
+def _reduced_rows(source: DataSource, low: datetime, high: datetime,
+                  bounds: Sequence[datetime], swaps: Sequence[datetime]) -> list[tuple] | None:
+    """Return the boundary-adjacent readings, or None when a suspect drop needs them all."""
+    sql, params = reduced_query(source, low, high, bounds, swaps)
+    found = db.session.connection().execute(text_sql(sql), params).all()
+    if any(row[-1] for row in found):
+        return None
+    names = source.metric_names
+    rows = []
+    for row in found:
+        values_of = {name: value for name, value in zip(names, row[3:-1], strict=True)
+                     if value is not None}
+        rows.append((row[0], values_of, row[1], row[2]))
+    return rows
+
+
+def reduced_query(source: DataSource, low: datetime, high: datetime,
+                  bounds: Sequence[datetime], swaps: Sequence[datetime]) -> tuple[str, dict]:
+    """Return the SQL (and its parameters) that picks the readings meter_rows needs."""
+    names = source.metric_names
+    params: dict[str, object] = {
+        "source": source.id, "low": low, "high": high, "bounds": sorted(bounds),
+        "swaps": sorted(swaps) or [datetime(1900, 1, 1, tzinfo=UTC)],
+    }
+    config = meter_config(source)
+    # A drop the engine takes as a rollover on its own (or a confirmed one) depends only on
+    # the reading before it, which is kept; only other drops (suspects) need every reading.
+    sizes = {} if any(e.rollover_at for e in config.swaps) else config.rollover_at
+    values, lags, leads, drops, keep = [], [], [], [], []
+    for index, name in enumerate(names):
+        params[f"m{index}"] = name
+        values.append(f"CAST(\"values\" ->> :m{index} AS double precision) AS v{index}")
+        lags.append(f"lag(v{index}) OVER o AS p{index}")
+        leads.append(f"lead(v{index}) OVER o AS n{index}")
+        drop = f"(v{index} < p{index} AND NOT c"
+        if sizes.get(name):
+            params[f"w{index}"] = float(sizes[name])
+            params[f"r{index}"] = float(sizes[name]) * config.rollover_share
+            drop += f" AND v{index} + :w{index} - p{index} > :r{index}"
+        drops.append(drop + ")")
+        keep.append(f"v{index} IS NULL OR v{index} < p{index} OR n{index} < v{index}")
+    # One window pass in (timestamp, id) order, which the index gives without a sort.
+    sql = f"""
+        WITH w AS (
+            SELECT t, c, id, {", ".join(f"v{i}" for i in range(len(names)))}, b, s,
+                   lag(b) OVER o AS pb, lead(b) OVER o AS nb, lag(s) OVER o AS ps,
+                   {", ".join(lags)}, {", ".join(leads)}
+            FROM (
+                SELECT timestamp AS t, confirmed AS c, id, {", ".join(values)},
+                       width_bucket(timestamp, CAST(:bounds AS timestamptz[])) AS b,
+                       width_bucket(timestamp, CAST(:swaps AS timestamptz[])) AS s
+                FROM readings
+                WHERE data_source_id = :source AND timestamp >= :low AND timestamp <= :high
+            ) AS r
+            WINDOW o AS (ORDER BY t, id)
+        )
+        SELECT t, c, CAST(id AS text) AS k, {", ".join(f"v{i}" for i in range(len(names)))},
+               coalesce(s = ps AND ({" OR ".join(drops)}), false) AS suspect
+        FROM w
+        WHERE pb IS NULL OR nb IS NULL OR b <> pb OR b <> nb OR {" OR ".join(keep)}
+        ORDER BY t, w.id
+    """
+    return sql, params
+
+
+def _uuid_keys(metrics: Mapping[str, MetricUsage]) -> None:
+    """Give suspect readings their id as a UUID (the PostgreSQL stream reads it as text)."""
+    for found in metrics.values():
+        found.suspects[:] = [
+            replace(s, key=uuid.UUID(s.key)) if isinstance(s.key, str) else s
+            for s in found.suspects
+        ]
 
 
 # ---- Usage over periods --------------------------------------------------------------------
@@ -340,19 +455,35 @@ def _compute(source: DataSource, kind: str, zone: ZoneInfo, periods: list[Period
     result = SourceUsage(source, kind, zone, currency_of(source), periods)
     if not periods:
         return result
-    rows = stream_readings(source, periods[0].start, periods[-1].end)
-    if line_points > 0:
-        rows = _thinned(rows, result, line_points)
     names = source.metric_names
     if source.kind == "sensor":
+        rows = stream_readings(source, periods[0].start, periods[-1].end)
+        if line_points > 0:
+            rows = _thinned(rows, result, line_points)
         gap = timedelta(hours=source.max_gap_hours or 48)
         result.sensor = sensor_stats(rows, periods, names, gap)
         return result
     plans = tariff_plans(source)
-    report = meter_usage(rows, periods, names, meter_config(source), plans)
+    config = meter_config(source)
+    rows = meter_rows(source, periods[0].start, periods[-1].end,
+                      _boundaries(periods, plans, config), [s.at for s in config.swaps])
+    if line_points > 0:
+        rows = _thinned(rows, result, line_points)
+    report = meter_usage(rows, periods, names, config, plans)
+    _uuid_keys(report.metrics)
     result.meter = report.metrics
     result.tariff_metrics = tuple(m for m in names if m in plans)
     return result
+
+
+def _boundaries(periods: Sequence[Period], plans: Mapping[str, TariffPlan],
+                config: MeterConfig) -> list[datetime]:
+    """Return every instant the engine reads the register at: period ends, tariff changes."""
+    instants = {p.start for p in periods} | {p.end for p in periods}
+    instants.update(datetime.fromtimestamp(t, UTC) for plan in plans.values()
+                    for t in plan.change_instants())
+    instants.update(s.at for s in config.swaps)
+    return sorted(instants)
 
 
 def usage_over(source: DataSource, periods: Sequence[Period]) -> SourceUsage:
@@ -365,8 +496,11 @@ def usage_over(source: DataSource, periods: Sequence[Period]) -> SourceUsage:
     low = min(p.start for p in ordered)
     high = max(p.end for p in ordered)
     plans = tariff_plans(source)
-    report = meter_usage(stream_readings(source, low, high), ordered, source.metric_names,
-                         meter_config(source), plans)
+    config = meter_config(source)
+    rows = meter_rows(source, low, high, _boundaries(ordered, plans, config),
+                      [s.at for s in config.swaps])
+    report = meter_usage(rows, ordered, source.metric_names, config, plans)
+    _uuid_keys(report.metrics)
     result.meter = report.metrics
     result.tariff_metrics = tuple(m for m in source.metric_names if m in plans)
     return result
@@ -703,7 +837,7 @@ def _check_swap(source: DataSource, at: object, old_final: object, new_start: ob
                 )
     clean_note = None
     if note is not None:
-        if not isinstance(note, str) or len(note.strip()) > 500:
+        if not isinstance(note, str) or len(note.strip()) > 500 or "\x00" in note:
             errors["note"] = ["Use at most 500 characters of text."]
         else:
             clean_note = note.strip() or None

@@ -383,3 +383,42 @@ def test_an_empty_source_has_no_usage(meter):
     assert all(p.usage is None and p.measured_usage is None
                for p in result.meter["import"].periods)
     assert consumption.value_at(meter, datetime.now(UTC))["import"].value is None
+
+
+@pytest.mark.parametrize("typo", [False, True])
+def test_the_reduced_stream_gives_the_same_usage(meter, monkeypatch, typo):
+    """On PostgreSQL only boundary readings are sent unless a suspect drop needs them all."""
+    monkeypatch.setattr(consumption, "REDUCE_ABOVE", 100)
+    meter.rollover_at = {"import": 10_000}
+    db.session.commit()
+    start = datetime(2025, 10, 1, tzinfo=UTC)
+    rows, value = [], 9_000.0
+    for hour in range(24 * 90):
+        value = (value + 0.5 + (hour % 7) * 0.1) % 10_000  # wraps once: a rollover
+        rows.append((start + timedelta(hours=hour), {"import": round(value, 3)},
+                     hour == 1500))
+    rows[1500] = (rows[1500][0], {"import": rows[1499][1]["import"] - 40}, True)  # confirmed
+    if typo:
+        # Too far down for a rollover (7,000 of 10,000 forward): a suspect reading.
+        rows[700] = (rows[700][0], {"import": rows[699][1]["import"] - 3000}, False)
+    add_readings(meter, rows)
+    swap_at = start + timedelta(days=40, minutes=30)
+    consumption.create_swap(meter, None, swap_at, {"import": 5000}, {"import": 0})
+    consumption.create_tariff(meter, "import", "2025-01-01", "0.30", "0.40")
+    consumption.create_tariff(meter, "import", "2025-11-16", "0.35", "0.45")
+    config = consumption.meter_config(meter)
+    plans = consumption.tariff_plans(meter)
+    for kind in ("day", "month"):
+        periods = periods_between(kind, date(2025, 10, 2), date(2025, 12, 28), BERLIN)
+        sent = list(consumption.meter_rows(
+            meter, periods[0].start, periods[-1].end,
+            consumption._boundaries(periods, plans, config), [swap_at]))
+        if db.engine.dialect.name == "postgresql" and not typo:
+            assert len(sent) < len(rows) / 3
+        else:
+            assert len(sent) > len(rows) * 0.9
+        got = consumption.usage_for(meter, kind, date(2025, 10, 2), date(2025, 12, 28))
+        want = meter_usage(rows, periods, ["import"], config, plans)
+        assert [summary(p) for p in got.meter["import"].periods] == [
+            summary(p) for p in want.metrics["import"].periods]
+        assert len(got.suspects) == (1 if typo else 0)
