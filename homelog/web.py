@@ -47,8 +47,38 @@ def json_error(status: int, detail: str, errors: dict | None = None, headers=Non
     return response
 
 
+def _has_nul(value) -> bool:
+    """Return True when a parsed value holds a NUL character anywhere."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def init_app(app: Flask) -> None:
     """Register headers, error handlers and template helpers on app."""
+
+    @app.before_request
+    def refuse_nul_characters():
+        # PostgreSQL cannot store NUL in text, and no person types one: refuse it up front
+        # with a clear answer instead of failing deep inside a query.
+        found = _has_nul(request.path) or any(
+            _has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)
+        )
+        if not found and request.mimetype == "application/x-www-form-urlencoded":
+            found = any(_has_nul(k) or _has_nul(v) for k, v in request.form.items(multi=True))
+        elif not found and request.is_json:
+            found = _has_nul(request.get_json(silent=True))
+        if not found:
+            return None
+        message = "Text must not contain NUL characters."
+        if wants_json():
+            return json_error(422, message, {"body": [message]})
+        return render_template("errors/error.html", code=400, message=message,
+                               name="Bad request"), 400
 
     @app.after_request
     def security_headers(response):

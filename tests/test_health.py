@@ -41,3 +41,13 @@ def test_database_lost_mid_session_answers_503_not_500(app, logged_in, monkeypat
     assert response.status_code == 503
     assert b"database is not reachable" in response.data
     assert response.headers["Retry-After"] == "5"
+
+
+def test_nul_characters_are_refused_everywhere(client, user, logged_in):
+    # PostgreSQL cannot store NUL in text; such input gets a clear answer, never a 500.
+    api = client.post("/api/auth/login", json={"username": "a\x00@example.com", "password": "x"})
+    assert api.status_code == 422 and "NUL" in api.json["detail"]
+    form = logged_in.post("/account/profile", data={"name": "Ol\x00ive", "timezone": "UTC"})
+    assert form.status_code == 400 and b"NUL characters" in form.data
+    query = logged_in.get("/admin/users", query_string={"q": "x\x00"})
+    assert query.status_code == 400
