@@ -37,13 +37,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from homelog import readings as readings_domain
-from homelog.datasources import visible_sources
+from homelog.datasources import visible_sources, writable_sources
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import DataSource, Reading, SyncChange, SyncCounter, User, utcnow
@@ -73,16 +73,13 @@ def _insert(connection: Connection, table):
 
 def allocate(connection: Connection, owner_id: int, count: int) -> int:
     """Take count change numbers of owner and return the first; locks owner's counter."""
-    connection.execute(
-        _insert(connection, SyncCounter.__table__)
-        .values(owner_id=owner_id, value=0)
-        .on_conflict_do_nothing(index_elements=["owner_id"])
-    )
+    table = SyncCounter.__table__
+    statement = _insert(connection, table).values(owner_id=owner_id, value=count)
+    # One round trip: create the counter or add to it (the row stays locked until commit).
     last = connection.execute(
-        update(SyncCounter.__table__)
-        .where(SyncCounter.__table__.c.owner_id == owner_id)
-        .values(value=SyncCounter.__table__.c.value + count)
-        .returning(SyncCounter.__table__.c.value)
+        statement.on_conflict_do_update(
+            index_elements=["owner_id"], set_={"value": table.c.value + statement.excluded.value}
+        ).returning(table.c.value)
     ).scalar_one()
     return last - count + 1
 
@@ -145,11 +142,17 @@ def _record_flushed_changes(session: Session, _flush_context) -> None:
     connection = session.connection()
     if pending_readings:
         source_ids = {c.data_source_id for c in pending_readings} - deleted_sources
-        owners = dict(
-            connection.execute(
-                select(DataSource.id, DataSource.owner_id).where(DataSource.id.in_(source_ids))
-            ).all()
-        ) if source_ids else {}
+        # The sources are usually in the session already (the view loaded them): no query.
+        owners = {}
+        for source_id in source_ids:
+            loaded = session.identity_map.get(session.identity_key(DataSource, source_id))
+            if loaded is not None and "owner_id" in loaded.__dict__:
+                owners[source_id] = loaded.__dict__["owner_id"]
+        unknown = source_ids - owners.keys()
+        if unknown:
+            owners.update(connection.execute(
+                select(DataSource.id, DataSource.owner_id).where(DataSource.id.in_(unknown))
+            ).all())
         for change in pending_readings:
             # A reading whose source is gone is covered by the source's tombstone.
             if change.data_source_id in owners:
@@ -268,8 +271,9 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
     wanted_sources = {item.data_source_id for item in items}
     sources = {
         source.id: source
+        # A viewer of a shared home may not write: its sources count as unknown here.
         for source in db.session.scalars(
-            visible_sources(user).where(DataSource.id.in_(wanted_sources))
+            writable_sources(user).where(DataSource.id.in_(wanted_sources))
         )
     } if wanted_sources else {}
 
