@@ -1,0 +1,81 @@
+"""Performance guards: hot routes run a fixed number of statements (no N+1) and the hand-built
+readings JSON is exactly what the API schema gives."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from homelog import tokens
+from homelog.api.core import serialize
+from homelog.api.readings import reading_json
+from homelog.api.schemas import ReadingOut
+from homelog.extensions import db
+from tests.conftest import hour
+
+
+@contextmanager
+def counting_statements():
+    """Count the SQL statements run inside the block."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_hand_built_reading_json_equals_the_schema(make_source, make_reading, user):
+    source = make_source(user, metrics={"import": "kWh", "export": "kWh"})
+    readings = [
+        make_reading(source, {"import": 1, "export": 2.5}, timestamp=hour(1), note="a note",
+                     created_by_id=user.id),
+        make_reading(source, {"import": 1e-7, "export": 123456789.125},
+                     timestamp=datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=UTC)),
+        make_reading(source, {"import": 0}, timestamp=hour(3), id=uuid.uuid4()),
+    ]
+    for reading in readings:
+        assert reading_json(reading) == serialize(ReadingOut, reading)
+
+
+def test_listing_readings_costs_the_same_statements_for_any_page_size(client, make_source,
+                                                                       make_reading, user):
+    source = make_source(user)
+    for n in range(60):
+        make_reading(source, {"import": n}, timestamp=hour(n))
+    raw, _ = tokens.issue_token(user, "phone")
+    headers = {"Authorization": f"Bearer {raw}"}
+    client.get(f"/api/sources/{source.id}/readings", headers=headers)  # token's last use noted
+    counts = {}
+    for limit in (1, 50):
+        with counting_statements() as statements:
+            response = client.get(f"/api/sources/{source.id}/readings?limit={limit}",
+                                  headers=headers)
+        assert response.status_code == 200 and len(response.json) == limit
+        counts[limit] = len(statements)
+    assert counts[1] == counts[50] <= 5, counts
+
+
+def test_a_sync_batch_costs_the_same_statements_for_any_size(client, make_source, user):
+    source = make_source(user)
+    raw, _ = tokens.issue_token(user, "phone")
+    headers = {"Authorization": f"Bearer {raw}"}
+    client.get("/api/users/me", headers=headers)
+    counts = {}
+    for size in (2, 200):
+        batch = [{"id": str(uuid.uuid4()), "data_source_id": source.id,
+                  "timestamp": hour(size * 1000 + n).isoformat(), "values": {"import": n}}
+                 for n in range(size)]
+        with counting_statements() as statements:
+            response = client.post("/api/sync/readings", json={"readings": batch},
+                                   headers=headers)
+        assert response.status_code == 200 and response.json["created"] == size
+        counts[size] = len(statements)
+    assert counts[2] == counts[200], counts
