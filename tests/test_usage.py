@@ -662,3 +662,16 @@ def test_the_worked_example_in_the_docs():
     unrecorded = meter_usage(readings, months, ["import"])
     assert [s.key for s in unrecorded.suspects] == ["typo", None]
     assert unrecorded.metrics["import"].periods[1].usage is None
+
+
+def test_estimated_depends_on_the_gap_relative_to_the_period():
+    # Weekly readings: the split of a week into days is a guess, a month's total barely is.
+    start = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    readings = [(start + timedelta(days=7 * i), {"import": 100.0 * i}) for i in range(20)]
+    days = periods_between("day", date(2026, 1, 10), date(2026, 1, 13), "UTC")
+    months = periods_between("month", date(2026, 2, 1), date(2026, 4, 1), "UTC")
+    daily = meter_usage(readings, days, ["import"]).metrics["import"].periods
+    monthly = meter_usage(readings, months, ["import"]).metrics["import"].periods
+    assert all(p.estimated for p in daily)
+    assert not any(p.estimated for p in monthly)
+    assert sum(p.usage for p in monthly) == pytest.approx(100.0 / 7 * (28 + 31))

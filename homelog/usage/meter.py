@@ -11,8 +11,10 @@ Rules (docs/usage.md has the worked example):
 - Usage over [start, end) = register(end) − register(start), per metric. It is given only
   when both ends lie within the readings (`complete`); otherwise `measured_usage` covers the
   part of the period between the first and last reading (e.g. "this month so far").
-- `estimated`: an end of the period was interpolated between readings more than `max_gap`
-  apart (default 2 days), so the split of usage across that gap is a guess.
+- `estimated`: an end of the period was interpolated between readings further apart than
+  `max_gap` (default 2 days) and than a quarter of the period itself, so the split of usage
+  across that gap is a guess that matters (weekly readings make daily bars estimates, not
+  monthly ones).
 - A swap (meter replaced) is a known point of the register: the old meter's final value at
   the swap instant; readings from that instant on are the new meter's, continued from there.
 - A rollover (a register that wraps, e.g. to 0 after 99999.9: `rollover_at` 100000) is a
@@ -38,6 +40,8 @@ from homelog.usage.periods import Period
 from homelog.usage.tariffs import Cost, TariffPlan
 
 INF = math.inf
+# A boundary interpolated across a gap longer than this share of the period marks it estimated.
+LONG_GAP_SHARE = 0.25
 
 #: A reading as the engine takes it: (timestamp, {metric: value}[, confirmed[, key]]).
 #: `key` (e.g. the reading's id) is echoed back in SuspectReading.
@@ -358,7 +362,10 @@ def _period_usage(
     from_t, to_t = max(start, first), min(end, last)
     from_v = values[i] if start >= first else track.first_v
     to_v = values[j] if end <= last else track.pv
-    estimated = (start >= first and gaps[i] > max_gap) or (end <= last and gaps[j] > max_gap)
+    # A long gap matters relative to the period: three days between readings make a day's
+    # usage a guess, but barely move a month's.
+    threshold = max(max_gap, (end - start) * LONG_GAP_SHARE)
+    estimated = (start >= first and gaps[i] > threshold) or (end <= last and gaps[j] > threshold)
     complete = start >= first and end <= last
     measured = to_v - from_v
 
