@@ -71,6 +71,10 @@ def from_environment(instance_path: str) -> dict:
             database_url,
             statement_timeout_ms=int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "15000")),
             connect_timeout_s=int(os.environ.get("DB_CONNECT_TIMEOUT_S", "5")),
+            # One connection per gunicorn thread (a request holds one at a time), plus a few
+            # for bursts: workers x (threads + overflow) must stay below max_connections.
+            pool_size=int(os.environ.get("DB_POOL_SIZE", os.environ.get("GUNICORN_THREADS", "4"))),
+            max_overflow=int(os.environ.get("DB_MAX_OVERFLOW", "2")),
         ),
         "HOMELOG_ENV": env,
         "SECRET_KEY": secret_key,
@@ -95,7 +99,8 @@ def from_environment(instance_path: str) -> dict:
 
 
 def engine_options(
-    database_url: str, *, statement_timeout_ms: int = 15000, connect_timeout_s: int = 5
+    database_url: str, *, statement_timeout_ms: int = 15000, connect_timeout_s: int = 5,
+    pool_size: int = 4, max_overflow: int = 2,
 ) -> dict:
     """Return SQLAlchemy engine options: a stuck query or an unreachable server fails fast."""
     options: dict = {"pool_pre_ping": True}
@@ -105,6 +110,8 @@ def engine_options(
             "options": f"-c statement_timeout={statement_timeout_ms}",
         }
         options["pool_timeout"] = 10
+        options["pool_size"] = pool_size
+        options["max_overflow"] = max_overflow
     return options
 
 
