@@ -13,19 +13,22 @@ the local server) is created, migrated and filled once; later runs reuse it when
 holds --total readings.
 
 Timed: homelog.consumption.usage_for(source, "month", ...) end to end — the window queries,
-the reduced query (only the readings beside each period boundary leave the database; see
-consumption.meter_rows) and the engine's pass with tariffs — cold (first run) and warm
-(median of the rest); then the full streaming query alone, which sensors and ranges with a
-suspect reading use. EXPLAIN ANALYZE shows the reduced query's plan.
+the reduced query (index probes for the readings beside each period boundary and each break;
+see consumption.reduced_rows) and the engine's pass with tariffs — cold (first run) and warm
+(median and p95 of the rest); then right after each of --runs new readings (the breaks are
+recomputed from the new reading on); then the full streaming query alone, which sensors and
+ranges with a suspect reading use. EXPLAIN ANALYZE shows the reduced query's plan.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import statistics
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -111,10 +114,15 @@ def explain(source: DataSource, periods) -> None:
     config = consumption.meter_config(source)
     low, high = consumption._window(source, periods[0].start, periods[-1].end)
     sql, params = consumption.reduced_query(
-        source, low, high, consumption._boundaries(periods, plans, config),
-        [s.at for s in config.swaps])
+        source, low, high, consumption._boundaries(periods, plans, config))
     plan = db.session.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params).scalars()
     print("\n".join("  " + line for line in plan))
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Return the nearest-rank percentile of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share / 100 * len(ordered)) - 1))]
 
 
 def main() -> None:
@@ -159,19 +167,51 @@ def main() -> None:
             "SELECT pg_size_pretty(pg_total_relation_size('readings'))"))
         print(f"table: {args.total:,} readings, {size} with indexes; layout {args.layout}")
         source = db.session.get(DataSource, source_id)
+        if db.session.scalar(sa.text(
+                "SELECT count(*) FROM reading_breaks_stale WHERE data_source_id = :s"),
+                {"s": source_id}):
+            # Once after the migration or a refill: every reading of the source is read.
+            began = time.perf_counter()
+            consumption.refresh_breaks(source_id)
+            print(f"  breaks of the source computed in {(time.perf_counter() - began) * 1000:.0f}"
+                  " ms (once)")
         times = []
         for _ in range(args.runs):
             db.session.expire_all()
             began = time.perf_counter()
             result = consumption.usage_for(source, "month", date(2016, 1, 1), date(2026, 1, 1))
             times.append((time.perf_counter() - began) * 1000)
+        appended = []
+        last = db.session.scalar(sa.text(
+            "SELECT max(timestamp) FROM readings WHERE data_source_id = :s"), {"s": source_id})
+        for number in range(1, args.runs + 1):
+            # A new reading makes the breaks stale from its time on: recomputed for that bit.
+            db.session.execute(sa.text("""
+                INSERT INTO readings (id, data_source_id, timestamp, "values", confirmed,
+                                      created_at, updated_at)
+                VALUES (gen_random_uuid(), :s, :t, json_build_object('import', 99999.0 + :n),
+                        false, now(), now())
+            """), {"s": source_id, "t": last + timedelta(hours=number), "n": number})
+            db.session.commit()
+            db.session.expire_all()
+            began = time.perf_counter()
+            consumption.usage_for(source, "month", date(2016, 1, 1), date(2026, 1, 1))
+            appended.append((time.perf_counter() - began) * 1000)
+        db.session.execute(sa.text(
+            "DELETE FROM readings WHERE data_source_id = :s AND timestamp > :t"),
+            {"s": source_id, "t": last})
+        db.session.commit()
         usage = result.meter["import"]
         total = sum(p.usage for p in usage.periods if p.usage is not None)
         cost = sum(p.cost.total for p in usage.periods if p.cost is not None)
         print(f"monthly usage + cost of one source, {len(result.periods)} months, "
               f"{total:,.1f} kWh, {cost:,.2f} in costs, {len(usage.suspects)} suspect")
         print(f"  first run {times[0]:.1f} ms; warm: median {statistics.median(times[1:]):.1f}"
-              f" ms, best {min(times[1:]):.1f} ms (of {args.runs - 1})")
+              f" ms, p95 {percentile(times[1:], 95):.1f} ms, best {min(times[1:]):.1f} ms "
+              f"(of {args.runs - 1})")
+        print(f"  right after a new reading each time: median {statistics.median(appended):.1f}"
+              f" ms, p95 {percentile(appended, 95):.1f} ms (of {len(appended)})")
+        print(f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         began = time.perf_counter()
         rows = sum(1 for _ in consumption.stream_readings(source, result.periods[0].start,
                                                           result.periods[-1].end))

@@ -8,6 +8,9 @@ Free of request objects; bad input raises `homelog.errors.ValidationFailed`.
 Only the readings that matter are read: from a few readings before the first period (so a
 typo right before the range is still recognised as suspect, and the register can be
 interpolated at the first boundary) to the first reading at or after the last period's end.
+On PostgreSQL a meter's usage reads even less: the readings beside each boundary and each
+break (`reduced_rows`), a few hundred index probes instead of every reading in the range;
+breaks are kept by a trigger-fed stale list (migration 0006, `refresh_breaks`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from homelog.usage import (
     SensorStats,
     SuspectReading,
     TariffPlan,
+    UsageReport,
     YearProjection,
     iter_periods,
     meter_usage,
@@ -181,50 +185,45 @@ def stream_readings(
             yield timestamp, values or {}, confirmed, reading_id
 
 
-#: Fewer readings than this are streamed whole: reducing them in SQL would not pay.
-REDUCE_ABOVE = 5000
+#: Advisory lock class of a source's breaks recompute (the other key is the source id).
+BREAKS_LOCK = 7301
 
 
-def meter_rows(
-    source: DataSource, start: datetime, end: datetime, bounds: Sequence[datetime],
-    swaps: Sequence[datetime] = (),
-) -> Iterator[tuple]:
-    """Yield the meter readings usage over [start, end] with these boundaries depends on.
+def reduced_rows(
+    source: DataSource, start: datetime, end: datetime, instants: Sequence[datetime],
+    line_instants: Sequence[datetime] = (),
+) -> list[tuple] | None:
+    """Return the meter readings usage over [start, end] needs, or None on SQLite or when stale.
 
-    On PostgreSQL, unless a register value drops as a suspect reading would (not across a
-    recorded swap, not confirmed, not a rollover the engine takes on its own), only these
-    readings are sent: the two on either side of each boundary, the first and last, and
-    each drop with the reading before it. Every other reading lies on a rising register
-    between two kept ones, so it changes neither a value interpolated at a boundary, nor a
-    gap's length, nor how a drop is judged. Window functions pick them in one query. A
-    suspect drop means the engine must see every reading in order (later readings are
-    compared with the last accepted one), so then the whole range is streamed, as on SQLite.
+    PostgreSQL only. Between two breaks (readings whose metrics differ from the reading
+    before, or some value is lower: `ReadingBreak`) every metric rises, so usage needs only:
+    the first and last readings, the one just before and the one at or after each instant
+    the engine reads the register at (period boundaries, price changes, swaps), and each
+    break with the reading before it. An unkept reading lies on a rising stretch between two
+    kept ones: it changes no interpolated value, no gap, no rollover, and a drop below the
+    previous reading — suspect or not — always falls on a kept break. So the engine on these
+    rows finds a suspect reading exactly when it would on every reading; only the list of
+    suspects can then be shorter (later readings are compared with the last accepted one),
+    which is why callers stream every reading when it finds one. line_instants add the first
+    reading at or after each (for the chart's line). One query: about 2 index probes per
+    instant, never a scan of the range. None while the source's breaks are out of date
+    (after one attempt to bring them up to date).
     """
-    if db.session.get_bind().dialect.name != "postgresql" or not bounds:
-        yield from stream_readings(source, start, end)
-        return
-    low, high = _window(source, start, end)
-    count = db.session.scalar(select(func.count()).select_from(
-        select(Reading.id).where(Reading.data_source_id == source.id,
-                                 Reading.timestamp >= low, Reading.timestamp <= high)
-        .limit(REDUCE_ABOVE).subquery()))
-    rows = _reduced_rows(source, low, high, bounds, swaps) if count >= REDUCE_ABOVE else None
-    if rows is None:
-        yield from stream_readings(source, start, end)
-    else:
-        yield from rows
-
-
-def _reduced_rows(source: DataSource, low: datetime, high: datetime,
-                  bounds: Sequence[datetime], swaps: Sequence[datetime]) -> list[tuple] | None:
-    """Return the boundary-adjacent readings, or None when a suspect drop needs them all."""
-    sql, params = reduced_query(source, low, high, bounds, swaps)
-    found = db.session.connection().execute(text_sql(sql), params).all()
-    if any(row[-1] for row in found):
+    if db.session.get_bind().dialect.name != "postgresql":
         return None
+    low, high = _window(source, start, end)
+    sql, params = reduced_query(source, low, high, instants, line_instants)
+    found = db.session.connection().execute(text_sql(sql), params).all()
+    if found and found[0][-1]:
+        refresh_breaks(source.id)
+        found = db.session.connection().execute(text_sql(sql), params).all()
+        if found and found[0][-1]:
+            return None
     names = source.metric_names
     rows = []
     for row in found:
+        if row[0] is None:  # only the "stale" flag: no readings in the range
+            continue
         values_of = {name: value for name, value in zip(names, row[3:-1], strict=True)
                      if value is not None}
         rows.append((row[0], values_of, row[1], row[2]))
@@ -232,52 +231,114 @@ def _reduced_rows(source: DataSource, low: datetime, high: datetime,
 
 
 def reduced_query(source: DataSource, low: datetime, high: datetime,
-                  bounds: Sequence[datetime], swaps: Sequence[datetime]) -> tuple[str, dict]:
-    """Return the SQL (and its parameters) that picks the readings meter_rows needs."""
+                  instants: Sequence[datetime],
+                  line_instants: Sequence[datetime] = ()) -> tuple[str, dict]:
+    """Return the SQL (and its parameters) that picks the readings reduced_rows needs.
+
+    Its last column is True when the source's breaks are out of date for [low, high].
+    """
     names = source.metric_names
+    before = sorted(set(instants))
     params: dict[str, object] = {
-        "source": source.id, "low": low, "high": high, "bounds": sorted(bounds),
-        "swaps": sorted(swaps) or [datetime(1900, 1, 1, tzinfo=UTC)],
+        "source": source.id, "low": low, "high": high, "before": before,
+        "after": sorted(set(before) | set(line_instants)),
     }
-    config = meter_config(source)
-    # A drop the engine takes as a rollover on its own (or a confirmed one) depends only on
-    # the reading before it, which is kept; only other drops (suspects) need every reading.
-    sizes = {} if any(e.rollover_at for e in config.swaps) else config.rollover_at
-    values, lags, leads, drops, keep = [], [], [], [], []
+    values = []
     for index, name in enumerate(names):
         params[f"m{index}"] = name
-        values.append(f"CAST(\"values\" ->> :m{index} AS double precision) AS v{index}")
-        lags.append(f"lag(v{index}) OVER o AS p{index}")
-        leads.append(f"lead(v{index}) OVER o AS n{index}")
-        drop = f"(v{index} < p{index} AND NOT c"
-        if sizes.get(name):
-            params[f"w{index}"] = float(sizes[name])
-            params[f"r{index}"] = float(sizes[name]) * config.rollover_share
-            drop += f" AND v{index} + :w{index} - p{index} > :r{index}"
-        drops.append(drop + ")")
-        keep.append(f"v{index} IS NULL OR v{index} < p{index} OR n{index} < v{index}")
-    # One window pass in (timestamp, id) order, which the index gives without a sort.
+        values.append(f"CAST(p.v ->> :m{index} AS double precision)")
+    # Every branch is an index probe on (data_source_id, timestamp, id), LIMIT 1 or 2.
+    columns = 'r."timestamp" AS t, r.id, r.confirmed AS c, r."values" AS v'
+    mine = "r.data_source_id = :source AND r.\"timestamp\" >= :low AND r.\"timestamp\" <= :high"
     sql = f"""
-        WITH w AS (
-            SELECT t, c, id, {", ".join(f"v{i}" for i in range(len(names)))}, b, s,
-                   lag(b) OVER o AS pb, lead(b) OVER o AS nb, lag(s) OVER o AS ps,
-                   {", ".join(lags)}, {", ".join(leads)}
-            FROM (
-                SELECT timestamp AS t, confirmed AS c, id, {", ".join(values)},
-                       width_bucket(timestamp, CAST(:bounds AS timestamptz[])) AS b,
-                       width_bucket(timestamp, CAST(:swaps AS timestamptz[])) AS s
-                FROM readings
-                WHERE data_source_id = :source AND timestamp >= :low AND timestamp <= :high
-            ) AS r
-            WINDOW o AS (ORDER BY t, id)
+        WITH picked AS (
+            (SELECT {columns} FROM readings r WHERE {mine}
+             ORDER BY r."timestamp", r.id LIMIT 1)
+            UNION ALL
+            (SELECT {columns} FROM readings r WHERE {mine}
+             ORDER BY r."timestamp" DESC, r.id DESC LIMIT 1)
+            UNION ALL
+            SELECT x.* FROM unnest(CAST(:before AS timestamptz[])) AS b(at),
+            LATERAL (SELECT {columns} FROM readings r WHERE {mine} AND r."timestamp" < b.at
+                     ORDER BY r."timestamp" DESC, r.id DESC LIMIT 1) AS x
+            UNION ALL
+            SELECT x.* FROM unnest(CAST(:after AS timestamptz[])) AS a(at),
+            LATERAL (SELECT {columns} FROM readings r WHERE {mine} AND r."timestamp" >= a.at
+                     ORDER BY r."timestamp", r.id LIMIT 1) AS x
+            UNION ALL
+            -- Each break and the reading before it.
+            SELECT x.* FROM reading_breaks k,
+            LATERAL (SELECT {columns} FROM readings r WHERE {mine}
+                     AND (r."timestamp", r.id) <= (k."timestamp", k.reading_id)
+                     ORDER BY r."timestamp" DESC, r.id DESC LIMIT 2) AS x
+            WHERE k.data_source_id = :source AND k."timestamp" >= :low
+              AND k."timestamp" <= :high
+        ),
+        stale AS (
+            SELECT EXISTS (SELECT 1 FROM reading_breaks_stale s
+                           WHERE s.data_source_id = :source AND s.since <= :high) AS stale
         )
-        SELECT t, c, CAST(id AS text) AS k, {", ".join(f"v{i}" for i in range(len(names)))},
-               coalesce(s = ps AND ({" OR ".join(drops)}), false) AS suspect
-        FROM w
-        WHERE pb IS NULL OR nb IS NULL OR b <> pb OR b <> nb OR {" OR ".join(keep)}
-        ORDER BY t, w.id
+        SELECT p.t, p.c, CAST(p.id AS text) AS k, {", ".join(values)}, stale.stale
+        FROM stale LEFT JOIN (SELECT DISTINCT ON (t, id) * FROM picked ORDER BY t, id) AS p
+        ON true
+        ORDER BY p.t, p.id
     """
     return sql, params
+
+
+def refresh_breaks(source_id: int) -> None:
+    """Recompute a source's breaks from its oldest stale instant on, and commit (PostgreSQL).
+
+    Runs in a connection of its own, so a GET request's session writes nothing. Skips work
+    another request is doing (advisory lock) and stale rows a writer still holds (they stay
+    for the next time): every row it deletes was locked before its readings were read.
+    """
+    with db.engine.connect() as conn, conn.begin():
+        if not conn.scalar(text_sql("SELECT pg_try_advisory_xact_lock(:lock, :source)"),
+                           {"lock": BREAKS_LOCK, "source": source_id}):
+            return
+        stale = conn.execute(text_sql(
+            "SELECT id, since FROM reading_breaks_stale WHERE data_source_id = :source "
+            "FOR UPDATE SKIP LOCKED"), {"source": source_id}).all()
+        if not stale:
+            return
+        since = min(row.since for row in stale)
+        readings = conn.execute(text_sql("""
+            SELECT "timestamp", id, "values" FROM readings
+            WHERE data_source_id = :source AND "timestamp" >= coalesce(
+                (SELECT max("timestamp") FROM readings
+                 WHERE data_source_id = :source AND "timestamp" < :since), :since)
+            ORDER BY "timestamp", id
+        """).execution_options(yield_per=5000), {"source": source_id, "since": since})
+        times, ids = [], []
+        previous = None
+        for timestamp, reading_id, values in readings:
+            values = values or {}
+            if previous is not None and timestamp >= since and is_break(previous, values):
+                times.append(timestamp)
+                ids.append(reading_id)
+            previous = values
+        conn.execute(text_sql(
+            'DELETE FROM reading_breaks WHERE data_source_id = :source AND "timestamp" >= :since'
+        ), {"source": source_id, "since": since})
+        if ids:
+            conn.execute(text_sql("""
+                INSERT INTO reading_breaks (data_source_id, "timestamp", reading_id)
+                SELECT :source, t, i FROM unnest(CAST(:times AS timestamptz[]),
+                                                 CAST(:ids AS uuid[])) AS b(t, i)
+            """), {"source": source_id, "times": times, "ids": ids})
+        conn.execute(text_sql("DELETE FROM reading_breaks_stale WHERE id = ANY(:ids)"),
+                     {"ids": [row.id for row in stale]})
+
+
+def is_break(previous: Mapping[str, object], values: Mapping[str, object]) -> bool:
+    """Return True unless values has the same metrics as previous and none is lower."""
+    if previous.keys() != values.keys():
+        return True
+    try:
+        return any(value < previous[name] for name, value in values.items())
+    except TypeError:  # a None or a non-number: never seen from the app, so keep it
+        return True
 
 
 def _uuid_keys(metrics: Mapping[str, MetricUsage]) -> None:
@@ -465,15 +526,36 @@ def _compute(source: DataSource, kind: str, zone: ZoneInfo, periods: list[Period
         return result
     plans = tariff_plans(source)
     config = meter_config(source)
-    rows = meter_rows(source, periods[0].start, periods[-1].end,
-                      _boundaries(periods, plans, config), [s.at for s in config.swaps])
-    if line_points > 0:
-        rows = _thinned(rows, result, line_points)
-    report = meter_usage(rows, periods, names, config, plans)
-    _uuid_keys(report.metrics)
+    report = _meter_report(source, periods, config, plans, result if line_points > 0 else None,
+                           line_points)
     result.meter = report.metrics
     result.tariff_metrics = tuple(m for m in names if m in plans)
     return result
+
+
+def _meter_report(source: DataSource, periods: Sequence[Period], config: MeterConfig,
+                  plans: Mapping[str, TariffPlan], line: SourceUsage | None = None,
+                  line_points: int = 0) -> UsageReport:
+    """Run the engine over the reduced readings (PostgreSQL), else or on a suspect over all."""
+    low = min(p.start for p in periods)
+    high = max(p.end for p in periods)
+    names = source.metric_names
+    slots = []
+    if line is not None:
+        size = (high - low) / line_points
+        slots = [low + size * k for k in range(line_points)]
+    rows = reduced_rows(source, low, high, _boundaries(periods, plans, config), slots)
+    if rows is not None:
+        report = meter_usage(_thinned(rows, line, line_points) if line is not None else rows,
+                             periods, names, config, plans)
+        if not report.suspects:
+            return report
+    rows = stream_readings(source, low, high)
+    if line is not None:
+        rows = _thinned(rows, line, line_points)
+    report = meter_usage(rows, periods, names, config, plans)
+    _uuid_keys(report.metrics)
+    return report
 
 
 def _boundaries(periods: Sequence[Period], plans: Mapping[str, TariffPlan],
@@ -493,14 +575,8 @@ def usage_over(source: DataSource, periods: Sequence[Period]) -> SourceUsage:
     result = SourceUsage(source, "custom", zone, currency_of(source), ordered)
     if not ordered or source.kind != "meter":
         return result
-    low = min(p.start for p in ordered)
-    high = max(p.end for p in ordered)
     plans = tariff_plans(source)
-    config = meter_config(source)
-    rows = meter_rows(source, low, high, _boundaries(ordered, plans, config),
-                      [s.at for s in config.swaps])
-    report = meter_usage(rows, ordered, source.metric_names, config, plans)
-    _uuid_keys(report.metrics)
+    report = _meter_report(source, ordered, meter_config(source), plans)
     result.meter = report.metrics
     result.tariff_metrics = tuple(m for m in source.metric_names if m in plans)
     return result

@@ -187,6 +187,46 @@ class Reading(db.Model):
     created_by: Mapped[User | None] = relationship()
 
 
+# ---- Usage bookkeeping (PostgreSQL; see homelog/consumption.py) -------------------------------
+
+
+class ReadingBreak(db.Model):
+    """A reading where a source's values stop rising in step with the reading before it.
+
+    Some metric's value is below that reading's, or the two readings have different metrics.
+    Between breaks every metric only rises, so usage needs just the readings beside period
+    boundaries and breaks. Kept by homelog.consumption from reading_breaks_stale.
+    """
+
+    __tablename__ = "reading_breaks"
+
+    data_source_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("data_sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    reading_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+
+
+class StaleBreaks(db.Model):
+    """Breaks of a source not yet recomputed from `since` on.
+
+    A PostgreSQL trigger on readings adds a row for every write statement that is not already
+    covered by an earlier `since`, so every writer (forms, API, sync, imports, restores, SQL)
+    is seen; a source with such a row has its readings read in full.
+    """
+
+    __tablename__ = "reading_breaks_stale"
+    __table_args__ = (sa.Index("ix_reading_breaks_stale_source_since", "data_source_id", "since"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    data_source_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("data_sources.id", ondelete="CASCADE")
+    )
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Tariff(db.Model):
     """A price of one metric of a source, in force from local midnight of effective_from."""
 

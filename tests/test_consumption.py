@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from homelog import consumption, datasources
+from homelog import consumption, datasources, readings, sync
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.models import MeterEvent, Reading, Tariff
+from homelog.models import MeterEvent, Reading, ReadingBreak, StaleBreaks, Tariff
 from homelog.usage import (
     MeterConfig,
     MeterSwap,
@@ -385,10 +388,27 @@ def test_an_empty_source_has_no_usage(meter):
     assert consumption.value_at(meter, datetime.now(UTC))["import"].value is None
 
 
+def postgres() -> bool:
+    """Return True when the tests run on PostgreSQL (where usage reads only some readings)."""
+    return db.engine.dialect.name == "postgresql"
+
+
+def full_stream_calls(monkeypatch) -> list:
+    """Count the calls of the stream of every reading, which usage falls back to."""
+    calls = []
+    original = consumption.stream_readings
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(consumption, "stream_readings", counting)
+    return calls
+
+
 @pytest.mark.parametrize("typo", [False, True])
 def test_the_reduced_stream_gives_the_same_usage(meter, monkeypatch, typo):
-    """On PostgreSQL only boundary readings are sent unless a suspect drop needs them all."""
-    monkeypatch.setattr(consumption, "REDUCE_ABOVE", 100)
+    """On PostgreSQL only readings beside boundaries and breaks are read, unless a suspect."""
     meter.rollover_at = {"import": 10_000}
     db.session.commit()
     start = datetime(2025, 10, 1, tzinfo=UTC)
@@ -408,17 +428,178 @@ def test_the_reduced_stream_gives_the_same_usage(meter, monkeypatch, typo):
     consumption.create_tariff(meter, "import", "2025-11-16", "0.35", "0.45")
     config = consumption.meter_config(meter)
     plans = consumption.tariff_plans(meter)
+    calls = full_stream_calls(monkeypatch)
     for kind in ("day", "month"):
         periods = periods_between(kind, date(2025, 10, 2), date(2025, 12, 28), BERLIN)
-        sent = list(consumption.meter_rows(
-            meter, periods[0].start, periods[-1].end,
-            consumption._boundaries(periods, plans, config), [swap_at]))
-        if db.engine.dialect.name == "postgresql" and not typo:
+        sent = consumption.reduced_rows(meter, periods[0].start, periods[-1].end,
+                                        consumption._boundaries(periods, plans, config))
+        if postgres():
             assert len(sent) < len(rows) / 3
         else:
-            assert len(sent) > len(rows) * 0.9
+            assert sent is None
         got = consumption.usage_for(meter, kind, date(2025, 10, 2), date(2025, 12, 28))
         want = meter_usage(rows, periods, ["import"], config, plans)
         assert [summary(p) for p in got.meter["import"].periods] == [
             summary(p) for p in want.metrics["import"].periods]
         assert len(got.suspects) == (1 if typo else 0)
+    # Every reading is read on SQLite, and on PostgreSQL only to list every suspect.
+    assert len(calls) == (2 if typo or not postgres() else 0)
+
+
+def test_the_chart_line_is_the_same_from_the_reduced_stream(meter, monkeypatch):
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    add_readings(meter, [(start + timedelta(hours=3 * h), {"import": 0.7 * h})
+                         for h in range(8 * 400)])
+    reduced = consumption.usage_for(meter, "month", date(2025, 1, 1), date(2026, 1, 1),
+                                    line_points=50)
+    monkeypatch.setattr(consumption, "reduced_rows", lambda *args, **kwargs: None)
+    full = consumption.usage_for(meter, "month", date(2025, 1, 1), date(2026, 1, 1),
+                                 line_points=50)
+    assert len(full.line["import"]) == 50
+    assert reduced.line == full.line
+
+
+def stored_breaks(source) -> set:
+    """Return the reading ids the database holds as source's breaks."""
+    return set(db.session.scalars(
+        db.select(ReadingBreak.reading_id).where(ReadingBreak.data_source_id == source.id)))
+
+
+def expected_breaks(source) -> set:
+    """Return the ids of source's readings that break the rising run, computed in Python."""
+    found, previous = set(), None
+    for reading in db.session.scalars(db.select(Reading).where(
+            Reading.data_source_id == source.id).order_by(Reading.timestamp, Reading.id)):
+        if previous is not None and consumption.is_break(previous, reading.values):
+            found.add(reading.id)
+        previous = reading.values
+    return found
+
+
+@pytest.mark.skipif("os.environ.get('HOMELOG_TEST_BACKEND') != 'postgresql'")
+def test_every_kind_of_write_keeps_the_breaks_right(user, make_source):
+    """A trigger marks the breaks stale for any write; the next usage brings them up to date."""
+    source = make_source(user, metrics={"day": "kWh", "night": "kWh"})
+    other = make_source(user, "Gas", metrics={"gas": "m³"})
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    made = [readings.create_reading(source, user, start + timedelta(days=d),
+                                    {"day": 10.0 * d, "night": 5.0 * d}) for d in range(10)]
+    readings.create_reading(other, user, start, {"gas": 1.0})
+
+    def check() -> None:
+        db.session.commit()
+        consumption.refresh_breaks(source.id)
+        db.session.expire_all()
+        assert stored_breaks(source) == expected_breaks(source)
+        assert db.session.scalar(db.select(db.func.count()).select_from(StaleBreaks).where(
+            StaleBreaks.data_source_id == source.id)) == 0
+
+    check()
+    assert stored_breaks(source) == set()
+    readings.update_reading(made[4], values={"day": 1.0, "night": 40.0})  # day and night drop
+    check()
+    assert stored_breaks(source) == {made[4].id, made[5].id}
+    readings.update_reading(made[4], timestamp=start + timedelta(days=20))  # moved to the end
+    check()
+    readings.update_reading(made[4], note="a note changes nothing")
+    assert db.session.scalar(db.select(db.func.count()).select_from(StaleBreaks).where(
+        StaleBreaks.data_source_id == source.id)) == 0
+    readings.delete_reading(made[4])
+    check()
+    readings.create_reading(source, user, start + timedelta(days=3, hours=12),
+                            {"day": 25.0}, require_all=False)  # a metric missing
+    check()
+    assert len(stored_breaks(source)) == 2
+    sync.save_readings(user, [sync.ReadingInput(uuid.uuid4(), source.id,
+                                                start + timedelta(days=6, hours=1),
+                                                {"day": 0.5, "night": 0.5}, None)])
+    check()
+    db.session.execute(db.text('UPDATE readings SET "values" = \'{"day": 99, "night": 99}\' '
+                               "WHERE id = :id"), {"id": made[8].id})
+    check()
+    # Breaks of one source never touch another's, and deleting a source takes its rows along.
+    assert expected_breaks(other) == set()
+    datasources.delete_source(source)
+    assert db.session.scalar(db.select(db.func.count()).select_from(StaleBreaks)) <= 1
+    assert db.session.scalar(db.select(db.func.count()).select_from(ReadingBreak)) == 0
+
+
+def test_usage_stays_right_while_the_breaks_are_stale(meter, monkeypatch):
+    """Without an up-to-date list of breaks (a write racing a request) every reading is read."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    add_readings(meter, [(start + timedelta(hours=h), {"import": 1.0 * h}) for h in range(500)])
+    monkeypatch.setattr(consumption, "refresh_breaks", lambda source_id: None)
+    calls = full_stream_calls(monkeypatch)
+    got = consumption.usage_for(meter, "day", date(2026, 1, 2), date(2026, 1, 10))
+    assert [p.usage for p in got.meter["import"].periods] == [pytest.approx(24.0)] * 8
+    assert len(calls) == 1
+
+
+# Random meter histories through the database: the usage read from it (reduced on PostgreSQL)
+# equals the engine's over every reading, whatever drops, ties, gaps, missing values,
+# confirmations, rollovers, swaps and later edits the history has.
+history_steps = st.lists(
+    st.tuples(
+        st.integers(0, 40),  # hours after the previous reading (0: the same instant)
+        st.one_of(st.floats(0, 30), st.floats(-60, -0.5), st.just(-9_990.0)),  # change
+        st.booleans(),  # confirmed
+        st.sampled_from(["both", "both", "both", "day", "night"]),  # which metrics it has
+    ),
+    min_size=1, max_size=60,
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(steps=history_steps, wrap=st.booleans(), swap_at=st.one_of(st.none(), st.integers(0, 900)),
+       edits=st.lists(st.tuples(st.integers(0, 59), st.sampled_from(["delete", "raise", "drop"])),
+                      max_size=3),
+       kind=st.sampled_from(["day", "week", "month"]))
+def test_random_histories_give_the_engine_s_usage(user, make_source, steps, wrap, swap_at,
+                                                  edits, kind):
+    source = make_source(user, metrics={"day": "kWh", "night": "kWh"},
+                         rollover_at={"day": 10_000, "night": 10_000} if wrap else {})
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    at, value, rows = start, 9_000.0, []
+    for hours, change, confirmed, which in steps:
+        at += timedelta(hours=hours)
+        value = max(0.0, value + change) % 10_000
+        values = {"day": round(value, 3), "night": round(value / 2, 3)}
+        if which != "both":
+            values = {which: values[which]}
+        rows.append((at, values, confirmed))
+    made = add_readings(source, rows)
+    for index, action in edits:
+        if index >= len(made):
+            continue
+        reading = made[index]
+        if action == "delete":
+            readings.delete_reading(reading)
+            made.remove(reading)
+        else:
+            step = 7.5 if action == "raise" else -500.0
+            readings.update_reading(reading, values={k: max(0.0, v + step)
+                                                     for k, v in reading.values.items()},
+                                    require_all=False)
+    if swap_at is not None:
+        consumption.create_swap(source, None, start + timedelta(hours=swap_at, minutes=30),
+                                {"day": 9_500, "night": 4_800}, {"day": 2, "night": 1})
+    consumption.create_tariff(source, "day", "2026-01-10", "0.30", "0.40")
+    db.session.expire_all()
+    stored = sorted(db.session.scalars(db.select(Reading).where(
+        Reading.data_source_id == source.id)), key=lambda r: (r.timestamp, r.id))
+    all_rows = [(r.timestamp, r.values, r.confirmed, r.id) for r in stored]
+    first, last = date(2025, 12, 30), date(2026, 3, 5)
+    got = consumption.usage_for(source, kind, first, last)
+    periods = periods_between(kind, first, last, ZoneInfo("Europe/Berlin"))
+    want = meter_usage(all_rows, periods, ["day", "night"], consumption.meter_config(source),
+                       consumption.tariff_plans(source))
+    for metric in ("day", "night"):
+        assert [summary(p) for p in got.meter[metric].periods] == [
+            summary(p) for p in want.metrics[metric].periods]
+    assert [(s.metric, s.key) for s in got.suspects] == [(s.metric, s.key)
+                                                         for s in want.suspects]
+    if postgres():
+        consumption.refresh_breaks(source.id)
+        assert stored_breaks(source) == expected_breaks(source)
