@@ -165,6 +165,18 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def settle(pids: list[int], timeout: float = 60.0) -> None:
+    """Wait until the workers are idle: requests wrk gave up on may still be running."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pids)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds(pids)
+        if now - last < 0.05:  # under 10 % of one core
+            return
+        last = now
+
+
 def cold_start_seconds(url: str) -> float:
     """Return how long a new process takes to import the app and answer its first request."""
     code = (
@@ -334,7 +346,9 @@ def main() -> int:
                    "BENCH_TOKENS": " ".join(f"{s}={t}" for s, t in lanes)}
             if args.warmup:
                 run_wrk(port, endpoint, args.warmup, args.connections, args.threads, env)
+                settle(worker_pids(server.pid))
             pids = worker_pids(server.pid)
+            settle(pids)
             used = cpu_seconds(pids)
             figures[endpoint.name] = run_wrk(port, endpoint, args.duration, args.connections,
                                              args.threads, env)
