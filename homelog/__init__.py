@@ -46,22 +46,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
+    from homelog import access, web
     from homelog import auth as _auth  # noqa: F401  (registers the user loader)
     from homelog import sync as _sync  # noqa: F401  (numbers every write for the change feed)
-    from homelog import web
     from homelog.admin.routes import bp as admin_bp
     from homelog.api.routes import bp as api_bp
     from homelog.auth.routes import bp as auth_bp
     from homelog.backups.routes import bp as backups_bp
     from homelog.cli import register_cli
+    from homelog.homes.routes import bp as homes_bp
     from homelog.sources.routes import bp as sources_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(sources_bp)
     app.register_blueprint(backups_bp)
+    app.register_blueprint(homes_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api")
     web.init_app(app)
+    access.init_app(app)  # after the blueprints: its check runs after their sign-in hooks
     register_cli(app)
     return app
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from homelog import consumption
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.models import KINDS, DataSource, Reading, User
+from homelog.models import KINDS, ROLES, DataSource, LocationMember, Reading, User
 
 MAX_NAME_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 2000
@@ -35,17 +35,73 @@ KIND_LABELS = {
 }
 
 
+def _shared_location_ids(user: User, roles: Sequence[str] = ROLES) -> Select:
+    """Return a select of the ids of homes shared with user in one of roles."""
+    return select(LocationMember.location_id).where(
+        LocationMember.user_id == user.id, LocationMember.role.in_(list(roles))
+    )
+
+
 def visible_sources(user: User) -> Select[tuple[DataSource]]:
     """Return a select of the sources user may see, ordered by name.
 
-    This is the one place that decides which sources belong to a user; every lookup goes
-    through it (shared homes will widen it).
+    This is the one place that decides which sources a user may see: their own, and those
+    in homes shared with them (homelog.locations); every lookup goes through it.
     """
     return (
         select(DataSource)
-        .where(DataSource.owner_id == user.id)
+        .where(or_(DataSource.owner_id == user.id,
+                   DataSource.location_id.in_(_shared_location_ids(user))))
         .order_by(func.lower(DataSource.name), DataSource.id)
     )
+
+
+def writable_sources(user: User) -> Select[tuple[DataSource]]:
+    """Return a select of the sources whose readings user may add, change and delete."""
+    return visible_sources(user).where(
+        or_(DataSource.owner_id == user.id,
+            DataSource.location_id.in_(_shared_location_ids(user, ("editor",))))
+    )
+
+
+def role_for(user: User, source: DataSource) -> str | None:
+    """Return user's role for source: "owner", "editor", "viewer", or None (a stranger)."""
+    if source.owner_id == user.id:
+        return "owner"
+    if source.location_id is None:
+        return None
+    return db.session.scalar(
+        select(LocationMember.role).where(LocationMember.location_id == source.location_id,
+                                          LocationMember.user_id == user.id)
+    )
+
+
+#: What each role may do with a source: read it; write its readings; manage the source
+#: itself (edit, delete, prices, swaps, settings, reminders) and its home's members.
+PERMISSIONS = {
+    "owner": frozenset({"read", "write", "manage"}),
+    "editor": frozenset({"read", "write"}),
+    "viewer": frozenset({"read"}),
+}
+
+
+def can(user: User, source: DataSource, action: str) -> bool:
+    """Return True when user may do action ("read", "write" or "manage") with source.
+
+    The one permission check: every route that reads or changes a source or its readings
+    asks it (homelog/access.py applies it to pages, fragments and the API).
+    """
+    return action in PERMISSIONS.get(role_for(user, source) or "", frozenset())
+
+
+def can_write(user: User, source: DataSource) -> bool:
+    """Return True when user may add, change and delete source's readings."""
+    return can(user, source, "write")
+
+
+def can_manage(user: User, source: DataSource) -> bool:
+    """Return True when user may change or delete source itself (its owner only)."""
+    return can(user, source, "manage")
 
 
 def get_source_for(user: User, source_id: object) -> DataSource | None:
@@ -379,6 +435,10 @@ def latest_readings(sources: Sequence[DataSource]) -> dict[int, Reading]:
 __all__ = [
     "COMMON_UNITS",
     "KIND_LABELS",
+    "PERMISSIONS",
+    "can",
+    "can_manage",
+    "can_write",
     "clean_metrics",
     "create_source",
     "delete_source",
@@ -386,6 +446,8 @@ __all__ = [
     "latest_readings",
     "metric_value_counts",
     "reading_count",
+    "role_for",
     "update_source",
     "visible_sources",
+    "writable_sources",
 ]

@@ -138,6 +138,10 @@ class DataSource(db.Model):
     monthly_advance: Mapped[Decimal | None] = mapped_column(sa.Numeric(12, 2))
     billing_year_start: Mapped[date | None] = mapped_column(sa.Date)
     max_gap_hours: Mapped[int] = mapped_column(default=48, server_default="48")
+    # Reading reminder (homelog/reminders.py): "day", "week" (reminder_day = weekday, 0 is
+    # Monday) or "month" (reminder_day = day of the month, 1-31); None for no reminder.
+    reminder_every: Mapped[str | None] = mapped_column(sa.String(10))
+    reminder_day: Mapped[int | None] = mapped_column(sa.SmallInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -348,3 +352,27 @@ class ImportUpload(db.Model):
     filename: Mapped[str] = mapped_column(sa.String(255), default="")
     content: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+ROLES = ("viewer", "editor")
+
+
+class LocationMember(db.Model):
+    """Someone the owner shares a home with: a viewer sees it, an editor also records readings."""
+
+    __tablename__ = "location_members"
+    __table_args__ = (
+        sa.UniqueConstraint("location_id", "user_id"),
+        sa.CheckConstraint("role IN ('viewer', 'editor')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("locations.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(10), default="viewer")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    location: Mapped[Location] = relationship()
+    user: Mapped[User] = relationship()

@@ -1,0 +1,89 @@
+"""Who may do what with a source: one check in front of every source route.
+
+Every route of the `sources` and `api` blueprints with a `source_id` in its URL passes this
+hook before its view runs. It asks `homelog.datasources.can` with the action the route needs:
+
+- "read" for a GET of a page or fragment that only shows things;
+- "write" for the routes that add, change, delete, confirm or import readings (and the GET
+  of their forms): owners and editors;
+- "manage" for everything else that changes something: the source itself, prices, meter
+  swaps, settings, reminders. Owners only. A new unsafe route is owner-only until it is
+  listed here, so a route added later cannot forget the check.
+
+A source the user may not see at all is left to the view, which answers 404 (a stranger
+learns nothing); a member without the right answers 403 (JSON under /api).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, abort, g, request
+from flask_login import current_user
+
+from homelog import datasources
+from homelog.models import DataSource
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: Routes that write readings: owners and editors.
+WRITE_READINGS = frozenset({
+    "sources.add_reading", "sources.quick_add", "sources.edit_reading",
+    "sources.delete_reading", "sources.restore_reading", "sources.confirm_reading",
+    "sources.import_page", "sources.import_preview", "sources.import_confirm",
+    "api.create_reading", "api.update_reading", "api.delete_reading", "api.import_readings",
+})
+#: GET routes that show a form to change something rather than just data.
+FORM_PAGES = {
+    "sources.edit": "manage", "sources.delete": "manage", "sources.reminder": "manage",
+    "sources.quick_add": "write", "sources.edit_reading": "write",
+    "sources.delete_reading": "write", "sources.import_page": "write",
+}
+GUARDED_BLUEPRINTS = ("sources", "api")
+
+
+def required_action(endpoint: str | None, method: str) -> str:
+    """Return the action ("read", "write" or "manage") a request to endpoint needs."""
+    if method in SAFE_METHODS:
+        return FORM_PAGES.get(endpoint or "", "read")
+    return "write" if endpoint in WRITE_READINGS else "manage"
+
+
+def check_source_access():
+    """Answer 403 when the signed-in user may see the source but not do this with it."""
+    source_id = (request.view_args or {}).get("source_id")
+    if source_id is None:
+        return None
+    user = g.get("api_user") if request.blueprint == "api" else current_user
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None  # the view's own sign-in check answers
+    source = datasources.get_source_for(user, source_id)
+    if source is None:
+        return None  # the view answers 404
+    action = required_action(request.endpoint, request.method)
+    if not datasources.can(user, source, action):
+        if action == "manage":
+            abort(403, "Only the owner of this source can do that.")
+        abort(403, "You can see this home's readings but not change them: ask its owner "
+                   "to make you an editor.")
+    return None
+
+
+def source_role(source: DataSource) -> str | None:
+    """Return the signed-in user's role for source, once per request (for templates)."""
+    if not current_user or not current_user.is_authenticated:
+        return None
+    cache = g.setdefault("_source_roles", {})
+    if source.id not in cache:
+        cache[source.id] = datasources.role_for(current_user, source)
+    return cache[source.id]
+
+
+def init_app(app: Flask) -> None:
+    """Run the check after each guarded blueprint's own before-request hooks (sign-in)."""
+    for name in GUARDED_BLUEPRINTS:
+        app.before_request_funcs.setdefault(name, []).append(check_source_access)
+    # Templates show only the buttons the user may use.
+    app.jinja_env.globals["source_role"] = source_role
+
+
+__all__ = ["FORM_PAGES", "WRITE_READINGS", "check_source_access", "init_app",
+           "required_action", "source_role"]

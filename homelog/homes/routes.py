@@ -1,0 +1,208 @@
+"""Routes: homes (create, edit, delete, sources in them) and sharing them with others.
+
+Someone else's home is a 404, like one that does not exist; a member who may see a home but
+not manage it gets 403 on the owner's pages. Plain forms with post-redirect-get.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from homelog import locations, timeutil
+from homelog.errors import ValidationFailed
+from homelog.extensions import db
+from homelog.homes.forms import HomeForm, InviteForm, RoleForm
+from homelog.models import DataSource, Location, User
+
+bp = Blueprint("homes", __name__)
+
+
+def _home_or_404(location_id: int) -> Location:
+    home = locations.get_home_for(current_user, location_id)
+    if home is None:
+        abort(404)
+    return home
+
+
+def _own_home_or_403(location_id: int) -> Location:
+    home = _home_or_404(location_id)
+    if home.owner_id != current_user.id:
+        abort(403, "Only the owner of this home can do that.")
+    return home
+
+
+def _own_sources() -> list[DataSource]:
+    return list(db.session.scalars(
+        select(DataSource).where(DataSource.owner_id == current_user.id)
+        .order_by(DataSource.name)
+    ))
+
+
+def _apply(form, error: ValidationFailed) -> None:
+    for key, messages in error.errors.items():
+        field = getattr(form, key, None)
+        if field is not None:
+            field.errors = list(field.errors) + messages
+
+
+def _form_page(form: HomeForm, home: Location | None, status: int = 200):
+    return render_template("homes/form.html", form=form, home=home,
+                           timezones=timeutil.timezone_names()), status
+
+
+@bp.route("/homes")
+@login_required
+def index():
+    """List the user's homes and the homes shared with them."""
+    homes = locations.visible_homes(current_user)
+    rows = [(home, locations.role_in(current_user, home), len(locations.sources_in(home)),
+             len(locations.members_of(home))) for home in homes]
+    return render_template("homes/index.html", rows=rows)
+
+
+@bp.route("/homes/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Create a home: name, timezone and which sources are in it."""
+    form = HomeForm()
+    form.offer(_own_sources())
+    if request.method == "GET":
+        form.timezone.data = current_user.timezone
+        return _form_page(form, None)
+    if form.validate_on_submit():
+        try:
+            home = locations.create_home(current_user, form.name.data, form.timezone.data,
+                                         form.sources.data or [])
+        except ValidationFailed as error:
+            db.session.rollback()
+            _apply(form, error)
+        else:
+            flash(f"“{home.name}” is ready. Invite the people you share it with below.",
+                  "success")
+            return redirect(url_for("homes.detail", location_id=home.id))
+    return _form_page(form, None, 422)
+
+
+@bp.route("/homes/<int:location_id>")
+@login_required
+def detail(location_id: int):
+    """Show a home: its sources and members; its owner also invites and manages members."""
+    home = _home_or_404(location_id)
+    role = locations.role_in(current_user, home)
+    members = locations.members_of(home)
+    return render_template(
+        "homes/detail.html", home=home, role=role, members=members,
+        sources=locations.sources_in(home), invite=InviteForm(formdata=None),
+        role_forms={m.id: RoleForm(formdata=None, role=m.role, prefix=f"m{m.id}")
+                    for m in members},
+        owner=home_owner(home),
+    )
+
+
+def home_owner(home: Location) -> User:
+    """Return the owner of home."""
+    return db.session.get(User, home.owner_id)
+
+
+@bp.route("/homes/<int:location_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(location_id: int):
+    """Change a home's name, timezone and sources (its owner only)."""
+    home = _own_home_or_403(location_id)
+    form = HomeForm(obj=home if request.method == "GET" else None)
+    form.offer(_own_sources())
+    if request.method == "GET":
+        form.sources.data = [source.id for source in locations.sources_in(home)]
+        return _form_page(form, home)
+    if form.validate_on_submit():
+        try:
+            locations.update_home(home, form.name.data, form.timezone.data,
+                                  form.sources.data or [])
+        except ValidationFailed as error:
+            db.session.rollback()
+            _apply(form, error)
+        else:
+            flash(f"“{home.name}” is saved.", "success")
+            return redirect(url_for("homes.detail", location_id=home.id))
+    return _form_page(form, home, 422)
+
+
+@bp.route("/homes/<int:location_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(location_id: int):
+    """Ask, then delete a home (its sources stay, without a home; members lose access)."""
+    home = _own_home_or_403(location_id)
+    if request.method == "POST":
+        name = home.name
+        locations.delete_home(home)
+        flash(f"“{name}” is deleted; its sources are kept.", "success")
+        return redirect(url_for("homes.index"))
+    return render_template("homes/delete.html", home=home,
+                           sources=locations.sources_in(home),
+                           members=locations.members_of(home))
+
+
+@bp.route("/homes/<int:location_id>/members", methods=["POST"])
+@login_required
+def invite(location_id: int):
+    """Share the home with an existing user as viewer or editor."""
+    home = _own_home_or_403(location_id)
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            member = locations.invite(home, form.email.data, form.role.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            _apply(form, error)
+        else:
+            flash(f"{member.user.display_name} can now see “{home.name}” as "
+                  f"{member.role}.", "success")
+            return redirect(url_for("homes.detail", location_id=home.id))
+    members = locations.members_of(home)
+    return render_template(
+        "homes/detail.html", home=home, role="owner", members=members,
+        sources=locations.sources_in(home), invite=form, owner=home_owner(home),
+        role_forms={m.id: RoleForm(formdata=None, role=m.role, prefix=f"m{m.id}")
+                    for m in members},
+    ), 422
+
+
+@bp.route("/homes/<int:location_id>/members/<int:member_id>", methods=["POST"])
+@login_required
+def change_role(location_id: int, member_id: int):
+    """Change a member's role."""
+    home = _own_home_or_403(location_id)
+    member = locations.get_member(home, member_id) or abort(404)
+    form = RoleForm(prefix=f"m{member.id}")
+    if form.validate_on_submit():
+        locations.change_role(member, form.role.data)
+        flash(f"{member.user.display_name} is now {member.role}.", "success")
+    else:
+        flash("Choose viewer or editor.", "error")
+    return redirect(url_for("homes.detail", location_id=home.id))
+
+
+@bp.route("/homes/<int:location_id>/members/<int:member_id>/remove", methods=["POST"])
+@login_required
+def remove_member(location_id: int, member_id: int):
+    """Remove a member: their access ends at once."""
+    home = _own_home_or_403(location_id)
+    member = locations.get_member(home, member_id) or abort(404)
+    name = member.user.display_name
+    locations.remove_member(member)
+    flash(f"{name} no longer has access to “{home.name}”.", "success")
+    return redirect(url_for("homes.detail", location_id=home.id))
+
+
+@bp.route("/homes/<int:location_id>/leave", methods=["POST"])
+@login_required
+def leave(location_id: int):
+    """Leave a home someone shared with you."""
+    home = _home_or_404(location_id)
+    if home.owner_id == current_user.id:
+        abort(403, "You own this home: delete it instead.")
+    locations.leave_home(current_user, home)
+    flash(f"You left “{home.name}”.", "success")
+    return redirect(url_for("sources.index"))

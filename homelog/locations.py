@@ -1,0 +1,250 @@
+"""Homes (locations) and the people they are shared with.
+
+A home has an owner, a name and a timezone; the owner's sources may belong to one, and then
+their days, weeks and months follow the home's timezone (homelog.consumption.source_zone).
+The owner shares a home with other existing users as a viewer (sees everything in it) or an
+editor (also adds, edits and deletes readings). Only the owner changes the home, its sources
+and its members; removing a member ends their access at once (every request checks).
+
+Free of request objects; bad input raises `homelog.errors.ValidationFailed` keyed by field
+("name", "timezone", "email", "role", "sources").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from homelog import accounts, timeutil
+from homelog.errors import ValidationFailed
+from homelog.extensions import db
+from homelog.models import ROLES, DataSource, Location, LocationMember, User
+
+MAX_NAME_LENGTH = 100
+ROLE_LABELS = {"viewer": "Viewer (sees readings and usage)",
+               "editor": "Editor (also adds and edits readings)"}
+
+
+def visible_homes(user: User) -> list[Location]:
+    """Return the homes user owns or is a member of, own ones first, then by name."""
+    shared = select(LocationMember.location_id).where(LocationMember.user_id == user.id)
+    homes = db.session.scalars(
+        select(Location).where(or_(Location.owner_id == user.id, Location.id.in_(shared)))
+        .order_by(Location.owner_id != user.id, func.lower(Location.name), Location.id)
+    )
+    return list(homes)
+
+
+def get_home_for(user: User, location_id: object) -> Location | None:
+    """Return the home with location_id if user owns it or is a member, else None."""
+    try:
+        wanted = int(str(location_id), 10)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < wanted < 2**31:
+        return None
+    return next((home for home in visible_homes(user) if home.id == wanted), None)
+
+
+def role_in(user: User, home: Location) -> str | None:
+    """Return user's role in home: "owner", "editor", "viewer", or None."""
+    if home.owner_id == user.id:
+        return "owner"
+    return db.session.scalar(
+        select(LocationMember.role).where(LocationMember.location_id == home.id,
+                                          LocationMember.user_id == user.id)
+    )
+
+
+def members_of(home: Location) -> list[LocationMember]:
+    """Return home's members, by name."""
+    return list(db.session.scalars(
+        select(LocationMember).join(User, User.id == LocationMember.user_id)
+        .where(LocationMember.location_id == home.id)
+        .order_by(func.lower(User.name), func.lower(User.email))
+    ))
+
+
+def sources_in(home: Location) -> list[DataSource]:
+    """Return the sources in home, by name."""
+    return list(db.session.scalars(
+        select(DataSource).where(DataSource.location_id == home.id)
+        .order_by(func.lower(DataSource.name), DataSource.id)
+    ))
+
+
+def _check(name: object, timezone: object) -> tuple[str, str]:
+    errors: dict[str, list[str]] = {}
+    clean_name = name.strip() if isinstance(name, str) else ""
+    if not clean_name:
+        errors["name"] = ["Enter a name, like “Home” or “Cabin”."]
+    elif len(clean_name) > MAX_NAME_LENGTH:
+        errors["name"] = [f"Use at most {MAX_NAME_LENGTH} characters."]
+    zone = timezone.strip() if isinstance(timezone, str) else ""
+    if not timeutil.is_valid_timezone(zone):
+        errors["timezone"] = ["Choose a timezone from the list, like Europe/Berlin."]
+    if errors:
+        raise ValidationFailed(errors)
+    return clean_name, zone
+
+
+def _assign(owner: User, home: Location, source_ids: Iterable[int]) -> None:
+    """Put exactly the owner's sources source_ids in home (others in it leave it)."""
+    wanted = set(source_ids)
+    own = db.session.scalars(select(DataSource).where(DataSource.owner_id == owner.id))
+    found = set()
+    for source in own:
+        if source.id in wanted:
+            found.add(source.id)
+            if source.location_id != home.id:
+                source.location_id = home.id
+        elif source.location_id == home.id:
+            source.location_id = None
+    if wanted - found:
+        raise ValidationFailed({"sources": ["Choose among your own sources."]})
+
+
+def create_home(owner: User, name: str, timezone: str,
+                source_ids: Sequence[int] = ()) -> Location:
+    """Create owner's home with the given sources in it, and commit."""
+    clean_name, zone = _check(name, timezone)
+    home = Location(owner_id=owner.id, name=clean_name, timezone=zone)
+    db.session.add(home)
+    db.session.flush()
+    _assign(owner, home, source_ids)
+    db.session.commit()
+    return home
+
+
+def update_home(home: Location, name: str, timezone: str,
+                source_ids: Sequence[int] | None = None) -> Location:
+    """Change a home (and which of its owner's sources are in it), and commit."""
+    home.name, home.timezone = _check(name, timezone)
+    if source_ids is not None:
+        _assign(db.session.get(User, home.owner_id), home, source_ids)
+    db.session.commit()
+    return home
+
+
+def delete_home(home: Location) -> None:
+    """Delete a home and commit; its sources stay (without a home), its members lose access."""
+    for source in sources_in(home):
+        source.location_id = None  # recorded in the change feed, unlike ON DELETE SET NULL
+    db.session.delete(home)
+    db.session.commit()
+
+
+def invite(home: Location, email: str, role: str) -> LocationMember:
+    """Share home with the existing user with email, as role; commit.
+
+    Raises:
+        ValidationFailed: no such user, the owner themselves, already a member, or a role
+            other than viewer or editor.
+    """
+    if role not in ROLES:
+        raise ValidationFailed({"role": ["Choose viewer or editor."]})
+    address = accounts.normalize_email(email or "")
+    user = db.session.scalar(select(User).where(func.lower(User.email) == address.lower()))
+    if user is None or not user.is_active:
+        raise ValidationFailed({"email": [
+            "No one with this email address uses homelog here. Ask an administrator to "
+            "create their account first."]})
+    if user.id == home.owner_id:
+        raise ValidationFailed({"email": ["That is you: you own this home."]})
+    member = LocationMember(location_id=home.id, user_id=user.id, role=role)
+    db.session.add(member)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ValidationFailed({"email": [f"{user.display_name} is already a member."]}) from None
+    return member
+
+
+def get_member(home: Location, member_id: object) -> LocationMember | None:
+    """Return home's member with member_id, or None."""
+    try:
+        wanted = int(str(member_id), 10)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < wanted < 2**31:
+        return None
+    return db.session.scalar(select(LocationMember).where(
+        LocationMember.id == wanted, LocationMember.location_id == home.id))
+
+
+def change_role(member: LocationMember, role: str) -> LocationMember:
+    """Give member another role and commit."""
+    if role not in ROLES:
+        raise ValidationFailed({"role": ["Choose viewer or editor."]})
+    member.role = role
+    db.session.commit()
+    return member
+
+
+def remove_member(member: LocationMember) -> None:
+    """End member's access to the home at once, and commit."""
+    db.session.delete(member)
+    db.session.commit()
+
+
+def leave_home(user: User, home: Location) -> None:
+    """Let a member leave a home shared with them, and commit."""
+    member = db.session.scalar(select(LocationMember).where(
+        LocationMember.location_id == home.id, LocationMember.user_id == user.id))
+    if member is not None:
+        remove_member(member)
+
+
+@dataclass
+class Group:
+    """Sources of one home on the dashboard (home None: sources without a home)."""
+
+    home: Location | None
+    role: str
+    owner: User | None = None
+    sources: list[DataSource] = field(default_factory=list)
+
+    @property
+    def shared(self) -> bool:
+        """Return True for a home someone else shares with the user."""
+        return self.role != "owner"
+
+
+def group_sources(user: User, sources: Sequence[DataSource]) -> list[Group]:
+    """Group the sources user sees by home: own homes, then shared ones, then no home."""
+    groups: dict[int | None, Group] = {}
+    for home in visible_homes(user):
+        role = role_in(user, home) or "viewer"
+        groups[home.id] = Group(home, role, db.session.get(User, home.owner_id))
+    loose = Group(None, "owner")
+    for source in sources:
+        group = groups.get(source.location_id)
+        (group or loose).sources.append(source)
+    ordered = [group for group in groups.values()]
+    if loose.sources or not ordered:
+        ordered.append(loose)
+    return ordered
+
+
+__all__ = [
+    "ROLE_LABELS",
+    "Group",
+    "change_role",
+    "create_home",
+    "delete_home",
+    "get_home_for",
+    "get_member",
+    "group_sources",
+    "invite",
+    "leave_home",
+    "members_of",
+    "remove_member",
+    "role_in",
+    "sources_in",
+    "update_home",
+    "visible_homes",
+]
