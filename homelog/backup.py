@@ -1,8 +1,8 @@
 """Whole-account backup as one JSON file, and its restore into an empty account.
 
 The file holds the account's settings, homes (with their members), sources with their usage
-settings, tariffs and meter swaps, and every reading. It is one JSON document, written so
-that each reading sits on a line of its own after a line `"readings": [`:
+settings, reading reminders, tariffs and meter swaps, and every reading. It is one JSON
+document, written so that each reading sits on a line of its own after `"readings": [`:
 
     {"format": "homelog-backup", "version": 1, ..., "sources": [...],
     "readings": [
@@ -40,6 +40,7 @@ from homelog.models import (
     KINDS,
     DataSource,
     Location,
+    LocationMember,
     MeterEvent,
     Reading,
     Tariff,
@@ -48,6 +49,7 @@ from homelog.models import (
     uuid7,
 )
 from homelog.readings import MAX_ABS_VALUE, MAX_NOTE_LENGTH
+from homelog.reminders import clean_schedule
 
 FORMAT = "homelog-backup"
 VERSION = 1
@@ -66,11 +68,7 @@ def _dumps(value: Any) -> str:
 # ---- Backup --------------------------------------------------------------------------------
 
 def _location_members(location_ids: list[int]) -> dict[int, list[dict]]:
-    """Return {location id: [{"email", "role"}]} (empty until homes can be shared)."""
-    try:
-        from homelog.models import LocationMember
-    except ImportError:
-        return {}
+    """Return {location id: [{"email", "role"}]} of the homes' members."""
     rows = db.session.execute(
         select(LocationMember.location_id, User.email, LocationMember.role)
         .join(User, User.id == LocationMember.user_id)
@@ -112,9 +110,8 @@ def _source_document(source: DataSource, emails: dict[int, str]) -> dict:
             for e in swaps
         ],
     }
-    for name in ("reminder_every", "reminder_day"):
-        if hasattr(source, name):
-            document[name] = getattr(source, name)
+    if source.reminder_every:
+        document["reminder"] = {"every": source.reminder_every, "day": source.reminder_day}
     return document
 
 
@@ -444,10 +441,6 @@ def _list(head: dict, key: str) -> list[dict]:
 
 
 def _restore_members(location: Location, members: Any, person) -> None:
-    try:
-        from homelog.models import LocationMember
-    except ImportError:
-        return
     if not isinstance(members, list):
         raise _Bad("A home's members must be a list.")
     for member in members:
@@ -491,9 +484,14 @@ def _restore_source(user: User, item: dict, location_ids: dict, person,
         billing_year_start=_day(item.get("billing_year_start"),
                                 f"Source “{name}”: billing year start"),
     )
-    for name_ in ("reminder_every", "reminder_day"):
-        if name_ in item and hasattr(DataSource, name_):
-            setattr(source, name_, item[name_])
+    schedule = item.get("reminder") or {}
+    try:
+        source.reminder_every, source.reminder_day = clean_schedule(
+            schedule.get("every") if isinstance(schedule, dict) else "?",
+            schedule.get("day") if isinstance(schedule, dict) else None,
+        )
+    except ValidationFailed:
+        raise _Bad(f"Source “{name}”: the reading reminder is invalid.") from None
     if item.get("created_at"):
         source.created_at = _when(item["created_at"], f"Source “{name}”")
     db.session.add(source)

@@ -15,7 +15,15 @@ from sqlalchemy import select
 from homelog import backup, create_app
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.models import DataSource, Location, MeterEvent, Reading, Tariff, User
+from homelog.models import (
+    DataSource,
+    Location,
+    LocationMember,
+    MeterEvent,
+    Reading,
+    Tariff,
+    User,
+)
 from tests.conftest import app_config
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -34,8 +42,11 @@ def build_account(owner: User, helper: User | None = None) -> None:
     meter.metrics = {"import": "kWh", "export": "kWh"}
     sensor = DataSource(owner_id=owner.id, name="Cellar", kind="sensor")
     sensor.metrics = {"temperature": "°C", "humidity": "%"}
+    meter.reminder_every, meter.reminder_day = "month", 31
     db.session.add_all([meter, sensor])
     db.session.flush()
+    if helper is not None:
+        db.session.add(LocationMember(location_id=home.id, user_id=helper.id, role="editor"))
     db.session.add_all([
         Tariff(data_source_id=meter.id, metric="import", effective_from=date(2025, 1, 1),
                unit_price=Decimal("0.312500"), standing_charge=Decimal("0.45")),
@@ -74,7 +85,8 @@ def snapshot(user_id: int, with_ids: bool = False) -> dict:
             "fields": (source.description, source.kind, source.metric_list,
                        source.rollover_at, source.cycle_day, source.monthly_advance,
                        source.billing_year_start, source.max_gap_hours,
-                       homes.get(source.location_id)),
+                       homes.get(source.location_id), source.reminder_every,
+                       source.reminder_day),
             "tariffs": sorted((t.metric, t.effective_from, t.unit_price, t.standing_charge)
                               for t in db.session.scalars(select(Tariff).where(
                                   Tariff.data_source_id == source.id))),
@@ -87,8 +99,13 @@ def snapshot(user_id: int, with_ids: bool = False) -> dict:
                           r.created_at, *((str(r.id),) if with_ids else ()))
                          for r in readings],
         }
+    members = sorted(
+        (homes[m.location_id], emails[m.user_id], m.role)
+        for m in db.session.scalars(select(LocationMember).where(
+            LocationMember.location_id.in_(list(homes))))
+    )
     return {"account": (user.timezone, user.currency), "homes": sorted(homes.values()),
-            "sources": sources}
+            "members": members, "sources": sources}
 
 
 def backup_text(user: User) -> str:
@@ -106,6 +123,8 @@ def test_backup_is_one_json_document_with_everything(app, user, make_user):
     power = next(s for s in document["sources"] if s["name"] == "Power")
     assert power["monthly_advance"] == "42.50" and len(power["tariffs"]) == 2
     assert power["swaps"][0]["note"] == "new meter"
+    assert power["reminder"] == {"every": "month", "day": 31}
+    assert document["locations"][0]["members"] == [{"email": helper.email, "role": "editor"}]
     assert len(document["readings"]) == 20
     assert {r["created_by"] for r in document["readings"]} == {user.email, helper.email}
 

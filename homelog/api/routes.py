@@ -9,6 +9,7 @@ from homelog.api import (  # noqa: F401
     auth,
     openapi,
     readings,
+    reminders,
     sources,
     sync,
     transfer,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, RootModel
 
-from homelog.api.schemas import Query, Response
+from homelog.api.schemas import Query, Request, Response
+
+StrictInt = Annotated[int, Field(strict=True)]
 
 CSV_BODY = {
     "text/csv": {
@@ -65,3 +68,49 @@ class ImportReportOut(Response):
     columns: list[ImportColumnOut]
     notes: list[str] = Field(description="How the file was read, in words.")
     problems: list[ImportProblemOut]
+
+
+# ---- Reminders ------------------------------------------------------------------------------
+
+class RemindersQuery(Query):
+    """Which reminders to list."""
+
+    all: bool = Field(False, description="Also list scheduled sources that are not due yet.")
+
+
+class ReminderOut(Response):
+    """A source whose reading is due (or, with `all`, scheduled)."""
+
+    source_id: int
+    source_name: str = Field(examples=["Electricity"])
+    every: Literal["day", "week", "month"]
+    day: int | None = Field(description="Weekday (0 = Monday) or day of the month (31 = last).")
+    schedule: str = Field(examples=["every Monday"])
+    status: Literal["due", "overdue", "ok"]
+    due_since: date | None = Field(description="The day the missing reading was due.")
+    days_overdue: int
+    next_due: date = Field(description="The day the next reading is due (the source's days).")
+    last_reading_at: datetime | None
+
+
+class ReminderList(RootModel[list[ReminderOut]]):
+    """Reminders, overdue first."""
+
+
+class ScheduleOut(Response):
+    """A source's reading schedule."""
+
+    every: Literal["day", "week", "month"] | None = Field(description="Null: no reminder.")
+    day: int | None
+    schedule: str = Field(examples=["monthly on the 15th"])
+
+
+class ScheduleIn(Request):
+    """A reading schedule: `every` null removes the reminder."""
+
+    read_only: ClassVar[frozenset[str]] = frozenset({"schedule"})
+
+    every: Literal["day", "week", "month"] | None
+    day: StrictInt | None = Field(None, ge=0, le=31,
+                                  description="Weekday 0-6 (Monday = 0) for `week`, 1-31 for "
+                                  "`month`; ignored for `day`.")

@@ -25,7 +25,7 @@ from flask import (
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from homelog import datasources, htmx, locations, readings, timeutil
+from homelog import datasources, htmx, locations, readings, reminders, timeutil
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.models import DataSource, Reading
@@ -197,7 +197,8 @@ def index():
     """Show the dashboard: every source with its last reading and a quick add."""
     sources = db.session.scalars(datasources.visible_sources(current_user)).all()
     context = {"sources": sources, "latest": datasources.latest_readings(sources),
-               "groups": locations.group_sources(current_user, sources)}
+               "groups": locations.group_sources(current_user, sources),
+               "reminders": reminders.reminders_for(current_user, sources=sources)}
     if htmx.is_fragment_request():
         return _fragment("sources/_source_list.html", **context)
     return render_template("sources/index.html", **context)

@@ -1,0 +1,24 @@
+"""Form of a source's reading reminder."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField
+from wtforms.validators import Optional
+
+from homelog.reminders import WEEKDAYS
+
+
+class ReminderForm(FlaskForm):
+    """How often the source should be read."""
+
+    every = SelectField("Remind me", choices=[
+        ("", "Never"), ("day", "Every day"), ("week", "Every week"), ("month", "Every month"),
+    ], validate_choice=False)
+    weekday = SelectField("On", choices=[(str(i), name) for i, name in enumerate(WEEKDAYS)],
+                          default="0", validate_choice=False)
+    month_day = IntegerField("On day", validators=[Optional()], default=1)
+
+    def day(self) -> object:
+        """Return the day that goes with the chosen frequency."""
+        return self.weekday.data if self.every.data == "week" else self.month_day.data
