@@ -102,6 +102,8 @@ PAGE_ROUTES = [
     ("POST", "/sources/{s}/meter", "manage", {"cycle_day": "1", "max_gap_hours": "48"}, {}),
     ("POST", "/sources/{s}/swaps", "manage", {"at": "2026-01-05T00:00"}, {}),
     ("POST", "/sources/{s}/swaps/{w}/delete", "manage", {}, {}),
+    ("GET", "/sources/{s}/reminder", "manage", None, {}),
+    ("POST", "/sources/{s}/reminder", "manage", {"every": "day"}, {}),
 ]
 
 API_ROUTES = [
@@ -131,6 +133,8 @@ API_ROUTES = [
     ("PATCH", "/api/sources/{s}/swaps/{w}", "manage", {"note": "x"}),
     ("DELETE", "/api/sources/{s}/swaps/{w}", "manage", None),
     ("PATCH", "/api/sources/{s}/usage-settings", "manage", {"cycle_day": 5}),
+    ("GET", "/api/sources/{s}/reminder", "read", None),
+    ("PUT", "/api/sources/{s}/reminder", "manage", {"every": "day"}),
 ]
 
 
