@@ -215,7 +215,8 @@ def create_reading(
             if existing.data_source_id != source.id:
                 raise Conflict("A reading with this id already exists.")
             if (existing.timestamp == ts and existing.values == clean
-                    and (existing.note or None) == clean_n):
+                    and (existing.note or None) == clean_n
+                    and bool(existing.confirmed) == bool(confirmed)):
                 return existing
             raise Conflict("A different reading with this id already exists.", current=existing)
     reading = Reading(
@@ -236,7 +237,7 @@ def create_reading(
         db.session.rollback()
         if wanted_id is None or db.session.get(Reading, wanted_id) is None:
             raise
-        return create_reading(source, user, ts, clean, clean_n, wanted_id)
+        return create_reading(source, user, ts, clean, clean_n, wanted_id, confirmed=confirmed)
     return reading
 
 
@@ -292,6 +293,7 @@ def snapshot(reading: Reading) -> dict:
         "timestamp": reading.timestamp.isoformat(),
         "values": dict(reading.values or {}),
         "note": reading.note,
+        "confirmed": bool(reading.confirmed),
         "created_by_id": reading.created_by_id,
     }
 
@@ -320,7 +322,7 @@ def restore_reading(source: DataSource, saved: Mapping) -> Reading:
     creator_id = saved.get("created_by_id")
     reading = create_reading(
         source, None, timestamp, saved.get("values") or {}, saved.get("note"),
-        reading_id=saved.get("id"), require_all=False,
+        reading_id=saved.get("id"), require_all=False, confirmed=saved.get("confirmed") is True,
     )
     if (isinstance(creator_id, int) and reading.created_by_id is None
             and db.session.get(User, creator_id) is not None):

@@ -236,6 +236,7 @@ class ReadingInput:
     timestamp: datetime
     values: dict
     note: str | None = None
+    confirmed: bool = False  # a lower meter value the user checked (usage counts it)
 
 
 @dataclass
@@ -250,13 +251,14 @@ class ItemResult:
 
 
 def same_content(reading: Reading, data_source_id: int, timestamp: datetime, values: dict,
-                 note: str | None) -> bool:
+                 note: str | None, confirmed: bool = False) -> bool:
     """Return True when reading already holds exactly this content."""
     return (
         reading.data_source_id == data_source_id
         and reading.timestamp == timestamp
         and reading.values == values
         and (reading.note or None) == (note or None)
+        and bool(reading.confirmed) == bool(confirmed)
     )
 
 
@@ -294,6 +296,7 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
                 "timestamp": readings_domain.clean_timestamp(item.timestamp),
                 "values": readings_domain.clean_values(source, item.values),
                 "note": readings_domain.clean_note(item.note),
+                "confirmed": bool(item.confirmed),
             }
         except ValidationFailed as error:
             results[index] = ItemResult(item.id, "invalid", error.detail, error.errors)
@@ -302,8 +305,9 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
             # The same id twice in one batch: the first one counts, like a resend would.
             earlier = clean[first_of[item.id]]
             same = (earlier["data_source_id"], earlier["timestamp"], earlier["values"],
-                    earlier["note"]) == (row["data_source_id"], row["timestamp"], row["values"],
-                                         row["note"])
+                    earlier["note"], earlier["confirmed"]) == (
+                row["data_source_id"], row["timestamp"], row["values"], row["note"],
+                row["confirmed"])
             results[index] = (
                 ItemResult(item.id, "unchanged") if same
                 else ItemResult(item.id, "conflict", "The batch holds this id twice, differently.")
@@ -353,7 +357,7 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
             elif stored.source.owner_id != user.id:
                 results[index] = ItemResult(row["id"], "conflict", "This id is already taken.")
             elif same_content(stored, row["data_source_id"], row["timestamp"], row["values"],
-                              row["note"]):
+                              row["note"], row["confirmed"]):
                 results[index] = ItemResult(row["id"], "unchanged")
             else:
                 results[index] = ItemResult(

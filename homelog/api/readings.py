@@ -82,7 +82,7 @@ def create_reading(source_id: int, body: ReadingCreate):
     existed = body.id is not None and db.session.get(Reading, body.id) is not None
     reading = readings.create_reading(
         source, user, aware(body.timestamp, user, "timestamp"), body.values, body.note,
-        reading_id=body.id,
+        reading_id=body.id, confirmed=body.confirmed,
     )
     location = url_for("api.get_reading", source_id=source.id, reading_id=reading.id)
     return dump(ReadingOut, reading), 200 if existed else 201, {"Location": location}
@@ -113,6 +113,8 @@ def update_reading(source_id: int, reading_id: uuid.UUID, body: ReadingUpdate):
         changes["values"] = {**(reading.values or {}), **body.values}
     if "note" in body.model_fields_set:
         changes["note"] = body.note
+    if body.confirmed is not None:
+        changes["confirmed"] = body.confirmed
     reading = readings.update_reading(reading, **changes)
     return dump(ReadingOut, reading)
 

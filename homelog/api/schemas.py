@@ -216,6 +216,11 @@ class PageQuery(Query):
 # ---- Readings -------------------------------------------------------------------------------
 
 VALUES_EXAMPLE = {"import": 1234.5, "export": 17.0}
+CONFIRMED = (
+    "True: a meter value below the previous reading is right (the user checked it), so usage "
+    "counts it (as a rollover where the register has a size); false: such a value is left out "
+    "of usage as suspect. No effect on other readings or on sensors."
+)
 
 
 class ReadingOut(Response):
@@ -226,6 +231,7 @@ class ReadingOut(Response):
     timestamp: datetime
     values: dict[str, float] = Field(examples=[VALUES_EXAMPLE])
     note: str | None
+    confirmed: bool = Field(description="A lower meter value the user confirmed.")
     created_by_id: int | None
     created_at: datetime
     updated_at: datetime
@@ -243,6 +249,7 @@ class ReadingCreate(Request):
     values: dict[str, Number] = Field(description="{metric: number} for the source's metrics.",
                                       examples=[VALUES_EXAMPLE])
     note: Text | None = Field(None, max_length=500)
+    confirmed: StrictBool = Field(False, description=CONFIRMED)
 
 
 class ReadingUpdate(Request):
@@ -255,6 +262,7 @@ class ReadingUpdate(Request):
     timestamp: Timestamp | None = None
     values: dict[str, Number] | None = Field(None, examples=[{"import": 1240.0}])
     note: Text | None = Field(None, max_length=500, description="Send \"\" to clear it.")
+    confirmed: StrictBool | None = Field(None, description=CONFIRMED)
 
 
 class ReadingsQuery(Query):
@@ -285,6 +293,7 @@ class SyncReading(Request):
     timestamp: Timestamp
     values: dict[str, Number] = Field(examples=[VALUES_EXAMPLE])
     note: Text | None = Field(None, max_length=500)
+    confirmed: StrictBool = Field(False, description=CONFIRMED)
 
 
 class SyncReadingsIn(Request):

@@ -53,7 +53,7 @@ def sync_readings(body: SyncBatchIn):
             continue
         accepted.append((index, sync.ReadingInput(
             id=item.id, data_source_id=item.data_source_id, timestamp=timestamp,
-            values=item.values, note=item.note,
+            values=item.values, note=item.note, confirmed=item.confirmed,
         )))
     saved = sync.save_readings(user, [item for _, item in accepted])
     for (index, _), result in zip(accepted, saved, strict=True):

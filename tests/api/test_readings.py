@@ -37,8 +37,9 @@ def test_create_reading_201_with_location(client, user, source, api_headers):
     assert body["timestamp"].startswith("2026-03-01T11:00:00")
     assert body["values"] == {"import": 12.5, "export": 1.0}
     assert body["data_source_id"] == source.id and body["created_by_id"] == user.id
-    assert set(body) == {"id", "data_source_id", "timestamp", "values", "note",
+    assert set(body) == {"id", "data_source_id", "timestamp", "values", "note", "confirmed",
                          "created_by_id", "created_at", "updated_at"}
+    assert body["confirmed"] is False
     uuid.UUID(body["id"])
 
 
@@ -202,3 +203,59 @@ def test_trailing_slashes_need_no_redirect(client, source, make_reading, api_hea
     for path in ("/api/sources/", f"/api/sources/{source.id}/", url(source) + "/",
                  url(source, reading.id) + "/", "/api/users/me/"):
         assert client.get(path, headers=api_headers).status_code == 200, path
+
+
+def test_a_phone_confirms_a_meter_drop(client, source, api_headers):
+    """A lower value is suspect until confirmed; then usage counts it (a meter ran back)."""
+    for day, value in enumerate((100.0, 50.0, 60.0, 70.0, 80.0), start=1):
+        response = client.post(url(source), headers=api_headers, json={
+            "timestamp": f"2026-03-0{day}T00:00:00Z", "values": {"import": value, "export": 0}})
+        assert response.status_code == 201
+    drop = client.get(url(source), headers=api_headers).get_json()[-2]
+    assert drop["values"]["import"] == 50.0 and drop["confirmed"] is False
+    # Berlin's March 2 and 3, inside the readings.
+    usage_url = f"/api/sources/{source.id}/usage?period=day&start=2026-03-02&end=2026-03-04"
+
+    def march_usage() -> tuple[list, int]:
+        found = client.get(usage_url, headers=api_headers).get_json()["metrics"]["import"]
+        return [p["usage"] for p in found["periods"]], len(found["suspects"])
+
+    assert march_usage() == ([None, None], 3)  # 50, 60, 70: all below 100
+    response = client.patch(url(source, drop["id"]), headers=api_headers,
+                            json={"confirmed": True})
+    assert response.status_code == 200 and response.get_json()["confirmed"] is True
+    assert client.get(url(source, drop["id"]),
+                      headers=api_headers).get_json()["confirmed"] is True
+    assert march_usage() == ([pytest.approx(7.5), pytest.approx(10.0)], 0)
+    # PATCH without the field keeps it; false takes the confirmation back.
+    client.patch(url(source, drop["id"]), headers=api_headers, json={"note": "checked"})
+    assert db.session.get(Reading, uuid.UUID(drop["id"])).confirmed is True
+    client.patch(url(source, drop["id"]), headers=api_headers, json={"confirmed": False})
+    assert db.session.get(Reading, uuid.UUID(drop["id"])).confirmed is False
+
+
+def test_a_reading_can_be_created_confirmed(client, source, api_headers):
+    payload = {"id": RID, "timestamp": "2026-03-01T12:00:00Z",
+               "values": {"import": 1, "export": 2}, "confirmed": True}
+    response = client.post(url(source), headers=api_headers, json=payload)
+    assert response.status_code == 201 and response.get_json()["confirmed"] is True
+    assert db.session.get(Reading, uuid.UUID(RID)).confirmed is True
+    # The same id resent unconfirmed is a different reading.
+    again = client.post(url(source), headers=api_headers, json={**payload, "confirmed": False})
+    assert again.status_code == 409 and again.get_json()["current"]["confirmed"] is True
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_confirmed_must_be_a_boolean(client, source, api_headers, value):
+    response = client.post(url(source), headers=api_headers, json={
+        "timestamp": "2026-03-01T12:00:00Z", "values": {"import": 1, "export": 2},
+        "confirmed": value})
+    assert response.status_code == 422 and "confirmed" in response.get_json()["errors"]
+
+
+def test_the_openapi_document_describes_confirmed(client):
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    for name in ("ReadingCreate", "ReadingUpdate", "SyncReading", "ReadingOut"):
+        field = schemas[name]["properties"]["confirmed"]
+        assert "suspect" in field["description"] or "confirmed" in field["description"]
+    assert "confirmed" in schemas["ReadingOut"]["required"]

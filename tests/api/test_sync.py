@@ -228,3 +228,19 @@ def test_change_numbers_commit_in_order(app, user, source):
     rows = db.session.scalars(db.select(SyncChange).where(SyncChange.kind == "reading")
                               .order_by(SyncChange.seq)).all()
     assert [row.object_id for row in rows][0] == str(first.id) and len(rows) == 2
+
+
+def test_batch_items_may_be_confirmed_and_the_feed_shows_it(client, source, api_headers):
+    response = sync(client, api_headers, [item(source, 1, 100.0),
+                                          item(source, 2, 40.0, confirmed=True)])
+    assert response.get_json()["created"] == 2
+    stored = {r.values["import"]: r.confirmed for r in db.session.scalars(db.select(Reading))}
+    assert stored == {100.0: False, 40.0: True}
+    again = sync(client, api_headers, [item(source, 2, 40.0, confirmed=True),
+                                       item(source, 1, 100.0, confirmed=True)])
+    assert [r["status"] for r in again.get_json()["results"]] == ["unchanged", "conflict"]
+    assert sync(client, api_headers, [item(source, 3, confirmed="yes")]).get_json()[
+        "results"][0]["errors"].keys() == {"confirmed"}
+    feed = client.get("/api/sync/changes", headers=api_headers).get_json()
+    assert {r["values"]["import"]: r["confirmed"] for r in feed["readings"]} == {
+        100.0: False, 40.0: True}
