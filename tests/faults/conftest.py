@@ -48,6 +48,10 @@ def pytest_collection_modifyitems(items):
                     reason="fault tests bring their own PostgreSQL; they ran in the first pass"))
 
 
+# Apps made here never set RATELIMIT_ENABLED: Flask-Limiter's one global limiter would keep
+# a False for every app created after it, and the rate-limit tests would pass by mistake.
+
+
 def _binaries() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     return Path(found[-1]).parent if found else None
@@ -112,8 +116,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         with admin.connect() as conn:
             conn.execute(sa.text("CREATE DATABASE homelog"))
         admin.dispose()
-        app = create_app({"SQLALCHEMY_DATABASE_URI": server.url, "SECRET_KEY": "faults",
-                          "RATELIMIT_ENABLED": False})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": server.url, "SECRET_KEY": "faults"})
         with app.app_context():
             from flask_migrate import upgrade
 
@@ -144,8 +147,7 @@ class Household:
 @pytest.fixture
 def household(private_postgres) -> Household:
     """Return a new user with a token and a meter in the private database."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": private_postgres.url, "SECRET_KEY": "faults",
-                      "RATELIMIT_ENABLED": False})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": private_postgres.url, "SECRET_KEY": "faults"})
     with app.app_context():
         user = User(email=f"faults-{time.time_ns()}@example.com", name="Fault",
                     password_hash=hash_password("a long fault passphrase"))
