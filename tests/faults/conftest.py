@@ -116,7 +116,8 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         with admin.connect() as conn:
             conn.execute(sa.text("CREATE DATABASE homelog"))
         admin.dispose()
-        app = create_app({"SQLALCHEMY_DATABASE_URI": server.url, "SECRET_KEY": "faults"})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": server.url, "SECRET_KEY": "faults",
+                          "RATELIMIT_STORAGE_URI": "memory://"})
         with app.app_context():
             from flask_migrate import upgrade
 
@@ -147,7 +148,8 @@ class Household:
 @pytest.fixture
 def household(private_postgres) -> Household:
     """Return a new user with a token and a meter in the private database."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": private_postgres.url, "SECRET_KEY": "faults"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": private_postgres.url, "SECRET_KEY": "faults",
+                      "RATELIMIT_STORAGE_URI": "memory://"})
     with app.app_context():
         user = User(email=f"faults-{time.time_ns()}@example.com", name="Fault",
                     password_hash=hash_password("a long fault passphrase"))
