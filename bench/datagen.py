@@ -51,8 +51,11 @@ def database_url(readings: int) -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
         return normalize_database_url(url)
-    return sa.make_url(SERVER_URL).set(database=f"homelog_bench_{readings}").render_as_string(
-        hide_password=False)
+    return (
+        sa.make_url(SERVER_URL)
+        .set(database=f"homelog_bench_{readings}")
+        .render_as_string(hide_password=False)
+    )
 
 
 def libpq_url(url: str) -> str:
@@ -63,9 +66,10 @@ def libpq_url(url: str) -> str:
 def ensure_database(url: str) -> None:
     """Create the database of url when it does not exist."""
     name = sa.make_url(url).database
-    with psycopg.connect(libpq_url(sa.make_url(url).set(database="postgres")
-                                   .render_as_string(hide_password=False)),
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        libpq_url(sa.make_url(url).set(database="postgres").render_as_string(hide_password=False)),
+        autocommit=True,
+    ) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -107,8 +111,10 @@ def reading_rows(source: dict, count: int, rng: random.Random):
                 exported += round(rng.random() * 0.2, 3)
             values = f'{{"import": {round(imported, 3)}, "export": {round(exported, 3)}}}'
         else:
-            values = (f'{{"temperature": {round(19 + rng.random() * 4, 2)}, '
-                      f'"humidity": {round(40 + rng.random() * 20, 1)}}}')
+            values = (
+                f'{{"temperature": {round(19 + rng.random() * 4, 2)}, '
+                f'"humidity": {round(40 + rng.random() * 20, 1)}}}'
+            )
         yield uuid7_text(millis, rng.getrandbits(74)), stamp, values
 
 
@@ -119,16 +125,21 @@ def secondary_indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
         SELECT i.indexname, i.indexdef FROM pg_indexes i
         WHERE i.schemaname = 'public' AND i.tablename = ANY(%s)
           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
-        """, (list(BULK_TABLES),)
+        """,
+        (list(BULK_TABLES),),
     ).fetchall()
 
 
 def fill(url: str, readings: int, users: int, seed: int) -> dict:
     """Empty the database and fill it; return counts and timings."""
     started = time.perf_counter()
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False,
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench",
+            "RATELIMIT_ENABLED": False,
+        }
+    )
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -138,17 +149,26 @@ def fill(url: str, readings: int, users: int, seed: int) -> dict:
         password_hash = accounts.hash_password(PASSWORD)
         sources = []
         for number in range(1, users + 1):
-            user = User(email=f"bench{number}@example.com", name=f"Bench {number}",
-                        password_hash=password_hash, timezone="Europe/Berlin",
-                        created_at=GENERATED_AT)
+            user = User(
+                email=f"bench{number}@example.com",
+                name=f"Bench {number}",
+                password_hash=password_hash,
+                timezone="Europe/Berlin",
+                created_at=GENERATED_AT,
+            )
             db.session.add(user)
             db.session.flush()
             for name, kind, metrics in (
                 ("Electricity", "meter", {"import": "kWh", "export": "kWh"}),
                 ("Climate", "sensor", {"temperature": "°C", "humidity": "%"}),
             ):
-                source = DataSource(owner_id=user.id, name=name, kind=kind,
-                                    created_at=GENERATED_AT, updated_at=GENERATED_AT)
+                source = DataSource(
+                    owner_id=user.id,
+                    name=name,
+                    kind=kind,
+                    created_at=GENERATED_AT,
+                    updated_at=GENERATED_AT,
+                )
                 source.metrics = metrics
                 db.session.add(source)
                 db.session.flush()
@@ -177,12 +197,12 @@ def fill(url: str, readings: int, users: int, seed: int) -> dict:
                     "created_at, updated_at) FROM STDIN"
                 ) as copy:
                     buffer = io.StringIO()
-                    for n, (ident, when, values) in enumerate(
-                        reading_rows(source, count, rng), 1
-                    ):
+                    for n, (ident, when, values) in enumerate(reading_rows(source, count, rng), 1):
                         ids.append(ident)
-                        buffer.write(f"{ident}\t{source['id']}\t{when}\t{values}\t{owner}\t"
-                                     f"{stamp}\t{stamp}\n")
+                        buffer.write(
+                            f"{ident}\t{source['id']}\t{when}\t{values}\t{owner}\t"
+                            f"{stamp}\t{stamp}\n"
+                        )
                         if n % CHUNK == 0:
                             copy.write(buffer.getvalue())
                             buffer = io.StringIO()
@@ -193,16 +213,19 @@ def fill(url: str, readings: int, users: int, seed: int) -> dict:
                 ) as copy:
                     buffer = io.StringIO()
                     for n, ident in enumerate(ids):
-                        buffer.write(f"reading\t{ident}\t{owner}\t{source['id']}\t"
-                                     f"{first_seq + n}\tf\t{stamp}\n")
+                        buffer.write(
+                            f"reading\t{ident}\t{owner}\t{source['id']}\t"
+                            f"{first_seq + n}\tf\t{stamp}\n"
+                        )
                         if (n + 1) % CHUNK == 0:
                             copy.write(buffer.getvalue())
                             buffer = io.StringIO()
                     copy.write(buffer.getvalue())
                 print(f"  source {source['id']}: {count:,} readings", flush=True)
             for owner, value in seq.items():
-                cur.execute("UPDATE sync_counters SET value = %s WHERE owner_id = %s",
-                            (value, owner))
+                cur.execute(
+                    "UPDATE sync_counters SET value = %s WHERE owner_id = %s", (value, owner)
+                )
         conn.commit()
         copied = time.perf_counter()
         for _, definition in indexes:
@@ -213,8 +236,7 @@ def fill(url: str, readings: int, users: int, seed: int) -> dict:
         conn.execute("VACUUM ANALYZE readings")
         conn.execute("VACUUM ANALYZE sync_changes")
         conn.execute("ANALYZE")
-        parameters = {"readings": readings, "users": users, "seed": seed,
-                      "sources": len(sources)}
+        parameters = {"readings": readings, "users": users, "seed": seed, "sources": len(sources)}
         name = sa.make_url(url).database
         conn.execute(f"COMMENT ON DATABASE \"{name}\" IS '{json.dumps(parameters)}'")
     done = time.perf_counter()
@@ -239,8 +261,12 @@ def main() -> int:
     if not url.startswith("postgresql"):
         parser.error("the benchmark database must be PostgreSQL")
     ensure_database(url)
-    wanted = {"readings": args.readings, "users": args.users, "seed": args.seed,
-              "sources": args.users * 2}
+    wanted = {
+        "readings": args.readings,
+        "users": args.users,
+        "seed": args.seed,
+        "sources": args.users * 2,
+    }
     shown = sa.make_url(url).render_as_string(hide_password=True)
     if not args.force and stored_parameters(url) == wanted:
         print(f"{shown} already holds {args.readings:,} readings (seed {args.seed}).")

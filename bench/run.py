@@ -63,29 +63,47 @@ def endpoints(source_id: int, cursor: str) -> list[Endpoint]:
         Endpoint("ceiling", "/bench/ceiling", auth="none"),
         Endpoint("api_readings_list", f"/api/sources/{source_id}/readings?limit=100"),
         Endpoint("api_source", f"/api/sources/{source_id}"),
-        Endpoint("api_reading_create", f"/api/sources/{source_id}/readings",
-                 script="post_reading.lua", expect=(201,)),
+        Endpoint(
+            "api_reading_create",
+            f"/api/sources/{source_id}/readings",
+            script="post_reading.lua",
+            expect=(201,),
+        ),
         Endpoint("api_sync_1000", "/api/sync/readings", script="sync.lua"),
         Endpoint("api_sync_1000_c1", "/api/sync/readings", script="sync.lua", connections=1),
         Endpoint("html_source_page", f"/sources/{source_id}", auth="cookie"),
-        Endpoint("htmx_readings_fragment", f"/sources/{source_id}/readings?before={cursor}",
-                 auth="cookie", headers={"HX-Request": "true"}),
+        Endpoint(
+            "htmx_readings_fragment",
+            f"/sources/{source_id}/readings?before={cursor}",
+            auth="cookie",
+            headers={"HX-Request": "true"},
+        ),
         Endpoint("api_usage_month", f"/api/sources/{source_id}/usage?period=month"),
     ]
 
 
 # ---- HTTP -----------------------------------------------------------------------------------
 
-def http_request(port: int, method: str, path: str, body: bytes | None = None,
-                 headers: dict[str, str] | None = None) -> tuple[int, dict, bytes, list]:
+
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict, bytes, list]:
     """Send one request; return status, headers (lower-case), body and Set-Cookie values."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         cookies = [v for k, v in response.getheaders() if k.lower() == "set-cookie"]
-        return (response.status, {k.lower(): v for k, v in response.getheaders()},
-                response.read(), cookies)
+        return (
+            response.status,
+            {k.lower(): v for k, v in response.getheaders()},
+            response.read(),
+            cookies,
+        )
     finally:
         connection.close()
 
@@ -96,14 +114,20 @@ def sign_in(port: int, email: str) -> str:
     session = cookies[0].split(";")[0]
     token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body).group(1).decode()
     form = urlencode({"csrf_token": token, "email": email, "password": PASSWORD}).encode()
-    status, _, body, cookies = http_request(port, "POST", "/login", form, {
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": session})
+    status, _, body, cookies = http_request(
+        port,
+        "POST",
+        "/login",
+        form,
+        {"Content-Type": "application/x-www-form-urlencoded", "Cookie": session},
+    )
     if status != 302 or not cookies:
         raise RuntimeError(f"sign-in failed: {status} {body[:300]!r}")
     return cookies[0].split(";")[0]
 
 
 # ---- Server ---------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     """Return a free local TCP port."""
@@ -115,22 +139,38 @@ def free_port() -> int:
 def start_server(url: str, port: int, log_path: Path) -> subprocess.Popen:
     """Start gunicorn (gunicorn.conf.py) serving bench.wsgi:app; wait until it answers."""
     env = {
-        **os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "BIND": f"127.0.0.1:{port}",
-        "HOMELOG_ENV": "production", "SESSION_COOKIE_SECURE": "0", "BENCH_CEILING": "1",
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": SECRET_KEY,
+        "BIND": f"127.0.0.1:{port}",
+        "HOMELOG_ENV": "production",
+        "SESSION_COOKIE_SECURE": "0",
+        "BENCH_CEILING": "1",
         "RATELIMIT_ENABLED": "0",
     }
     log = open(log_path, "wb")  # noqa: SIM115 - gunicorn writes to it until stopped
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py",
-         "bench.wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "-c",
+            "gunicorn.conf.py",
+            "bench.wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     workers = int(env.get("WEB_CONCURRENCY", "2"))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited; see {log_path}")
         try:
-            if http_request(port, "GET", "/healthz")[0] == 200 and len(
-                    worker_pids(process.pid)) >= workers:
+            if (
+                http_request(port, "GET", "/healthz")[0] == 200
+                and len(worker_pids(process.pid)) >= workers
+            ):
                 return process
         except OSError:
             pass
@@ -184,28 +224,52 @@ def cold_start_seconds(url: str) -> float:
         "r = wsgi.app.test_client().get('/login'); "  # a page that reads the database
         "assert r.status_code < 500, r.data; print(time.perf_counter() - t)"
     )
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET_KEY,
-           "HOMELOG_ENV": "production", "LOG_FORMAT": "text"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True).stdout
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": SECRET_KEY,
+        "HOMELOG_ENV": "production",
+        "LOG_FORMAT": "text",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
     return round(float(out.strip().splitlines()[-1]), 3)
 
 
 # ---- wrk ------------------------------------------------------------------------------------
 
-def run_wrk(port: int, endpoint: Endpoint, seconds: int, connections: int, threads: int,
-            env: dict[str, str]) -> dict:
+
+def run_wrk(
+    port: int, endpoint: Endpoint, seconds: int, connections: int, threads: int, env: dict[str, str]
+) -> dict:
     """Run wrk on endpoint for seconds and return its summary."""
     connections = endpoint.connections or connections
-    command = ["wrk", "-t", str(min(threads, connections)), "-c", str(connections),
-               "-d", f"{seconds}s", "--timeout", "10s", "-s", str(LUA / endpoint.script),
-               f"http://127.0.0.1:{port}{endpoint.path}"]
-    out = subprocess.run(command, env={**os.environ, **env, "BENCH_LUA_DIR": str(LUA)},
-                         capture_output=True, text=True, check=True).stdout
+    command = [
+        "wrk",
+        "-t",
+        str(min(threads, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA / endpoint.script),
+        f"http://127.0.0.1:{port}{endpoint.path}",
+    ]
+    out = subprocess.run(
+        command,
+        env={**os.environ, **env, "BENCH_LUA_DIR": str(LUA)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no summary:\n{out}")
-    summary = json.loads(line[len("BENCH_JSON "):])
+    summary = json.loads(line[len("BENCH_JSON ") :])
     seconds_run = summary["duration_us"] / 1e6
     errors = summary["errors"]
     return {
@@ -222,26 +286,40 @@ def run_wrk(port: int, endpoint: Endpoint, seconds: int, connections: int, threa
 
 # ---- Run ------------------------------------------------------------------------------------
 
+
 def machine() -> dict:
     """Return what the figures were measured on, including the load at the start."""
     model = ""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                      if line.startswith("model name")), "")
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
     return {
-        "host": platform.node(), "cpu": model, "cores": os.cpu_count(),
-        "python": platform.python_version(), "loadavg_start": [round(x, 2) for x in
-                                                              os.getloadavg()],
+        "host": platform.node(),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
 def commit() -> str:
     """Return the commit measured (with +dirty when the tree has changes)."""
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return head + ("+dirty" if dirty else "")
 
 
@@ -253,22 +331,26 @@ def prepare(url: str) -> tuple[list[tuple[int, str]], int, int]:
     from homelog.extensions import db
     from homelog.models import DataSource, User
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY,
-                      "RATELIMIT_ENABLED": False})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY, "RATELIMIT_ENABLED": False}
+    )
     lanes = []
     with app.app_context():
         users = db.session.scalars(db.select(User).order_by(User.id)).all()
         for user in users:
-            source = db.session.scalar(db.select(DataSource).where(
-                DataSource.owner_id == user.id, DataSource.kind == "meter"
-            ).order_by(DataSource.id))
+            source = db.session.scalar(
+                db.select(DataSource)
+                .where(DataSource.owner_id == user.id, DataSource.kind == "meter")
+                .order_by(DataSource.id)
+            )
             raw, _ = tokens.issue_token(user, "bench")
             lanes.append((source.id, raw))
         db.engine.dispose()
     with psycopg.connect(libpq_url(url)) as conn:
         # The planner's estimate: exact enough to report, instant on 10 million rows.
         count = conn.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE relname = 'readings'").fetchone()[0]
+            "SELECT reltuples::bigint FROM pg_class WHERE relname = 'readings'"
+        ).fetchone()[0]
         version = conn.execute("SHOW server_version").fetchone()[0]
     return lanes, count, version
 
@@ -278,10 +360,12 @@ def clean_up(url: str) -> int:
     import psycopg
 
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        deleted = conn.execute("DELETE FROM readings WHERE created_at > %s",
-                               (GENERATED_AT,)).rowcount
-        conn.execute("DELETE FROM sync_changes WHERE kind = 'reading' AND changed_at > %s",
-                     (GENERATED_AT,))
+        deleted = conn.execute(
+            "DELETE FROM readings WHERE created_at > %s", (GENERATED_AT,)
+        ).rowcount
+        conn.execute(
+            "DELETE FROM sync_changes WHERE kind = 'reading' AND changed_at > %s", (GENERATED_AT,)
+        )
         conn.execute("DELETE FROM api_tokens WHERE name = 'bench'")
         conn.execute("VACUUM ANALYZE readings")
         conn.execute("VACUUM ANALYZE sync_changes")
@@ -290,20 +374,25 @@ def clean_up(url: str) -> int:
 
 def print_table(figures: dict[str, dict], ceiling: float | None) -> None:
     """Print the figures as a table."""
-    print(f"\n{'endpoint':26} {'req/s':>9} {'of ceiling':>10} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'p99 ms':>8} {'non-2xx':>8} {'conn':>5} {'cpu ms/req':>10}")
+    print(
+        f"\n{'endpoint':26} {'req/s':>9} {'of ceiling':>10} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'p99 ms':>8} {'non-2xx':>8} {'conn':>5} {'cpu ms/req':>10}"
+    )
     for name, f in figures.items():
         share = f"{f['rps'] / ceiling:.0%}" if ceiling else "-"
-        print(f"{name:26} {f['rps']:9.1f} {share:>10} {f['p50_ms']:8.1f} {f['p95_ms']:8.1f} "
-              f"{f['p99_ms']:8.1f} {f['non_2xx'] + f['socket_errors']:8d} {f['connections']:5d} "
-              f"{f.get('worker_cpu_ms', 0):10.2f}")
+        print(
+            f"{name:26} {f['rps']:9.1f} {share:>10} {f['p50_ms']:8.1f} {f['p95_ms']:8.1f} "
+            f"{f['p99_ms']:8.1f} {f['non_2xx'] + f['socket_errors']:8d} {f['connections']:5d} "
+            f"{f.get('worker_cpu_ms', 0):10.2f}"
+        )
 
 
 def main() -> int:
     """Run the benchmark and record it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readings", type=int, default=10_000_000,
-                        help="which generated database (see datagen.py)")
+    parser.add_argument(
+        "--readings", type=int, default=10_000_000, help="which generated database (see datagen.py)"
+    )
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--connections", type=int, default=100)
@@ -325,8 +414,9 @@ def main() -> int:
         cookie = sign_in(port, "bench1@example.com")
         source_id, token = lanes[0]
         bearer = {"Authorization": f"Bearer {token}"}
-        link = http_request(port, "GET", f"/api/sources/{source_id}/readings?limit=25",
-                            headers=bearer)[1].get("link", "")
+        link = http_request(
+            port, "GET", f"/api/sources/{source_id}/readings?limit=25", headers=bearer
+        )[1].get("link", "")
         cursor = parse_qs(urlsplit(link.split(";")[0].strip("<>")).query).get("cursor", [""])[0]
         chosen = set(filter(None, args.only.split(",")))
         for endpoint in endpoints(source_id, cursor):
@@ -342,21 +432,25 @@ def main() -> int:
                 if status not in endpoint.expect:
                     print(f"{endpoint.name}: answers {status}, skipped", file=sys.stderr)
                     continue
-            env = {"BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in headers.items()),
-                   "BENCH_TOKENS": " ".join(f"{s}={t}" for s, t in lanes)}
+            env = {
+                "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in headers.items()),
+                "BENCH_TOKENS": " ".join(f"{s}={t}" for s, t in lanes),
+            }
             if args.warmup:
                 run_wrk(port, endpoint, args.warmup, args.connections, args.threads, env)
                 settle(worker_pids(server.pid))
             pids = worker_pids(server.pid)
             settle(pids)
             used = cpu_seconds(pids)
-            figures[endpoint.name] = run_wrk(port, endpoint, args.duration, args.connections,
-                                             args.threads, env)
+            figures[endpoint.name] = run_wrk(
+                port, endpoint, args.duration, args.connections, args.threads, env
+            )
             # CPU per request of the workers: comparable between runs whatever else loads
             # the machine (throughput is not, on a shared machine).
             done = max(figures[endpoint.name]["requests"], 1)
             figures[endpoint.name]["worker_cpu_ms"] = round(
-                (cpu_seconds(pids) - used) * 1000 / done, 2)
+                (cpu_seconds(pids) - used) * 1000 / done, 2
+            )
             print(f"{endpoint.name}: {json.dumps(figures[endpoint.name])}", flush=True)
         workers = {str(pid): rss_mb(pid) for pid in worker_pids(server.pid)}
     finally:
@@ -369,20 +463,35 @@ def main() -> int:
         if ceiling and name != "ceiling":
             f["of_ceiling"] = round(f["rps"] / ceiling, 3)
     print_table(figures, ceiling)
-    print(f"\nworker RSS (MB): {workers}; cold start {cold} s; readings in table ~{count:,}; "
-          f"rows written and removed: {deleted:,}")
+    print(
+        f"\nworker RSS (MB): {workers}; cold start {cold} s; readings in table ~{count:,}; "
+        f"rows written and removed: {deleted:,}"
+    )
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    print(f"load average at start {info['loadavg_start']}, at end {info['loadavg_end']} "
-          f"({info['cores']} cores)")
+    print(
+        f"load average at start {info['loadavg_start']}, at end {info['loadavg_end']} "
+        f"({info['cores']} cores)"
+    )
     record = {
-        "time": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
-        "note": args.note, "machine": info, "postgresql": pg_version,
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit(),
+        "note": args.note,
+        "machine": info,
+        "postgresql": pg_version,
         "readings_in_table": count,
-        "gunicorn": {"workers": int(os.environ.get("WEB_CONCURRENCY", "2")),
-                     "threads": int(os.environ.get("GUNICORN_THREADS", "4"))},
-        "wrk": {"duration_s": args.duration, "warmup_s": args.warmup,
-                "connections": args.connections, "threads": args.threads},
-        "endpoints": figures, "worker_rss_mb": workers, "cold_start_s": cold,
+        "gunicorn": {
+            "workers": int(os.environ.get("WEB_CONCURRENCY", "2")),
+            "threads": int(os.environ.get("GUNICORN_THREADS", "4")),
+        },
+        "wrk": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "connections": args.connections,
+            "threads": args.threads,
+        },
+        "endpoints": figures,
+        "worker_rss_mb": workers,
+        "cold_start_s": cold,
     }
     if not args.no_record:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -103,15 +103,22 @@ def metrics() -> SimpleNamespace:
         labels = ["method", "endpoint", "status"]
         _metrics = SimpleNamespace(
             requests=Counter("homelog_http_requests", "HTTP requests served.", labels),
-            latency=Histogram("homelog_http_request_duration_seconds",
-                              "Time to answer an HTTP request.", labels,
-                              buckets=LATENCY_BUCKETS),
-            pool_in_use=Gauge("homelog_db_pool_connections_in_use",
-                              "Database connections checked out of the pool.",
-                              multiprocess_mode="livesum"),
-            pool_size=Gauge("homelog_db_pool_size",
-                            "Connections the pool keeps open (without overflow).",
-                            multiprocess_mode="livesum"),
+            latency=Histogram(
+                "homelog_http_request_duration_seconds",
+                "Time to answer an HTTP request.",
+                labels,
+                buckets=LATENCY_BUCKETS,
+            ),
+            pool_in_use=Gauge(
+                "homelog_db_pool_connections_in_use",
+                "Database connections checked out of the pool.",
+                multiprocess_mode="livesum",
+            ),
+            pool_size=Gauge(
+                "homelog_db_pool_size",
+                "Connections the pool keeps open (without overflow).",
+                multiprocess_mode="livesum",
+            ),
         )
     return _metrics
 
@@ -167,16 +174,22 @@ def init_app(app: Flask) -> None:
             gauges.requests.labels(*labels).inc()
             gauges.latency.labels(*labels).observe(elapsed)
         if request_log.isEnabledFor(logging.INFO):
-            request_log.info("request", extra={"fields": {
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round(elapsed * 1000, 2),
-                "user_id": current_user_id(),
-            }})
+            request_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": request.method,
+                        "path": request.path,
+                        "status": response.status_code,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "user_id": current_user_id(),
+                    }
+                },
+            )
         return response
 
     if token:
+
         @app.route("/metrics")
         def prometheus_metrics():
             """Serve Prometheus metrics to a scraper holding METRICS_TOKEN."""

@@ -41,8 +41,14 @@ class Reply:
         return json.loads(self.body)
 
 
-def request(port: int, method: str, path: str, body=None, headers: Mapping[str, str] | None = None,
-            timeout: float = 10.0) -> Reply:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body=None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Reply:
     """Send one request on a new connection to 127.0.0.1:port and return the answer."""
     headers = dict(headers or {})
     data = None
@@ -53,8 +59,9 @@ def request(port: int, method: str, path: str, body=None, headers: Mapping[str, 
     try:
         connection.request(method, path, body=data, headers=headers)
         response = connection.getresponse()
-        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()},
-                     response.read())
+        return Reply(
+            response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        )
     finally:
         connection.close()
 
@@ -113,8 +120,9 @@ class Gunicorn:
                 self.process.wait()
 
 
-def start_gunicorn(tmp_path: Path, env: Mapping[str, str], *, workers: int = 2,
-                   threads: int = 2, wait: bool = True) -> Gunicorn:
+def start_gunicorn(
+    tmp_path: Path, env: Mapping[str, str], *, workers: int = 2, threads: int = 2, wait: bool = True
+) -> Gunicorn:
     """Start gunicorn with gunicorn.conf.py and env on a free port; wait until it answers."""
     port = free_port()
     full_env = {
@@ -129,8 +137,11 @@ def start_gunicorn(tmp_path: Path, env: Mapping[str, str], *, workers: int = 2,
     log_path = tmp_path / f"gunicorn-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [GUNICORN, "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=full_env,
-            stdout=log, stderr=subprocess.STDOUT,
+            [GUNICORN, "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     server = Gunicorn(port, process, log_path, full_env)
     if wait:

@@ -49,7 +49,7 @@ def test_request_id_from_the_client_is_kept(client):
     assert response.headers["X-Request-ID"] == "lb-7f3a.42:1"
 
 
-@pytest.mark.parametrize("given", ["x" * 129, "a b", "<script>", "ok\"quote"])
+@pytest.mark.parametrize("given", ["x" * 129, "a b", "<script>", 'ok"quote'])
 def test_unsafe_request_id_is_replaced(client, given):
     returned = client.get("/healthz", headers={"X-Request-ID": given}).headers["X-Request-ID"]
     assert returned != given and len(returned) == 32
@@ -57,8 +57,10 @@ def test_unsafe_request_id_is_replaced(client, given):
 
 def test_one_json_line_per_request(client, json_log, user):
     raw, _ = tokens.issue_token(user, "phone")
-    response = client.get("/api/users/me?secret=query", headers={
-        "Authorization": f"Bearer {raw}", "X-Request-ID": "req-1"})
+    response = client.get(
+        "/api/users/me?secret=query",
+        headers={"Authorization": f"Bearer {raw}", "X-Request-ID": "req-1"},
+    )
     assert response.status_code == 200
     client.get("/nowhere")
     lines = [line for line in _lines(json_log) if line["logger"] == "homelog.request"]
@@ -81,7 +83,9 @@ def test_sign_in_logs_no_password_and_names_the_user(client, json_log, user):
     assert PASSWORD not in text and "Authorization" not in text
     lines = [line for line in _lines(json_log) if line["logger"] == "homelog.request"]
     assert [(line["method"], line["path"]) for line in lines] == [
-        ("POST", "/login"), ("GET", "/account")]
+        ("POST", "/login"),
+        ("GET", "/account"),
+    ]
     assert lines[1]["user_id"] == user.id
 
 
@@ -97,8 +101,11 @@ def test_warnings_carry_the_request_id(client, json_log, monkeypatch):
     assert response.status_code in (401, 503)
     monkeypatch.setattr(Session, "scalar", broken)
     monkeypatch.setattr(Session, "scalars", broken)
-    client.post("/login", data={"email": "a@example.com", "password": "x" * 12},
-                headers={"X-Request-ID": "req-db2"})
+    client.post(
+        "/login",
+        data={"email": "a@example.com", "password": "x" * 12},
+        headers={"X-Request-ID": "req-db2"},
+    )
     warnings = [line for line in _lines(json_log) if line["level"] == "WARNING"]
     assert warnings and all(line["request_id"] in {"req-db", "req-db2"} for line in warnings)
 
@@ -141,10 +148,15 @@ def test_metrics_count_requests_by_endpoint_and_status(metrics_client):
     assert REGISTRY.get_sample_value("homelog_db_pool_connections_in_use") == 0
 
 
-def test_gunicorn_in_production_logs_json_and_sums_metrics_of_all_workers(tmp_path, database_url,
-                                                                         app):
-    server = start_gunicorn(tmp_path, {"DATABASE_URL": database_url, "METRICS_TOKEN": "t0k3n",
-                                       "PROMETHEUS_MULTIPROC_DIR": ""}, workers=2, threads=1)
+def test_gunicorn_in_production_logs_json_and_sums_metrics_of_all_workers(
+    tmp_path, database_url, app
+):
+    server = start_gunicorn(
+        tmp_path,
+        {"DATABASE_URL": database_url, "METRICS_TOKEN": "t0k3n", "PROMETHEUS_MULTIPROC_DIR": ""},
+        workers=2,
+        threads=1,
+    )
     try:
         for number in range(20):  # a new connection each: both workers answer some
             reply = server.get(f"/healthz?n={number}", headers={"X-Request-ID": f"r{number}"})
@@ -158,8 +170,11 @@ def test_gunicorn_in_production_logs_json_and_sums_metrics_of_all_workers(tmp_pa
     finally:
         server.stop()
     lines = [json.loads(line) for line in server.log.splitlines() if line.startswith("{")]
-    ours = [line for line in lines if line.get("request_id", "").startswith("r")
-            and line["logger"] == "homelog.request"]
+    ours = [
+        line
+        for line in lines
+        if line.get("request_id", "").startswith("r") and line["logger"] == "homelog.request"
+    ]
     assert sorted(line["request_id"] for line in ours) == sorted(f"r{n}" for n in range(20))
     assert all(line["path"] == "/healthz" and line["status"] == 200 for line in ours)
     assert "n=1" not in server.log
@@ -181,9 +196,16 @@ def _redis():
 def test_login_rate_limit_is_shared_by_workers_through_redis(tmp_path, database_url, user):
     redis_client = _redis()
     prefix = f"homelog-test-{secrets.token_hex(4)}"
-    server = start_gunicorn(tmp_path, {
-        "DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": REDIS_URL,
-        "RATELIMIT_KEY_PREFIX": prefix}, workers=2, threads=1)
+    server = start_gunicorn(
+        tmp_path,
+        {
+            "DATABASE_URL": database_url,
+            "RATELIMIT_STORAGE_URI": REDIS_URL,
+            "RATELIMIT_KEY_PREFIX": prefix,
+        },
+        workers=2,
+        threads=1,
+    )
     try:
         attempt = {"username": user.email, "password": "wrong password!"}
         statuses = [server.post("/api/auth/login", attempt).status for _ in range(10)]

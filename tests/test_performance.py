@@ -28,8 +28,9 @@ def counting_statements():
         sa.event.remove(db.engine, "before_cursor_execute", count)
 
 
-def test_listing_readings_costs_the_same_statements_for_any_page_size(client, make_source,
-                                                                       make_reading, user):
+def test_listing_readings_costs_the_same_statements_for_any_page_size(
+    client, make_source, make_reading, user
+):
     source = make_source(user)
     for n in range(60):
         make_reading(source, {"import": n}, timestamp=hour(n))
@@ -39,8 +40,9 @@ def test_listing_readings_costs_the_same_statements_for_any_page_size(client, ma
     counts = {}
     for limit in (1, 50):
         with counting_statements() as statements:
-            response = client.get(f"/api/sources/{source.id}/readings?limit={limit}",
-                                  headers=headers)
+            response = client.get(
+                f"/api/sources/{source.id}/readings?limit={limit}", headers=headers
+            )
         assert response.status_code == 200 and len(response.json) == limit
         counts[limit] = len(statements)
     assert counts[1] == counts[50] <= 5, counts
@@ -53,12 +55,17 @@ def test_a_sync_batch_costs_the_same_statements_for_any_size(client, make_source
     client.get("/api/users/me", headers=headers)
     counts = {}
     for size in (2, 200):
-        batch = [{"id": str(uuid.uuid4()), "data_source_id": source.id,
-                  "timestamp": hour(size * 1000 + n).isoformat(), "values": {"import": n}}
-                 for n in range(size)]
+        batch = [
+            {
+                "id": str(uuid.uuid4()),
+                "data_source_id": source.id,
+                "timestamp": hour(size * 1000 + n).isoformat(),
+                "values": {"import": n},
+            }
+            for n in range(size)
+        ]
         with counting_statements() as statements:
-            response = client.post("/api/sync/readings", json={"readings": batch},
-                                   headers=headers)
+            response = client.post("/api/sync/readings", json={"readings": batch}, headers=headers)
         assert response.status_code == 200 and response.json["created"] == size
         counts[size] = len(statements)
     assert counts[2] == counts[200], counts

@@ -44,8 +44,11 @@ def pytest_collection_modifyitems(items):
         if "/tests/faults/" in str(item.path):
             item.add_marker(pytest.mark.faults)
             if os.environ.get("HOMELOG_TEST_BACKEND") == "postgresql":
-                item.add_marker(pytest.mark.skip(
-                    reason="fault tests bring their own PostgreSQL; they ran in the first pass"))
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason="fault tests bring their own PostgreSQL; they ran in the first pass"
+                    )
+                )
 
 
 # Apps made here never set RATELIMIT_ENABLED: Flask-Limiter's one global limiter would keep
@@ -72,14 +75,20 @@ class PrivatePostgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/homelog"
 
     def _pg_ctl(self, *args: str) -> None:
-        subprocess.run([*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.datadir),
-                        *args], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                   f"-c unix_socket_directories={self.datadir} -c fsync=off "
-                   "-c max_connections=60")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={self.datadir} -c fsync=off "
+            "-c max_connections=60"
+        )
         self._pg_ctl("-o", options, "-l", str(self.datadir / "server.log"), "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -105,19 +114,40 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         os.chown(base, account.pw_uid, account.pw_gid)
         os.chown(datadir, account.pw_uid, account.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(datadir), "-A", "trust",
-                    "-U", "postgres", "--no-sync", "-E", "UTF8"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            *run_as,
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     server = PrivatePostgres(bindir, datadir, free_port(), run_as)
     server.start()
     try:
-        admin = sa.create_engine(server.url.replace("/homelog", "/postgres"),
-                                 isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(
+            server.url.replace("/homelog", "/postgres"), isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as conn:
             conn.execute(sa.text("CREATE DATABASE homelog"))
         admin.dispose()
-        app = create_app({"SQLALCHEMY_DATABASE_URI": server.url, "SECRET_KEY": "faults",
-                          "RATELIMIT_STORAGE_URI": "memory://"})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": server.url,
+                "SECRET_KEY": "faults",
+                "RATELIMIT_STORAGE_URI": "memory://",
+            }
+        )
         with app.app_context():
             from flask_migrate import upgrade
 
@@ -148,11 +178,19 @@ class Household:
 @pytest.fixture
 def household(private_postgres) -> Household:
     """Return a new user with a token and a meter in the private database."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": private_postgres.url, "SECRET_KEY": "faults",
-                      "RATELIMIT_STORAGE_URI": "memory://"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": private_postgres.url,
+            "SECRET_KEY": "faults",
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
     with app.app_context():
-        user = User(email=f"faults-{time.time_ns()}@example.com", name="Fault",
-                    password_hash=hash_password("a long fault passphrase"))
+        user = User(
+            email=f"faults-{time.time_ns()}@example.com",
+            name="Fault",
+            password_hash=hash_password("a long fault passphrase"),
+        )
         db.session.add(user)
         db.session.commit()
         source = datasources.create_source(user, "Electricity", "", "meter", {"import": "kWh"})

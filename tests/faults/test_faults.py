@@ -19,12 +19,16 @@ CONNECT_TIMEOUT_S = 2
 
 
 def _server(tmp_path, private_postgres, **kwargs):
-    return start_gunicorn(tmp_path, {
-        "DATABASE_URL": private_postgres.url,
-        "DB_CONNECT_TIMEOUT_S": str(CONNECT_TIMEOUT_S),
-        "DB_STATEMENT_TIMEOUT_MS": "5000",
-        "RATELIMIT_ENABLED": "0",
-    }, **kwargs)
+    return start_gunicorn(
+        tmp_path,
+        {
+            "DATABASE_URL": private_postgres.url,
+            "DB_CONNECT_TIMEOUT_S": str(CONNECT_TIMEOUT_S),
+            "DB_STATEMENT_TIMEOUT_MS": "5000",
+            "RATELIMIT_ENABLED": "0",
+        },
+        **kwargs,
+    )
 
 
 def _timed(port: int, method: str, path: str, **kwargs) -> tuple[Reply | None, float]:
@@ -37,7 +41,8 @@ def _timed(port: int, method: str, path: str, **kwargs) -> tuple[Reply | None, f
 
 
 def test_database_stop_answers_503_fast_then_recovers_without_restart(
-        tmp_path, private_postgres, household):
+    tmp_path, private_postgres, household
+):
     server = _server(tmp_path, private_postgres, workers=2, threads=2)
     api_path = f"/api/sources/{household.source_id}"
     try:
@@ -49,8 +54,7 @@ def test_database_stop_answers_503_fast_then_recovers_without_restart(
         private_postgres.stop("fast")
         down: list[tuple[str, Reply | None, float]] = []
         for _ in range(6):
-            for path, headers in ((api_path, household.headers), ("/login", {}),
-                                  ("/readyz", {})):
+            for path, headers in ((api_path, household.headers), ("/login", {}), ("/readyz", {})):
                 reply, seconds = _timed(server.port, "GET", path, headers=headers)
                 down.append((path, reply, seconds))
         for path, reply, seconds in down:
@@ -66,9 +70,11 @@ def test_database_stop_answers_503_fast_then_recovers_without_restart(
                 assert reply.headers["content-type"].startswith("text/html")
                 assert b"database is not reachable" in reply.body
         # Writes fail the same way, and nothing answers 500.
-        write = server.post(f"{api_path}/readings", {"timestamp": "2026-01-01T00:00:00Z",
-                                                     "values": {"import": 1}},
-                            headers=household.headers)
+        write = server.post(
+            f"{api_path}/readings",
+            {"timestamp": "2026-01-01T00:00:00Z", "values": {"import": 1}},
+            headers=household.headers,
+        )
         assert write.status == 503
 
         private_postgres.start()
@@ -92,7 +98,8 @@ def test_database_stop_answers_503_fast_then_recovers_without_restart(
 
 
 def test_killed_worker_is_replaced_and_no_acknowledged_write_is_lost(
-        tmp_path, private_postgres, household, private_db):
+    tmp_path, private_postgres, household, private_db
+):
     server = _server(tmp_path, private_postgres, workers=2, threads=2)
     acknowledged: list[uuid.UUID] = []
     failures: list[str] = []
@@ -105,8 +112,11 @@ def test_killed_worker_is_replaced_and_no_acknowledged_write_is_lost(
         while not stop.is_set():
             count += 1
             reading_id = uuid.uuid4()
-            body = {"id": str(reading_id), "values": {"import": count},
-                    "timestamp": f"2026-02-01T{number:02d}:00:{count % 60:02d}Z"}
+            body = {
+                "id": str(reading_id),
+                "values": {"import": count},
+                "timestamp": f"2026-02-01T{number:02d}:00:{count % 60:02d}Z",
+            }
             reply, _ = _timed(server.port, "POST", path, body=body, headers=household.headers)
             with lock:
                 if reply is not None and reply.status in (200, 201):
@@ -138,22 +148,31 @@ def test_killed_worker_is_replaced_and_no_acknowledged_write_is_lost(
     assert not failures, failures[:5]
     assert len(acknowledged) > 50, "too little traffic to mean anything"
     with private_db.connect() as conn:
-        stored = set(conn.execute(
-            sa.text("SELECT id FROM readings WHERE data_source_id = :s"),
-            {"s": household.source_id}).scalars())
+        stored = set(
+            conn.execute(
+                sa.text("SELECT id FROM readings WHERE data_source_id = :s"),
+                {"s": household.source_id},
+            ).scalars()
+        )
     missing = [str(i) for i in acknowledged if i not in stored]
     assert not missing, f"{len(missing)} acknowledged readings are missing: {missing[:3]}"
 
 
 def test_concurrent_sync_with_retries_stores_each_reading_exactly_once(
-        tmp_path, private_postgres, household, private_db):
+    tmp_path, private_postgres, household, private_db
+):
     server = _server(tmp_path, private_postgres, workers=2, threads=4)
     rng = random.Random(6)
     batches = [
-        [{"id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-          "data_source_id": household.source_id,
-          "timestamp": f"2026-03-{1 + b:02d}T{n // 60:02d}:{n % 60:02d}:00Z",
-          "values": {"import": b * 1000 + n}} for n in range(200)]
+        [
+            {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "data_source_id": household.source_id,
+                "timestamp": f"2026-03-{1 + b:02d}T{n // 60:02d}:{n % 60:02d}:00Z",
+                "values": {"import": b * 1000 + n},
+            }
+            for n in range(200)
+        ]
         for b in range(5)
     ]
     all_ids = {item["id"] for batch in batches for item in batch}
@@ -169,9 +188,14 @@ def test_concurrent_sync_with_retries_stores_each_reading_exactly_once(
             while True:  # retry until acknowledged; some tries give up early, like a phone
                 timeout = 0.05 if local.random() < 0.3 else 20
                 try:
-                    reply = request(server.port, "POST", "/api/sync/readings",
-                                    {"readings": batches[index]}, household.headers,
-                                    timeout=timeout)
+                    reply = request(
+                        server.port,
+                        "POST",
+                        "/api/sync/readings",
+                        {"readings": batches[index]},
+                        household.headers,
+                        timeout=timeout,
+                    )
                 except OSError:
                     time.sleep(local.random() * 0.05)
                     continue
@@ -195,13 +219,19 @@ def test_concurrent_sync_with_retries_stores_each_reading_exactly_once(
     assert not bad, bad[:3]
     assert all(count == 1 for count in created.values()), "an id was created twice"
     with private_db.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT id::text, count(*) FROM readings WHERE data_source_id = :s GROUP BY id"),
-            {"s": household.source_id}).all()
-        changes = conn.execute(sa.text(
-            "SELECT count(*), count(DISTINCT seq) FROM sync_changes "
-            "WHERE kind = 'reading' AND data_source_id = :s"),
-            {"s": household.source_id}).one()
+        rows = conn.execute(
+            sa.text(
+                "SELECT id::text, count(*) FROM readings WHERE data_source_id = :s GROUP BY id"
+            ),
+            {"s": household.source_id},
+        ).all()
+        changes = conn.execute(
+            sa.text(
+                "SELECT count(*), count(DISTINCT seq) FROM sync_changes "
+                "WHERE kind = 'reading' AND data_source_id = :s"
+            ),
+            {"s": household.source_id},
+        ).one()
     assert {row[0] for row in rows} == all_ids
     assert all(row[1] == 1 for row in rows)
     # The change feed holds each reading once, each with its own change number.
