@@ -39,4 +39,4 @@ class InviteForm(FlaskForm):
 class RoleForm(FlaskForm):
     """Change a member's role."""
 
-    role = SelectField("Role", choices=list(ROLE_LABELS.items()))
+    role = SelectField("Role", choices=[("viewer", "Viewer"), ("editor", "Editor")])
