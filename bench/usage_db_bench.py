@@ -16,8 +16,9 @@ Timed: homelog.consumption.usage_for(source, "month", ...) end to end — the wi
 the reduced query (index probes for the readings beside each period boundary and each break;
 see consumption.reduced_rows) and the engine's pass with tariffs — cold (first run) and warm
 (median and p95 of the rest); then right after each of --runs new readings (the breaks are
-recomputed from the new reading on); then the full streaming query alone, which sensors and
-ranges with a suspect reading use. EXPLAIN ANALYZE shows the reduced query's plan.
+recomputed from the new reading on); then with one suspect reading 30 days and 5 years before
+the end (every reading from it on is read); then the full streaming query alone, which
+sensors use. EXPLAIN ANALYZE shows the reduced query's plan.
 """
 
 from __future__ import annotations
@@ -201,6 +202,27 @@ def main() -> None:
             "DELETE FROM readings WHERE data_source_id = :s AND timestamp > :t"),
             {"s": source_id, "t": last})
         db.session.commit()
+        suspect = {}
+        for days in (30, 5 * 365):
+            # An unfixed typo (a suspect reading): every reading from it on is read.
+            typo = db.session.scalar(sa.text("""
+                INSERT INTO readings (id, data_source_id, timestamp, "values", confirmed,
+                                      created_at, updated_at)
+                VALUES (gen_random_uuid(), :s, :t, json_build_object('import', 1.0), false,
+                        now(), now()) RETURNING id
+            """), {"s": source_id, "t": last - timedelta(days=days, minutes=30)})
+            db.session.commit()
+            found = []
+            for _ in range(max(3, args.runs // 3)):
+                db.session.expire_all()
+                began = time.perf_counter()
+                typo_usage = consumption.usage_for(source, "month", date(2016, 1, 1),
+                                                   date(2026, 1, 1))
+                found.append((time.perf_counter() - began) * 1000)
+            assert len(typo_usage.suspects) == 1
+            suspect[days] = found
+            db.session.execute(sa.text("DELETE FROM readings WHERE id = :id"), {"id": typo})
+            db.session.commit()
         usage = result.meter["import"]
         total = sum(p.usage for p in usage.periods if p.usage is not None)
         cost = sum(p.cost.total for p in usage.periods if p.cost is not None)
@@ -211,6 +233,9 @@ def main() -> None:
               f"(of {args.runs - 1})")
         print(f"  right after a new reading each time: median {statistics.median(appended):.1f}"
               f" ms, p95 {percentile(appended, 95):.1f} ms (of {len(appended)})")
+        for days, found in suspect.items():
+            print(f"  with a suspect reading {days} days before the end: median "
+                  f"{statistics.median(found):.1f} ms (of {len(found)})")
         print(f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         began = time.perf_counter()
         rows = sum(1 for _ in consumption.stream_readings(source, result.periods[0].start,

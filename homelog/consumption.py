@@ -20,9 +20,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from itertools import chain
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, Text, cast, func, select, type_coerce
+from sqlalchemy import DateTime, Text, cast, func, select, tuple_, type_coerce
 from sqlalchemy import text as text_sql
 from sqlalchemy.exc import IntegrityError
 
@@ -148,12 +149,13 @@ def _window(source: DataSource, start: datetime | None, end: datetime | None):
 
 def stream_readings(
     source: DataSource, start: datetime | None = None, end: datetime | None = None,
-    *, batch: int = 2000,
+    *, batch: int = 2000, from_key: tuple[datetime, uuid.UUID] | None = None,
 ) -> Iterator[tuple]:
     """Yield (timestamp, {metric: value}, confirmed, id) of source in time order.
 
-    Covers [start, end] plus the readings just outside it that interpolation needs. On
-    PostgreSQL the numbers are taken out of the JSON in SQL (no JSON decoding in Python).
+    Covers [start, end] plus the readings just outside it that interpolation needs; with
+    from_key, only from that (timestamp, id) on. On PostgreSQL the numbers are taken out of
+    the JSON in SQL (no JSON decoding in Python).
     """
     low, high = _window(source, start, end)
     names = source.metric_names
@@ -172,6 +174,8 @@ def stream_readings(
         query = query.where(Reading.timestamp >= low)
     if high is not None:
         query = query.where(Reading.timestamp <= high)
+    if from_key is not None:
+        query = query.where(tuple_(Reading.timestamp, Reading.id) >= tuple_(*from_key))
     # A server-side cursor fetched in batches; Core rows, not ORM entities.
     query = query.order_by(Reading.timestamp, Reading.id).execution_options(yield_per=batch)
     result = db.session.connection().execute(query)
@@ -545,12 +549,23 @@ def _meter_report(source: DataSource, periods: Sequence[Period], config: MeterCo
         size = (high - low) / line_points
         slots = [low + size * k for k in range(line_points)]
     rows = reduced_rows(source, low, high, _boundaries(periods, plans, config), slots)
+    tail_from = None
     if rows is not None:
         report = meter_usage(_thinned(rows, line, line_points) if line is not None else rows,
                              periods, names, config, plans)
         if not report.suspects:
             return report
-    rows = stream_readings(source, low, high)
+        # The first suspect reading is a kept break, the same one every reading would give,
+        # and up to it the reduced rows leave the engine exactly where every reading would.
+        # From it on later readings are compared with the last accepted one: read them all.
+        first = min(report.suspects, key=lambda s: (s.timestamp, s.key))
+        tail_from = (first.timestamp, first.key)
+    if tail_from is None:
+        rows = stream_readings(source, low, high)
+    else:
+        head = [row for row in rows if (row[0], row[3]) < tail_from]
+        rows = chain(head, stream_readings(source, low, high, from_key=(
+            tail_from[0], uuid.UUID(tail_from[1]))))
     if line is not None:
         rows = _thinned(rows, line, line_points)
     report = meter_usage(rows, periods, names, config, plans)
