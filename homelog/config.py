@@ -124,6 +124,7 @@ DEFAULTS = {
     "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "API_MAX_BODY_BYTES": 2 * 1024 * 1024,
     "READINGS_PAGE_SIZE": 25,
     "RATELIMIT_HEADERS_ENABLED": True,
     # Redis down: count in memory per worker rather than refuse every sign-in with a 500.

@@ -71,6 +71,9 @@ def init_app(app: Flask) -> None:
         if not found and request.mimetype == "application/x-www-form-urlencoded":
             found = any(_has_nul(k) or _has_nul(v) for k, v in request.form.items(multi=True))
         elif not found and request.is_json:
+            if wants_json():
+                # Apply the API's body limit before reading the body here (413, not a parse).
+                request.max_content_length = app.config.get("API_MAX_BODY_BYTES")
             found = _has_nul(request.get_json(silent=True))
         if not found:
             return None
