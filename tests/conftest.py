@@ -97,6 +97,8 @@ class CSRFClient(FlaskClient):
             kwargs["headers"] = headers
         # Run the request in an empty context so it gets its own app context, `g` and
         # database session, as it would in production; then let the test see fresh rows.
+        # Buffered, so a streamed body is produced (and its contexts closed) in that context too.
+        kwargs.setdefault("buffered", True)
         response = contextvars.Context().run(super().open, *args, **kwargs)
         if has_app_context():
             db.session.expire_all()
