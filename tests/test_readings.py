@@ -509,3 +509,16 @@ def test_quick_add_of_a_backdated_reading_keeps_newest_on_card(logged_in, meter,
                                             values=("1", "1")), headers=HX)
     text = response.get_data(as_text=True)
     assert response.status_code == 200 and "9000" in text
+
+
+def test_readings_header_count_is_bounded(logged_in, user, make_source, make_reading,
+                                          monkeypatch):
+    from homelog.sources import routes
+
+    source = make_source(user)
+    for i in range(3):
+        make_reading(source, {"import": float(i)}, timestamp=hour(i))
+    assert b"3 in total" in logged_in.get(f"/sources/{source.id}").data
+    monkeypatch.setattr(routes, "TOTAL_SHOWN_UP_TO", 2)
+    page = logged_in.get(f"/sources/{source.id}").data
+    assert b"more than 2" in page and b"in total" not in page

@@ -117,6 +117,10 @@ def _table_context(source: DataSource, page: readings.Page, **extra) -> dict:
     }
 
 
+# The readings header counts up to this many, then says "more than"; see reading_count.
+TOTAL_SHOWN_UP_TO = 10_000
+
+
 def _panel_context(source: DataSource, form=None, before: str | None = None,
                    highlight=None) -> dict:
     return _table_context(
@@ -124,7 +128,8 @@ def _panel_context(source: DataSource, form=None, before: str | None = None,
         _page(source, before),
         form=form if form is not None else _new_reading_form(source),
         before=before,
-        total=datasources.reading_count(source),
+        total=datasources.reading_count(source, at_most=TOTAL_SHOWN_UP_TO + 1),
+        total_cap=TOTAL_SHOWN_UP_TO,
         highlight=highlight,
     )
 
