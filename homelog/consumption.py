@@ -206,9 +206,9 @@ def reduced_rows(
     break with the reading before it. An unkept reading lies on a rising stretch between two
     kept ones: it changes no interpolated value, no gap, no rollover, and a drop below the
     previous reading — suspect or not — always falls on a kept break. So the engine on these
-    rows finds a suspect reading exactly when it would on every reading; only the list of
-    suspects can then be shorter (later readings are compared with the last accepted one),
-    which is why callers stream every reading when it finds one. line_instants add the first
+    rows finds the same first suspect reading as on every reading; after it the list can be
+    shorter (later readings are compared with the last accepted one), which is why callers
+    stream every reading from the first suspect on (`_meter_report`). line_instants add the first
     reading at or after each (for the chart's line). One query: about 2 index probes per
     instant, never a scan of the range. None while the source's breaks are out of date
     (after one attempt to bring them up to date).
