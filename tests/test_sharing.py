@@ -344,3 +344,19 @@ def test_moving_a_source_out_of_a_shared_home_ends_the_members_access(client, au
     locations.update_home(world["home"], "Farmhouse", "Europe/Vienna", [])
     user = db.session.get(User, world["editor"].id)
     assert db.session.scalar(datasources.visible_sources(user)) is None
+
+
+@pytest.mark.parametrize("role", ["editor", "viewer"])
+def test_members_see_prices_and_swaps_without_owner_controls(client, auth, world, role):
+    auth.login(email=f"{role}@example.com")
+    source = world["source"]
+    prices = client.get(f"/sources/{source.id}/tariffs")
+    assert prices.status_code == 200 and b"0.3" in prices.data
+    assert b"Add price" not in prices.data and b"/delete" not in prices.data
+    meter = client.get(f"/sources/{source.id}/meter")
+    assert meter.status_code == 200 and b"Shared with you" in meter.data
+    assert b"Record swap" not in meter.data and b"Save settings" not in meter.data
+    auth.logout()
+    auth.login(email="owner@example.com")
+    assert b"Add price" in client.get(f"/sources/{source.id}/tariffs").data
+    assert b"Record swap" in client.get(f"/sources/{source.id}/meter").data
