@@ -47,6 +47,23 @@ def required_action(endpoint: str | None, method: str) -> str:
     return "write" if endpoint in WRITE_READINGS else "manage"
 
 
+_NOT_LOADED = object()
+
+
+def request_source(user, source_id: object) -> DataSource | None:
+    """Return the source user may see with source_id, loaded once per request.
+
+    The access check and the view both need it; the second call reuses the first's row.
+    """
+    key = (getattr(user, "id", None), str(source_id))
+    cached_key, cached = g.get("_request_source", (None, _NOT_LOADED))
+    if cached_key == key and cached is not _NOT_LOADED:
+        return cached
+    source = datasources.get_source_for(user, source_id)
+    g._request_source = (key, source)
+    return source
+
+
 def check_source_access():
     """Answer 403 when the signed-in user may see the source but not do this with it."""
     source_id = (request.view_args or {}).get("source_id")
@@ -55,7 +72,7 @@ def check_source_access():
     user = g.get("api_user") if request.blueprint == "api" else current_user
     if user is None or not getattr(user, "is_authenticated", False):
         return None  # the view's own sign-in check answers
-    source = datasources.get_source_for(user, source_id)
+    source = request_source(user, source_id)
     if source is None:
         return None  # the view answers 404
     action = required_action(request.endpoint, request.method)
@@ -86,4 +103,4 @@ def init_app(app: Flask) -> None:
 
 
 __all__ = ["FORM_PAGES", "WRITE_READINGS", "check_source_access", "init_app",
-           "required_action", "source_role"]
+           "request_source", "required_action", "source_role"]

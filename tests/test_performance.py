@@ -69,3 +69,18 @@ def test_a_sync_batch_costs_the_same_statements_for_any_size(client, make_source
         assert response.status_code == 200 and response.json["created"] == size
         counts[size] = len(statements)
     assert counts[2] == counts[200], counts
+
+
+def test_a_source_is_loaded_once_per_request(client, logged_in, make_source, make_reading, user):
+    source = make_source(user)
+    make_reading(source, {"import": 1.0}, timestamp=hour(1))
+    raw, _ = tokens.issue_token(user, "phone")
+    headers = {"Authorization": f"Bearer {raw}"}
+    client.get("/api/users/me", headers=headers)  # token's last use noted
+    for url, kwargs in ((f"/api/sources/{source.id}", {"headers": headers}),
+                        (f"/sources/{source.id}/readings", {"headers": {"HX-Request": "true"}})):
+        with counting_statements() as statements:
+            response = logged_in.get(url, **kwargs)
+        assert response.status_code == 200
+        loads = [s for s in statements if "FROM data_sources" in s and "count" not in s]
+        assert len(loads) == 1, (url, loads)

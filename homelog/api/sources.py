@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import url_for
 
-from homelog import datasources
+from homelog import access, datasources
 from homelog.api.core import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -27,7 +27,7 @@ def load_source(source_id: int) -> DataSource | None:
     """Return the current user's source with source_id, or None (also when it is not theirs)."""
     if source_id > MAX_ID:  # PostgreSQL would refuse the comparison with an integer column
         return None
-    return datasources.get_source_for(api_user(), source_id)
+    return access.request_source(api_user(), source_id)
 
 
 def not_found():

@@ -25,7 +25,7 @@ from flask import (
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from homelog import datasources, htmx, locations, readings, reminders, timeutil
+from homelog import access, datasources, htmx, locations, readings, reminders, timeutil
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.models import DataSource, Reading
@@ -48,7 +48,7 @@ def vary_on_htmx(response):
 # ---- helpers --------------------------------------------------------------------------------
 
 def _source_or_404(source_id: object) -> DataSource:
-    source = datasources.get_source_for(current_user, source_id)
+    source = access.request_source(current_user, source_id)
     if source is None:
         abort(404)
     return source
