@@ -13,6 +13,7 @@ import hashlib
 import os
 import secrets
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -271,3 +272,24 @@ def hour(n: int) -> datetime:
 def random_email() -> str:
     """Return a unique email address."""
     return f"u{secrets.token_hex(4)}@example.com"
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def berlin(*args: int) -> datetime:
+    """Return a Berlin wall-clock time as aware UTC."""
+    return datetime(*args, tzinfo=BERLIN).astimezone(UTC)
+
+
+@pytest.fixture
+def worked_example_meter(user, make_source):
+    """Return the meter of docs/usage.md's worked example (readings only: no swap, no price)."""
+    source = make_source(user, "Electricity", metrics={"import": "kWh"})
+    for when, value in [((2025, 12, 27, 12), 10_400.0), ((2026, 1, 6, 12), 10_500.0),
+                        ((2026, 1, 9, 18), 1_060.0), ((2026, 1, 16, 12), 10_600.0),
+                        ((2026, 2, 5, 12), 100.0)]:
+        db.session.add(Reading(data_source_id=source.id, timestamp=berlin(*when),
+                               values={"import": value}))
+    db.session.commit()
+    return source

@@ -4,34 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 
 from homelog import consumption
 from homelog.extensions import db
 from homelog.models import Reading
-
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def local(*args: int) -> datetime:
-    """Return a Berlin wall-clock time as aware UTC."""
-    return datetime(*args, tzinfo=BERLIN).astimezone(UTC)
+from tests.conftest import berlin as local
 
 
 @pytest.fixture
-def meter(user, make_source):
-    """Return the worked example of docs/usage.md, without its swap and tariffs."""
-    source = make_source(user, "Electricity", metrics={"import": "kWh"})
-    for when, value in [((2025, 12, 27, 12), 10_400.0), ((2026, 1, 6, 12), 10_500.0),
-                        ((2026, 1, 9, 18), 1_060.0), ((2026, 1, 16, 12), 10_600.0),
-                        ((2026, 2, 5, 12), 100.0)]:
-        db.session.add(Reading(data_source_id=source.id, timestamp=local(*when),
-                               values={"import": value}))
-    db.session.commit()
-    return source
+def meter(worked_example_meter):
+    """Return the worked example's meter (tests/conftest.py)."""
+    return worked_example_meter
 
 
 def usage_url(source, **query) -> str:
