@@ -237,6 +237,22 @@ def confirm_reading(source_id: int, reading_id: str):
 
 # ---- Prices ---------------------------------------------------------------------------------
 
+def _submit_tariff(source, save, message: str, editing=None):
+    """Validate the posted price form and save it with save(metric, from, price, standing)."""
+    form = tariff_form(source)
+    if form.validate_on_submit():
+        try:
+            save(form.metric.data, form.effective_from.data, form.unit_price.data,
+                 form.standing_charge.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            form.apply_errors(error)
+        else:
+            flash(message, "success")
+            return _redirect(url_for("sources.tariffs", source_id=source.id))
+    return _tariff_page(source, form, 422, editing=editing)
+
+
 def _tariff_page(source, form, status: int = 200, editing=None):
     return render_template(
         "sources/tariffs.html", source=source, form=form, editing=editing,
@@ -251,18 +267,9 @@ def tariffs(source_id: int):
     source = _source_or_404(source_id)
     if request.method == "GET":
         return _tariff_page(source, tariff_form(source, formdata=None))
-    form = tariff_form(source)
-    if form.validate_on_submit():
-        try:
-            consumption.create_tariff(source, form.metric.data, form.effective_from.data,
-                                      form.unit_price.data, form.standing_charge.data)
-        except ValidationFailed as error:
-            db.session.rollback()
-            form.apply_errors(error)
-        else:
-            flash("Price saved.", "success")
-            return _redirect(url_for("sources.tariffs", source_id=source.id))
-    return _tariff_page(source, form, 422)
+    return _submit_tariff(
+        source, lambda *fields: consumption.create_tariff(source, *fields), "Price saved."
+    )
 
 
 @bp.route("/sources/<int:source_id>/tariffs/<int:tariff_id>/edit", methods=["GET", "POST"])
@@ -273,18 +280,10 @@ def edit_tariff(source_id: int, tariff_id: int):
     tariff = consumption.get_tariff(source, tariff_id) or abort(404)
     if request.method == "GET":
         return _tariff_page(source, tariff_form(source, tariff), editing=tariff)
-    form = tariff_form(source)
-    if form.validate_on_submit():
-        try:
-            consumption.update_tariff(tariff, form.metric.data, form.effective_from.data,
-                                      form.unit_price.data, form.standing_charge.data)
-        except ValidationFailed as error:
-            db.session.rollback()
-            form.apply_errors(error)
-        else:
-            flash("Price updated.", "success")
-            return _redirect(url_for("sources.tariffs", source_id=source.id))
-    return _tariff_page(source, form, 422, editing=tariff)
+    return _submit_tariff(
+        source, lambda *fields: consumption.update_tariff(tariff, *fields), "Price updated.",
+        editing=tariff,
+    )
 
 
 @bp.route("/sources/<int:source_id>/tariffs/<int:tariff_id>/delete", methods=["POST"])
