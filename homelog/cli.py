@@ -1,4 +1,4 @@
-"""`flask` commands: user management and demo data."""
+"""`flask` commands: user management, demo data and (lazily) Flask-Migrate's `flask db`."""
 
 from __future__ import annotations
 
@@ -68,6 +68,21 @@ def set_password_command(email: str, password: str, temporary: bool):
     click.echo(f"Password of {user.email} changed; their open sessions have ended.")
 
 
+class _MigrateCommands(click.Group):
+    """`flask db ...`: Flask-Migrate's group, imported only when it is used.
+
+    Listed in `flask --help` under its own help text; invoking it (with any arguments, --help
+    too) hands over to flask_migrate.cli.db, whose commands then set the app's Flask-Migrate
+    up through the stand-in that homelog.extensions.LazyMigrate left.
+    """
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        from flask_migrate.cli import db as migrate_cli
+
+        return migrate_cli.make_context(info_name, args, parent=parent, **extra)
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to app."""
     app.cli.add_command(user_cli)
+    app.cli.add_command(_MigrateCommands("db", help="Perform database migrations."))
