@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import any_, bindparam, event, select, text
+from sqlalchemy import any_, bindparam, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -88,18 +88,18 @@ def allocate(connection: Connection, owner_id: int, count: int) -> int:
 # PostgreSQL takes a batch as one array per column: one statement whose text never changes
 # (parsed and planned once per connection) instead of a statement per row, or a 1,000-row
 # VALUES list that SQLAlchemy and psycopg process afresh for every batch (measured with
-# bench/sync_cpu.py: a sync batch of 1,000 readings went from ~150 to ~45 ms of CPU).
-_PG_RECORD_CHANGES = text("""
+# bench/sync_cpu.py: a sync batch of 1,000 readings went from ~150 to ~45 ms of CPU). The
+# arrays are sent in binary (psycopg's %b): as text, each element is escaped in Python.
+_PG_RECORD_CHANGES = """
     INSERT INTO sync_changes (kind, object_id, owner_id, data_source_id, seq, deleted, changed_at)
-    SELECT kind, object_id, :owner_id, data_source_id, seq, deleted, :now
-    FROM unnest(CAST(:kinds AS varchar[]), CAST(:object_ids AS varchar[]),
-                CAST(:data_source_ids AS integer[]), CAST(:seqs AS bigint[]),
-                CAST(:deleted AS boolean[]))
+    SELECT kind, object_id, %(owner_id)b, data_source_id, seq, deleted, %(now)b
+    FROM unnest(%(kinds)b::varchar[], %(object_ids)b::varchar[],
+                %(data_source_ids)b::integer[], %(seqs)b::bigint[], %(deleted)b::boolean[])
         AS change(kind, object_id, data_source_id, seq, deleted)
     ON CONFLICT (kind, object_id) DO UPDATE SET
         owner_id = excluded.owner_id, data_source_id = excluded.data_source_id,
         seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at
-""")
+"""
 
 
 def record_changes(connection: Connection, owner_id: int, changes: Sequence[Change]) -> None:
@@ -112,7 +112,7 @@ def record_changes(connection: Connection, owner_id: int, changes: Sequence[Chan
         # One statement may not upsert a row twice: an object listed twice keeps its last
         # change (and number), as one statement per change would leave it.
         latest = {(c.kind, c.object_id): (first + offset, c) for offset, c in enumerate(changes)}
-        connection.execute(_PG_RECORD_CHANGES, {
+        connection.exec_driver_sql(_PG_RECORD_CHANGES, {
             "owner_id": owner_id,
             "now": now,
             "kinds": [c.kind for _, c in latest.values()],
@@ -295,18 +295,18 @@ def same_content(reading, data_source_id: int, timestamp: datetime, values: dict
 
 
 # A batch of readings in one statement on PostgreSQL, for the reasons of _PG_RECORD_CHANGES.
-_PG_INSERT_READINGS = text("""
+_PG_INSERT_READINGS = """
     INSERT INTO readings (id, data_source_id, "timestamp", "values", note, confirmed,
                           created_by_id, created_at, updated_at)
     SELECT id, data_source_id, "timestamp", "values", note, confirmed,
-           :created_by_id, :now, :now
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:data_source_ids AS integer[]),
-                CAST(:timestamps AS timestamptz[]), CAST(:values AS json[]),
-                CAST(:notes AS varchar[]), CAST(:confirmed AS boolean[]))
+           %(created_by_id)b, %(now)b, %(now)b
+    FROM unnest(%(ids)b::uuid[], %(data_source_ids)b::integer[],
+                %(timestamps)b::timestamptz[], %(values)b::json[],
+                %(notes)b::varchar[], %(confirmed)b::boolean[])
         AS reading(id, data_source_id, "timestamp", "values", note, confirmed)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
-""")
+"""
 
 
 def _insert_new(connection: Connection, rows: list[dict]) -> set[uuid.UUID]:
@@ -315,7 +315,7 @@ def _insert_new(connection: Connection, rows: list[dict]) -> set[uuid.UUID]:
     The rows are inserted in the order given.
     """
     if connection.dialect.name == "postgresql":
-        return set(connection.execute(_PG_INSERT_READINGS, {
+        return set(connection.exec_driver_sql(_PG_INSERT_READINGS, {
             "created_by_id": rows[0]["created_by_id"],
             "now": rows[0]["created_at"],
             "ids": [row["id"] for row in rows],
