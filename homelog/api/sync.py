@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
 from homelog import sync
 from homelog.api.core import (
     AUTH_ERRORS,
@@ -25,6 +29,29 @@ from homelog.errors import ValidationFailed
 from homelog.readings import parse_reading_id
 
 TAGS = ("sync",)
+_ITEMS = TypeAdapter(list[SyncReading])
+
+
+def _validated_items(raws: list[Any]) -> list[SyncReading | ValidationFailed]:
+    """Return each item of a batch validated, or the ValidationFailed that says why not."""
+    read_only = SyncReading.read_only
+    try:
+        # Usually every item is valid: one call of pydantic for the whole list is much
+        # cheaper than a call per item.
+        return _ITEMS.validate_python([
+            {key: value for key, value in raw.items() if key not in read_only}
+            if isinstance(raw, dict) and not read_only.isdisjoint(raw) else raw
+            for raw in raws
+        ])
+    except ValidationError:
+        pass
+    items: list[SyncReading | ValidationFailed] = []
+    for raw in raws:  # some are invalid: each item's own errors, keyed as for one reading
+        try:
+            items.append(validate(SyncReading, raw))
+        except ValidationFailed as error:
+            items.append(error)
+    return items
 
 
 @operation("/sync/readings", ["POST"], tags=TAGS, body=SyncReadingsIn, parse_as=SyncBatchIn,
@@ -42,14 +69,17 @@ def sync_readings(body: SyncBatchIn):
     user = api_user()
     results: list[dict | None] = [None] * len(body.readings)
     accepted: list[tuple[int, sync.ReadingInput]] = []
-    for index, raw in enumerate(body.readings):
-        raw_id = raw.get("id") if isinstance(raw, dict) else None
-        try:
-            item = validate(SyncReading, raw)
-            timestamp = aware(item.timestamp, user, "timestamp")
-        except ValidationFailed as error:
+    for index, (raw, item) in enumerate(
+            zip(body.readings, _validated_items(body.readings), strict=True)):
+        if isinstance(item, SyncReading):
+            try:
+                timestamp = aware(item.timestamp, user, "timestamp")
+            except ValidationFailed as error:
+                item = error
+        if isinstance(item, ValidationFailed):
+            raw_id = raw.get("id") if isinstance(raw, dict) else None
             results[index] = {"index": index, "id": parse_reading_id(raw_id), "status": "invalid",
-                              "reason": error.detail, "errors": error.errors}
+                              "reason": item.detail, "errors": item.errors}
             continue
         accepted.append((index, sync.ReadingInput(
             id=item.id, data_source_id=item.data_source_id, timestamp=timestamp,

@@ -62,6 +62,17 @@ def test_batch_reports_each_item_and_saves_the_valid_ones(client, user, other, m
     assert reading_count() == 2
 
 
+def test_batch_accepts_read_only_fields_and_local_times(client, source, api_headers):
+    sent_back = {**item(source, 0), "created_at": "2026-01-01T00:00:00Z", "created_by_id": 7}
+    local = {**item(source, 1), "timestamp": "2026-07-01T12:00:00"}  # Berlin: 10:00 UTC
+    skipped = {**item(source, 2), "timestamp": "2026-03-29T02:30:00"}  # clocks skip 2-3
+    body = sync(client, api_headers, [sent_back, local, skipped]).get_json()
+    assert [r["status"] for r in body["results"]] == ["created", "created", "invalid"]
+    assert "timestamp" in body["results"][2]["errors"]
+    stored = db.session.get(Reading, uuid.UUID(local["id"]))
+    assert stored.timestamp.isoformat() == "2026-07-01T10:00:00+00:00"
+
+
 def test_resending_a_batch_changes_nothing(client, source, api_headers):
     items = [item(source, n) for n in range(20)]
     assert sync(client, api_headers, items).get_json()["created"] == 20
