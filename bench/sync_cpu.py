@@ -76,6 +76,8 @@ def main() -> int:
     parser.add_argument("--resend", action="store_true")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() after start-up, as a server could after forking")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL") or database_url(args.readings)
     app = build_app(url)
@@ -97,6 +99,11 @@ def main() -> int:
         raw, _ = tokens.issue_token(user, TOKEN_NAME)
     headers = {"Authorization": f"Bearer {raw}"}
     bodies = batches(source_id, args.warmup + args.n, args.batch)
+    if args.gc_freeze:
+        import gc
+
+        gc.collect()
+        gc.freeze()
     try:
         for body in bodies[:args.warmup]:
             assert call(app, environ_for("POST", "/api/sync/readings", headers, body)) == 200
@@ -132,9 +139,11 @@ def main() -> int:
                 else:
                     profiler.stop()
                     print(profiler.output_text(unicode=False, color=False, show_all=False))
-            print(f"{label:10} {len(measured)} batches of {args.batch}: "
-                  f"wall p50 {statistics.median(walls):6.1f} ms (min {min(walls):6.1f})  "
-                  f"cpu p50 {statistics.median(cpus):6.1f} ms (min {min(cpus):6.1f})  "
+            print(f"{label:6} {len(measured)} batches of {args.batch}: "
+                  f"wall p50 {statistics.median(walls):5.1f} ms, "
+                  f"mean {statistics.mean(walls):5.1f}, "
+                  f"max {max(walls):5.1f}; cpu p50 {statistics.median(cpus):5.1f} ms, "
+                  f"mean {statistics.mean(cpus):5.1f}, max {max(cpus):5.1f}; "
                   f"statements/batch {statements[0] / len(measured):.1f}")
 
         run("new", bodies[args.warmup:])

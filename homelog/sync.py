@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 
 from sqlalchemy import any_, bindparam, event, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,7 +58,7 @@ MAX_CURSOR = 2**63 - 1
 
 # ---- Recording changes ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One object that was written or deleted."""
 
@@ -259,7 +260,7 @@ def changes_since(user: User, since: int, limit: int = 500) -> ChangePage:
 
 # ---- Batch upload ---------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class ReadingInput:
     """One reading of a batch, parsed: a client id and an aware timestamp."""
 
@@ -271,7 +272,7 @@ class ReadingInput:
     confirmed: bool = False  # a lower meter value the user checked (usage counts it)
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemResult:
     """What happened to one item of a batch."""
 
@@ -309,15 +310,13 @@ _PG_INSERT_READINGS = """
 """
 
 
-def _insert_new(connection: Connection, rows: list[dict]) -> set[uuid.UUID]:
-    """Insert the rows (all with the same creator and time) whose id is free; return those ids.
-
-    The rows are inserted in the order given.
-    """
+def _insert_new(connection: Connection, rows: list[dict], created_by_id: int,
+                now: datetime) -> set[uuid.UUID]:
+    """Insert the rows whose id is free, in the order given; return the ids inserted."""
     if connection.dialect.name == "postgresql":
         return set(connection.exec_driver_sql(_PG_INSERT_READINGS, {
-            "created_by_id": rows[0]["created_by_id"],
-            "now": rows[0]["created_at"],
+            "created_by_id": created_by_id,
+            "now": now,
             "ids": [row["id"] for row in rows],
             "data_source_ids": [row["data_source_id"] for row in rows],
             "timestamps": [row["timestamp"] for row in rows],
@@ -331,7 +330,8 @@ def _insert_new(connection: Connection, rows: list[dict]) -> set[uuid.UUID]:
     return set(connection.execute(
         _insert(connection, table).on_conflict_do_nothing(index_elements=["id"])
         .returning(table.c.id),
-        rows,
+        [{**row, "created_by_id": created_by_id, "created_at": now, "updated_at": now}
+         for row in rows],
     ).scalars())
 
 
@@ -409,14 +409,10 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
 
     created: set[uuid.UUID] = set()
     if clean:
-        now = utcnow()
-        rows = sorted(
-            ({**row, "created_by_id": user.id, "created_at": now, "updated_at": now}
-             for row in clean.values()),
-            key=lambda row: row["id"],  # one insert order everywhere: no deadlocks
-        )
+        # One insert order everywhere: no deadlocks.
+        rows = sorted(clean.values(), key=itemgetter("id"))
         connection = db.session.connection()
-        created = _insert_new(connection, rows)
+        created = _insert_new(connection, rows, user.id, utcnow())
         record_changes(
             connection, user.id,
             [Change(READING, str(row["id"]), row["data_source_id"]) for row in rows
