@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, TextClause, bindparam, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from homelog.errors import Conflict, ValidationFailed
@@ -335,7 +336,11 @@ def restore_reading(source: DataSource, saved: Mapping) -> Reading:
 
 def encode_cursor(reading: Reading) -> str:
     """Return an opaque cursor that pages on after reading (newest first)."""
-    raw = f"{reading.timestamp.astimezone(UTC).isoformat()}|{reading.id}"
+    return _encode_position(reading.timestamp.astimezone(UTC).isoformat(), str(reading.id))
+
+
+def _encode_position(timestamp_iso: str, reading_id: str) -> str:
+    raw = f"{timestamp_iso}|{reading_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -370,6 +375,45 @@ class Page:
     older: Reading | None = None
 
 
+def _page_params(
+    source_id: int, before: str | None, limit: int, start: datetime | None,
+    end: datetime | None,
+) -> tuple[tuple[bool, bool, bool], dict]:
+    """Return a page query's shape (which filters it has) and its parameters."""
+    params: dict = {"source_id": source_id, "limit": limit + 1}
+    if before:
+        params["before_timestamp"], params["before_id"] = decode_cursor(before)
+    if start is not None:
+        params["start"] = clean_timestamp(start)
+    if end is not None:
+        params["end"] = clean_timestamp(end)
+    return (bool(before), start is not None, end is not None), params
+
+
+@functools.cache
+def _page_query(shape: tuple[bool, bool, bool]) -> Select:
+    """Return the page query with the filters of shape (before, start, end), built once.
+
+    The cursor condition is a row comparison, `(timestamp, id) < (:t, :id)`: it bounds the
+    backward scan of ix_readings_source_timestamp, so a page deep in a long history costs
+    what the newest page costs (the equivalent `timestamp < :t OR (timestamp = :t AND
+    id < :id)` is only a filter: 33 ms seven months back in 500,000 readings, 0.9 ms as a
+    bound).
+    """
+    has_before, has_start, has_end = shape
+    query = select(Reading).where(Reading.data_source_id == bindparam("source_id"))
+    if has_before:
+        query = query.where(tuple_(Reading.timestamp, Reading.id) < tuple_(
+            bindparam("before_timestamp", type_=Reading.timestamp.type),
+            bindparam("before_id", type_=Reading.id.type),
+        ))
+    if has_start:
+        query = query.where(Reading.timestamp >= bindparam("start", type_=Reading.timestamp.type))
+    if has_end:
+        query = query.where(Reading.timestamp < bindparam("end", type_=Reading.timestamp.type))
+    return query.order_by(Reading.timestamp.desc(), Reading.id.desc()).limit(bindparam("limit"))
+
+
 def page_of_readings(
     source: DataSource,
     before: str | None = None,
@@ -387,28 +431,87 @@ def page_of_readings(
         ValidationFailed: invalid cursor.
     """
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
-    query = select(Reading).where(Reading.data_source_id == source.id)
-    if before:
-        timestamp, reading_id = decode_cursor(before)
-        query = query.where(
-            or_(
-                Reading.timestamp < timestamp,
-                and_(Reading.timestamp == timestamp, Reading.id < reading_id),
-            )
-        )
-    if start is not None:
-        query = query.where(Reading.timestamp >= clean_timestamp(start))
-    if end is not None:
-        query = query.where(Reading.timestamp < clean_timestamp(end))
-    rows = list(
-        db.session.scalars(
-            query.order_by(Reading.timestamp.desc(), Reading.id.desc()).limit(limit + 1)
-        )
-    )
+    shape, params = _page_params(source.id, before, limit, start, end)
+    rows = list(db.session.scalars(_page_query(shape), params))
     page, extra = rows[:limit], rows[limit:]
     older = extra[0] if extra else None
     next_cursor = encode_cursor(page[-1]) if older is not None else None
     return Page(readings=page, next_cursor=next_cursor, older=older)
+
+
+# ---- A page as the API's JSON, written by PostgreSQL ----------------------------------------
+
+def _utc_text(column: str) -> str:
+    """Return SQL for column (timestamptz) as the API writes times: 2026-01-01T00:00:00Z.
+
+    Microseconds appear only when there are some, as Python's isoformat and pydantic do.
+    """
+    return (
+        f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE "
+        f"WHEN date_part('microseconds', {column})::bigint % 1000000 = 0 THEN '' "
+        f"ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || 'Z'"
+    )
+
+
+# The API's reading object (homelog.api.schemas.ReadingOut, keys in its order) as text.
+# `values` is a json column: its stored text is already the JSON of the values.
+_READING_JSON_SQL = (
+    """'{"id": "' || r.id::text || '", "data_source_id": ' || r.data_source_id::text"""
+    f""" || ', "timestamp": "' || {_utc_text("r.timestamp")} || '"'"""
+    """ || ', "values": ' || r."values"::text"""
+    """ || ', "note": ' || coalesce(to_json(r.note)::text, 'null')"""
+    """ || ', "confirmed": ' || CASE WHEN r.confirmed THEN 'true' ELSE 'false' END"""
+    """ || ', "created_by_id": ' || coalesce(r.created_by_id::text, 'null')"""
+    f""" || ', "created_at": "' || {_utc_text("r.created_at")} || '"'"""
+    f""" || ', "updated_at": "' || {_utc_text("r.updated_at")} || '"}}'"""
+)
+
+
+@functools.cache
+def _json_page_query(shape: tuple[bool, bool, bool]) -> TextClause:
+    """Return the JSON page query for shape (before, start, end): _page_query's rows as text."""
+    has_before, has_start, has_end = shape
+    conditions = ["r.data_source_id = :source_id"]
+    if has_before:
+        conditions.append("(r.timestamp, r.id) < (:before_timestamp, :before_id)")
+    if has_start:
+        conditions.append("r.timestamp >= :start")
+    if has_end:
+        conditions.append("r.timestamp < :end")
+    return text(
+        f"SELECT {_READING_JSON_SQL} AS item, {_utc_text('r.timestamp')} AS at, r.id::text AS id "
+        f"FROM readings AS r WHERE {' AND '.join(conditions)} "
+        "ORDER BY r.timestamp DESC, r.id DESC LIMIT :limit"
+    )
+
+
+def page_as_json(
+    source: DataSource,
+    before: str | None = None,
+    limit: int = 25,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[str, str | None]:
+    """Return page_of_readings' page as the API's JSON list, and the next cursor (PostgreSQL).
+
+    PostgreSQL writes each reading's JSON while it reads the row, so the worker neither
+    builds 100 objects nor serialises them: the API's hottest route costs a fraction of the
+    CPU (see bench/README.md). The JSON equals what the API's schema makes of
+    page_of_readings (tests/api/test_readings.py compares the two).
+
+    Raises:
+        ValidationFailed: invalid cursor.
+    """
+    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
+    shape, params = _page_params(source.id, before, limit, start, end)
+    rows = db.session.execute(_json_page_query(shape), params).all()
+    body = "[" + ", ".join(row.item for row in rows[:limit]) + "]"
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = _encode_position(last.at.removesuffix("Z") + "+00:00", last.id)
+    return body, next_cursor
 
 
 # ---- Meter checks ---------------------------------------------------------------------------
@@ -486,6 +589,7 @@ __all__ = [
     "lower_flags",
     "lower_than_previous",
     "lower_values",
+    "page_as_json",
     "page_of_readings",
     "parse_reading_id",
     "previous_reading",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 
 from homelog import readings
 from homelog.api.core import (
@@ -54,16 +54,21 @@ def list_readings(source_id: int, query: ReadingsQuery):
     if source is None:
         return not_found()
     user = api_user()
-    page = readings.page_of_readings(
-        source, query.cursor, query.limit,
-        start=aware(query.start, user, "start"), end=aware(query.end, user, "end"),
-    )
-    headers = {}
-    if page.next_cursor:
+    start, end = aware(query.start, user, "start"), aware(query.end, user, "end")
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The database writes the JSON (readings.page_as_json): the hot path of the API.
+        text, next_cursor = readings.page_as_json(source, query.cursor, query.limit,
+                                                  start=start, end=end)
+        response = current_app.response_class(text + "\n", mimetype="application/json")
+    else:
+        page = readings.page_of_readings(source, query.cursor, query.limit,
+                                         start=start, end=end)
+        response, next_cursor = dump(ReadingList, page.readings), page.next_cursor
+    if next_cursor:
         kept = {key: request.args[key] for key in ("start", "end") if request.args.get(key)}
-        headers["Link"] = next_link("api.list_readings", source_id=source.id,
-                                    limit=query.limit, cursor=page.next_cursor, **kept)
-    return dump(ReadingList, page.readings), 200, headers
+        response.headers["Link"] = next_link("api.list_readings", source_id=source.id,
+                                             limit=query.limit, cursor=next_cursor, **kept)
+    return response
 
 
 @operation("/sources/<int:source_id>/readings", ["POST"], tags=TAGS, body=ReadingCreate,

@@ -49,10 +49,10 @@ def _failed_login(response) -> bool:
 def require_new_password():
     """Send a user with a temporary password to choose their own first."""
     if (
-        current_user.is_authenticated
+        not request.path.startswith("/api/")  # first: an API request never loads the session user
+        and current_user.is_authenticated
         and current_user.must_change_password
         and request.endpoint not in _OPEN_WHILE_PASSWORD_EXPIRED
-        and not request.path.startswith("/api/")
     ):
         flash("Please choose a new password before you go on.", "info")
         return redirect(url_for("auth.password"))

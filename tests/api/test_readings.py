@@ -6,6 +6,9 @@ import uuid
 
 import pytest
 
+from homelog import readings
+from homelog.api.core import serialize
+from homelog.api.schemas import ReadingList
 from homelog.extensions import db
 from homelog.models import Reading
 from tests.conftest import hour
@@ -259,3 +262,44 @@ def test_the_openapi_document_describes_confirmed(client):
         field = schemas[name]["properties"]["confirmed"]
         assert "suspect" in field["description"] or "confirmed" in field["description"]
     assert "confirmed" in schemas["ReadingOut"]["required"]
+
+
+def test_every_page_equals_the_schemas_json_of_the_same_readings(
+        client, user, source, make_reading, api_headers):
+    # On PostgreSQL the list is written by the database (readings.page_as_json); it must be
+    # what the response schema makes of the same readings, page by page, cursor by cursor.
+    notes = [None, "plain", 'quote " and \\ backslash', "Zählerwechsel ✓", "line\nbreak\ttab",
+             "\x01 control", ""]
+    for n in range(13):
+        make_reading(
+            source, {"import": [5, 0.1, 1e15, 123456789.123, 1e-7][n % 5], "export": n * 0.25},
+            timestamp=hour(n // 2).replace(microsecond=[0, 5, 123000, 999999][n % 4]),
+            note=notes[n % len(notes)] or None, confirmed=n % 3 == 0,
+            created_by_id=user.id if n % 2 else None,
+        )
+    cursor, pages = None, 0
+    while True:
+        query = "?limit=4" + (f"&cursor={cursor}" if cursor else "")
+        response = client.get(url(source) + query, headers=api_headers)
+        assert response.status_code == 200 and response.mimetype == "application/json"
+        page = readings.page_of_readings(source, cursor, 4)
+        assert response.get_json() == serialize(ReadingList, page.readings)
+        link = response.headers.get("Link")
+        assert (link is None) == (page.next_cursor is None)
+        if link is None:
+            break
+        cursor = link[link.index("cursor=") + 7:link.index(">")].split("&")[0]
+        assert readings.decode_cursor(cursor) == readings.decode_cursor(page.next_cursor)
+        pages += 1
+    assert pages == 3
+
+
+def test_a_deep_cursor_is_an_index_bound_not_a_filter(source, make_reading):
+    # (timestamp, id) < (:t, :id): the page deep in a long history starts where the cursor
+    # points instead of reading every newer row and throwing it away.
+    for n in range(3):
+        make_reading(source, timestamp=hour(n))
+    statement = readings._page_query((True, False, False))
+    sql = str(statement.compile(dialect=db.engine.dialect))
+    assert "(readings.timestamp, readings.id) <" in sql
+    assert " OR " not in sql.upper()
