@@ -39,10 +39,14 @@ def batches(source_id: int, count: int, size: int) -> list[str]:
     bodies = []
     for b in range(count):
         items = [
-            {"id": str(uuid.uuid4()), "data_source_id": source_id,
-             "timestamp": (START + timedelta(seconds=b * size + n)).strftime(
-                 "%Y-%m-%dT%H:%M:%SZ"),
-             "values": {"import": 30000 + n + 0.5, "export": n + 0.25}}
+            {
+                "id": str(uuid.uuid4()),
+                "data_source_id": source_id,
+                "timestamp": (START + timedelta(seconds=b * size + n)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                ),
+                "values": {"import": 30000 + n + 0.5, "export": n + 0.25},
+            }
             for n in range(size)
         ]
         bodies.append(json.dumps({"readings": items}))
@@ -54,14 +58,19 @@ def clean_up(app) -> int:
     from homelog.extensions import db
 
     with app.app_context():
-        db.session.execute(db.text(
-            "DELETE FROM sync_changes WHERE kind = 'reading' AND object_id IN "
-            "(SELECT id::text FROM readings WHERE timestamp >= :start)"), {"start": START})
+        db.session.execute(
+            db.text(
+                "DELETE FROM sync_changes WHERE kind = 'reading' AND object_id IN "
+                "(SELECT id::text FROM readings WHERE timestamp >= :start)"
+            ),
+            {"start": START},
+        )
         deleted = db.session.execute(
             db.text("DELETE FROM readings WHERE timestamp >= :start"), {"start": START}
         ).rowcount
-        db.session.execute(db.text("DELETE FROM api_tokens WHERE name = :name"),
-                           {"name": TOKEN_NAME})
+        db.session.execute(
+            db.text("DELETE FROM api_tokens WHERE name = :name"), {"name": TOKEN_NAME}
+        )
         db.session.commit()
     return deleted
 
@@ -76,8 +85,11 @@ def main() -> int:
     parser.add_argument("--resend", action="store_true")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--cprofile", action="store_true")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="gc.freeze() after start-up, as a server could after forking")
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() after start-up, as a server could after forking",
+    )
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL") or database_url(args.readings)
     app = build_app(url)
@@ -89,12 +101,16 @@ def main() -> int:
 
     statements = [0]
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute",
-                     lambda *a: statements.__setitem__(0, statements[0] + 1))
+        event.listen(
+            db.engine,
+            "before_cursor_execute",
+            lambda *a: statements.__setitem__(0, statements[0] + 1),
+        )
         user = db.session.scalars(db.select(User).order_by(User.id)).first()
         source_id = db.session.scalar(
-            db.select(DataSource.id).where(DataSource.owner_id == user.id,
-                                           DataSource.kind == "meter").order_by(DataSource.id)
+            db.select(DataSource.id)
+            .where(DataSource.owner_id == user.id, DataSource.kind == "meter")
+            .order_by(DataSource.id)
         )
         raw, _ = tokens.issue_token(user, TOKEN_NAME)
     headers = {"Authorization": f"Bearer {raw}"}
@@ -105,12 +121,13 @@ def main() -> int:
         gc.collect()
         gc.freeze()
     try:
-        for body in bodies[:args.warmup]:
+        for body in bodies[: args.warmup]:
             assert call(app, environ_for("POST", "/api/sync/readings", headers, body)) == 200
 
         def run(label: str, measured: list[str]) -> None:
-            environs = [environ_for("POST", "/api/sync/readings", headers, body)
-                        for body in measured]
+            environs = [
+                environ_for("POST", "/api/sync/readings", headers, body) for body in measured
+            ]
             statements[0] = 0
             profiler = None
             if args.profile or args.cprofile:
@@ -139,16 +156,18 @@ def main() -> int:
                 else:
                     profiler.stop()
                     print(profiler.output_text(unicode=False, color=False, show_all=False))
-            print(f"{label:6} {len(measured)} batches of {args.batch}: "
-                  f"wall p50 {statistics.median(walls):5.1f} ms, "
-                  f"mean {statistics.mean(walls):5.1f}, "
-                  f"max {max(walls):5.1f}; cpu p50 {statistics.median(cpus):5.1f} ms, "
-                  f"mean {statistics.mean(cpus):5.1f}, max {max(cpus):5.1f}; "
-                  f"statements/batch {statements[0] / len(measured):.1f}")
+            print(
+                f"{label:6} {len(measured)} batches of {args.batch}: "
+                f"wall p50 {statistics.median(walls):5.1f} ms, "
+                f"mean {statistics.mean(walls):5.1f}, "
+                f"max {max(walls):5.1f}; cpu p50 {statistics.median(cpus):5.1f} ms, "
+                f"mean {statistics.mean(cpus):5.1f}, max {max(cpus):5.1f}; "
+                f"statements/batch {statements[0] / len(measured):.1f}"
+            )
 
-        run("new", bodies[args.warmup:])
+        run("new", bodies[args.warmup :])
         if args.resend:
-            run("resend", bodies[args.warmup:])
+            run("resend", bodies[args.warmup :])
     finally:
         print(f"cleaned up {clean_up(app)} readings")
     return 0
