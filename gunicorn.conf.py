@@ -15,7 +15,10 @@ accesslog = os.environ.get(
 ) or None
 # Never log query strings or headers that may carry secrets.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
-preload_app = False
+# The master imports the app once and forks workers from it: a worker starts in milliseconds
+# (not ~0.8 s of imports) and shares the master's pages until it writes to them. Code changes
+# need a restart (a HUP re-forks workers from the code already loaded).
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1") != "0"
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 
 # Prometheus metrics of every worker (homelog/observability.py): multiprocess mode keeps them
@@ -33,6 +36,29 @@ def on_starting(server):
         for name in os.listdir(directory):
             if name.endswith(".db"):
                 os.remove(os.path.join(directory, name))
+
+
+def pre_fork(server, worker):
+    """Keep the preloaded app's objects out of the workers' garbage collections.
+
+    A collection writes to every object it examines, which copies the page it is on into the
+    worker; frozen objects are never examined (gc.freeze: worker USS ~79 -> ~44 MB).
+    """
+    import gc
+
+    gc.freeze()
+
+
+def post_fork(server, worker):
+    """Give each worker its own database connections, never ones opened in the master."""
+    if not server.cfg.preload_app:
+        return
+    from homelog.extensions import db
+
+    app = server.app.wsgi()
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)  # the master's sockets stay the master's
 
 
 def child_exit(server, worker):
