@@ -26,7 +26,9 @@ of them, and a client drops the source's readings with it.
 `INSERT ... ON CONFLICT (id) DO NOTHING` (PostgreSQL and SQLite both have it), so a resent
 batch, or two identical batches at once, leave exactly one copy of each reading; each item is
 reported as created, unchanged (the same id with the same content exists), conflict (the id
-holds different content) or invalid.
+holds different content) or invalid. On PostgreSQL the readings, and then their change-feed
+rows, go in as one statement each over column arrays (`unnest`): the parameters are a few
+arrays, not 9,000 values for SQLAlchemy and psycopg to handle one by one.
 """
 
 from __future__ import annotations
