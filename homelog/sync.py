@@ -415,11 +415,15 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
         rows = sorted(clean.values(), key=itemgetter("id"))
         connection = db.session.connection()
         created = _insert_new(connection, rows, user.id, utcnow())
-        record_changes(
-            connection, user.id,
-            [Change(READING, str(row["id"]), row["data_source_id"]) for row in rows
-             if row["id"] in created],
-        )
+        # A reading's change number comes from its source's owner, who may not be the
+        # uploader (an editor of a shared home); counters locked in one order, as on flush.
+        by_owner: dict[int, list[Change]] = defaultdict(list)
+        for row in rows:
+            if row["id"] in created:
+                by_owner[sources[row["data_source_id"]].owner_id].append(
+                    Change(READING, str(row["id"]), row["data_source_id"]))
+        for owner_id in sorted(by_owner):
+            record_changes(connection, owner_id, by_owner[owner_id])
         existing = _stored(connection, [row["id"] for row in rows if row["id"] not in created])
         conflicts: dict[int, uuid.UUID] = {}
         for index, row in clean.items():
@@ -429,7 +433,9 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
             stored = existing.get(row["id"])
             if stored is None:  # pragma: no cover - deleted between the insert and this read
                 results[index] = ItemResult(row["id"], "conflict", "Try again.")
-            elif stored.owner_id != user.id:
+            elif stored.owner_id != user.id and stored.data_source_id not in sources:
+                # Someone else's reading (not in a source this user may write to): say nothing
+                # of it.
                 results[index] = ItemResult(row["id"], "conflict", "This id is already taken.")
             elif same_content(stored, row["data_source_id"], row["timestamp"], row["values"],
                               row["note"], row["confirmed"]):

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from homelog import locations
 from homelog import readings as readings_domain
 from homelog.extensions import db
 from homelog.models import Reading
@@ -255,3 +256,17 @@ def test_batch_items_may_be_confirmed_and_the_feed_shows_it(client, source, api_
     feed = client.get("/api/sync/changes", headers=api_headers).get_json()
     assert {r["values"]["import"]: r["confirmed"] for r in feed["readings"]} == {
         100.0: False, 40.0: True}
+
+
+def test_an_editors_batch_is_in_the_owners_feed_and_safe_to_resend(
+        client, user, other, make_source, api_headers, other_headers):
+    home = locations.create_home(user, "Farmhouse", "Europe/Vienna")
+    shared = make_source(user, "Power", location_id=home.id)
+    locations.invite(home, other.email, "editor")
+    cursor = changes(client, api_headers)["next_cursor"]
+    items = [item(shared, n) for n in range(3)]
+    assert sync(client, other_headers, items).get_json()["created"] == 3
+    again = sync(client, other_headers, items).get_json()
+    assert [r["status"] for r in again["results"]] == ["unchanged"] * 3
+    feed = changes(client, api_headers, since=cursor)
+    assert sorted(r["id"] for r in feed["readings"]) == sorted(i["id"] for i in items)
