@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from flask import Flask, abort, g, request
 from flask_login import current_user
+from sqlalchemy import and_, bindparam
 
-from homelog import datasources
-from homelog.models import DataSource
+from homelog import datasources, tokens
+from homelog.extensions import db
+from homelog.models import ApiToken, DataSource
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -48,6 +50,35 @@ def required_action(endpoint: str | None, method: str) -> str:
 
 
 _NOT_LOADED = object()
+MAX_ID = 2**31 - 1
+
+# A bearer request for a source: the token, its user and the source (when that user may see
+# it) in one statement, one round trip fewer on every /api/sources/{id}/... request.
+_TOKEN_AND_SOURCE = (
+    tokens.TOKEN_WITH_USER.add_columns(DataSource)
+    .outerjoin(DataSource, and_(DataSource.id == bindparam("source_id"),
+                                datasources.visible_to(ApiToken.user_id)))
+)
+
+
+def verify_token_for_source(raw: str, source_id: int) -> ApiToken | None:
+    """Return tokens.verify_token(raw), loading the request's source in the same statement.
+
+    The source (or None: missing, or not the token user's to see) is remembered for
+    request_source, so the access check and the view do not look it up again.
+    """
+    token_hash = tokens.lookup_hash(raw)
+    if token_hash is None:
+        return None
+    if not 0 < source_id <= MAX_ID:
+        return tokens.verify_token(raw)
+    row = db.session.execute(
+        _TOKEN_AND_SOURCE, {"token_hash": token_hash, "source_id": source_id}
+    ).first()
+    token = tokens.live(row[0] if row else None)
+    if token is not None:
+        g._request_source = ((token.user_id, str(source_id)), row[1])
+    return token
 
 
 def request_source(user, source_id: object) -> DataSource | None:
@@ -103,4 +134,4 @@ def init_app(app: Flask) -> None:
 
 
 __all__ = ["FORM_PAGES", "WRITE_READINGS", "check_source_access", "init_app",
-           "request_source", "required_action", "source_role"]
+           "request_source", "required_action", "source_role", "verify_token_for_source"]

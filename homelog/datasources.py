@@ -42,8 +42,8 @@ def _shared_location_ids(user_id, roles: Sequence[str] = ROLES) -> Select:
     )
 
 
-def _visible_to(user_id) -> ColumnElement[bool]:
-    """Return the condition for a source that user_id (a value or a bind parameter) may see.
+def visible_to(user_id) -> ColumnElement[bool]:
+    """Return the condition for a source that user_id (a value, bind parameter or column) may see.
 
     This is the one place that decides which sources a user may see: their own, and those
     in homes shared with them (homelog.locations); every lookup goes through it.
@@ -56,7 +56,7 @@ def visible_sources(user: User) -> Select[tuple[DataSource]]:
     """Return a select of the sources user may see, ordered by name."""
     return (
         select(DataSource)
-        .where(_visible_to(user.id))
+        .where(visible_to(user.id))
         .order_by(func.lower(DataSource.name), DataSource.id)
     )
 
@@ -64,7 +64,7 @@ def visible_sources(user: User) -> Select[tuple[DataSource]]:
 # get_source_for runs on every source page and API request: built once (building it per call
 # cost as much CPU as running it).
 _VISIBLE_SOURCE = select(DataSource).where(
-    DataSource.id == bindparam("source_id"), _visible_to(bindparam("user_id"))
+    DataSource.id == bindparam("source_id"), visible_to(bindparam("user_id"))
 )
 
 

@@ -232,7 +232,7 @@ def create_reading(
         reading.id = wanted_id
     db.session.add(reading)
     try:
-        db.session.commit()
+        commit_keeping_loaded()
     except IntegrityError:
         # Another request stored the same id first (a retried upload racing itself).
         db.session.rollback()
@@ -240,6 +240,21 @@ def create_reading(
             raise
         return create_reading(source, user, ts, clean, clean_n, wanted_id, confirmed=confirmed)
     return reading
+
+
+def commit_keeping_loaded() -> None:
+    """Commit without expiring the session's objects.
+
+    The caller shows what it just wrote (the API answers with the new reading); after a plain
+    commit every attribute read reloads its row, a round trip per object. Nothing here is
+    computed by the database, so the objects already hold what was stored.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 _UNSET = object()

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from homelog import timeutil, tokens
+from homelog import access, timeutil, tokens
 from homelog.accounts import AccountError
 from homelog.api.schemas import ConflictOut, Error
 from homelog.errors import Conflict, ValidationFailed
@@ -158,7 +158,11 @@ def authenticate():
         scheme, _, credentials = header.partition(" ")
         token = None
         if scheme.lower() == "bearer":
-            token = tokens.verify_token(credentials.strip())
+            source_id = (request.view_args or {}).get("source_id")
+            if isinstance(source_id, int):
+                token = access.verify_token_for_source(credentials.strip(), source_id)
+            else:
+                token = tokens.verify_token(credentials.strip())
         if token is not None:
             g.api_user, g.api_token = token.user, token
             return None

@@ -89,7 +89,7 @@ def create_reading(source_id: int, body: ReadingCreate):
         source, user, aware(body.timestamp, user, "timestamp"), body.values, body.note,
         reading_id=body.id, confirmed=body.confirmed,
     )
-    location = url_for("api.get_reading", source_id=source.id, reading_id=reading.id)
+    location = url_for("api.get_reading", source_id=source_id, reading_id=reading.id)
     return dump(ReadingOut, reading), 200 if existed else 201, {"Location": location}
 
 
