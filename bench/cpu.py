@@ -179,7 +179,7 @@ def main() -> int:
 
                 profiler.disable()
                 pstats.Stats(profiler, stream=sys.stdout).sort_stats(
-                    "cumulative").print_stats(45)
+                    os.environ.get("BENCH_SORT", "cumulative")).print_stats(45)
             else:
                 profiler.stop()
                 print(profiler.output_text(unicode=False, color=False, show_all=False),

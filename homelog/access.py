@@ -117,11 +117,12 @@ def check_source_access():
 
 def source_role(source: DataSource) -> str | None:
     """Return the signed-in user's role for source, once per request (for templates)."""
+    cache = g.setdefault("_source_roles", {})
+    if source.id in cache:  # before current_user: a page asks once per row
+        return cache[source.id]
     if not current_user or not current_user.is_authenticated:
         return None
-    cache = g.setdefault("_source_roles", {})
-    if source.id not in cache:
-        cache[source.id] = datasources.role_for(current_user, source)
+    cache[source.id] = datasources.role_for(current_user, source)
     return cache[source.id]
 
 

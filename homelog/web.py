@@ -216,9 +216,8 @@ def init_app(app: Flask) -> None:
             return text
         return str(value)
 
-    @app.context_processor
-    def template_globals():
-        return {"user_zone": user_zone}
+    app.jinja_env.globals["user_zone"] = user_zone
+    app.jinja_env.globals["reading_url"] = reading_url
 
     @app.route("/healthz")
     def healthz():
@@ -253,7 +252,27 @@ def init_app(app: Flask) -> None:
 
 
 def user_zone():
-    """Return the signed-in user's timezone (UTC for visitors)."""
-    if current_user and current_user.is_authenticated:
-        return timeutil.zone(current_user.timezone)
-    return timeutil.zone("UTC")
+    """Return the signed-in user's timezone (UTC for visitors), looked up once per request."""
+    zone = g.get("_user_zone")
+    if zone is None:
+        name = current_user.timezone if current_user and current_user.is_authenticated else "UTC"
+        zone = g._user_zone = timeutil.zone(name)
+    return zone
+
+
+_PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def reading_url(endpoint: str, source, reading) -> str:
+    """Return url_for(endpoint, source_id=source.id, reading_id=reading.id), routed once.
+
+    A page of 25 readings has four such links a row; building each through the router cost
+    ~2 ms a page. The URL is built once per endpoint and source with a placeholder id, and
+    each reading's id is put in its place.
+    """
+    cache = g.setdefault("_reading_urls", {})
+    key = (endpoint, source.id)
+    pattern = cache.get(key)
+    if pattern is None:
+        pattern = cache[key] = url_for(endpoint, source_id=source.id, reading_id=_PLACEHOLDER_ID)
+    return pattern.replace(_PLACEHOLDER_ID, str(reading.id))
