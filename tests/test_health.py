@@ -62,6 +62,23 @@ def test_nul_characters_are_refused_everywhere(client, user, logged_in):
     assert query.status_code == 400
 
 
+def test_a_nul_hidden_in_json_is_found_and_a_lookalike_is_not(client, user):
+    # The API checks the raw bytes before parsing: a NUL escaped as \u0000 in a nested
+    # value is refused; a note with a literal backslash-u0000 (no NUL) is text like any other.
+    from homelog import tokens
+
+    raw, _ = tokens.issue_token(user, "phone")
+    headers = {"Authorization": f"Bearer {raw}", "Content-Type": "application/json"}
+    hidden = client.post("/api/sources", headers=headers,
+                         data='{"name": "Meter", "metrics": {"import": "a\\u0000b"}}')
+    assert hidden.status_code == 422 and "NUL" in hidden.json["detail"]
+    lookalike = client.post("/api/sources", headers=headers,
+                            data='{"name": "Meter \\\\u0000", "kind": "meter", '
+                                 '"metrics": {"import": "kWh"}}')
+    assert lookalike.status_code == 201, lookalike.json
+    assert lookalike.json["name"] == "Meter \\u0000"
+
+
 def test_readyz_reports_pending_migrations(app, client):
     with db.engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
