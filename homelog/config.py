@@ -73,7 +73,7 @@ def from_environment(instance_path: str) -> dict:
             connect_timeout_s=int(os.environ.get("DB_CONNECT_TIMEOUT_S", "5")),
             # One connection per gunicorn thread (a request holds one at a time), plus a few
             # for bursts: workers x (threads + overflow) must stay below max_connections.
-            pool_size=int(os.environ.get("DB_POOL_SIZE", os.environ.get("GUNICORN_THREADS", "4"))),
+            pool_size=int(os.environ.get("DB_POOL_SIZE", os.environ.get("GUNICORN_THREADS", "1"))),
             max_overflow=int(os.environ.get("DB_MAX_OVERFLOW", "2")),
         ),
         "HOMELOG_ENV": env,
