@@ -188,14 +188,21 @@ def main() -> int:
                          "statements": round(statements[0] / n, 2), "status": codes}
         print(f"{name:24} cpu {cpu:7.3f} ms  wall {wall:7.3f} ms  "
               f"statements {statements[0] / n:5.2f}  {codes}")
-    with app.app_context():
-        from homelog.models import ApiToken
-
-        db.session.execute(db.delete(ApiToken).where(ApiToken.name == "bench-profile"))
-        db.session.execute(db.text(
-            "DELETE FROM readings WHERE timestamp >= '2030-01-01'"))
-        db.session.commit()
+    clean_up(url)
     return 0
+
+
+def clean_up(url: str) -> None:
+    """Delete what the run wrote (its token, readings and their change-feed rows)."""
+    from bench.run import clean_up as delete_written_rows
+
+    delete_written_rows(url)  # readings and change-feed rows written after generation
+    import psycopg
+
+    from bench.datagen import libpq_url
+
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("DELETE FROM api_tokens WHERE name = 'bench-profile'")
 
 
 if __name__ == "__main__":
