@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from flask import current_app, request, url_for
+from werkzeug.exceptions import NotFound
 
 from homelog import readings
 from homelog.api.core import (
@@ -25,23 +26,19 @@ from homelog.api.schemas import (
     ReadingsQuery,
     ReadingUpdate,
 )
-from homelog.api.sources import load_source, not_found
+from homelog.api.sources import source_or_404
 from homelog.extensions import db
 from homelog.models import Reading
-from homelog.web import json_error
 
 TAGS = ("readings",)
 READING_RULE = "/sources/<int:source_id>/readings/<uuid:reading_id>"
 
 
-def _load(source_id: int, reading_id: uuid.UUID):
-    source = load_source(source_id)
-    if source is None:
-        return None, not_found()
-    reading = readings.get_reading(source, reading_id)
+def _reading_or_404(source_id: int, reading_id: uuid.UUID) -> Reading:
+    reading = readings.get_reading(source_or_404(source_id), reading_id)
     if reading is None:
-        return None, json_error(404, "No such reading.")
-    return reading, None
+        raise NotFound("No such reading.")
+    return reading
 
 
 @operation("/sources/<int:source_id>/readings", tags=TAGS, query=ReadingsQuery, responses={
@@ -50,9 +47,7 @@ def _load(source_id: int, reading_id: uuid.UUID):
 })
 def list_readings(source_id: int, query: ReadingsQuery):
     """List a source's readings, newest first; `start` inclusive, `end` exclusive."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     user = api_user()
     start, end = aware(query.start, user, "start"), aware(query.end, user, "end")
     if db.session.get_bind().dialect.name == "postgresql":
@@ -80,9 +75,7 @@ def list_readings(source_id: int, query: ReadingsQuery):
            })
 def create_reading(source_id: int, body: ReadingCreate):
     """Add a reading; resending one with the same client `id` does not duplicate it."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     user = api_user()
     existed = body.id is not None and db.session.get(Reading, body.id) is not None
     reading = readings.create_reading(
@@ -98,8 +91,7 @@ def create_reading(source_id: int, body: ReadingCreate):
 })
 def get_reading(source_id: int, reading_id: uuid.UUID):
     """Show one reading."""
-    reading, error = _load(source_id, reading_id)
-    return error or dump(ReadingOut, reading)
+    return dump(ReadingOut, _reading_or_404(source_id, reading_id))
 
 
 @operation(READING_RULE, ["PUT", "PATCH"], tags=TAGS, body=ReadingUpdate, responses={
@@ -108,9 +100,7 @@ def get_reading(source_id: int, reading_id: uuid.UUID):
 })
 def update_reading(source_id: int, reading_id: uuid.UUID, body: ReadingUpdate):
     """Change a reading; fields left out keep their value and `values` merge by metric."""
-    reading, error = _load(source_id, reading_id)
-    if error:
-        return error
+    reading = _reading_or_404(source_id, reading_id)
     changes = {}
     if body.timestamp is not None:
         changes["timestamp"] = aware(body.timestamp, api_user(), "timestamp")
@@ -129,8 +119,6 @@ def update_reading(source_id: int, reading_id: uuid.UUID, body: ReadingUpdate):
 })
 def delete_reading(source_id: int, reading_id: uuid.UUID):
     """Delete a reading."""
-    reading, error = _load(source_id, reading_id)
-    if error:
-        return error
+    reading = _reading_or_404(source_id, reading_id)
     readings.delete_reading(reading)
     return "", 204

@@ -11,7 +11,7 @@ from homelog.api.core import (
     error_responses,
     operation,
 )
-from homelog.api.sources import load_source, not_found
+from homelog.api.sources import source_or_404
 from homelog.api.transfer_schemas import ReminderList, RemindersQuery, ScheduleIn, ScheduleOut
 from homelog.models import DataSource
 
@@ -48,9 +48,7 @@ def list_reminders(query: RemindersQuery):
 })
 def get_reminder(source_id: int):
     """Show a source's reading schedule."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     return dump(ScheduleOut, _schedule(source))
 
 
@@ -61,8 +59,6 @@ def get_reminder(source_id: int):
            })
 def set_reminder(source_id: int, body: ScheduleIn):
     """Set a source's reading schedule (its owner only); `every: null` removes it."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     reminders.set_schedule(source, body.every, body.day)
     return dump(ScheduleOut, _schedule(source))

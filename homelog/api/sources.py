@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import url_for
+from werkzeug.exceptions import NotFound
 
 from homelog import access, datasources
 from homelog.api.core import (
@@ -17,7 +18,6 @@ from homelog.api.core import (
 from homelog.api.schemas import PageQuery, SourceCreate, SourceList, SourceOut, SourceUpdate
 from homelog.extensions import db
 from homelog.models import DataSource
-from homelog.web import json_error
 
 TAGS = ("sources",)
 MAX_ID = 2**31 - 1
@@ -30,9 +30,15 @@ def load_source(source_id: int) -> DataSource | None:
     return access.request_source(api_user(), source_id)
 
 
-def not_found():
-    """Answer 404 for a source that does not exist or is not the user's."""
-    return json_error(404, "No such source.")
+def source_or_404(source_id: int) -> DataSource:
+    """Return the current user's source with source_id; answer 404 when there is none to see.
+
+    A source that exists but is not the user's answers the same: a stranger learns nothing.
+    """
+    source = load_source(source_id)
+    if source is None:
+        raise NotFound("No such source.")
+    return source
 
 
 @operation("/sources", tags=TAGS, query=PageQuery, responses={
@@ -73,9 +79,7 @@ def create_source(body: SourceCreate):
 })
 def get_source(source_id: int):
     """Show one source."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     return dump(SourceOut, source)
 
 
@@ -90,9 +94,7 @@ def update_source(source_id: int, body: SourceUpdate):
     `metrics` is the complete new list; `renames` moves values of renamed metrics, and
     removing a metric that has values needs `confirm_remove`.
     """
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     source = datasources.update_source(
         source, name=body.name, description=body.description, kind=body.kind,
         metrics=body.metrics, renames=body.renames, confirm_remove=body.confirm_remove,
@@ -105,8 +107,6 @@ def update_source(source_id: int, body: SourceUpdate):
 })
 def delete_source(source_id: int):
     """Delete a source and its readings."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     datasources.delete_source(source)
     return "", 204

@@ -7,7 +7,7 @@ from flask import Response, request, stream_with_context
 from homelog import export, importer
 from homelog.api.core import AUTH_ERRORS, api_user, aware, dump, error_responses, operation
 from homelog.api.schemas import Query, Timestamp
-from homelog.api.sources import load_source, not_found
+from homelog.api.sources import source_or_404
 from homelog.api.transfer_schemas import CSV_BODY, ImportQuery, ImportReportOut
 from homelog.web import json_error
 
@@ -56,9 +56,7 @@ def import_readings(source_id: int, query: ImportQuery):
     (units like `import (kWh)` tolerated) or given in `columns`. Separator `,` `;` or tab;
     decimal point or comma. A file that cannot be read at all answers 422.
     """
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     if request.mimetype not in CSV_TYPES:
         return json_error(415, "Send the file as text/csv.")
     request.max_content_length = importer.MAX_IMPORT_BYTES
@@ -87,9 +85,7 @@ def import_readings(source_id: int, query: ImportQuery):
 })
 def export_readings(source_id: int, query: ExportQuery):
     """Export a source's readings as CSV (all, or `start` to `end`)."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     user = api_user()
     start, end = aware(query.start, user, "start"), aware(query.end, user, "end")
     response = Response(stream_with_context(export.iter_csv(source, start, end)),

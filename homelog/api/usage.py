@@ -14,6 +14,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from flask import Response, url_for
+from werkzeug.exceptions import NotFound
 
 from homelog import consumption
 from homelog.api.core import (
@@ -25,7 +26,7 @@ from homelog.api.core import (
     error_responses,
     operation,
 )
-from homelog.api.sources import load_source, not_found
+from homelog.api.sources import source_or_404
 from homelog.api.usage_schemas import (
     SwapIn,
     SwapList,
@@ -44,7 +45,6 @@ from homelog.api.usage_schemas import (
 )
 from homelog.models import DataSource, Tariff
 from homelog.usage import Cost, money
-from homelog.web import json_error
 
 TAGS = ("usage",)
 USAGE_RULE = "/sources/<int:source_id>/usage"
@@ -180,9 +180,7 @@ def csv_filename(source: DataSource, kind: str) -> str:
 
 
 def _usage(source_id: int, query: UsageQuery, csv_format: bool):
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     result = consumption.usage_for(source, query.period, query.start, query.end)
     if not csv_format:
         return dump(UsageOut, usage_document(result))
@@ -221,9 +219,7 @@ def get_usage_csv(source_id: int, query: UsageQuery):
 })
 def get_value(source_id: int, query: ValueQuery):
     """Estimate what the meter showed at an instant (moving in or out, switching supplier)."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     at = aware(query.at, api_user(), "at")
     found = consumption.value_at(source, at)
     return dump(ValueOut, {"at": at, "values": {
@@ -249,14 +245,11 @@ def _tariff_data(tariff: Tariff) -> dict:
     }
 
 
-def _load_tariff(source_id: int, tariff_id: int):
-    source = load_source(source_id)
-    if source is None:
-        return None, not_found()
-    tariff = consumption.get_tariff(source, tariff_id)
+def _tariff_or_404(source_id: int, tariff_id: int):
+    tariff = consumption.get_tariff(source_or_404(source_id), tariff_id)
     if tariff is None:
-        return None, json_error(404, "No such tariff.")
-    return tariff, None
+        raise NotFound("No such tariff.")
+    return tariff
 
 
 @operation("/sources/<int:source_id>/tariffs", tags=TAGS, responses={
@@ -264,9 +257,7 @@ def _load_tariff(source_id: int, tariff_id: int):
 })
 def list_tariffs(source_id: int):
     """List a meter's prices (unit price and standing charge per day, from a date on)."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     return dump(TariffList, [_tariff_data(t) for t in consumption.tariffs_of(source)])
 
 
@@ -276,9 +267,7 @@ def list_tariffs(source_id: int):
 })
 def create_tariff(source_id: int, body: TariffIn):
     """Add a price from a date on; earlier periods keep their cost."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     tariff = consumption.create_tariff(source, body.metric, body.effective_from,
                                        body.unit_price, body.standing_charge)
     location = url_for("api.get_tariff", source_id=source.id, tariff_id=tariff.id)
@@ -290,8 +279,7 @@ def create_tariff(source_id: int, body: TariffIn):
 })
 def get_tariff(source_id: int, tariff_id: int):
     """Show one price."""
-    tariff, error = _load_tariff(source_id, tariff_id)
-    return error or dump(TariffOut, _tariff_data(tariff))
+    return dump(TariffOut, _tariff_data(_tariff_or_404(source_id, tariff_id)))
 
 
 @operation(TARIFF_RULE, ["PUT", "PATCH"], tags=TAGS, body=TariffPatch, responses={
@@ -300,9 +288,7 @@ def get_tariff(source_id: int, tariff_id: int):
 })
 def update_tariff(source_id: int, tariff_id: int, body: TariffPatch):
     """Change a price; fields left out keep their value."""
-    tariff, error = _load_tariff(source_id, tariff_id)
-    if error:
-        return error
+    tariff = _tariff_or_404(source_id, tariff_id)
     tariff = consumption.update_tariff(
         tariff,
         body.metric if body.metric is not None else tariff.metric,
@@ -318,9 +304,7 @@ def update_tariff(source_id: int, tariff_id: int, body: TariffPatch):
 })
 def delete_tariff(source_id: int, tariff_id: int):
     """Delete a price."""
-    tariff, error = _load_tariff(source_id, tariff_id)
-    if error:
-        return error
+    tariff = _tariff_or_404(source_id, tariff_id)
     consumption.delete_tariff(tariff)
     return "", 204
 
@@ -330,14 +314,11 @@ def delete_tariff(source_id: int, tariff_id: int):
 SWAP_RULE = "/sources/<int:source_id>/swaps/<int:swap_id>"
 
 
-def _load_swap(source_id: int, swap_id: int):
-    source = load_source(source_id)
-    if source is None:
-        return None, not_found()
-    event = consumption.get_swap(source, swap_id)
+def _swap_or_404(source_id: int, swap_id: int):
+    event = consumption.get_swap(source_or_404(source_id), swap_id)
     if event is None:
-        return None, json_error(404, "No such meter swap.")
-    return event, None
+        raise NotFound("No such meter swap.")
+    return event
 
 
 @operation("/sources/<int:source_id>/swaps", tags=TAGS, responses={
@@ -345,9 +326,7 @@ def _load_swap(source_id: int, swap_id: int):
 })
 def list_swaps(source_id: int):
     """List a meter's recorded replacements."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     return dump(SwapList, consumption.swaps_of(source))
 
 
@@ -357,9 +336,7 @@ def list_swaps(source_id: int):
 })
 def create_swap(source_id: int, body: SwapIn):
     """Record a meter replacement: when, the old meter's final and the new one's start values."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     user = api_user()
     event = consumption.create_swap(source, user, aware(body.at, user, "at"), body.old_final,
                                     body.new_start, body.rollover_at, body.note)
@@ -372,8 +349,7 @@ def create_swap(source_id: int, body: SwapIn):
 })
 def get_swap(source_id: int, swap_id: int):
     """Show one meter swap."""
-    event, error = _load_swap(source_id, swap_id)
-    return error or dump(SwapOut, event)
+    return dump(SwapOut, _swap_or_404(source_id, swap_id))
 
 
 @operation(SWAP_RULE, ["PUT", "PATCH"], tags=TAGS, body=SwapPatch, responses={
@@ -381,9 +357,7 @@ def get_swap(source_id: int, swap_id: int):
 })
 def update_swap(source_id: int, swap_id: int, body: SwapPatch):
     """Change a meter swap; fields left out keep their value."""
-    event, error = _load_swap(source_id, swap_id)
-    if error:
-        return error
+    event = _swap_or_404(source_id, swap_id)
     sent = body.model_fields_set
     event = consumption.update_swap(
         event,
@@ -401,9 +375,7 @@ def update_swap(source_id: int, swap_id: int, body: SwapPatch):
 })
 def delete_swap(source_id: int, swap_id: int):
     """Delete a meter swap."""
-    event, error = _load_swap(source_id, swap_id)
-    if error:
-        return error
+    event = _swap_or_404(source_id, swap_id)
     consumption.delete_swap(event)
     return "", 204
 
@@ -429,9 +401,7 @@ def _settings_data(source: DataSource) -> dict:
 })
 def get_usage_settings(source_id: int):
     """Show how a source's usage is counted: register sizes, billing cycle, advance."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     return dump(UsageSettingsOut, _settings_data(source))
 
 
@@ -441,9 +411,7 @@ def get_usage_settings(source_id: int):
 })
 def update_usage_settings(source_id: int, body: UsageSettingsIn):
     """Change how a source's usage is counted; fields left out keep their value."""
-    source = load_source(source_id)
-    if source is None:
-        return not_found()
+    source = source_or_404(source_id)
     sent = body.model_fields_set
     consumption.update_settings(
         source,
