@@ -22,7 +22,7 @@ from sqlalchemy import and_, bindparam
 
 from homelog import datasources, tokens
 from homelog.extensions import db
-from homelog.models import ApiToken, DataSource
+from homelog.models import ApiToken, DataSource, parse_id
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -50,7 +50,6 @@ def required_action(endpoint: str | None, method: str) -> str:
 
 
 _NOT_LOADED = object()
-MAX_ID = 2**31 - 1
 
 # A bearer request for a source: the token, its user and the source (when that user may see
 # it) in one statement, one round trip fewer on every /api/sources/{id}/... request.
@@ -70,7 +69,7 @@ def verify_token_for_source(raw: str, source_id: int) -> ApiToken | None:
     token_hash = tokens.lookup_hash(raw)
     if token_hash is None:
         return None
-    if not 0 < source_id <= MAX_ID:
+    if parse_id(source_id) is None:
         return tokens.verify_token(raw)
     row = db.session.execute(
         _TOKEN_AND_SOURCE, {"token_hash": token_hash, "source_id": source_id}

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from homelog import timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.models import DataSource, MeterEvent, Reading, Tariff, User
+from homelog.models import DataSource, MeterEvent, Reading, Tariff, User, parse_id
 from homelog.readings import clean_value
 from homelog.usage import (
     PERIOD_KINDS,
@@ -822,11 +822,8 @@ def _commit_unique(message_key: str, message: str) -> None:
 
 def get_tariff(source: DataSource, tariff_id: object) -> Tariff | None:
     """Return source's tariff with tariff_id, or None (also for junk ids and other sources)."""
-    try:
-        wanted = int(str(tariff_id), 10)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < wanted < 2**31:
+    wanted = parse_id(tariff_id)
+    if wanted is None:
         return None
     return db.session.scalar(
         select(Tariff).where(Tariff.id == wanted, Tariff.data_source_id == source.id)
@@ -939,11 +936,8 @@ def _check_swap(source: DataSource, at: object, old_final: object, new_start: ob
 
 def get_swap(source: DataSource, swap_id: object) -> MeterEvent | None:
     """Return source's swap with swap_id, or None (also for junk ids and other sources)."""
-    try:
-        wanted = int(str(swap_id), 10)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < wanted < 2**31:
+    wanted = parse_id(swap_id)
+    if wanted is None:
         return None
     return db.session.scalar(
         select(MeterEvent).where(MeterEvent.id == wanted, MeterEvent.data_source_id == source.id)

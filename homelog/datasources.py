@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from homelog import consumption
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.models import KINDS, ROLES, DataSource, LocationMember, Reading, User
+from homelog.models import KINDS, ROLES, DataSource, LocationMember, Reading, User, parse_id
 
 MAX_NAME_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 2000
@@ -118,11 +118,8 @@ def can_manage(user: User, source: DataSource) -> bool:
 
 def get_source_for(user: User, source_id: object) -> DataSource | None:
     """Return the source with source_id if user may see it, else None (also for junk ids)."""
-    try:
-        wanted = int(str(source_id), 10)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < wanted < 2**31:  # the id column is a 32-bit integer on PostgreSQL
+    wanted = parse_id(source_id)
+    if wanted is None:
         return None
     return db.session.scalar(_VISIBLE_SOURCE, {"source_id": wanted, "user_id": user.id})
 

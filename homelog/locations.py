@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from homelog import accounts, timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.models import ROLES, DataSource, Location, LocationMember, User
+from homelog.models import ROLES, DataSource, Location, LocationMember, User, parse_id
 
 MAX_NAME_LENGTH = 100
 ROLE_LABELS = {"viewer": "Viewer (sees readings and usage)",
@@ -40,11 +40,8 @@ def visible_homes(user: User) -> list[Location]:
 
 def get_home_for(user: User, location_id: object) -> Location | None:
     """Return the home with location_id if user owns it or is a member, else None."""
-    try:
-        wanted = int(str(location_id), 10)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < wanted < 2**31:
+    wanted = parse_id(location_id)
+    if wanted is None:
         return None
     return next((home for home in visible_homes(user) if home.id == wanted), None)
 
@@ -166,11 +163,8 @@ def invite(home: Location, email: str, role: str) -> LocationMember:
 
 def get_member(home: Location, member_id: object) -> LocationMember | None:
     """Return home's member with member_id, or None."""
-    try:
-        wanted = int(str(member_id), 10)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < wanted < 2**31:
+    wanted = parse_id(member_id)
+    if wanted is None:
         return None
     return db.session.scalar(select(LocationMember).where(
         LocationMember.id == wanted, LocationMember.location_id == home.id))

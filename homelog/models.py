@@ -22,6 +22,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: Integer primary keys are 32-bit on PostgreSQL: a larger number in a URL is no row.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value: object) -> int | None:
+    """Return value (an int or decimal text) as a row id, or None when it cannot be one."""
+    try:
+        wanted = int(str(value), 10)
+    except (TypeError, ValueError):
+        return None
+    return wanted if 0 < wanted <= MAX_ID else None
+
+
 def uuid7() -> uuid.UUID:
     """Return a time-ordered UUID (version 7, RFC 9562) so new rows append to the index."""
     millis = time.time_ns() // 1_000_000

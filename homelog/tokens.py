@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import contains_eager
 
 from homelog.extensions import db
-from homelog.models import ApiToken, User, utcnow
+from homelog.models import ApiToken, User, parse_id, utcnow
 
 PREFIX = "hl_"
 DEFAULT_LIFETIME = timedelta(days=90)
@@ -108,11 +108,8 @@ def user_tokens(user: User) -> list[ApiToken]:
 
 def get_user_token(user: User, token_id: object) -> ApiToken | None:
     """Return user's token with token_id, or None (also for other users' tokens and junk ids)."""
-    try:
-        wanted = int(str(token_id), 10)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < wanted < 2**31:
+    wanted = parse_id(token_id)
+    if wanted is None:
         return None
     return db.session.scalar(
         select(ApiToken).where(ApiToken.id == wanted, ApiToken.user_id == user.id)

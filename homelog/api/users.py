@@ -18,7 +18,7 @@ from homelog.api.core import (
 from homelog.api.schemas import PageQuery, UserCreate, UserList, UserOut, UserUpdate
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.models import User
+from homelog.models import User, parse_id
 from homelog.timeutil import is_valid_timezone
 from homelog.web import json_error
 
@@ -30,7 +30,7 @@ def _visible_user(user_id: int) -> User | None:
     me = api_user()
     if user_id == me.id:
         return me
-    if not me.is_admin or user_id > 2**31 - 1:
+    if not me.is_admin or parse_id(user_id) is None:
         return None
     return db.session.get(User, user_id)
 
