@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, TextClause, bindparam, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
+from homelog import hotpath
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.forms import parse_number
@@ -501,7 +502,7 @@ def _json_page_query(shape: tuple[bool, bool, bool]) -> TextClause:
 
 
 def page_as_json(
-    source: DataSource,
+    source_id: int,
     before: str | None = None,
     limit: int = 25,
     *,
@@ -519,13 +520,13 @@ def page_as_json(
         ValidationFailed: invalid cursor.
     """
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
-    shape, params = _page_params(source.id, before, limit, start, end)
-    rows = db.session.execute(_json_page_query(shape), params).all()
-    body = "[" + ", ".join(row.item for row in rows[:limit]) + "]"
+    shape, params = _page_params(source_id, before, limit, start, end)
+    rows = hotpath.run(_json_page_query(shape), params)
+    body = "[" + ", ".join(item for item, _at, _id in rows[:limit]) + "]"
     next_cursor = None
     if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = _encode_position(last.at.removesuffix("Z") + "+00:00", last.id)
+        _item, at, last_id = rows[limit - 1]
+        next_cursor = _encode_position(at.removesuffix("Z") + "+00:00", last_id)
     return body, next_cursor
 
 

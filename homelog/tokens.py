@@ -78,16 +78,25 @@ def live(token: ApiToken | None, now: datetime | None = None) -> ApiToken | None
     Notes the time it was used, at most every LAST_USED_RESOLUTION.
     """
     now = now or utcnow()
-    if token is None or token.revoked_at is not None:
+    if token is None or not works(token.revoked_at, token.expires_at, token.user.is_active, now):
         return None
-    if token.expires_at is not None and token.expires_at <= now:
-        return None
-    if not token.user.is_active:
-        return None
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+    if needs_touch(token.last_used_at, now):
         token.last_used_at = now
         db.session.commit()
     return token
+
+
+def works(revoked_at: datetime | None, expires_at: datetime | None, user_active: bool,
+          now: datetime) -> bool:
+    """Return True when a token with these times, of a user active or not, is accepted now."""
+    if revoked_at is not None or not user_active:
+        return False
+    return expires_at is None or expires_at > now
+
+
+def needs_touch(last_used_at: datetime | None, now: datetime) -> bool:
+    """Return True when a token used now should note it (at most every LAST_USED_RESOLUTION)."""
+    return last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION
 
 
 def user_tokens(user: User) -> list[ApiToken]:

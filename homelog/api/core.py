@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from homelog import access, timeutil, tokens
+from homelog import access, hotpath, timeutil, tokens
 from homelog.accounts import AccountError
 from homelog.api.schemas import ConflictOut, Error
 from homelog.errors import Conflict, ValidationFailed
@@ -61,6 +61,7 @@ class Operation:
 
 OPERATIONS: list[Operation] = []
 _PUBLIC: set[str] = set()
+_HOT: set[str] = set()
 
 
 def operation(
@@ -74,12 +75,17 @@ def operation(
     public: bool = False,
     parse_as: type[BaseModel] | None = None,
     raw_body: dict[str, dict] | None = None,
+    hot: bool = False,
 ) -> Callable:
     """Register a documented API route that validates its query and body with schemas.
 
     parse_as validates the body instead of body (documented) when items of a list must be
-    validated one by one by the view.
+    validated one by one by the view. hot marks a read-only route with a source_id that
+    bearer clients call most: on PostgreSQL it is authenticated without the ORM
+    (homelog.hotpath) and its view reads `caller()` instead of `api_user()`.
     """
+    if hot and (tuple(methods) != ("GET",) or "<int:source_id>" not in rule):
+        raise ValueError("Only a GET route of one source can be hot.")
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -99,6 +105,8 @@ def operation(
         ))
         if public:
             _PUBLIC.add(f"{bp.name}.{view.__name__}")
+        if hot:
+            _HOT.add(f"{bp.name}.{view.__name__}")
         bp.add_url_rule(rule, view.__name__, wrapper, methods=list(methods), strict_slashes=False)
         return wrapper
 
@@ -141,15 +149,22 @@ def _enable_cors(state) -> None:
 # ---- Authentication -------------------------------------------------------------------------
 
 def api_user() -> User:
-    """Return the user this request is authenticated as."""
+    """Return the user this request is authenticated as (loaded now after a hot sign-in)."""
+    if g.api_user is None and g.api_caller is not None:
+        g.api_user = db.session.get(User, g.api_caller.user_id)
     return g.api_user
+
+
+def caller() -> hotpath.Caller | None:
+    """Return the bearer caller of a hot route on PostgreSQL, else None (use api_user())."""
+    return g.api_caller
 
 
 @bp.before_request
 def authenticate():
     """Find the user from a bearer token or the browser session; answer 401 otherwise."""
     request.max_content_length = current_app.config.get("API_MAX_BODY_BYTES", DEFAULT_MAX_BODY)
-    g.api_user = g.api_token = None
+    g.api_user = g.api_token = g.api_caller = None
     if request.method == "OPTIONS":  # CORS preflight: carries no credentials
         return None
     public = request.endpoint in _PUBLIC
@@ -159,7 +174,11 @@ def authenticate():
         token = None
         if scheme.lower() == "bearer":
             source_id = (request.view_args or {}).get("source_id")
-            if isinstance(source_id, int):
+            if request.endpoint in _HOT and hotpath.is_available():
+                g.api_caller = hotpath.authenticate(credentials.strip(), source_id)
+                if g.api_caller is not None:
+                    return None
+            elif isinstance(source_id, int):
                 token = access.verify_token_for_source(credentials.strip(), source_id)
             else:
                 token = tokens.verify_token(credentials.strip())

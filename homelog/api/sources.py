@@ -10,6 +10,7 @@ from homelog.api.core import (
     AUTH_ERRORS,
     BODY_ERRORS,
     api_user,
+    caller,
     dump,
     error_responses,
     next_link,
@@ -71,13 +72,17 @@ def create_source(body: SourceCreate):
     }
 
 
-@operation("/sources/<int:source_id>", tags=TAGS, responses={
+@operation("/sources/<int:source_id>", tags=TAGS, hot=True, responses={
     200: (SourceOut, "The source."), **error_responses(*AUTH_ERRORS, 404),
 })
 def get_source(source_id: int):
     """Show one source."""
-    source = source_or_404(source_id)
-    return dump(SourceOut, source)
+    hot = caller()
+    if hot is not None:
+        if hot.source is None:
+            raise NotFound("No such source.")
+        return dump(SourceOut, hot.source)
+    return dump(SourceOut, source_or_404(source_id))
 
 
 @operation("/sources/<int:source_id>", ["PUT", "PATCH"], tags=TAGS, body=SourceUpdate,

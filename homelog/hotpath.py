@@ -1,0 +1,161 @@
+"""The API's hottest reads on PostgreSQL, without the ORM: one pooled connection, no transaction.
+
+`GET /api/sources/{id}` and `GET /api/sources/{id}/readings` are what a syncing phone and a
+dashboard call most. Through the ORM session each cost a BEGIN and a ROLLBACK around their
+statements and SQLAlchemy's per-statement work, several times the CPU of the statements
+themselves (bench/README.md: the token + source lookup took ~0.96 ms of worker CPU through
+the session and ~0.13 ms sent by psycopg directly). Here a bearer request to such a route is
+checked with one statement and answered with one more, each sent by psycopg on a pooled
+connection in autocommit mode. The statements are the same SQLAlchemy constructs the ORM
+paths use (compiled once), so who may see what is still decided in one place
+(`datasources.visible_to`).
+
+Only read-only routes may be hot: a request through here writes nothing but a token's
+last-used time, one statement on its own. Everything else keeps the ORM session; a view that
+still asks for `api_user()` gets the ORM user loaded on demand.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Executable, Select, and_, bindparam, exc, select, update
+
+from homelog import tokens
+from homelog.extensions import db
+from homelog.models import ApiToken, DataSource, User, parse_id, utcnow
+
+#: The source's columns a hot route may answer with (the API's SourceOut), as ORM attributes.
+SOURCE_COLUMNS = ("id", "name", "description", "kind", "metric_list", "location_id", "owner_id",
+                  "created_at", "updated_at")
+
+
+@functools.cache
+def _caller_statement() -> Select:
+    """Return the token + user + visible source statement, built on first use."""
+    from homelog import datasources  # it imports the readings module, which imports this one
+
+    return (
+        select(ApiToken.id, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at,
+               User.id, User.is_active, User.timezone,
+               *(getattr(DataSource, name) for name in SOURCE_COLUMNS))
+        .join(User, User.id == ApiToken.user_id)
+        .outerjoin(DataSource, and_(DataSource.id == bindparam("source_id"),
+                                    datasources.visible_to(ApiToken.user_id)))
+        .where(ApiToken.token_hash == bindparam("token_hash"))
+    )
+
+
+_TOUCH = (update(ApiToken).where(ApiToken.id == bindparam("token_id"))
+          .values(last_used_at=bindparam("now")))
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a hot request, and the source it names when they may see it."""
+
+    user_id: int
+    timezone: str
+    source: Mapping[str, Any] | None
+
+
+def is_available() -> bool:
+    """Return True when the app's database is PostgreSQL (the only one with a hot path)."""
+    return db.engine.dialect.name == "postgresql"
+
+
+def authenticate(raw_token: str, source_id: int, now: datetime | None = None) -> Caller | None:
+    """Return the caller for a bearer token and the source they ask for, else None.
+
+    None when the token is unknown, revoked or expired, or its user is deactivated: the
+    same rules as tokens.live. The source is None when it is missing or not theirs to see.
+    """
+    token_hash = tokens.lookup_hash(raw_token)
+    if token_hash is None:
+        return None
+    # An id no row can have (0, or beyond the column's range) finds no source: 404, not 401.
+    rows = run(_caller_statement(), {"token_hash": token_hash, "source_id": parse_id(source_id)})
+    if not rows:
+        return None
+    token_id, expires_at, revoked_at, last_used_at, user_id, is_active, timezone, *source = rows[0]
+    now = now or utcnow()
+    if not tokens.works(revoked_at, expires_at, is_active, now):
+        return None
+    if tokens.needs_touch(last_used_at, now):
+        run(_TOUCH, {"token_id": token_id, "now": now})
+    return Caller(user_id=user_id, timezone=timezone, source=_source_out(source))
+
+
+def _source_out(row: Sequence) -> dict[str, Any] | None:
+    """Return a source row as the API shows it (as the ORM's DataSource would), or None."""
+    if row[0] is None:
+        return None
+    source = dict(zip(SOURCE_COLUMNS, row, strict=True))
+    source["metrics"] = {name: unit for name, unit in source.pop("metric_list")}
+    for key in ("created_at", "updated_at"):  # UTC, as models.UTCDateTime gives them
+        source[key] = source[key].astimezone(UTC)
+    return source
+
+
+# ---- Running a statement --------------------------------------------------------------------
+
+_compiled: dict[Executable, tuple[str, dict, bool]] = {}
+_compiled_lock = threading.Lock()
+
+
+def _sql(statement: Executable, params: Mapping[str, Any]) -> tuple[str, dict, bool]:
+    """Return statement's SQL for psycopg, the parameters fixed in it and whether it returns
+    rows, compiled once.
+
+    Lists written into the statement (`role IN ("viewer", "editor")`) are expanded here and
+    kept; the call's own parameters must be plain values.
+    """
+    found = _compiled.get(statement)
+    if found is None:
+        compiled = statement.compile(dialect=db.engine.dialect)
+        expanded = compiled.construct_expanded_state(dict(params))
+        fixed = {key: value for key, value in expanded.parameters.items() if key not in params}
+        writes = compiled.isinsert or compiled.isupdate or compiled.isdelete
+        found = (expanded.statement, fixed, not writes or bool(compiled.effective_returning))
+        with _compiled_lock:
+            _compiled[statement] = found
+    return found
+
+
+def run(statement: Executable, params: Mapping[str, Any]) -> Sequence[tuple]:
+    """Run statement on a pooled connection in autocommit mode; return its rows (if any).
+
+    A lost connection is dropped from the pool and raised as SQLAlchemy's OperationalError,
+    so the app answers 503 exactly as for the ORM's statements (homelog/web.py).
+    """
+    sql, fixed, returns_rows = _sql(statement, params)
+    dbapi = db.engine.dialect.loaded_dbapi
+    try:
+        pooled = db.engine.raw_connection()
+    except dbapi.Error as error:  # the server is down: a new connection cannot be made
+        raise exc.OperationalError(sql, None, error, hide_parameters=True) from error
+    connection = pooled.driver_connection
+    values = {**fixed, **params}
+    events = db.engine.dispatch.before_cursor_execute
+    if events:  # statement counters and tracers (tests, bench/cpu.py) see these statements too
+        events(None, None, sql, values, None, False)
+    try:
+        connection.autocommit = True
+        cursor = connection.execute(sql, values)
+        return cursor.fetchall() if returns_rows else ()
+    except dbapi.Error as error:
+        # Parameters stay out of the message: they hold a token's hash.
+        if isinstance(error, dbapi.OperationalError | dbapi.InterfaceError):
+            pooled.invalidate(error)
+            raise exc.OperationalError(sql, None, error, hide_parameters=True) from error
+        raise exc.DBAPIError.instance(sql, None, error, dbapi.Error,
+                                      hide_parameters=True) from error
+    finally:
+        if not connection.closed:
+            connection.autocommit = False  # the pool hands it to the ORM next
+        pooled.close()
