@@ -16,6 +16,8 @@ learns nothing); a member without the right answers 403 (JSON under /api).
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from flask import Flask, abort, g, request
 from flask_login import current_user
 from sqlalchemy import and_, bindparam
@@ -107,11 +109,16 @@ def check_source_access():
         return None  # the view answers 404
     action = required_action(request.endpoint, request.method)
     if not datasources.can(user, source, action):
-        if action == "manage":
-            abort(403, "Only the owner of this source can do that.")
-        abort(403, "You can see this home's readings but not change them: ask its owner "
-                   "to make you an editor.")
+        refuse(action)
     return None
+
+
+def refuse(action: str) -> NoReturn:
+    """Answer 403 for a member who may see a source but not do action with it."""
+    if action == "manage":
+        abort(403, "Only the owner of this source can do that.")
+    abort(403, "You can see this home's readings but not change them: ask its owner "
+               "to make you an editor.")
 
 
 def source_role(source: DataSource) -> str | None:
@@ -134,4 +141,4 @@ def init_app(app: Flask) -> None:
 
 
 __all__ = ["FORM_PAGES", "WRITE_READINGS", "check_source_access", "init_app",
-           "request_source", "required_action", "source_role", "verify_token_for_source"]
+           "refuse", "request_source", "required_action", "source_role", "verify_token_for_source"]

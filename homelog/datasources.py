@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, or_, select
 
 from homelog import consumption
 from homelog.errors import ValidationFailed
@@ -88,6 +88,18 @@ def role_for(user: User, source: DataSource) -> str | None:
     )
 
 
+def role_of(user_id) -> ColumnElement:
+    """Return role_for as SQL: user_id's role for the DataSource row of the query, or NULL.
+
+    For statements that load the source and the caller's role together (homelog.hotpath);
+    tests/test_sharing.py checks every role on every API route, on both paths.
+    """
+    member_role = select(LocationMember.role).where(
+        LocationMember.location_id == DataSource.location_id, LocationMember.user_id == user_id
+    ).scalar_subquery()
+    return case((DataSource.owner_id == user_id, literal("owner")), else_=member_role)
+
+
 #: What each role may do with a source: read it; write its readings; manage the source
 #: itself (edit, delete, prices, swaps, settings, reminders) and its home's members.
 PERMISSIONS = {
@@ -103,7 +115,12 @@ def can(user: User, source: DataSource, action: str) -> bool:
     The one permission check: every route that reads or changes a source or its readings
     asks it (homelog/access.py applies it to pages, fragments and the API).
     """
-    return action in PERMISSIONS.get(role_for(user, source) or "", frozenset())
+    return allows(role_for(user, source), action)
+
+
+def allows(role: str | None, action: str) -> bool:
+    """Return True when role ("owner", "editor", "viewer" or None) may do action."""
+    return action in PERMISSIONS.get(role or "", frozenset())
 
 
 def can_write(user: User, source: DataSource) -> bool:

@@ -17,6 +17,7 @@ still asks for `api_user()` gets the ORM user loaded on demand.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Mapping, Sequence
@@ -30,10 +31,6 @@ from homelog import tokens
 from homelog.extensions import db
 from homelog.models import ApiToken, DataSource, User, parse_id, utcnow
 
-#: The source's columns a hot route may answer with (the API's SourceOut), as ORM attributes.
-SOURCE_COLUMNS = ("id", "name", "description", "kind", "metric_list", "location_id", "owner_id",
-                  "created_at", "updated_at")
-
 
 @functools.cache
 def _caller_statement() -> Select:
@@ -42,8 +39,8 @@ def _caller_statement() -> Select:
 
     return (
         select(ApiToken.id, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at,
-               User.id, User.is_active, User.timezone,
-               *(getattr(DataSource, name) for name in SOURCE_COLUMNS))
+               User.id, User.is_active, User.timezone, datasources.role_of(ApiToken.user_id),
+               *(getattr(DataSource, field.name) for field in dataclasses.fields(SourceRow)))
         .join(User, User.id == ApiToken.user_id)
         .outerjoin(DataSource, and_(DataSource.id == bindparam("source_id"),
                                     datasources.visible_to(ApiToken.user_id)))
@@ -56,12 +53,38 @@ _TOUCH = (update(ApiToken).where(ApiToken.id == bindparam("token_id"))
 
 
 @dataclass(frozen=True, slots=True)
+class SourceRow:
+    """A source as a hot route sees it: the columns the API shows, read-only."""
+
+    id: int
+    name: str
+    description: str
+    kind: str
+    metric_list: list
+    location_id: int | None
+    owner_id: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def metrics(self) -> dict[str, str]:
+        """Return the metrics as an ordered {name: unit} mapping (as DataSource.metrics)."""
+        return {name: unit for name, unit in self.metric_list}
+
+    @property
+    def metric_names(self) -> list[str]:
+        """Return the metric names in display order (as DataSource.metric_names)."""
+        return [name for name, _ in self.metric_list]
+
+
+@dataclass(frozen=True, slots=True)
 class Caller:
-    """Who sent a hot request, and the source it names when they may see it."""
+    """Who sent a hot request, the source it names when they may see it, and their role."""
 
     user_id: int
     timezone: str
-    source: Mapping[str, Any] | None
+    source: SourceRow | None
+    role: str | None = None
 
 
 def is_available() -> bool:
@@ -82,24 +105,22 @@ def authenticate(raw_token: str, source_id: int, now: datetime | None = None) ->
     rows = run(_caller_statement(), {"token_hash": token_hash, "source_id": parse_id(source_id)})
     if not rows:
         return None
-    token_id, expires_at, revoked_at, last_used_at, user_id, is_active, timezone, *source = rows[0]
+    token_id, expires_at, revoked_at, last_used_at, user_id, is_active, timezone, role, *columns = (
+        rows[0])
     now = now or utcnow()
     if not tokens.works(revoked_at, expires_at, is_active, now):
         return None
     if tokens.needs_touch(last_used_at, now):
         run(_TOUCH, {"token_id": token_id, "now": now})
-    return Caller(user_id=user_id, timezone=timezone, source=_source_out(source))
+    source = _source_row(columns) if columns[0] is not None else None
+    return Caller(user_id=user_id, timezone=timezone, source=source, role=role)
 
 
-def _source_out(row: Sequence) -> dict[str, Any] | None:
-    """Return a source row as the API shows it (as the ORM's DataSource would), or None."""
-    if row[0] is None:
-        return None
-    source = dict(zip(SOURCE_COLUMNS, row, strict=True))
-    source["metrics"] = {name: unit for name, unit in source.pop("metric_list")}
-    for key in ("created_at", "updated_at"):  # UTC, as models.UTCDateTime gives them
-        source[key] = source[key].astimezone(UTC)
-    return source
+def _source_row(columns: Sequence) -> SourceRow:
+    """Return a source's columns as a SourceRow, times in UTC as models.UTCDateTime gives them."""
+    source = SourceRow(*columns)
+    utc = {key: getattr(source, key).astimezone(UTC) for key in ("created_at", "updated_at")}
+    return dataclasses.replace(source, **utc)
 
 
 # ---- Running a statement --------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 import math
 import uuid
 from collections.abc import Mapping
@@ -30,7 +31,7 @@ from homelog import hotpath
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.forms import parse_number
-from homelog.models import DataSource, Reading, User
+from homelog.models import DataSource, Reading, User, utcnow, uuid7
 
 MAX_NOTE_LENGTH = 500
 # No household meter or sensor gets near this; larger numbers are typos or junk.
@@ -199,18 +200,8 @@ def create_reading(
         Conflict: reading_id is taken by a different reading (`current` holds it when it is
             in this source).
     """
-    (ts, clean, clean_n), errors = _collect(
-        (clean_timestamp, (timestamp,), {}),
-        (clean_values, (source, values), {"require_all": require_all}),
-        (clean_note, (note,), {}),
-    )
-    wanted_id = None
-    if reading_id is not None:
-        wanted_id = parse_reading_id(reading_id)
-        if wanted_id is None:
-            errors.setdefault("id", []).append("Give the id as a UUID.")
-    if errors:
-        raise ValidationFailed(errors)
+    ts, clean, clean_n, wanted_id = _clean_new_reading(
+        source, timestamp, values, note, reading_id, require_all=require_all)
     if wanted_id is not None:
         existing = db.session.get(Reading, wanted_id)
         if existing is not None:
@@ -241,6 +232,69 @@ def create_reading(
             raise
         return create_reading(source, user, ts, clean, clean_n, wanted_id, confirmed=confirmed)
     return reading
+
+
+def _clean_new_reading(
+    source: DataSource | hotpath.SourceRow,
+    timestamp: datetime,
+    values: Mapping[str, object],
+    note: str | None,
+    reading_id: uuid.UUID | str | None,
+    *,
+    require_all: bool = True,
+) -> tuple[datetime, dict[str, float], str | None, uuid.UUID | None]:
+    """Return a new reading's timestamp, values, note and id as they are stored.
+
+    Raises:
+        ValidationFailed: every problem with them at once.
+    """
+    (ts, clean, clean_n), errors = _collect(
+        (clean_timestamp, (timestamp,), {}),
+        (clean_values, (source, values), {"require_all": require_all}),
+        (clean_note, (note,), {}),
+    )
+    wanted_id = None
+    if reading_id is not None:
+        wanted_id = parse_reading_id(reading_id)
+        if wanted_id is None:
+            errors.setdefault("id", []).append("Give the id as a UUID.")
+    if errors:
+        raise ValidationFailed(errors)
+    return ts, clean, clean_n, wanted_id
+
+
+def insert_reading(
+    source: hotpath.SourceRow,
+    user_id: int,
+    timestamp: datetime,
+    values: Mapping[str, object],
+    note: str | None = None,
+    reading_id: uuid.UUID | str | None = None,
+    *,
+    confirmed: bool = False,
+) -> tuple[uuid.UUID, str] | None:
+    """Store a new reading in one statement (PostgreSQL); return its id and its API JSON.
+
+    create_reading's fast twin for the API's hot path (homelog.hotpath): the same checks
+    and the same row, its change-feed entry numbered as sync.record_changes numbers it, the
+    whole in one autocommitted statement (the owner's counter stays locked until it
+    commits). Returns None when reading_id is taken: create_reading then tells a resend
+    from a conflict.
+
+    Raises:
+        ValidationFailed: invalid timestamp, values, note or id.
+    """
+    from homelog import sync  # it imports this module
+
+    ts, clean, clean_n, wanted_id = _clean_new_reading(source, timestamp, values, note,
+                                                       reading_id)
+    new_id = wanted_id or uuid7()
+    rows = hotpath.run(_INSERT_READING, {
+        "id": new_id, "source_id": source.id, "timestamp": ts, "values": json.dumps(clean),
+        "note": clean_n, "confirmed": bool(confirmed), "user_id": user_id, "now": utcnow(),
+        "owner_id": source.owner_id, "kind": sync.READING,
+    })
+    return (new_id, rows[0][0]) if rows else None
 
 
 def commit_keeping_loaded() -> None:
@@ -481,6 +535,33 @@ _READING_JSON_SQL = (
     f""" || ', "created_at": "' || {_utc_text("r.created_at")} || '"'"""
     f""" || ', "updated_at": "' || {_utc_text("r.updated_at")} || '"}}'"""
 )
+
+
+# insert_reading: the reading, its owner's next change number and its change-feed row (as
+# sync.record_changes writes them), and the reading's JSON as the list writes it.
+_INSERT_READING = text(f"""
+    WITH r AS (
+        INSERT INTO readings (id, data_source_id, "timestamp", "values", note, confirmed,
+                              created_by_id, created_at, updated_at)
+        VALUES (:id, :source_id, :timestamp, CAST(:values AS json), :note, :confirmed,
+                :user_id, :now, :now)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING *
+    ), counter AS (
+        INSERT INTO sync_counters (owner_id, value) SELECT :owner_id, 1 FROM r
+        ON CONFLICT (owner_id) DO UPDATE SET value = sync_counters.value + excluded.value
+        RETURNING value
+    ), change AS (
+        INSERT INTO sync_changes (kind, object_id, owner_id, data_source_id, seq, deleted,
+                                  changed_at)
+        SELECT :kind, r.id::text, :owner_id, r.data_source_id, counter.value, false, :now
+        FROM r, counter
+        ON CONFLICT (kind, object_id) DO UPDATE SET
+            owner_id = excluded.owner_id, data_source_id = excluded.data_source_id,
+            seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at
+    )
+    SELECT {_READING_JSON_SQL} FROM r
+""")
 
 
 @functools.cache

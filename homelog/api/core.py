@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from homelog import access, hotpath, timeutil, tokens
+from homelog import access, datasources, hotpath, timeutil, tokens
 from homelog.accounts import AccountError
 from homelog.api.schemas import ConflictOut, Error
 from homelog.errors import Conflict, ValidationFailed
@@ -80,12 +80,13 @@ def operation(
     """Register a documented API route that validates its query and body with schemas.
 
     parse_as validates the body instead of body (documented) when items of a list must be
-    validated one by one by the view. hot marks a read-only route with a source_id that
-    bearer clients call most: on PostgreSQL it is authenticated without the ORM
-    (homelog.hotpath) and its view reads `caller()` instead of `api_user()`.
+    validated one by one by the view. hot marks a route of one source that bearer clients
+    call most: on PostgreSQL it is authenticated without the ORM (homelog.hotpath), the
+    caller's role checked as access.check_source_access would, and its view reads
+    `caller()` instead of `api_user()`.
     """
-    if hot and (tuple(methods) != ("GET",) or "<int:source_id>" not in rule):
-        raise ValueError("Only a GET route of one source can be hot.")
+    if hot and "<int:source_id>" not in rule:
+        raise ValueError("Only a route of one source can be hot.")
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -177,6 +178,11 @@ def authenticate():
             if request.endpoint in _HOT and hotpath.is_available():
                 g.api_caller = hotpath.authenticate(credentials.strip(), source_id)
                 if g.api_caller is not None:
+                    # access.check_source_access's rule, with the role loaded alongside.
+                    action = access.required_action(request.endpoint, request.method)
+                    if g.api_caller.source is not None and not datasources.allows(
+                            g.api_caller.role, action):
+                        access.refuse(action)
                     return None
             elif isinstance(source_id, int):
                 token = access.verify_token_for_source(credentials.strip(), source_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -117,6 +118,67 @@ def test_a_hot_view_can_still_load_the_orm_user(app, user):
         loaded = api_user()
         assert isinstance(loaded, User) and loaded.id == user.id
         assert api_user() is loaded  # once per request
+
+
+def _post(client, source_id: int, raw: str | None, body: dict):
+    headers = {"Authorization": f"Bearer {raw}"} if raw else {}
+    return client.post(f"/api/sources/{source_id}/readings", json=body, headers=headers,
+                       csrf=raw is None)
+
+
+def test_hot_create_answers_like_the_orm_path(client, auth, user, meter):
+    raw, _ = _token(user)
+    body = {"timestamp": "2026-03-01T12:30:00.250000", "values": {"import": 123.5},
+            "note": "read by \"Anna\" \u00e9", "confirmed": True}
+    by_token = _post(client, meter.id, raw, {**body, "id": str(uuid.UUID(int=7))})
+    auth.login()
+    by_session = _post(client, meter.id, None, {**body, "id": str(uuid.UUID(int=8))})
+    assert by_token.status_code == by_session.status_code == 201
+    assert by_token.headers["Location"].endswith(f"/readings/{uuid.UUID(int=7)}")
+    made, also = by_token.get_json(), by_session.get_json()
+    assert made["id"] == str(uuid.UUID(int=7))
+    ignored = ("id", "created_at", "updated_at")
+    assert {k: v for k, v in made.items() if k not in ignored} == {
+        k: v for k, v in also.items() if k not in ignored}
+    assert made["timestamp"] == "2026-03-01T11:30:00.250000Z"  # the user's zone: Berlin
+    # What was stored reads back exactly as answered.
+    stored = _get(client, f"/api/sources/{meter.id}/readings/{made['id']}", raw).get_json()
+    assert stored == made
+
+
+def test_hot_create_resends_conflicts_and_bad_input_as_the_orm_path_does(client, user, meter):
+    raw, _ = _token(user)
+    body = {"id": str(uuid.UUID(int=9)), "timestamp": "2026-03-02T08:00:00Z",
+            "values": {"import": 130}}
+    first = _post(client, meter.id, raw, body)
+    assert first.status_code == 201
+    again = _post(client, meter.id, raw, body)
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    clash = _post(client, meter.id, raw, {**body, "values": {"import": 131}})
+    assert clash.status_code == 409 and clash.get_json()["current"] == first.get_json()
+    for values, field in (({"import": "lots"}, "values.import"), ({"gas": 1}, "values"),
+                          ({"import": 1e16}, "values.import")):
+        bad = _post(client, meter.id, raw, {"timestamp": "2026-03-02T09:00:00Z",
+                                            "values": values})
+        assert bad.status_code == 422 and field in bad.get_json()["errors"], bad.get_json()
+    count = _get(client, f"/api/sources/{meter.id}/readings", raw).get_json()
+    assert len(count) == 2  # the fixture's reading and the first one
+
+
+def test_hot_creates_are_numbered_in_the_change_feed_with_the_rest(client, user, meter,
+                                                                   make_reading):
+    raw, _ = _token(user)
+    headers = {"Authorization": f"Bearer {raw}"}
+    cursor = client.get("/api/sync/changes", headers=headers).get_json()["next_cursor"]
+    make_reading(meter, {"import": 200})  # through the ORM
+    made = _post(client, meter.id, raw, {"timestamp": "2026-04-01T00:00:00Z",
+                                         "values": {"import": 210}}).get_json()
+    make_reading(meter, {"import": 220})
+    feed = client.get("/api/sync/changes", headers=headers,
+                      query_string={"since": cursor}).get_json()
+    assert [r["values"]["import"] for r in feed["readings"]] == [200, 210, 220]
+    assert made in feed["readings"]
+    assert int(feed["next_cursor"]) == int(cursor) + 3
 
 
 postgresql_only = pytest.mark.skipif(
