@@ -1,18 +1,20 @@
-"""The API's hottest reads on PostgreSQL, without the ORM: one pooled connection, no transaction.
+"""The API's most-called routes on PostgreSQL without the ORM: pooled connection, no transaction.
 
-`GET /api/sources/{id}` and `GET /api/sources/{id}/readings` are what a syncing phone and a
-dashboard call most. Through the ORM session each cost a BEGIN and a ROLLBACK around their
-statements and SQLAlchemy's per-statement work, several times the CPU of the statements
-themselves (bench/README.md: the token + source lookup took ~0.96 ms of worker CPU through
-the session and ~0.13 ms sent by psycopg directly). Here a bearer request to such a route is
-checked with one statement and answered with one more, each sent by psycopg on a pooled
-connection in autocommit mode. The statements are the same SQLAlchemy constructs the ORM
-paths use (compiled once), so who may see what is still decided in one place
-(`datasources.visible_to`).
+`GET /api/sources/{id}`, `GET /api/sources/{id}/readings` and `POST /api/sources/{id}/readings`
+are what a syncing phone and a dashboard call most. Through the ORM session each cost a BEGIN
+and a ROLLBACK or COMMIT around their statements and SQLAlchemy's per-statement work, several
+times the CPU of the statements themselves (bench/README.md: the token + source lookup took
+~0.96 ms of worker CPU through the session and ~0.13 ms sent by psycopg directly). Here a
+bearer request to such a route is checked with one statement (token, user, source, the
+caller's role) and answered with one more, each sent by psycopg on a pooled connection in
+autocommit mode. The statements are built from the same SQLAlchemy constructs as the ORM
+paths' (compiled once), so who may see what is still decided in one place
+(`datasources.visible_to`, `datasources.role_of`).
 
-Only read-only routes may be hot: a request through here writes nothing but a token's
-last-used time, one statement on its own. Everything else keeps the ORM session; a view that
-still asks for `api_user()` gets the ORM user loaded on demand.
+Each statement stands alone: a read needs no transaction, and a new reading is stored with
+its change-feed entry by one statement (readings.insert_reading). Routes opt in with
+`operation(..., hot=True)`; everything else keeps the ORM session, and a hot view that still
+asks for `api_user()` gets the ORM user loaded on demand.
 """
 
 from __future__ import annotations
