@@ -20,7 +20,7 @@ from flask_cors import CORS
 from flask_login import current_user
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 
 from homelog import access, datasources, hotpath, timeutil, tokens
 from homelog.accounts import AccountError
@@ -157,7 +157,13 @@ def api_user() -> User:
 
 
 def caller() -> hotpath.Caller | None:
-    """Return the bearer caller of a hot route on PostgreSQL, else None (use api_user())."""
+    """Return the bearer caller of a hot route on PostgreSQL, else None (use api_user()).
+
+    Raises:
+        NotFound: the route's source is missing or not the caller's to see.
+    """
+    if g.api_caller is not None and g.api_caller.source is None:
+        raise NotFound("No such source.")
     return g.api_caller
 
 

@@ -44,14 +44,13 @@ def _reading_or_404(source_id: int, reading_id: uuid.UUID) -> Reading:
 
 @operation("/sources/<int:source_id>/readings", tags=TAGS, query=ReadingsQuery, hot=True,
            responses={
-    200: (ReadingList, "Newest first; `Link: rel=\"next\"` pages on (every reading once)."),
-    **error_responses(*AUTH_ERRORS, 404, 422),
-})
+               200: (ReadingList,
+                     "Newest first; `Link: rel=\"next\"` pages on (every reading once)."),
+               **error_responses(*AUTH_ERRORS, 404, 422),
+           })
 def list_readings(source_id: int, query: ReadingsQuery):
     """List a source's readings, newest first; `start` inclusive, `end` exclusive."""
     hot = caller()  # a bearer client on PostgreSQL: checked without the ORM
-    if hot is not None and hot.source is None:
-        raise NotFound("No such source.")
     source = source_or_404(source_id) if hot is None else None
     who = hot if hot is not None else api_user()
     start, end = aware(query.start, who, "start"), aware(query.end, who, "end")
@@ -82,8 +81,6 @@ def create_reading(source_id: int, body: ReadingCreate):
     """Add a reading; resending one with the same client `id` does not duplicate it."""
     hot = caller()  # a bearer client on PostgreSQL: may write (checked), stored in one statement
     if hot is not None:
-        if hot.source is None:
-            raise NotFound("No such source.")
         stored = readings.insert_reading(
             hot.source, hot.user_id, aware(body.timestamp, hot, "timestamp"), body.values,
             body.note, reading_id=body.id, confirmed=body.confirmed,

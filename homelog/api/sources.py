@@ -78,11 +78,7 @@ def create_source(body: SourceCreate):
 def get_source(source_id: int):
     """Show one source."""
     hot = caller()
-    if hot is not None:
-        if hot.source is None:
-            raise NotFound("No such source.")
-        return dump(SourceOut, hot.source)
-    return dump(SourceOut, source_or_404(source_id))
+    return dump(SourceOut, hot.source if hot is not None else source_or_404(source_id))
 
 
 @operation("/sources/<int:source_id>", ["PUT", "PATCH"], tags=TAGS, body=SourceUpdate,
