@@ -174,7 +174,8 @@ def run(statement: Executable, params: Mapping[str, Any]) -> Sequence[tuple]:
     except dbapi.Error as error:
         # Parameters stay out of the message: they hold a token's hash.
         if isinstance(error, dbapi.OperationalError | dbapi.InterfaceError):
-            pooled.invalidate(error)
+            if connection.closed:  # broken (a statement timeout leaves it usable)
+                pooled.invalidate(error)
             raise exc.OperationalError(sql, None, error, hide_parameters=True) from error
         raise exc.DBAPIError.instance(sql, None, error, dbapi.Error,
                                       hide_parameters=True) from error
