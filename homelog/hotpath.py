@@ -31,7 +31,7 @@ from sqlalchemy import Executable, Select, and_, bindparam, exc, select, update
 
 from homelog import tokens
 from homelog.extensions import db
-from homelog.models import ApiToken, DataSource, User, parse_id, utcnow
+from homelog.models import ApiToken, DataSource, MetricList, User, parse_id, utcnow
 
 
 @functools.cache
@@ -55,7 +55,7 @@ _TOUCH = (update(ApiToken).where(ApiToken.id == bindparam("token_id"))
 
 
 @dataclass(frozen=True, slots=True)
-class SourceRow:
+class SourceRow(MetricList):
     """A source as a hot route sees it: the columns the API shows, read-only."""
 
     id: int
@@ -67,16 +67,6 @@ class SourceRow:
     owner_id: int
     created_at: datetime
     updated_at: datetime
-
-    @property
-    def metrics(self) -> dict[str, str]:
-        """Return the metrics as an ordered {name: unit} mapping (as DataSource.metrics)."""
-        return {name: unit for name, unit in self.metric_list}
-
-    @property
-    def metric_names(self) -> list[str]:
-        """Return the metric names in display order (as DataSource.metric_names)."""
-        return [name for name, _ in self.metric_list]
 
 
 @dataclass(frozen=True, slots=True)

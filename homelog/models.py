@@ -121,7 +121,24 @@ class Location(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class DataSource(db.Model):
+class MetricList:
+    """A source's metrics read from its ordered [[name, unit], …] list (`metric_list`).
+
+    Shared by the DataSource model and the hot path's SourceRow (homelog.hotpath).
+    """
+
+    @property
+    def metrics(self) -> dict[str, str]:
+        """Return the metrics as an ordered {name: unit} mapping."""
+        return {name: unit for name, unit in self.metric_list}
+
+    @property
+    def metric_names(self) -> list[str]:
+        """Return the metric names in display order."""
+        return [name for name, _ in self.metric_list]
+
+
+class DataSource(MetricList, db.Model):
     """A meter (cumulative register values) or a sensor (instantaneous values)."""
 
     __tablename__ = "data_sources"
@@ -161,19 +178,9 @@ class DataSource(db.Model):
     owner: Mapped[User] = relationship(back_populates="sources", foreign_keys=[owner_id])
     location: Mapped[Location | None] = relationship()
 
-    @property
-    def metrics(self) -> dict[str, str]:
-        """Return the metrics as an ordered {name: unit} mapping."""
-        return {name: unit for name, unit in self.metric_list}
-
-    @metrics.setter
+    @MetricList.metrics.setter
     def metrics(self, value: dict[str, str]) -> None:
         self.metric_list = [[name, unit] for name, unit in value.items()]
-
-    @property
-    def metric_names(self) -> list[str]:
-        """Return the metric names in display order."""
-        return [name for name, _ in self.metric_list]
 
 
 class Reading(db.Model):
