@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, TextClause, bindparam, select, text, tuple_
+from sqlalchemy import Select, TextClause, bindparam, literal_column, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from homelog import hotpath
@@ -284,15 +284,13 @@ def insert_reading(
     Raises:
         ValidationFailed: invalid timestamp, values, note or id.
     """
-    from homelog import sync  # it imports this module
-
     ts, clean, clean_n, wanted_id = _clean_new_reading(source, timestamp, values, note,
                                                        reading_id)
     new_id = wanted_id or uuid7()
-    rows = hotpath.run(_INSERT_READING, {
+    rows = hotpath.run(_insert_reading_statement(), {
         "id": new_id, "source_id": source.id, "timestamp": ts, "values": json.dumps(clean),
         "note": clean_n, "confirmed": bool(confirmed), "user_id": user_id, "now": utcnow(),
-        "owner_id": source.owner_id, "kind": sync.READING,
+        "owner_id": source.owner_id,
     })
     return (new_id, rows[0][0]) if rows else None
 
@@ -523,23 +521,33 @@ def _utc_text(column: str) -> str:
     )
 
 
-# The API's reading object (homelog.api.schemas.ReadingOut, keys in its order) as text.
-# `values` is a json column: its stored text is already the JSON of the values.
-_READING_JSON_SQL = (
-    """'{"id": "' || r.id::text || '", "data_source_id": ' || r.data_source_id::text"""
-    f""" || ', "timestamp": "' || {_utc_text("r.timestamp")} || '"'"""
-    """ || ', "values": ' || r."values"::text"""
-    """ || ', "note": ' || coalesce(to_json(r.note)::text, 'null')"""
-    """ || ', "confirmed": ' || CASE WHEN r.confirmed THEN 'true' ELSE 'false' END"""
-    """ || ', "created_by_id": ' || coalesce(r.created_by_id::text, 'null')"""
-    f""" || ', "created_at": "' || {_utc_text("r.created_at")} || '"'"""
-    f""" || ', "updated_at": "' || {_utc_text("r.updated_at")} || '"}}'"""
-)
+def _reading_json_sql(row: str) -> str:
+    """Return SQL writing a readings row (table or alias name row) as the API's JSON object.
+
+    The API's reading object (homelog.api.schemas.ReadingOut, keys in its order) as text;
+    `values` is a json column: its stored text is already the JSON of the values.
+    """
+    return (
+        f"""'{{"id": "' || {row}.id::text"""
+        f""" || '", "data_source_id": ' || {row}.data_source_id::text"""
+        f""" || ', "timestamp": "' || {_utc_text(f"{row}.timestamp")} || '"'"""
+        f""" || ', "values": ' || {row}."values"::text"""
+        f""" || ', "note": ' || coalesce(to_json({row}.note)::text, 'null')"""
+        f""" || ', "confirmed": ' || CASE WHEN {row}.confirmed THEN 'true' ELSE 'false' END"""
+        f""" || ', "created_by_id": ' || coalesce({row}.created_by_id::text, 'null')"""
+        f""" || ', "created_at": "' || {_utc_text(f"{row}.created_at")} || '"'"""
+        f""" || ', "updated_at": "' || {_utc_text(f"{row}.updated_at")} || '"}}'"""
+    )
 
 
-# insert_reading: the reading, its owner's next change number and its change-feed row (as
-# sync.record_changes writes them), and the reading's JSON as the list writes it.
-_INSERT_READING = text(f"""
+@functools.cache
+def _insert_reading_statement() -> TextClause:
+    """Return insert_reading's statement: the reading, its owner's next change number and its
+    change-feed row (as sync.record_changes writes them), and the reading's JSON as the list
+    writes it."""
+    from homelog import sync  # it imports this module
+
+    return text(f"""
     WITH r AS (
         INSERT INTO readings (id, data_source_id, "timestamp", "values", note, confirmed,
                               created_by_id, created_at, updated_at)
@@ -554,31 +562,22 @@ _INSERT_READING = text(f"""
     ), change AS (
         INSERT INTO sync_changes (kind, object_id, owner_id, data_source_id, seq, deleted,
                                   changed_at)
-        SELECT :kind, r.id::text, :owner_id, r.data_source_id, counter.value, false, :now
+        SELECT '{sync.READING}', r.id::text, :owner_id, r.data_source_id, counter.value, false,
+               :now
         FROM r, counter
-        ON CONFLICT (kind, object_id) DO UPDATE SET
-            owner_id = excluded.owner_id, data_source_id = excluded.data_source_id,
-            seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at
+        {sync.PG_CHANGE_UPSERT}
     )
-    SELECT {_READING_JSON_SQL} FROM r
-""")
+    SELECT {_reading_json_sql('r')} FROM r
+    """)
 
 
 @functools.cache
-def _json_page_query(shape: tuple[bool, bool, bool]) -> TextClause:
-    """Return the JSON page query for shape (before, start, end): _page_query's rows as text."""
-    has_before, has_start, has_end = shape
-    conditions = ["r.data_source_id = :source_id"]
-    if has_before:
-        conditions.append("(r.timestamp, r.id) < (:before_timestamp, :before_id)")
-    if has_start:
-        conditions.append("r.timestamp >= :start")
-    if has_end:
-        conditions.append("r.timestamp < :end")
-    return text(
-        f"SELECT {_READING_JSON_SQL} AS item, {_utc_text('r.timestamp')} AS at, r.id::text AS id "
-        f"FROM readings AS r WHERE {' AND '.join(conditions)} "
-        "ORDER BY r.timestamp DESC, r.id DESC LIMIT :limit"
+def _json_page_query(shape: tuple[bool, bool, bool]) -> Select:
+    """Return _page_query(shape) with each row written as the API's JSON (and its position)."""
+    return _page_query(shape).with_only_columns(
+        literal_column(_reading_json_sql("readings")).label("item"),
+        literal_column(_utc_text("readings.timestamp")).label("at"),
+        literal_column("readings.id::text").label("id"),
     )
 
 

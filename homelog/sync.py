@@ -93,16 +93,19 @@ def allocate(connection: Connection, owner_id: int, count: int) -> int:
 # VALUES list that SQLAlchemy and psycopg process afresh for every batch (measured with
 # bench/sync_cpu.py: a sync batch of 1,000 readings went from ~150 to ~45 ms of CPU). The
 # arrays are sent in binary (psycopg's %b): as text, each element is escaped in Python.
+#: An object's change replaces its earlier one (the feed keeps the latest per object).
+PG_CHANGE_UPSERT = """
+    ON CONFLICT (kind, object_id) DO UPDATE SET
+        owner_id = excluded.owner_id, data_source_id = excluded.data_source_id,
+        seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at
+"""
 _PG_RECORD_CHANGES = """
     INSERT INTO sync_changes (kind, object_id, owner_id, data_source_id, seq, deleted, changed_at)
     SELECT kind, object_id, %(owner_id)b, data_source_id, seq, deleted, %(now)b
     FROM unnest(%(kinds)b::varchar[], %(object_ids)b::varchar[],
                 %(data_source_ids)b::integer[], %(seqs)b::bigint[], %(deleted)b::boolean[])
         AS change(kind, object_id, data_source_id, seq, deleted)
-    ON CONFLICT (kind, object_id) DO UPDATE SET
-        owner_id = excluded.owner_id, data_source_id = excluded.data_source_id,
-        seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at
-"""
+""" + PG_CHANGE_UPSERT
 
 
 def record_changes(connection: Connection, owner_id: int, changes: Sequence[Change]) -> None:
