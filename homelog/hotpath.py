@@ -147,14 +147,15 @@ def run(statement: Executable, params: Mapping[str, Any]) -> Sequence[tuple]:
     so the app answers 503 exactly as for the ORM's statements (homelog/web.py).
     """
     sql, fixed, returns_rows = _sql(statement, params)
-    dbapi = db.engine.dialect.loaded_dbapi
+    engine = db.engine  # looked up through the app context: once per statement
+    dbapi = engine.dialect.loaded_dbapi
     try:
-        pooled = db.engine.raw_connection()
+        pooled = engine.raw_connection()
     except dbapi.Error as error:  # the server is down: a new connection cannot be made
         raise exc.OperationalError(sql, None, error, hide_parameters=True) from error
     connection = pooled.driver_connection
     values = {**fixed, **params}
-    events = db.engine.dispatch.before_cursor_execute
+    events = engine.dispatch.before_cursor_execute
     if events:  # statement counters and tracers (tests, bench/cpu.py) see these statements too
         events(None, None, sql, values, None, False)
     try:
