@@ -88,3 +88,20 @@ def test_a_source_is_loaded_once_per_request(client, logged_in, make_source, mak
         if url.startswith("/api/"):
             # The token, its user and the source come in one statement.
             assert len(statements) == 1 and "api_tokens" in loads[0], statements
+
+
+def test_the_source_page_counts_readings_again_only_after_a_change(logged_in, make_source,
+                                                                   make_reading, user):
+    source = make_source(user)
+    make_reading(source, {"import": 1.0}, timestamp=hour(1))
+    logged_in.get(f"/sources/{source.id}")
+
+    def counts_on_a_view() -> int:
+        with counting_statements() as statements:
+            assert logged_in.get(f"/sources/{source.id}").status_code == 200
+        return sum("count(" in statement.lower() for statement in statements)
+
+    assert counts_on_a_view() == 0
+    make_reading(source, {"import": 2.0}, timestamp=hour(2))
+    assert counts_on_a_view() == 1
+    assert counts_on_a_view() == 0

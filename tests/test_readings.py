@@ -522,3 +522,38 @@ def test_readings_header_count_is_bounded(logged_in, user, make_source, make_rea
     monkeypatch.setattr(routes, "TOTAL_SHOWN_UP_TO", 2)
     page = logged_in.get(f"/sources/{source.id}").data
     assert b"more than 2" in page and b"in total" not in page
+
+
+def test_readings_header_count_follows_every_way_of_writing(logged_in, client, user, meter,
+                                                           make_reading):
+    """The page remembers its count until the owner's next change: every write path shows."""
+    import uuid
+
+    from homelog import tokens
+
+    def total() -> str:
+        page = logged_in.get(f"/sources/{meter.id}").get_data(as_text=True)
+        return re.search(r"(\d+) in total", page).group(1)
+
+    for i in range(3):
+        make_reading(meter, {"import": float(i), "export": 0.0}, timestamp=hour(i))
+    assert total() == "3"
+    assert total() == "3"  # remembered, unchanged
+    panel = logged_in.post(f"/sources/{meter.id}/readings", headers=HX,
+                           data=add_data(meter, values=("10", "1"), timestamp="2026-01-02T00:00"))
+    assert panel.status_code == 200 and "4 in total" in panel.get_data(as_text=True)
+    raw, _ = tokens.issue_token(user, "phone")
+    bearer = {"Authorization": f"Bearer {raw}"}
+    created = client.post(f"/api/sources/{meter.id}/readings", headers=bearer, json={
+        "timestamp": "2026-01-03T00:00:00Z", "values": {"import": 11, "export": 1}})
+    assert created.status_code == 201
+    assert total() == "5"
+    batch = [{"id": str(uuid.uuid4()), "data_source_id": meter.id,
+              "timestamp": f"2026-01-0{day}T00:00:00Z", "values": {"import": 10 + day, "export": 1}}
+             for day in (4, 5)]
+    synced = client.post("/api/sync/readings", headers=bearer, json={"readings": batch})
+    assert synced.status_code == 200 and synced.json["created"] == 2
+    assert total() == "7"
+    reading_id = created.json["id"]
+    assert logged_in.post(f"/sources/{meter.id}/readings/{reading_id}/delete").status_code == 302
+    assert total() == "6"
