@@ -61,6 +61,7 @@ def endpoints(source_id: int, cursor: str) -> list[Endpoint]:
     """Return the endpoints to measure, in order (the ceiling first)."""
     return [
         Endpoint("ceiling", "/bench/ceiling", auth="none"),
+        Endpoint("bare_flask", "/bench/bare/", auth="none"),
         Endpoint("api_readings_list", f"/api/sources/{source_id}/readings?limit=100"),
         Endpoint("api_source", f"/api/sources/{source_id}"),
         Endpoint(

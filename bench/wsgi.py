@@ -2,7 +2,10 @@
 
 `GET /bench/ceiling` answers a fixed list of 100 readings serialised per request, through the
 same app and hooks (request id, log line, session, rate limiter) but with no database: what
-our stack can do at best on this machine. It never exists in production (wsgi.py).
+our stack can do at best on this machine. `GET /bench/bare/` answers the same JSON from a bare
+Flask app (none of homelog's hooks) served by the same gunicorn: the issue's own ceiling ("a
+bare Flask app on gunicorn returning the same 100-reading JSON from memory"), to scale its
+targets to this machine. Neither exists in production (wsgi.py).
 
     gunicorn -c gunicorn.conf.py bench.wsgi:app
 """
@@ -13,7 +16,8 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from flask import jsonify
+from flask import Flask, jsonify
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from homelog import create_app
 
@@ -44,3 +48,7 @@ if os.environ.get("BENCH_CEILING") == "1":
     def bench_ceiling():
         """Answer a fixed JSON list of 100 readings (the benchmark's ceiling)."""
         return jsonify(FIXED)
+
+    bare = Flask("bench_bare")
+    bare.add_url_rule("/", "bare", lambda: jsonify(FIXED))
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/bench/bare": bare})
