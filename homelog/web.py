@@ -16,6 +16,8 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from homelog import htmx, timeutil
+from homelog.extensions import db
+from homelog.models import User
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -222,6 +224,7 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals["user_zone"] = user_zone
     app.jinja_env.globals["reading_url"] = reading_url
+    app.jinja_env.globals["user_name"] = user_name
 
     @app.route("/healthz")
     def healthz():
@@ -265,6 +268,12 @@ def user_zone():
 
 
 _PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def user_name(user_id: int) -> str:
+    """Return the display name of the user with user_id ("" if gone), loaded once per request."""
+    user = db.session.get(User, user_id)
+    return user.display_name if user is not None else ""
 
 
 def reading_url(endpoint: str, source, reading) -> str:

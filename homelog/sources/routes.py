@@ -101,7 +101,7 @@ def _new_reading_form(source: DataSource):
 
 def _page(source: DataSource, before: str | None = None) -> readings.Page:
     try:
-        return readings.page_of_readings(source, before, _page_size())
+        return readings.page_of_readings(source, before, _page_size(), plain=True)
     except ValidationFailed as error:
         abort(400, error.errors["cursor"][0])
 
