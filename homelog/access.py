@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from flask import Flask, abort, g, request
+from flask import Flask, abort, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import and_, bindparam
+from sqlalchemy import and_, bindparam, select
 
 from homelog import datasources, tokens
 from homelog.extensions import db
-from homelog.models import ApiToken, DataSource, parse_id
+from homelog.models import ApiToken, DataSource, User, parse_id
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -80,6 +80,35 @@ def verify_token_for_source(raw: str, source_id: int) -> ApiToken | None:
     if token is not None:
         g._request_source = ((token.user_id, str(source_id)), row[1])
     return token
+
+
+# A signed-in page for a source: the session's user and the source (when that user may see it)
+# in one statement, as for a bearer token above.
+_USER_AND_SOURCE = (
+    select(User, DataSource)
+    .outerjoin(DataSource, and_(DataSource.id == bindparam("source_id"),
+                                datasources.visible_to(User.id)))
+    .where(User.id == bindparam("user_id"))
+)
+
+
+def load_session_user(user_id: int) -> User | None:
+    """Return the user with user_id; on a source's page, load that source in the same statement.
+
+    The source (or None) is remembered for request_source, like verify_token_for_source does.
+    """
+    source_id = None
+    # API routes check bearer tokens (verify_token_for_source); pages check the session.
+    if has_request_context() and request.blueprint in GUARDED_BLUEPRINTS \
+            and request.blueprint != "api":
+        source_id = parse_id((request.view_args or {}).get("source_id"))
+    if source_id is None:
+        return db.session.get(User, user_id)
+    row = db.session.execute(_USER_AND_SOURCE, {"user_id": user_id, "source_id": source_id}).first()
+    if row is None:
+        return None
+    g._request_source = ((user_id, str(source_id)), row[1])
+    return row[0]
 
 
 def request_source(user, source_id: object) -> DataSource | None:

@@ -88,6 +88,9 @@ def test_a_source_is_loaded_once_per_request(client, logged_in, make_source, mak
         if url.startswith("/api/"):
             # The token, its user and the source come in one statement.
             assert len(statements) == 1 and "api_tokens" in loads[0], statements
+        else:
+            # So do the session's user and the source (then the page of readings).
+            assert "FROM users" in loads[0] and len(statements) == 2, statements
 
 
 def test_the_source_page_counts_readings_again_only_after_a_change(logged_in, make_source,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from homelog.extensions import db, login_manager
+from homelog import access
+from homelog.extensions import login_manager
 from homelog.models import User
 
 login_manager.login_view = "auth.login"
@@ -16,7 +17,7 @@ def load_user(identity: str) -> User | None:
     user_id, _, version = identity.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    user = access.load_session_user(int(user_id))
     if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user
