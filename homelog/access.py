@@ -78,7 +78,7 @@ def verify_token_for_source(raw: str, source_id: int) -> ApiToken | None:
     ).first()
     token = tokens.live(row[0] if row else None)
     if token is not None:
-        g._request_source = ((token.user_id, str(source_id)), row[1])
+        _remember_source(token.user_id, source_id, row[1])
     return token
 
 
@@ -107,7 +107,7 @@ def load_session_user(user_id: int) -> User | None:
     row = db.session.execute(_USER_AND_SOURCE, {"user_id": user_id, "source_id": source_id}).first()
     if row is None:
         return None
-    g._request_source = ((user_id, str(source_id)), row[1])
+    _remember_source(user_id, source_id, row[1])
     return row[0]
 
 
@@ -116,13 +116,22 @@ def request_source(user, source_id: object) -> DataSource | None:
 
     The access check and the view both need it; the second call reuses the first's row.
     """
-    key = (getattr(user, "id", None), str(source_id))
+    user_id = getattr(user, "id", None)
     cached_key, cached = g.get("_request_source", (None, _NOT_LOADED))
-    if cached_key == key and cached is not _NOT_LOADED:
+    if cached_key == _source_key(user_id, source_id) and cached is not _NOT_LOADED:
         return cached
     source = datasources.get_source_for(user, source_id)
-    g._request_source = (key, source)
+    _remember_source(user_id, source_id, source)
     return source
+
+
+def _remember_source(user_id: int | None, source_id: object, source: DataSource | None) -> None:
+    """Keep user_id's source with source_id (None: not theirs to see) for request_source."""
+    g._request_source = (_source_key(user_id, source_id), source)
+
+
+def _source_key(user_id: int | None, source_id: object) -> tuple:
+    return (user_id, str(source_id))
 
 
 def check_source_access():
@@ -161,13 +170,22 @@ def source_role(source: DataSource) -> str | None:
     return cache[source.id]
 
 
+def may(source: DataSource, action: str) -> bool:
+    """Return True when the signed-in user may do action ("read", "write", "manage") with source.
+
+    For templates: the buttons they show follow datasources.PERMISSIONS, as the checks do.
+    """
+    return datasources.allows(source_role(source), action)
+
+
 def init_app(app: Flask) -> None:
     """Run the check after each guarded blueprint's own before-request hooks (sign-in)."""
     for name in GUARDED_BLUEPRINTS:
         app.before_request_funcs.setdefault(name, []).append(check_source_access)
     # Templates show only the buttons the user may use.
     app.jinja_env.globals["source_role"] = source_role
+    app.jinja_env.globals["may"] = may
 
 
-__all__ = ["FORM_PAGES", "WRITE_READINGS", "check_source_access", "init_app",
+__all__ = ["FORM_PAGES", "WRITE_READINGS", "check_source_access", "init_app", "may",
            "refuse", "request_source", "required_action", "source_role", "verify_token_for_source"]
