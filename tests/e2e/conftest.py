@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -32,6 +33,36 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/tests/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so fixtures can tell that the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def _watch_network(page) -> list[str]:
+    """Record the page's requests and their answers, to print when a test fails."""
+    log: list[str] = []
+    page.on("request", lambda r: log.append(f"-> {r.method} {r.url}"))
+    page.on("response", lambda r: log.append(f"<- {r.status} {r.request.method} {r.url}"))
+    page.on("requestfailed", lambda r: log.append(f"!! {r.method} {r.url} {r.failure}"))
+    page.on("console", lambda m: log.append(f"console.{m.type}: {m.text}"))
+    return log
+
+
+def _print_on_failure(request, page, log: list[str]) -> None:
+    """After a failed test: print what the browser asked and got, and keep a screenshot."""
+    report = getattr(request.node, "report_call", None)
+    if report is None or not report.failed:
+        return
+    print("Browser network and console, in order:", *log, sep="\n  ")
+    try:
+        print("Screenshot:", screenshot(page, f"failed-{request.node.name}"))
+    except Exception as error:  # the page may be gone; the log above is what matters
+        print("No screenshot:", error)
 
 
 @pytest.fixture(scope="session")
@@ -61,11 +92,12 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server, app):
+def page(request, browser, live_server, app):
     """Return a fresh page (own cookies) at desktop size; base URL is the live server."""
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     page = context.new_page()
+    log = _watch_network(page)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
@@ -75,13 +107,14 @@ def page(browser, live_server, app):
         else None,
     )
     yield page
+    _print_on_failure(request, page, log)
     context.close()
     # JavaScript errors and CSP violations are bugs a user would hit.
     assert not errors, errors
 
 
 @pytest.fixture
-def phone_page(browser, live_server, app):
+def phone_page(request, browser, live_server, app):
     """Return a fresh page at phone size (390x844)."""
     context = browser.new_context(
         base_url=live_server, viewport={"width": 390, "height": 844}, is_mobile=True,
@@ -89,7 +122,9 @@ def phone_page(browser, live_server, app):
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
+    log = _watch_network(page)
     yield page
+    _print_on_failure(request, page, log)
     context.close()
 
 
@@ -99,6 +134,16 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def source_page_ready(page) -> None:
+    """Wait until a source page is live: htmx has set it up and its usage panel has loaded.
+
+    The usage panel loads itself once htmx has processed the page, so after this a click on
+    the add form is htmx's, and the panel no longer changes size above the form.
+    """
+    expect(page.locator("#usage-panel")).to_be_visible()
+    expect(page.locator("#usage-panel[aria-busy]")).to_have_count(0)
 
 
 def sign_in(page, email: str, password: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import screenshot, sign_in, source_page_ready
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -46,6 +46,7 @@ def test_meter_with_two_metrics_and_readings(page, user):
     page.locator(".metric-row").nth(1).get_by_label("Unit").fill("kWh")
     page.get_by_role("button", name="Create source").click()
     expect(page.get_by_role("heading", name="Electricity")).to_be_visible()
+    source_page_ready(page)
 
     # Three readings, each appearing in the table without a page reload, newest first.
     _mark_page(page)
@@ -101,6 +102,7 @@ def test_paging_through_sixty_readings(page, user, make_source, make_reading):
         make_reading(source, {"volume": float(i)}, timestamp=start + timedelta(hours=i // 2))
     sign_in(page, user.email, PASSWORD)
     page.goto(f"/sources/{source.id}")
+    source_page_ready(page)
     _mark_page(page)
     rows = page.locator("#readings-body tr.reading-row")
     clicks = 0
@@ -123,6 +125,7 @@ def test_source_page_on_phone(phone_page, user, make_source, make_reading):
                      timestamp=datetime(2026, 2, 1 + i, 7, tzinfo=UTC))
     sign_in(phone_page, user.email, PASSWORD)
     phone_page.goto(f"/sources/{source.id}")
+    source_page_ready(phone_page)
     expect(phone_page.get_by_role("button", name="Save reading")).to_be_visible()
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width}px wide on a 390px phone"

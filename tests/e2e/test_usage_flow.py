@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from homelog import timeutil
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import screenshot, sign_in, source_page_ready
 
 
 def test_chart_updates_when_a_reading_is_added(page, user, make_source, make_reading):
@@ -18,6 +18,7 @@ def test_chart_updates_when_a_reading_is_added(page, user, make_source, make_rea
     make_reading(source, {"import": 1100.0}, timestamp=now - timedelta(days=3))
     sign_in(page, user.email, PASSWORD)
     page.goto(f"/sources/{source.id}")
+    source_page_ready(page)
     panel = page.locator("#usage-panel")
     expect(panel.locator("svg.chart-wide")).to_be_visible()
     month = timeutil.to_local(now, timeutil.zone(user.timezone)).strftime("%Y-%m")
