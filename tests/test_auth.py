@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from homelog.extensions import db
@@ -13,6 +15,15 @@ def test_first_visit_without_users_offers_setup(client):
     response = client.get("/", follow_redirects=True)
     assert response.request.path == "/setup"
     assert b"Create administrator" in response.data
+
+
+def test_pages_have_an_icon_that_is_served(client, user):
+    # Without one, every page view asked for /favicon.ico and got a 404.
+    page = client.get("/login").get_data(as_text=True)
+    href = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)"', page).group(1)
+    icon = client.get(href)
+    assert icon.status_code == 200
+    assert icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
 
 
 def test_setup_creates_first_admin_then_disappears(client, app):
