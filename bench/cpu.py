@@ -178,8 +178,11 @@ def main() -> int:
                 import pstats
 
                 profiler.disable()
-                pstats.Stats(profiler, stream=sys.stdout).sort_stats(
-                    os.environ.get("BENCH_SORT", "cumulative")).print_stats(45)
+                stats = pstats.Stats(profiler, stream=sys.stdout).sort_stats(
+                    os.environ.get("BENCH_SORT", "cumulative"))
+                stats.print_stats(45)
+                if os.environ.get("BENCH_CALLERS"):  # who calls these (a regular expression)
+                    stats.print_callers(os.environ["BENCH_CALLERS"])
             else:
                 profiler.stop()
                 print(profiler.output_text(unicode=False, color=False, show_all=False),

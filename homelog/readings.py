@@ -24,7 +24,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, TextClause, bindparam, literal_column, select, text, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    TextClause,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.exc import IntegrityError
 
 from homelog import hotpath
@@ -584,42 +594,70 @@ def _insert_reading_statement() -> TextClause:
     """)
 
 
-@functools.cache
-def _json_page_query(shape: tuple[bool, bool, bool]) -> Select:
-    """Return _page_query(shape) with each row written as the API's JSON (and its position)."""
-    return _page_query(shape).with_only_columns(
-        literal_column(_reading_json_sql("readings")).label("item"),
-        literal_column(_utc_text("readings.timestamp")).label("at"),
-        literal_column("readings.id::text").label("id"),
-    )
+@dataclass(frozen=True, slots=True)
+class JsonPageRequest:
+    """A page of readings to be written as the API's JSON (json_page_request)."""
+
+    shape: tuple[bool, bool, bool]
+    limit: int
+    params: dict
 
 
-def page_as_json(
-    source_id: int,
+def json_page_request(
+    source_id: int | None,
     before: str | None = None,
     limit: int = 25,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
-) -> tuple[str, str | None]:
-    """Return page_of_readings' page as the API's JSON list, and the next cursor (PostgreSQL).
-
-    PostgreSQL writes each reading's JSON while it reads the row, so the worker neither
-    builds 100 objects nor serialises them: the API's hottest route costs a fraction of the
-    CPU (see bench/README.md). The JSON equals what the API's schema makes of
-    page_of_readings (tests/api/test_readings.py compares the two).
+) -> JsonPageRequest:
+    """Return what json_page_items needs for page_of_readings' page (PostgreSQL).
 
     Raises:
         ValidationFailed: invalid cursor.
     """
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
     shape, params = _page_params(source_id, before, limit, start, end)
-    rows = hotpath.run(_json_page_query(shape), params)
-    body = "[" + ", ".join(item for item, _at, _id in rows[:limit]) + "]"
+    del params["limit"]  # written into the statement (json_page_items)
+    return JsonPageRequest(shape, limit, params)
+
+
+@functools.cache
+def json_page_items(shape: tuple[bool, bool, bool], limit: int) -> ColumnElement:
+    """Return SQL for the page as an array of the API's reading objects (text), newest first.
+
+    One more item than the page holds when there is a next page. The limit is written into
+    the statement, not sent as a parameter: PostgreSQL plans a prepared statement with a
+    parameter LIMIT for a tenth of the source's readings, so it planned it anew on every
+    execution (bench/README.md, session 5). A client asks for one or two page sizes.
+    """
+    page = (_page_query(shape)
+            .with_only_columns(literal_column(_reading_json_sql("readings")))
+            .limit(literal_column(str(int(limit) + 1))))
+    return func.array(page.scalar_subquery())
+
+
+def page_as_json(
+    request: JsonPageRequest, items: list[str] | None = None,
+) -> tuple[str, str | None]:
+    """Return the page as the API's JSON list, and the next cursor (PostgreSQL).
+
+    PostgreSQL writes each reading's JSON while it reads the row, so the worker neither
+    builds 100 objects nor serialises them: the API's hottest route costs a fraction of the
+    CPU (see bench/README.md). The JSON equals what the API's schema makes of
+    page_of_readings (tests/api/test_readings.py compares the two). items: the page's
+    json_page_items when they came with another statement (homelog.hotpath).
+    """
+    if items is None:
+        statement = select(json_page_items(request.shape, request.limit))
+        items = hotpath.run(statement, request.params, binary=True)[0][0]
+    limit = request.limit
+    body = "[" + ", ".join(items[:limit]) + "]"
     next_cursor = None
-    if len(rows) > limit:
-        _item, at, last_id = rows[limit - 1]
-        next_cursor = _encode_position(at.removesuffix("Z") + "+00:00", last_id)
+    if len(items) > limit:
+        last = json.loads(items[limit - 1])
+        next_cursor = _encode_position(last["timestamp"].removesuffix("Z") + "+00:00",
+                                       last["id"])
     return body, next_cursor
 
 

@@ -62,6 +62,9 @@ class Operation:
 OPERATIONS: list[Operation] = []
 _PUBLIC: set[str] = set()
 _HOT: set[str] = set()
+# Hot routes that can bring their answer along with the token check: endpoint -> (query
+# schema, what hotpath.authenticate should bring for a query and source id, or None).
+_PREFETCH: dict[str, tuple[type[BaseModel], Callable[[Any, int], Any]]] = {}
 
 
 def operation(
@@ -76,6 +79,7 @@ def operation(
     parse_as: type[BaseModel] | None = None,
     raw_body: dict[str, dict] | None = None,
     hot: bool = False,
+    prefetch: Callable[[Any, int], Any] | None = None,
 ) -> Callable:
     """Register a documented API route that validates its query and body with schemas.
 
@@ -83,10 +87,13 @@ def operation(
     validated one by one by the view. hot marks a route of one source that bearer clients
     call most: on PostgreSQL it is authenticated without the ORM (homelog.hotpath), the
     caller's role checked as access.check_source_access would, and its view reads
-    `caller()` instead of `api_user()`.
+    `caller()` instead of `api_user()`. A hot route's prefetch(query, source_id) may name
+    what hotpath.authenticate brings in the same statement (see `prefetched`).
     """
-    if hot and "<int:source_id>" not in rule:
+    if (hot or prefetch) and "<int:source_id>" not in rule:
         raise ValueError("Only a route of one source can be hot.")
+    if prefetch is not None and not (hot and query is not None):
+        raise ValueError("Only a hot route with a query schema can prefetch.")
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -108,6 +115,8 @@ def operation(
             _PUBLIC.add(f"{bp.name}.{view.__name__}")
         if hot:
             _HOT.add(f"{bp.name}.{view.__name__}")
+        if prefetch is not None:
+            _PREFETCH[f"{bp.name}.{view.__name__}"] = (query, prefetch)
         bp.add_url_rule(rule, view.__name__, wrapper, methods=list(methods), strict_slashes=False)
         return wrapper
 
@@ -156,6 +165,29 @@ def api_user() -> User:
     return g.api_user
 
 
+def _prefetch(source_id: int) -> Any:
+    """Return what the hot route's prefetch asks for with this query, or None.
+
+    None when the query is invalid: the view answers that (422) after the token's check.
+    """
+    found = _PREFETCH.get(request.endpoint)
+    if found is None:
+        return None
+    model, prefetch = found
+    try:
+        g.api_prefetch = prefetch(parse_query(model), source_id)
+    except ValidationFailed:
+        return None
+    return g.api_prefetch
+
+
+def prefetched(wanted: Any) -> Any:
+    """Return what came with the token check (Caller.page) when it is exactly wanted, else None."""
+    if g.api_caller is None or g.api_prefetch is None or g.api_prefetch != wanted:
+        return None
+    return g.api_caller.page
+
+
 def caller() -> hotpath.Caller | None:
     """Return the bearer caller of a hot route on PostgreSQL, else None (use api_user()).
 
@@ -171,7 +203,7 @@ def caller() -> hotpath.Caller | None:
 def authenticate():
     """Find the user from a bearer token or the browser session; answer 401 otherwise."""
     request.max_content_length = current_app.config.get("API_MAX_BODY_BYTES", DEFAULT_MAX_BODY)
-    g.api_user = g.api_token = g.api_caller = None
+    g.api_user = g.api_token = g.api_caller = g.api_prefetch = None
     if request.method == "OPTIONS":  # CORS preflight: carries no credentials
         return None
     public = request.endpoint in _PUBLIC
@@ -182,7 +214,8 @@ def authenticate():
         if scheme.lower() == "bearer":
             source_id = (request.view_args or {}).get("source_id")
             if request.endpoint in _HOT and hotpath.is_available():
-                g.api_caller = hotpath.authenticate(credentials.strip(), source_id)
+                g.api_caller = hotpath.authenticate(credentials.strip(), source_id,
+                                                    page=_prefetch(source_id))
                 if g.api_caller is not None:
                     # access.check_source_access's rule, with the role loaded alongside.
                     action = access.required_action(request.endpoint, request.method)
@@ -268,9 +301,14 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
-    """Return the query string validated by model (422 otherwise)."""
+    """Return the query string validated by model (422 otherwise), validated once a request."""
+    parsed = g.get("api_query")
+    if parsed is not None and parsed[0] is model:
+        return parsed[1]
     data = {key: request.args.get(key) for key in request.args}
-    return validate(model, data)
+    query = validate(model, data)
+    g.api_query = (model, query)
+    return query
 
 
 def serialize(model: type[BaseModel], obj: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+import zoneinfo
 from datetime import timedelta
 
 import pytest
@@ -118,6 +119,61 @@ def test_a_hot_view_can_still_load_the_orm_user(app, user):
         loaded = api_user()
         assert isinstance(loaded, User) and loaded.id == user.id
         assert api_user() is loaded  # once per request
+
+
+def test_a_bearer_list_is_checked_and_answered_by_one_statement(client, user, meter,
+                                                                make_reading):
+    from tests.test_performance import counting_statements
+
+    for n in range(5):
+        make_reading(meter, {"import": 200 + n}, timestamp=utcnow() - timedelta(hours=n + 1))
+    raw, _ = _token(user)
+    _get(client, "/api/users/me", raw)  # the token's last use noted: no touch below
+    path = f"/api/sources/{meter.id}/readings?limit=2"
+    pages = []
+    with counting_statements() as statements:
+        response = _get(client, path, raw)
+    assert response.status_code == 200
+    pages.append(response.get_json())
+    postgres = hotpath.is_available()
+    if postgres:  # the token, the source and the page come together
+        assert len(statements) == 1 and "api_tokens" in statements[0], statements
+        assert "FROM readings" in statements[0]
+    # The next page (cursor) comes the same way, and equals the ORM path's.
+    link = response.headers["Link"]
+    cursor = link[link.index("cursor=") + 7:link.index(">")].split("&")[0]
+    with counting_statements() as statements:
+        response = _get(client, f"{path}&cursor={cursor}", raw)
+    assert response.status_code == 200 and len(statements) == (1 if postgres else 2)
+    pages.append(response.get_json())
+    assert [r["values"]["import"] for page in pages for r in page] == [100, 200, 201, 202]
+
+    # A start without an offset is in the user's timezone, known after the check: two
+    # statements, and the same page as the same instant written with its offset.
+    user.timezone = "Europe/Berlin"
+    db.session.commit()
+    start = (utcnow() - timedelta(hours=1, minutes=30)).replace(microsecond=0)
+    local = start.astimezone(zoneinfo.ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+    with counting_statements() as statements:
+        naive = _get(client, f"{path}&start={local.isoformat()}", raw)
+    assert naive.status_code == 200 and len(statements) == 2
+    aware_start = start.isoformat().replace("+00:00", "Z")
+    assert naive.get_json() == _get(client, f"{path}&start={aware_start}", raw).get_json()
+    assert [r["values"]["import"] for r in naive.get_json()] == [100, 200]
+
+
+def test_a_bearer_list_checks_the_token_before_the_query(client, user, other, meter):
+    raw, _ = _token(user)
+    bad = f"/api/sources/{meter.id}/readings?cursor=not-a-cursor"
+    assert _get(client, bad, "hl_not-a-token").status_code == 401
+    assert _get(client, bad, raw).status_code == 422
+    assert _get(client, f"/api/sources/{meter.id}/readings?limit=0", raw).status_code == 422
+    stranger, _ = _token(other)
+    assert _get(client, bad, stranger).status_code == 404  # not theirs: before the query
+    revoked, token = _token(user)
+    tokens.revoke_token(token)
+    response = _get(client, f"/api/sources/{meter.id}/readings", revoked)
+    assert response.status_code == 401 and "import" not in response.get_data(as_text=True)
 
 
 def _post(client, source_id: int, raw: str | None, body: dict):
