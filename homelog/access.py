@@ -85,7 +85,7 @@ def verify_token_for_source(raw: str, source_id: int) -> ApiToken | None:
 # A signed-in page for a source: the session's user and the source (when that user may see it)
 # in one statement, as for a bearer token above.
 _USER_AND_SOURCE = (
-    select(User, DataSource)
+    select(User, DataSource, datasources.change_number_of(DataSource.owner_id))
     .outerjoin(DataSource, and_(DataSource.id == bindparam("source_id"),
                                 datasources.visible_to(User.id)))
     .where(User.id == bindparam("user_id"))
@@ -95,7 +95,8 @@ _USER_AND_SOURCE = (
 def load_session_user(user_id: int) -> User | None:
     """Return the user with user_id; on a source's page, load that source in the same statement.
 
-    The source (or None) is remembered for request_source, like verify_token_for_source does.
+    The source (or None) is remembered for request_source, like verify_token_for_source does,
+    and so is its owner's change number (loaded_change_number).
     """
     source_id = None
     # API routes check bearer tokens (verify_token_for_source); pages check the session.
@@ -108,7 +109,23 @@ def load_session_user(user_id: int) -> User | None:
     if row is None:
         return None
     _remember_source(user_id, source_id, row[1])
+    if row[1] is not None:
+        g._request_change_number = (row[1].id, row[2] or 0)
     return row[0]
+
+
+def loaded_change_number(source: DataSource) -> int | None:
+    """Return the change number of source's owner loaded with the signed-in user, else None.
+
+    Only for GET and HEAD requests: they write no readings, so it is still the number after
+    the request's own writes.
+    """
+    if request.method not in ("GET", "HEAD"):
+        return None
+    loaded = g.get("_request_change_number")
+    if loaded is None or loaded[0] != source.id:
+        return None
+    return loaded[1]
 
 
 def request_source(user, source_id: object) -> DataSource | None:

@@ -171,20 +171,30 @@ def reading_count(source: DataSource, at_most: int | None = None) -> int:
 # Every write of a reading, by any path (pages, API, sync, import, restore), takes the next
 # change number of its source's owner (homelog.sync): while that number stays the same, so
 # does the count of the owner's sources' readings.
-_CHANGE_NUMBER = select(SyncCounter.value).where(SyncCounter.owner_id == bindparam("owner_id"))
+def change_number_of(owner_id) -> ColumnElement:
+    """Return SQL for the change number of owner_id (a value, bind parameter or column)."""
+    return (select(SyncCounter.value).where(SyncCounter.owner_id == owner_id)
+            .scalar_subquery())
+
+
+_CHANGE_NUMBER = select(change_number_of(bindparam("owner_id")))
 _REMEMBERED_COUNTS = 4096
 _counts: dict[tuple, tuple[int, int]] = {}  # (source id, created_at, at_most) -> (number, count)
 
 
-def remembered_reading_count(source: DataSource, at_most: int | None = None) -> int:
+def remembered_reading_count(
+    source: DataSource, at_most: int | None = None, number: int | None = None,
+) -> int:
     """Return reading_count(source, at_most), counted again only after the owner's next change.
 
     A source page asks on every view, and counting even 10,001 index entries cost
     PostgreSQL more than the rest of the page's queries (bench/README.md); the owner's
-    change number is one primary-key lookup. Kept per process; a change made behind the
-    app's back (SQL by hand) shows after the owner's next change.
+    change number is one primary-key lookup (number: the caller read it already, after
+    the last write it made). Kept per process; a change made behind the app's back (SQL by
+    hand) shows after the owner's next change.
     """
-    number = db.session.scalar(_CHANGE_NUMBER, {"owner_id": source.owner_id}) or 0
+    if number is None:
+        number = db.session.scalar(_CHANGE_NUMBER, {"owner_id": source.owner_id}) or 0
     # created_at tells a source from an earlier one that had its id (a database recreated).
     key = (source.id, source.created_at, at_most)
     remembered = _counts.get(key)

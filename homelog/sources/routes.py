@@ -128,7 +128,8 @@ def _panel_context(source: DataSource, form=None, before: str | None = None,
         _page(source, before),
         form=form if form is not None else _new_reading_form(source),
         before=before,
-        total=datasources.remembered_reading_count(source, at_most=TOTAL_SHOWN_UP_TO + 1),
+        total=datasources.remembered_reading_count(
+            source, at_most=TOTAL_SHOWN_UP_TO + 1, number=access.loaded_change_number(source)),
         total_cap=TOTAL_SHOWN_UP_TO,
         highlight=highlight,
     )
