@@ -53,7 +53,7 @@ def _caller_statement() -> Select:
     )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _caller_with_page(shape: tuple[bool, bool, bool], limit: int) -> Select:
     """Return the caller statement that also brings a page of the source's readings as JSON.
 
@@ -147,6 +147,9 @@ def _source_row(columns: Sequence) -> SourceRow:
 # ---- Running a statement --------------------------------------------------------------------
 
 _compiled: dict[Executable, tuple[str, dict, bool]] = {}
+# Statements are built once per shape (and page size): a few dozen in use. Forgotten when
+# there are more, so that clients asking for every page size cannot grow it without end.
+_COMPILED_KEPT = 256
 _compiled_lock = threading.Lock()
 
 
@@ -165,6 +168,8 @@ def _sql(statement: Executable, params: Mapping[str, Any]) -> tuple[str, dict, b
         writes = compiled.isinsert or compiled.isupdate or compiled.isdelete
         found = (expanded.statement, fixed, not writes or bool(compiled.effective_returning))
         with _compiled_lock:
+            if len(_compiled) >= _COMPILED_KEPT:
+                _compiled.clear()
             _compiled[statement] = found
     return found
 

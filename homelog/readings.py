@@ -622,7 +622,7 @@ def json_page_request(
     return JsonPageRequest(shape, limit, params)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # a client asks for one or two page sizes; any size works
 def json_page_items(shape: tuple[bool, bool, bool], limit: int) -> ColumnElement:
     """Return SQL for the page as an array of the API's reading objects (text), newest first.
 
@@ -637,6 +637,11 @@ def json_page_items(shape: tuple[bool, bool, bool], limit: int) -> ColumnElement
     return func.array(page.scalar_subquery())
 
 
+@functools.lru_cache(maxsize=64)
+def _json_page_statement(shape: tuple[bool, bool, bool], limit: int) -> Select:
+    return select(json_page_items(shape, limit))
+
+
 def page_as_json(
     request: JsonPageRequest, items: list[str] | None = None,
 ) -> tuple[str, str | None]:
@@ -649,7 +654,7 @@ def page_as_json(
     json_page_items when they came with another statement (homelog.hotpath).
     """
     if items is None:
-        statement = select(json_page_items(request.shape, request.limit))
+        statement = _json_page_statement(request.shape, request.limit)
         items = hotpath.run(statement, request.params, binary=True)[0][0]
     limit = request.limit
     body = "[" + ", ".join(items[:limit]) + "]"

@@ -21,6 +21,9 @@ from homelog.extensions import db
 from homelog.models import ApiToken, User, utcnow
 
 HOT_URLS = ("/api/sources/{s}", "/api/sources/{s}/readings")
+postgresql_only = pytest.mark.skipif(
+    os.environ.get("HOMELOG_TEST_BACKEND") != "postgresql", reason="the hot path is PostgreSQL's"
+)
 
 
 @pytest.fixture
@@ -162,6 +165,26 @@ def test_a_bearer_list_is_checked_and_answered_by_one_statement(client, user, me
     assert [r["values"]["import"] for r in naive.get_json()] == [100, 200]
 
 
+@postgresql_only
+def test_page_sizes_do_not_grow_the_statement_caches_without_end(client, auth, user, meter):
+    # The page size is written into the list's statement: one statement per size, kept in
+    # bounded caches, so a client trying every size cannot make a worker grow for ever.
+    raw, _ = _token(user)
+    auth.login()
+    for path_headers in ({"Authorization": f"Bearer {raw}"}, {}):  # token, then session
+        for _ in range(3):
+            assert client.get(f"/api/sources/{meter.id}/readings?limit=7",
+                              headers=path_headers).status_code == 200
+        kept = len(hotpath._compiled)
+        assert client.get(f"/api/sources/{meter.id}/readings?limit=7",
+                          headers=path_headers).status_code == 200
+        assert len(hotpath._compiled) == kept  # the same size: nothing new
+    for limit in range(1, 501):
+        assert _get(client, f"/api/sources/{meter.id}/readings?limit={limit}",
+                    raw).status_code == 200
+    assert len(hotpath._compiled) <= hotpath._COMPILED_KEPT
+
+
 def test_a_bearer_list_checks_the_token_before_the_query(client, user, other, meter):
     raw, _ = _token(user)
     bad = f"/api/sources/{meter.id}/readings?cursor=not-a-cursor"
@@ -236,10 +259,6 @@ def test_hot_creates_are_numbered_in_the_change_feed_with_the_rest(client, user,
     assert made in feed["readings"]
     assert int(feed["next_cursor"]) == int(cursor) + 3
 
-
-postgresql_only = pytest.mark.skipif(
-    os.environ.get("HOMELOG_TEST_BACKEND") != "postgresql", reason="the hot path is PostgreSQL's"
-)
 
 
 @postgresql_only
