@@ -185,6 +185,15 @@ def test_page_sizes_do_not_grow_the_statement_caches_without_end(client, auth, u
     assert len(hotpath._compiled) <= hotpath._COMPILED_KEPT
 
 
+def test_a_bearer_list_of_a_source_without_readings_is_empty(client, user, make_source):
+    source = make_source(user, "Water", metrics={"volume": "m³"})
+    raw, _ = _token(user)
+    for query in ("", "?limit=1", "?start=2026-01-01T00:00:00Z&end=2026-02-01T00:00:00Z"):
+        response = _get(client, f"/api/sources/{source.id}/readings{query}", raw)
+        assert response.status_code == 200 and response.get_json() == [], query
+        assert "Link" not in response.headers
+
+
 def test_a_bearer_list_checks_the_token_before_the_query(client, user, other, meter):
     raw, _ = _token(user)
     bad = f"/api/sources/{meter.id}/readings?cursor=not-a-cursor"
