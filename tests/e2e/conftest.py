@@ -136,6 +136,18 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def htmx_settled(page) -> None:
+    """Wait until htmx has no request in flight and has settled what it swapped in.
+
+    htmx inserts new content at once but sets it up a moment later (the settle step): only
+    then does a new form get its htmx behaviour and its `autofocus` field the focus. Typing
+    before that can land in the wrong field (CI once typed a reading's export value into
+    its import field, which the settle step had just focused).
+    """
+    expect(page.locator(".htmx-request, .htmx-added, .htmx-settling, .htmx-swapping")
+           ).to_have_count(0)
+
+
 def source_page_ready(page) -> None:
     """Wait until a source page is live: htmx has set it up and its usage panel has loaded.
 
@@ -144,6 +156,7 @@ def source_page_ready(page) -> None:
     """
     expect(page.locator("#usage-panel")).to_be_visible()
     expect(page.locator("#usage-panel[aria-busy]")).to_have_count(0)
+    htmx_settled(page)
 
 
 def sign_in(page, email: str, password: str) -> None:

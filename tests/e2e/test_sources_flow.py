@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import screenshot, sign_in, source_page_ready
+from tests.e2e.conftest import htmx_settled, screenshot, sign_in, source_page_ready
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -22,6 +22,7 @@ def _assert_same_page(page) -> None:
 
 
 def _add_reading(page, imported: str, exported: str, when: str, note: str = "") -> None:
+    htmx_settled(page)  # the form a save redrew has its focus and behaviour before we type
     form = page.locator("#add-reading")
     form.get_by_label("import").fill(imported)
     form.get_by_label("export").fill(exported)
@@ -41,6 +42,7 @@ def test_meter_with_two_metrics_and_readings(page, user):
     _mark_page(page)
     page.get_by_role("button", name="+ Add metric").click()
     expect(page.locator(".metric-row")).to_have_count(2)
+    htmx_settled(page)
     _assert_same_page(page)
     page.locator(".metric-row").nth(1).get_by_label("Metric name").fill("export")
     page.locator(".metric-row").nth(1).get_by_label("Unit").fill("kWh")
@@ -65,24 +67,31 @@ def test_meter_with_two_metrics_and_readings(page, user):
     _add_reading(page, "900", "13", "2026-03-04T08:00")
     expect(page.get_by_text("Lower than the previous reading.")).to_be_visible()
     expect(page.locator("#readings-body tr.reading-row")).to_have_count(3)
+    htmx_settled(page)
     page.get_by_role("button", name="Save anyway (meter replaced / correction)").click()
     expect(page.locator("#readings-body tr.reading-row")).to_have_count(4)
 
     # Edit one in place.
+    htmx_settled(page)
     row = page.locator("#readings-body tr", has_text="2026-03-02 08:00")
     row.get_by_role("link", name="Edit").click()
     editing = page.locator("#readings-body tr.editing")
+    expect(editing).to_be_visible()
+    htmx_settled(page)
     editing.get_by_label("import").fill("1060")
     editing.get_by_role("button", name="Save").click()
     expect(page.locator("#readings-body tr", has_text="2026-03-02 08:00")).to_contain_text("1060")
     _assert_same_page(page)
 
     # Delete one, with an undo; undo brings it back, deleting again removes it.
+    htmx_settled(page)
     row = page.locator("#readings-body tr", has_text="2026-03-04 08:00")
     row.get_by_role("link", name="Delete").click()
     expect(page.get_by_text("is deleted")).to_be_visible()
+    htmx_settled(page)
     page.get_by_role("button", name="Undo").click()
     expect(page.locator("#readings-body tr.reading-row")).to_have_count(4)
+    htmx_settled(page)
     page.locator("#readings-body tr", has_text="2026-03-04 08:00").get_by_role(
         "link", name="Delete").click()
     expect(page.get_by_text("is deleted")).to_be_visible()
@@ -110,6 +119,7 @@ def test_paging_through_sixty_readings(page, user, make_source, make_reading):
         before = rows.count()
         page.get_by_role("link", name="Load older readings").click()
         expect(rows).not_to_have_count(before)
+        htmx_settled(page)
         clicks += 1
     _assert_same_page(page)
     assert clicks >= 2

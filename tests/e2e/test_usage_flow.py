@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from homelog import timeutil
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import screenshot, sign_in, source_page_ready
+from tests.e2e.conftest import htmx_settled, screenshot, sign_in, source_page_ready
 
 
 def test_chart_updates_when_a_reading_is_added(page, user, make_source, make_reading):
@@ -35,6 +35,7 @@ def test_chart_updates_when_a_reading_is_added(page, user, make_source, make_rea
     assert page.evaluate("window.__samePage === true"), "the page was reloaded"
 
     # Switch the chart to days without a reload: one row per day.
+    htmx_settled(page)
     panel.get_by_role("link", name="Day", exact=True).click()
     expect(page.locator("#usage-panel .usage-table thead th").first).to_have_text("Day")
     assert page.evaluate("window.__samePage === true")
