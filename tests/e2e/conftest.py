@@ -91,11 +91,21 @@ def browser():
         browser.close()
 
 
+# htmx sets up what it swapped in after a settle delay (20 ms in production). The browser tests
+# stretch it, so a test that types into or clicks swapped-in content before htmx_settled()
+# fails every time instead of once in a while on a slow CI machine.
+SLOW_SETTLE = (
+    "document.addEventListener('DOMContentLoaded', function () {"
+    " if (window.htmx) { htmx.config.defaultSettleDelay = 150; } });"
+)
+
+
 @pytest.fixture
 def page(request, browser, live_server, app):
     """Return a fresh page (own cookies) at desktop size; base URL is the live server."""
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
+    context.add_init_script(SLOW_SETTLE)
     page = context.new_page()
     log = _watch_network(page)
     errors: list[str] = []
@@ -121,6 +131,7 @@ def phone_page(request, browser, live_server, app):
         has_touch=True,
     )
     context.set_default_timeout(10_000)
+    context.add_init_script(SLOW_SETTLE)
     page = context.new_page()
     log = _watch_network(page)
     yield page
