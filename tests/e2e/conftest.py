@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -100,25 +101,38 @@ SLOW_SETTLE = (
 )
 
 
-@pytest.fixture
-def page(request, browser, live_server, app):
-    """Return a fresh page (own cookies) at desktop size; base URL is the live server."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+@contextmanager
+def _browser_page(request, browser, live_server: str, **options):
+    """Open a page in a fresh context (own cookies) on the live server; close it after.
+
+    After a failed test it prints what the page asked and got (_print_on_failure).
+    """
+    context = browser.new_context(base_url=live_server, **options)
     context.set_default_timeout(10_000)
     context.add_init_script(SLOW_SETTLE)
     page = context.new_page()
     log = _watch_network(page)
+    try:
+        yield page
+    finally:
+        _print_on_failure(request, page, log)
+        context.close()
+
+
+@pytest.fixture
+def page(request, browser, live_server, app):
+    """Return a fresh page (own cookies) at desktop size; base URL is the live server."""
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and "Content Security Policy" in msg.text
-        else None,
-    )
-    yield page
-    _print_on_failure(request, page, log)
-    context.close()
+    with _browser_page(request, browser, live_server,
+                       viewport={"width": 1280, "height": 900}) as page:
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda msg: errors.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None,
+        )
+        yield page
     # JavaScript errors and CSP violations are bugs a user would hit.
     assert not errors, errors
 
@@ -126,17 +140,9 @@ def page(request, browser, live_server, app):
 @pytest.fixture
 def phone_page(request, browser, live_server, app):
     """Return a fresh page at phone size (390x844)."""
-    context = browser.new_context(
-        base_url=live_server, viewport={"width": 390, "height": 844}, is_mobile=True,
-        has_touch=True,
-    )
-    context.set_default_timeout(10_000)
-    context.add_init_script(SLOW_SETTLE)
-    page = context.new_page()
-    log = _watch_network(page)
-    yield page
-    _print_on_failure(request, page, log)
-    context.close()
+    with _browser_page(request, browser, live_server, viewport={"width": 390, "height": 844},
+                       is_mobile=True, has_touch=True) as page:
+        yield page
 
 
 def screenshot(page, name: str) -> Path:
