@@ -454,18 +454,20 @@ class Page:
 
 
 def _page_params(
-    source_id: int, before: str | None, limit: int, start: datetime | None,
+    source_id: int | None, before: str | None, limit: int, start: datetime | None,
     end: datetime | None,
-) -> tuple[tuple[bool, bool, bool], dict]:
-    """Return a page query's shape (which filters it has) and its parameters."""
-    params: dict = {"source_id": source_id, "limit": limit + 1}
+) -> tuple[tuple[bool, bool, bool], dict, int]:
+    """Return a page query's shape (which filters it has), its filters' parameters and the
+    page size (1 to MAX_PAGE_SIZE)."""
+    params: dict = {"source_id": source_id}
     if before:
         params["before_timestamp"], params["before_id"] = decode_cursor(before)
     if start is not None:
         params["start"] = clean_timestamp(start)
     if end is not None:
         params["end"] = clean_timestamp(end)
-    return (bool(before), start is not None, end is not None), params
+    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
+    return (bool(before), start is not None, end is not None), params, limit
 
 
 @functools.cache
@@ -517,8 +519,8 @@ def page_of_readings(
     Raises:
         ValidationFailed: invalid cursor.
     """
-    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
-    shape, params = _page_params(source.id, before, limit, start, end)
+    shape, params, limit = _page_params(source.id, before, limit, start, end)
+    params["limit"] = limit + 1
     if plain:
         rows = list(db.session.execute(_page_query(shape).with_only_columns(*_SHOWN_COLUMNS),
                                        params))
@@ -599,8 +601,8 @@ class JsonPageRequest:
     """A page of readings to be written as the API's JSON (json_page_request)."""
 
     shape: tuple[bool, bool, bool]
-    limit: int
     params: dict
+    limit: int
 
 
 def json_page_request(
@@ -616,10 +618,8 @@ def json_page_request(
     Raises:
         ValidationFailed: invalid cursor.
     """
-    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
-    shape, params = _page_params(source_id, before, limit, start, end)
-    del params["limit"]  # written into the statement (json_page_items)
-    return JsonPageRequest(shape, limit, params)
+    # The limit is written into the statement (json_page_items), not sent as a parameter.
+    return JsonPageRequest(*_page_params(source_id, before, limit, start, end))
 
 
 @functools.lru_cache(maxsize=64)  # a client asks for one or two page sizes; any size works
