@@ -8,7 +8,11 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 # threads (no GIL shared between request threads; queries are short), at 80 MB RSS each.
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-worker_class = "gthread"
+# One request at a time per worker, taken from the listening socket only when the worker is
+# free: the connections queue fairly, so no request waits behind a busier worker's keep-alive
+# clients (bench/README.md, session 6: the same requests/s as gthread, p95 1.2x p50 instead
+# of 2-3x). With GUNICORN_THREADS > 1 gunicorn runs gthread workers instead.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5

@@ -162,7 +162,7 @@ def start_server(url: str, port: int, log_path: Path) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    workers = int(env.get("WEB_CONCURRENCY", "2"))
+    workers = int(env.get("WEB_CONCURRENCY", "4"))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -499,8 +499,10 @@ def main() -> int:
         "postgresql": pg_version,
         "readings_in_table": count,
         "gunicorn": {
-            "workers": int(os.environ.get("WEB_CONCURRENCY", "2")),
-            "threads": int(os.environ.get("GUNICORN_THREADS", "4")),
+            "workers": int(os.environ.get("WEB_CONCURRENCY", "4")),
+            "threads": int(os.environ.get("GUNICORN_THREADS", "1")),
+            "worker_class": os.environ.get("GUNICORN_WORKER_CLASS", "sync"),
+            "cmd_args": os.environ.get("GUNICORN_CMD_ARGS", ""),
         },
         "wrk": {
             "duration_s": args.duration,
