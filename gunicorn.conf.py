@@ -8,11 +8,12 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 # threads (no GIL shared between request threads; queries are short), at 80 MB RSS each.
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-# One request at a time per worker, taken from the listening socket only when the worker is
-# free: the connections queue fairly, so no request waits behind a busier worker's keep-alive
-# clients (bench/README.md, session 6: the same requests/s as gthread, p95 1.2x p50 instead
-# of 2-3x). With GUNICORN_THREADS > 1 gunicorn runs gthread workers instead.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+# gthread: the worker's main thread keeps telling the master it is alive while a request
+# runs, so a long streamed answer (a backup of a million readings to a slow client) is never
+# cut off by `timeout`. "sync" queues requests more fairly under saturation (bench/README.md,
+# session 6: p95 1.2x p50 instead of 2-3x) but is killed mid-request after `timeout` seconds:
+# a backup download at 8 MB/s ended truncated after 30 s. Only behind a buffering proxy.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5

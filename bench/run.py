@@ -509,7 +509,7 @@ def main() -> int:
         "gunicorn": {
             "workers": int(os.environ.get("WEB_CONCURRENCY", "4")),
             "threads": int(os.environ.get("GUNICORN_THREADS", "1")),
-            "worker_class": os.environ.get("GUNICORN_WORKER_CLASS", "sync"),
+            "worker_class": os.environ.get("GUNICORN_WORKER_CLASS", "gthread"),
             "cmd_args": os.environ.get("GUNICORN_CMD_ARGS", ""),
         },
         "wrk": {
