@@ -622,14 +622,15 @@ def json_page_request(
     return JsonPageRequest(*_page_params(source_id, before, limit, start, end))
 
 
-@functools.lru_cache(maxsize=64)  # a client asks for one or two page sizes; any size works
+@functools.lru_cache(maxsize=64)
 def json_page_items(shape: tuple[bool, bool, bool], limit: int) -> ColumnElement:
     """Return SQL for the page as an array of the API's reading objects (text), newest first.
 
     One more item than the page holds when there is a next page. The limit is written into
     the statement, not sent as a parameter: PostgreSQL plans a prepared statement with a
     parameter LIMIT for a tenth of the source's readings, so it planned it anew on every
-    execution (bench/README.md, session 5). A client asks for one or two page sizes.
+    execution (bench/README.md, session 5). A client asks for one or two page sizes; any
+    size works, and the statements of the last 64 are kept.
     """
     page = (_page_query(shape)
             .with_only_columns(literal_column(_reading_json_sql("readings")))
