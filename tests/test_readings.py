@@ -79,6 +79,42 @@ def test_source_page_fragment(logged_in, meter, make_reading):
     assert len(row_ids(text)) == 1
 
 
+def test_rows_show_each_value_and_escape_what_users_wrote(logged_in, user, make_user,
+                                                         make_source, make_reading):
+    """The rows (homelog/sources/rows.py) are written as HTML in Python: every name, unit,
+    note and user name a person typed must arrive as text, never as markup."""
+    other = make_user("other@example.com", name='<b onmouseover="x()">Bo</b>')
+    source = make_source(user, "Power", metrics={"import": "kWh", "<i>peak</i>": "",
+                                                 "t&x": '"m3"'})
+    first = make_reading(source, {"import": 100.0, "<i>peak</i>": 7, "t&x": 0.1 + 0.2},
+                         timestamp=datetime(2026, 1, 1, 11, 30, tzinfo=UTC),
+                         note='<script>alert("x")</script> & more', created_by_id=other.id)
+    second = make_reading(source, {"import": 90.5}, timestamp=datetime(2026, 1, 2, tzinfo=UTC),
+                          created_by_id=user.id)
+    page = logged_in.get(f"/sources/{source.id}").get_data(as_text=True)
+    rows = dict(zip(row_ids(page), re.findall(r"<tr id=\"reading-.*?</tr>", page, re.S),
+                    strict=True))
+    assert list(rows) == [str(second.id), str(first.id)]  # newest first
+    older = rows[str(first.id)]
+    # Europe/Berlin is UTC+1 in January; the title says how long ago.
+    assert '<time datetime="2026-01-01T11:30:00+00:00" title="' in older
+    assert ">2026-01-01 12:30</time>" in older and " ago" in older
+    assert '<span class="cell">100 <span class="unit">kWh</span></span>' in older
+    assert 'data-label="&lt;i&gt;peak&lt;/i&gt;"><span class="cell">7</span>' in older
+    assert ('data-label="t&amp;x"><span class="cell">0.3 <span class="unit">&#34;m3&#34;'
+            '</span>') in older  # float noise gone, the unit's quotes escaped
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more" in older
+    assert "by &lt;b onmouseover=&#34;x()&#34;&gt;Bo&lt;/b&gt;" in older
+    assert "<script>" not in page and "<b onmouseover" not in page
+    newer = rows[str(second.id)]
+    assert 'class="reading-row flagged"' in newer  # 90.5 is below 100
+    assert 'title="Lower than the reading before (100)">↓ lower' in newer
+    assert newer.count('<span class="muted">—</span>') == 2  # no value for two metrics
+    assert " by " not in newer  # the signed-in user's own reading
+    assert f'href="/sources/{source.id}/readings/{second.id}/edit"' in newer
+    assert f'hx-post="/sources/{source.id}/readings/{second.id}/delete"' in newer
+
+
 # ---- add ------------------------------------------------------------------------------------
 
 def test_add_reading_with_decimal_comma(logged_in, user, meter):

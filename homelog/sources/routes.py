@@ -30,9 +30,11 @@ from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.models import DataSource, Reading
 from homelog.sources.forms import SourceForm, reading_form, reading_form_data
+from homelog.sources.rows import reading_rows
 from homelog.web import user_zone
 
 bp = Blueprint("sources", __name__)
+bp.add_app_template_global(reading_rows)
 
 UNDO_SALT = "homelog.reading-undo"
 UNDO_MAX_AGE = 60 * 60  # an undo offered an hour ago is stale: the user moved on
