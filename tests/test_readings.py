@@ -233,6 +233,37 @@ def test_lower_meter_value_is_flagged_then_saved_on_confirm(logged_in, meter, ma
     assert 'class="reading-row flagged' in page and "↓ lower" in page
 
 
+def test_a_drop_points_to_recording_the_swap_which_keeps_usage_whole(logged_in, user, meter,
+                                                                   make_reading):
+    """Saving a drop alone would count it as negative use; the warning sends the owner to
+    record the meter swap first, after which the confirmed reading continues the usage."""
+    from datetime import date
+
+    from homelog import consumption
+
+    make_reading(meter, {"import": 1000.0, "export": 10.0},
+                 timestamp=datetime(2026, 3, 1, 8, tzinfo=UTC))
+    make_reading(meter, {"import": 1200.0, "export": 12.0},
+                 timestamp=datetime(2026, 3, 4, 8, tzinfo=UTC))
+    data = add_data(meter, values=("100", "1"), timestamp="2026-03-05T09:00")
+    warned = logged_in.post(f"/sources/{meter.id}/readings", data=data, headers=HX)
+    text = warned.get_data(as_text=True)
+    assert warned.status_code == 422 and "Lower than the previous reading." in text
+    assert f'href="/sources/{meter.id}/meter" target="_blank"' in text
+    assert "Record the swap" in text and len(all_readings()) == 2
+
+    consumption.create_swap(meter, user, datetime(2026, 3, 4, 12, tzinfo=UTC),
+                            {"import": 1250, "export": 13}, {"import": 0, "export": 0})
+    saved = logged_in.post(f"/sources/{meter.id}/readings",
+                           data=add_data(meter, values=("100", "1"),
+                                         timestamp="2026-03-05T09:00", confirm_lower="y"),
+                           headers=HX)
+    assert saved.status_code == 200 and len(all_readings()) == 3
+    usage = consumption.usage_for(meter, "month", date(2026, 3, 1), date(2026, 4, 1))
+    (march,) = usage.meter["import"].periods
+    assert march.measured_usage == pytest.approx(250 + 100)  # not 100 - 1200
+
+
 def test_sensor_values_may_go_down(logged_in, user, make_source, make_reading):
     sensor = make_source(user, "Hall", kind="sensor", metrics={"temperature": "°C"})
     make_reading(sensor, {"temperature": 21.0}, timestamp=datetime(2026, 2, 1, tzinfo=UTC))

@@ -360,3 +360,15 @@ def test_members_see_prices_and_swaps_without_owner_controls(client, auth, world
     auth.login(email="owner@example.com")
     assert b"Add price" in client.get(f"/sources/{source.id}/tariffs").data
     assert b"Record swap" in client.get(f"/sources/{source.id}/meter").data
+
+
+def test_an_editor_warned_of_a_drop_is_told_to_ask_the_owner_for_the_swap(client, auth, world):
+    """Only the owner records meter swaps, so an editor gets no link to the meter page."""
+    auth.login("editor@example.com")
+    source = world["source"]
+    response = client.post(f"/sources/{source.id}/readings", headers=HTMX, data={
+        f"s{source.id}-timestamp": "2026-02-01T10:00", f"s{source.id}-value_0": "50"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422 and "Lower than the previous reading." in text
+    assert "Ask Olive Owner to record the meter swap" in text
+    assert f"/sources/{source.id}/meter" not in text
