@@ -194,6 +194,21 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def shared_memory_mb(pid: int) -> dict[str, float]:
+    """Return a process's PSS and USS in MB (/proc/<pid>/smaps_rollup).
+
+    RSS counts every page a worker maps, including the preloaded app's pages it shares with
+    the master and the other workers. PSS gives it a 1/n share of each shared page, USS only
+    its own pages: what one more worker costs the machine.
+    """
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, value = line.partition(":")
+        fields[name] = int(value.split()[0])
+    uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return {"pss": round(fields.get("Pss", 0) / 1024, 1), "uss": round(uss / 1024, 1)}
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """Return the CPU time (user + system) the processes have used so far."""
     total = 0
@@ -483,6 +498,7 @@ def main() -> int:
             )
             print(f"{endpoint.name}: {json.dumps(figures[endpoint.name])}", flush=True)
         workers = {str(pid): rss_mb(pid) for pid in worker_pids(server.pid)}
+        shares = {str(pid): shared_memory_mb(pid) for pid in worker_pids(server.pid)}
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -497,6 +513,7 @@ def main() -> int:
         f"\nworker RSS (MB): {workers}; cold start {cold} s; readings in table ~{count:,}; "
         f"rows written and removed: {deleted:,}"
     )
+    print(f"worker PSS / USS (MB): {shares}")
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(
         f"load average at start {info['loadavg_start']}, at end {info['loadavg_end']} "
@@ -523,6 +540,7 @@ def main() -> int:
         },
         "endpoints": figures,
         "worker_rss_mb": workers,
+        "worker_pss_uss_mb": shares,
         "cold_start_s": cold,
     }
     if not args.no_record:
