@@ -41,7 +41,7 @@ from homelog import hotpath
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.forms import parse_number
-from homelog.models import DataSource, Reading, User, utcnow, uuid7
+from homelog.models import DataSource, MeterEvent, Reading, User, utcnow, uuid7
 
 MAX_NOTE_LENGTH = 500
 # No household meter or sensor gets near this; larger numbers are typos or junk.
@@ -684,17 +684,49 @@ def previous_reading(
     )
 
 
-def lower_values(source: DataSource, values: Mapping[str, float],
-                 previous: Reading | None) -> dict[str, float]:
-    """Return {metric: previous value} where a meter's value is below previous's."""
+def _swap_between(source: DataSource, after: datetime, until: datetime) -> MeterEvent | None:
+    """Return source's latest meter swap in (after, until], if any.
+
+    As in usage (homelog/usage/meter.py), a reading at the swap's instant is the new meter's.
+    """
+    return db.session.scalar(
+        select(MeterEvent)
+        .where(MeterEvent.data_source_id == source.id, MeterEvent.at > after,
+               MeterEvent.at <= until)
+        .order_by(MeterEvent.at.desc())
+        .limit(1)
+    )
+
+
+def lower_values(source: DataSource, values: Mapping[str, float], previous: Reading | None,
+                 swap: MeterEvent | None = None) -> dict[str, float]:
+    """Return {metric: value before} where a meter's value is below the value before it.
+
+    The value before is previous's or, when `swap` (a meter swap between previous and this
+    reading) is given, the new meter's first value, as the CSV import compares them.
+    """
     if source.kind != "meter" or previous is None:
         return {}
-    earlier = previous.values or {}
+    earlier = (swap.new_start or {}) if swap is not None else (previous.values or {})
     return {
         metric: earlier[metric]
         for metric, value in values.items()
         if isinstance(earlier.get(metric), int | float) and value < earlier[metric]
     }
+
+
+def _explained_drop(source: DataSource, values: Mapping[str, float], timestamp: datetime,
+                    previous: Reading | None) -> dict[str, float]:
+    """Return lower_values(...), compared across a meter swap recorded in between.
+
+    The swap is looked up only when the values dropped, so the usual case costs nothing.
+    """
+    lower = lower_values(source, values, previous)
+    if lower:
+        swap = _swap_between(source, previous.timestamp, timestamp)
+        if swap is not None:
+            lower = lower_values(source, values, previous, swap)
+    return lower
 
 
 def lower_than_previous(
@@ -703,24 +735,27 @@ def lower_than_previous(
     values: Mapping[str, float],
     exclude_id: uuid.UUID | str | None = None,
 ) -> dict[str, float]:
-    """For a meter, return {metric: previous value} for each value below the reading before.
+    """For a meter, return {metric: value before} for each value below the one before it.
 
     A meter's register only counts up, so a drop is a typo or a replaced meter: callers ask
-    the user to confirm before saving. Sensors always return {}.
+    the user to confirm before saving. After a recorded swap the new meter's first values are
+    the ones before. Sensors always return {}.
     """
     if source.kind != "meter":
         return {}
-    return lower_values(source, values, previous_reading(source, timestamp, exclude_id))
+    timestamp = clean_timestamp(timestamp)
+    previous = previous_reading(source, timestamp, exclude_id)
+    return _explained_drop(source, values, timestamp, previous)
 
 
 def lower_flags(source: DataSource, page: Page) -> dict[uuid.UUID, dict[str, float]]:
-    """Return {reading id: {metric: previous value}} for the page's readings that dropped."""
+    """Return {reading id: {metric: value before}} for the page's readings that dropped."""
     if source.kind != "meter" or not page.readings:
         return {}
     flags = {}
     followers = page.readings[1:] + [page.older]
     for reading, previous in zip(page.readings, followers, strict=True):
-        if lower := lower_values(source, reading.values or {}, previous):
+        if lower := _explained_drop(source, reading.values or {}, reading.timestamp, previous):
             flags[reading.id] = lower
     return flags
 

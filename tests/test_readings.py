@@ -236,7 +236,7 @@ def test_lower_meter_value_is_flagged_then_saved_on_confirm(logged_in, meter, ma
 def test_a_drop_points_to_recording_the_swap_which_keeps_usage_whole(logged_in, user, meter,
                                                                    make_reading):
     """Saving a drop alone would count it as negative use; the warning sends the owner to
-    record the meter swap first, after which the confirmed reading continues the usage."""
+    record the meter swap first, after which the reading is no drop and continues the usage."""
     from datetime import date
 
     from homelog import consumption
@@ -253,15 +253,21 @@ def test_a_drop_points_to_recording_the_swap_which_keeps_usage_whole(logged_in, 
     assert "Record the swap" in text and len(all_readings()) == 2
 
     consumption.create_swap(meter, user, datetime(2026, 3, 4, 12, tzinfo=UTC),
-                            {"import": 1250, "export": 13}, {"import": 0, "export": 0})
-    saved = logged_in.post(f"/sources/{meter.id}/readings",
-                           data=add_data(meter, values=("100", "1"),
-                                         timestamp="2026-03-05T09:00", confirm_lower="y"),
-                           headers=HX)
+                            {"import": 1250, "export": 13}, {"import": 5, "export": 0})
+    # Below the new meter's first value: still a drop, measured from that value.
+    below = logged_in.post(f"/sources/{meter.id}/readings", headers=HX,
+                           data=add_data(meter, values=("3", "1"), timestamp="2026-03-05T09:00"))
+    assert below.status_code == 422 and "the reading before was 5 kWh" in below.get_data(
+        as_text=True)
+    # Above it: the swap explains the drop, so the reading is saved without a question and
+    # its row is not flagged.
+    saved = logged_in.post(f"/sources/{meter.id}/readings", data=data, headers=HX)
     assert saved.status_code == 200 and len(all_readings()) == 3
+    assert "flagged" not in saved.get_data(as_text=True)
     usage = consumption.usage_for(meter, "month", date(2026, 3, 1), date(2026, 4, 1))
     (march,) = usage.meter["import"].periods
-    assert march.measured_usage == pytest.approx(250 + 100)  # not 100 - 1200
+    assert march.measured_usage == pytest.approx(250 + 95)  # not 100 - 1200
+    assert not usage.suspects
 
 
 def test_sensor_values_may_go_down(logged_in, user, make_source, make_reading):
