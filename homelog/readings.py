@@ -719,7 +719,9 @@ def _explained_drop(source: DataSource, values: Mapping[str, float], timestamp: 
                     previous: Reading | None) -> dict[str, float]:
     """Return lower_values(...), compared across a meter swap recorded in between.
 
-    The swap is looked up only when the values dropped, so the usual case costs nothing.
+    The swap is looked up only when the values dropped below previous's, so the usual case
+    sends no statement. The cost: a reading that rose from the old meter's last value but is
+    below a *higher* new meter's first value is not flagged here (the CSV import flags it).
     """
     lower = lower_values(source, values, previous)
     if lower:
