@@ -221,7 +221,7 @@ def test_lower_meter_value_is_flagged_then_saved_on_confirm(logged_in, meter, ma
     assert response.status_code == 422
     assert "Lower than the previous reading." in text
     assert "the reading before was 5000 kWh" in text
-    assert "Save anyway (meter replaced / correction)" in text
+    assert "Save anyway: the value is right" in text
     assert 'value="1234,5"' in text
     assert len(all_readings()) == 1
     response = logged_in.post(f"/sources/{meter.id}/readings",

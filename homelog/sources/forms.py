@@ -131,7 +131,7 @@ class ReadingForm(FlaskForm):
 
     timestamp = StringField("Time", filters=[strip_filter])
     note = TextAreaField("Note (optional)", filters=[strip_filter])
-    confirm_lower = BooleanField("Save anyway (meter replaced / correction)")
+    confirm_lower = BooleanField("Save anyway: the value is right")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -68,7 +68,7 @@ def test_meter_with_two_metrics_and_readings(page, user):
     expect(page.get_by_text("Lower than the previous reading.")).to_be_visible()
     expect(page.locator("#readings-body tr.reading-row")).to_have_count(3)
     htmx_settled(page)
-    page.get_by_role("button", name="Save anyway (meter replaced / correction)").click()
+    page.get_by_role("button", name="Save anyway: the value is right").click()
     expect(page.locator("#readings-body tr.reading-row")).to_have_count(4)
 
     # Edit one in place.
