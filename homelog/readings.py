@@ -42,6 +42,7 @@ from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.forms import parse_number
 from homelog.models import DataSource, MeterEvent, Reading, User, utcnow, uuid7
+from homelog.usage.meter import is_rollover
 
 MAX_NOTE_LENGTH = 500
 # No household meter or sensor gets near this; larger numbers are typos or junk.
@@ -717,7 +718,8 @@ def lower_values(source: DataSource, values: Mapping[str, float], previous: Read
 
 def _explained_drop(source: DataSource, values: Mapping[str, float], timestamp: datetime,
                     previous: Reading | None) -> dict[str, float]:
-    """Return lower_values(...), compared across a meter swap recorded in between.
+    """Return lower_values(...), compared across a meter swap recorded in between, without
+    the metrics whose register wrapped round (as usage, homelog/usage/meter.py, takes them).
 
     The swap is looked up only when the values dropped below previous's, so the usual case
     sends no statement. The cost: a reading that rose from the old meter's last value but is
@@ -728,7 +730,17 @@ def _explained_drop(source: DataSource, values: Mapping[str, float], timestamp: 
         swap = _swap_between(source, previous.timestamp, timestamp)
         if swap is not None:
             lower = lower_values(source, values, previous, swap)
+        # A register that wraps round (a rollover within usage's share of its range) is
+        # counted on by usage, so it is no drop either.
+        sizes = {**(source.rollover_at or {}), **((swap.rollover_at or {}) if swap else {})}
+        lower = {metric: before for metric, before in lower.items()
+                 if not is_rollover(values[metric], before, _size(sizes.get(metric)))}
     return lower
+
+
+def _size(value: object) -> float | None:
+    """Return a stored register size as a number (None when unset or not a number)."""
+    return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def lower_than_previous(

@@ -270,6 +270,27 @@ def test_a_drop_points_to_recording_the_swap_which_keeps_usage_whole(logged_in, 
     assert not usage.suspects
 
 
+def test_a_register_wrapping_round_is_no_drop(logged_in, user, make_source, make_reading):
+    """With a register size set, a small step past the top (99,990 -> 5 of 100,000) is what
+    usage counts on as a rollover: no question. A big fall is still asked about."""
+    from datetime import date
+
+    from homelog import consumption
+
+    meter = make_source(user, "Gas", metrics={"volume": "m³"}, rollover_at={"volume": 100000})
+    make_reading(meter, {"volume": 99990.0}, timestamp=datetime(2026, 3, 1, 8, tzinfo=UTC))
+    fall = logged_in.post(f"/sources/{meter.id}/readings", headers=HX,
+                          data=add_data(meter, values=("40000",), timestamp="2026-03-02T09:00"))
+    assert fall.status_code == 422 and "Lower than the previous reading." in fall.get_data(
+        as_text=True)
+    wrapped = logged_in.post(f"/sources/{meter.id}/readings", headers=HX,
+                             data=add_data(meter, values=("5",), timestamp="2026-03-02T09:00"))
+    assert wrapped.status_code == 200 and "flagged" not in wrapped.get_data(as_text=True)
+    usage = consumption.usage_for(meter, "month", date(2026, 3, 1), date(2026, 4, 1))
+    (march,) = usage.meter["volume"].periods
+    assert march.measured_usage == pytest.approx(15) and not usage.suspects
+
+
 def test_sensor_values_may_go_down(logged_in, user, make_source, make_reading):
     sensor = make_source(user, "Hall", kind="sensor", metrics={"temperature": "°C"})
     make_reading(sensor, {"temperature": 21.0}, timestamp=datetime(2026, 2, 1, tzinfo=UTC))

@@ -62,6 +62,21 @@ class MeterSwap:
     rollover_at: Mapping[str, float] | None = None
 
 
+# A drop is a rollover, not a suspect reading, when the usage it implies is at most this share
+# of the register's range (see MeterConfig).
+ROLLOVER_SHARE = 0.1
+
+
+def is_rollover(value: float, before: float, size: float | None,
+                share: float = ROLLOVER_SHARE) -> bool:
+    """Return True when value after before is a register of `size` wrapping round, not a drop.
+
+    size is the value the register wraps to 0 at (None or 0: it does not wrap); the forward
+    distance value + size - before must be at most `share` of the range.
+    """
+    return bool(size) and value < before and value + size - before <= size * share
+
+
 @dataclass(frozen=True, slots=True)
 class MeterConfig:
     """How to read one source's registers: rollover sizes, swaps and the long-gap threshold.
@@ -74,7 +89,7 @@ class MeterConfig:
     rollover_at: Mapping[str, float] = field(default_factory=dict)
     swaps: Sequence[MeterSwap] = ()
     max_gap: timedelta = timedelta(days=2)
-    rollover_share: float = 0.1
+    rollover_share: float = ROLLOVER_SHARE
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +202,7 @@ class _Track:
         """Take one raw reading (or a swap's final value) at POSIX time t."""
         if raw < self.prev_raw and self.check_drops:
             wrap = self.wrap
-            if wrap and (confirmed or raw + wrap - self.prev_raw <= wrap * self.share):
+            if wrap and (confirmed or is_rollover(raw, self.prev_raw, wrap, self.share)):
                 self.offset += wrap
             elif not confirmed:
                 self._suspect(raw, row)
