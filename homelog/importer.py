@@ -45,6 +45,7 @@ from homelog.models import (
     uuid7,
 )
 from homelog.readings import MAX_ABS_VALUE, MAX_NOTE_LENGTH, MAX_YEAR, MIN_YEAR
+from homelog.usage.meter import is_rollover
 
 #: Column target of the reading's note.
 NOTE = "__note__"
@@ -555,36 +556,53 @@ def _check_against_stored(source: DataSource, parsed: _Parsed,
 def _check_meter_order(source: DataSource, fresh: list[Row],
                        stored: Mapping[datetime, list[dict]], start: datetime,
                        report: ImportReport, options: ImportOptions) -> list[Row]:
-    """Flag rows whose value is below the reading before them (stored or imported)."""
-    before = db.session.scalar(
-        select(Reading.values).where(Reading.data_source_id == source.id,
-                                     Reading.timestamp < start)
+    """Flag rows whose value is below the reading before them (stored or imported).
+
+    As in usage: a recorded meter swap restarts the comparison at the new meter's first
+    values, and a register that wraps round (homelog.usage.meter.is_rollover) is no drop.
+    """
+    prior = db.session.execute(
+        select(Reading.timestamp, Reading.values).where(Reading.data_source_id == source.id,
+                                                        Reading.timestamp < start)
         .order_by(Reading.timestamp.desc(), Reading.id.desc()).limit(1)
-    )
+    ).first()
     swaps = db.session.execute(
-        select(MeterEvent.at, MeterEvent.new_start).where(MeterEvent.data_source_id == source.id)
+        select(MeterEvent.at, MeterEvent.new_start, MeterEvent.rollover_at)
+        .where(MeterEvent.data_source_id == source.id).order_by(MeterEvent.at)
     ).all()
+    # Register sizes as they stand after the stored reading before the import; a later swap
+    # may change them.
+    sizes = _register_sizes({}, source.rollover_at)
+    after = prior.timestamp if prior is not None else None
+    for at, _new_start, rollover_at in swaps:
+        if after is not None and at <= after:
+            sizes = _register_sizes(sizes, rollover_at)
     # Events in time order: a meter swap (0) resets the register, stored readings (1) and
     # new rows (2) move it on.
     events: list[tuple[datetime, int, int, object]] = [
-        (at, 0, 0, new_start or {}) for at, new_start in swaps if at >= start
+        (at, 0, 0, (new_start or {}, rollover_at)) for at, new_start, rollover_at in swaps
+        if after is None or at > after
     ]
     events += [(ts, 1, 0, values) for ts, group in stored.items() for values in group]
     events += [(row.timestamp, 2, row.line, row) for row in fresh]
     events.sort(key=lambda event: event[:3])
     last: dict[str, float] = {
-        k: float(v) for k, v in (before or {}).items() if isinstance(v, int | float)
+        k: float(v) for k, v in ((prior.values if prior else None) or {}).items()
+        if isinstance(v, int | float)
     }
     kept: list[Row] = []
     for _, kind, _, item in events:
         if kind == 0:
-            last = {k: float(v) for k, v in item.items() if isinstance(v, int | float)}
+            new_start, rollover_at = item
+            last = {k: float(v) for k, v in new_start.items() if isinstance(v, int | float)}
+            sizes = _register_sizes(sizes, rollover_at)
             continue
         if kind == 1:
             last.update({k: float(v) for k, v in item.items() if isinstance(v, int | float)})
             continue
         row = item
-        lower = {m: last[m] for m, v in row.values.items() if m in last and v < last[m]}
+        lower = {m: last[m] for m, v in row.values.items()
+                 if m in last and v < last[m] and not is_rollover(v, last[m], sizes.get(m))}
         if lower:
             what = ", ".join(f"{m} {row.values[m]:g} < {previous:g}"
                              for m, previous in lower.items())
@@ -602,6 +620,14 @@ def _check_meter_order(source: DataSource, fresh: list[Row],
         kept.append(row)
     kept.sort(key=lambda row: row.line)
     return kept
+
+
+def _register_sizes(sizes: Mapping[str, float | None], changes: Mapping | None) -> dict:
+    """Return sizes with a source's or a swap's register sizes applied (0: does not wrap)."""
+    updated = dict(sizes)
+    for metric, size in (changes or {}).items():
+        updated[metric] = float(size) if isinstance(size, int | float) and size > 0 else None
+    return updated
 
 
 # ---- Preview and import ---------------------------------------------------------------------

@@ -258,6 +258,37 @@ def test_a_meter_swap_resets_the_previous_value(meter, user):
     assert report.problems == [] and report.to_import == 3
 
 
+def test_a_swap_after_the_last_stored_reading_resets_the_previous_value(meter, user,
+                                                                       make_reading):
+    """The swap lies between the stored reading before the file and the file's first row."""
+    make_reading(meter, {"import": 900.0, "export": 1.0},
+                 timestamp=datetime(2025, 12, 1, tzinfo=UTC))
+    db.session.add(MeterEvent(data_source_id=meter.id, at=datetime(2025, 12, 20, tzinfo=UTC),
+                              old_final={"import": 950, "export": 2},
+                              new_start={"import": 0, "export": 0}))
+    db.session.commit()
+    report = importer.preview(meter, "date,import,export\n2026-01-01,10,1\n2026-01-02,20,2\n")
+    assert report.problems == [] and report.to_import == 2
+
+
+def test_a_register_wrapping_round_is_no_drop(make_source, user, make_reading):
+    """As usage counts it on: 99,990 -> 5 of a 100,000 register is a rollover, 99,990 ->
+    40,000 is still a drop; a swap to a six-digit register changes the size."""
+    gas = make_source(user, "Gas", metrics={"volume": "m³"}, rollover_at={"volume": 100000})
+    make_reading(gas, {"volume": 99990.0}, timestamp=datetime(2025, 12, 1, tzinfo=UTC))
+    report = importer.preview(gas, "date,volume\n2026-01-01,40000\n2026-01-02,5\n"
+                                   "2026-01-03,99999\n2026-01-04,3\n")
+    assert [(p.line, p.code) for p in report.problems] == [(2, "lower")]  # 40000 < 99990
+    assert [row.line for row in report.rows] == [3, 4, 5]
+
+    db.session.add(MeterEvent(data_source_id=gas.id, at=datetime(2026, 2, 1, tzinfo=UTC),
+                              old_final={"volume": 10}, new_start={"volume": 999990},
+                              rollover_at={"volume": 1000000}))
+    db.session.commit()
+    report = importer.preview(gas, "date,volume\n2026-02-02,5\n")
+    assert report.problems == []  # wraps the new six-digit register
+
+
 def test_sensors_are_not_checked_for_drops(make_source, user):
     sensor = make_source(user, "Cellar", kind="sensor", metrics={"temperature": "°C"})
     report = importer.preview(sensor, "date,temperature\n2026-01-01,12\n2026-01-02,-3,5\n")
