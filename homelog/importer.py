@@ -109,8 +109,9 @@ class ImportOptions:
     mapping: {column index (1 = the first after the date): metric name, NOTE or "" to
         ignore}; columns not in it are matched by their header.
     date_order: "mdy" or "dmy" for dates written with slashes; "auto" decides by the file.
-    accept_lower: import meter values below the previous one as confirmed (a rollover or a
-        replaced meter) instead of skipping them.
+    accept_lower: import meter values below the previous one as confirmed (a register that
+        wrapped round further than usage assumes, a real correction) instead of skipping
+        them. A replaced meter is recorded as a swap: its values are then no drop.
     """
 
     mapping: dict[int, str] = field(default_factory=dict)

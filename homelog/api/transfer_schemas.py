@@ -27,7 +27,8 @@ class ImportQuery(Query):
         "auto", description="Order of dates written with slashes; `auto` decides by the file.")
     accept_lower: bool = Field(
         False, description="Import meter values below the previous one as confirmed drops "
-        "(rollover, replaced meter) instead of leaving them out.")
+        "(a register that wrapped round, a correction) instead of leaving them out. Record a "
+        "replaced meter as a swap first: the new meter's values are then no drop.")
     columns: str | None = Field(
         None, max_length=2000,
         description="What each column after the date holds, comma-separated in file order: "

@@ -24,7 +24,8 @@ class ImportForm(FlaskForm):
         validate_choice=False,
     )
     accept_lower = BooleanField("Also import meter values lower than the one before "
-                                "(a rollover or a replaced meter): they are marked confirmed")
+                                "(a register that wrapped round, a correction): they are "
+                                "marked confirmed. Record a replaced meter as a swap first")
 
     def content(self) -> tuple[str, str]:
         """Return (text, file name) of what was sent: the file, else the pasted text.
