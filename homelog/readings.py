@@ -685,18 +685,16 @@ def previous_reading(
     )
 
 
-def _swap_between(source: DataSource, after: datetime, until: datetime) -> MeterEvent | None:
-    """Return source's latest meter swap in (after, until], if any.
+def _swaps_until(source: DataSource, until: datetime) -> list[MeterEvent]:
+    """Return source's meter swaps up to until (inclusive), oldest first.
 
-    As in usage (homelog/usage/meter.py), a reading at the swap's instant is the new meter's.
+    As in usage (homelog/usage/meter.py), a reading at a swap's instant is the new meter's.
     """
-    return db.session.scalar(
+    return list(db.session.scalars(
         select(MeterEvent)
-        .where(MeterEvent.data_source_id == source.id, MeterEvent.at > after,
-               MeterEvent.at <= until)
-        .order_by(MeterEvent.at.desc())
-        .limit(1)
-    )
+        .where(MeterEvent.data_source_id == source.id, MeterEvent.at <= until)
+        .order_by(MeterEvent.at)
+    ))
 
 
 def lower_values(source: DataSource, values: Mapping[str, float], previous: Reading | None,
@@ -721,18 +719,21 @@ def _explained_drop(source: DataSource, values: Mapping[str, float], timestamp: 
     """Return lower_values(...), compared across a meter swap recorded in between, without
     the metrics whose register wrapped round (as usage, homelog/usage/meter.py, takes them).
 
-    The swap is looked up only when the values dropped below previous's, so the usual case
+    Swaps are looked up only when the values dropped below previous's, so the usual case
     sends no statement. The cost: a reading that rose from the old meter's last value but is
     below a *higher* new meter's first value is not flagged here (the CSV import flags it).
     """
     lower = lower_values(source, values, previous)
     if lower:
-        swap = _swap_between(source, previous.timestamp, timestamp)
-        if swap is not None:
-            lower = lower_values(source, values, previous, swap)
+        swaps = _swaps_until(source, timestamp)
+        between = [swap for swap in swaps if swap.at > previous.timestamp]
+        if between:
+            lower = lower_values(source, values, previous, between[-1])
         # A register that wraps round (a rollover within usage's share of its range) is
-        # counted on by usage, so it is no drop either.
-        sizes = {**(source.rollover_at or {}), **((swap.rollover_at or {}) if swap else {})}
+        # counted on by usage, so it is no drop either. A swap may set a new register size.
+        sizes = dict(source.rollover_at or {})
+        for swap in swaps:
+            sizes.update(swap.rollover_at or {})
         lower = {metric: before for metric, before in lower.items()
                  if not is_rollover(values[metric], before, _size(sizes.get(metric)))}
     return lower

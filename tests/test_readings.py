@@ -290,6 +290,15 @@ def test_a_register_wrapping_round_is_no_drop(logged_in, user, make_source, make
     (march,) = usage.meter["volume"].periods
     assert march.measured_usage == pytest.approx(15) and not usage.suspects
 
+    # A swap well before put in a five-digit register: its size is the one that wraps now.
+    water = make_source(user, "Water", metrics={"volume": "m³"}, rollover_at={"volume": 1e6})
+    consumption.create_swap(water, user, datetime(2026, 3, 1, tzinfo=UTC), {"volume": 500},
+                            {"volume": 99000}, {"volume": 100000})
+    make_reading(water, {"volume": 99995.0}, timestamp=datetime(2026, 3, 4, tzinfo=UTC))
+    five_digits = logged_in.post(f"/sources/{water.id}/readings", headers=HX,
+                                 data=add_data(water, values=("7",), timestamp="2026-03-05T09:00"))
+    assert five_digits.status_code == 200  # 99,995 -> 7 of 100,000, not of 1,000,000
+
 
 def test_sensor_values_may_go_down(logged_in, user, make_source, make_reading):
     sensor = make_source(user, "Hall", kind="sensor", metrics={"temperature": "°C"})
