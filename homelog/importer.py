@@ -45,7 +45,7 @@ from homelog.models import (
     uuid7,
 )
 from homelog.readings import MAX_ABS_VALUE, MAX_NOTE_LENGTH, MAX_YEAR, MIN_YEAR
-from homelog.usage.meter import is_rollover
+from homelog.usage.meter import is_rollover, register_sizes
 
 #: Column target of the reading's note.
 NOTE = "__note__"
@@ -573,11 +573,11 @@ def _check_meter_order(source: DataSource, fresh: list[Row],
     ).all()
     # Register sizes as they stand after the stored reading before the import; a later swap
     # may change them.
-    sizes = _register_sizes({}, source.rollover_at)
+    sizes = register_sizes({}, source.rollover_at)
     after = prior.timestamp if prior is not None else None
     for at, _new_start, rollover_at in swaps:
         if after is not None and at <= after:
-            sizes = _register_sizes(sizes, rollover_at)
+            sizes = register_sizes(sizes, rollover_at)
     # Events in time order: a meter swap (0) resets the register, stored readings (1) and
     # new rows (2) move it on.
     events: list[tuple[datetime, int, int, object]] = [
@@ -596,7 +596,7 @@ def _check_meter_order(source: DataSource, fresh: list[Row],
         if kind == 0:
             new_start, rollover_at = item
             last = {k: float(v) for k, v in new_start.items() if isinstance(v, int | float)}
-            sizes = _register_sizes(sizes, rollover_at)
+            sizes = register_sizes(sizes, rollover_at)
             continue
         if kind == 1:
             last.update({k: float(v) for k, v in item.items() if isinstance(v, int | float)})
@@ -621,14 +621,6 @@ def _check_meter_order(source: DataSource, fresh: list[Row],
         kept.append(row)
     kept.sort(key=lambda row: row.line)
     return kept
-
-
-def _register_sizes(sizes: Mapping[str, float | None], changes: Mapping | None) -> dict:
-    """Return sizes with a source's or a swap's register sizes applied (0: does not wrap)."""
-    updated = dict(sizes)
-    for metric, size in (changes or {}).items():
-        updated[metric] = float(size) if isinstance(size, int | float) and size > 0 else None
-    return updated
 
 
 # ---- Preview and import ---------------------------------------------------------------------

@@ -42,7 +42,7 @@ from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.forms import parse_number
 from homelog.models import DataSource, MeterEvent, Reading, User, utcnow, uuid7
-from homelog.usage.meter import is_rollover
+from homelog.usage.meter import is_rollover, register_sizes
 
 MAX_NOTE_LENGTH = 500
 # No household meter or sensor gets near this; larger numbers are typos or junk.
@@ -715,33 +715,31 @@ def lower_values(source: DataSource, values: Mapping[str, float], previous: Read
 
 
 def _explained_drop(source: DataSource, values: Mapping[str, float], timestamp: datetime,
-                    previous: Reading | None) -> dict[str, float]:
+                    previous: Reading | None, swaps=None) -> dict[str, float]:
     """Return lower_values(...), compared across a meter swap recorded in between, without
     the metrics whose register wrapped round (as usage, homelog/usage/meter.py, takes them).
 
-    Swaps are looked up only when the values dropped below previous's, so the usual case
-    sends no statement. The cost: a reading that rose from the old meter's last value but is
-    below a *higher* new meter's first value is not flagged here (the CSV import flags it).
+    swaps: source's swaps, oldest first, up to at least timestamp (later ones are ignored);
+    without them they are read here. Either way they are needed only when the values
+    dropped below previous's, so the usual case sends no statement. The cost: a reading
+    that rose from the old meter's last value but is below a *higher* new meter's first
+    value is not flagged here (the CSV import flags it).
     """
     lower = lower_values(source, values, previous)
-    if lower:
-        swaps = _swaps_until(source, timestamp)
-        between = [swap for swap in swaps if swap.at > previous.timestamp]
-        if between:
-            lower = lower_values(source, values, previous, between[-1])
-        # A register that wraps round (a rollover within usage's share of its range) is
-        # counted on by usage, so it is no drop either. A swap may set a new register size.
-        sizes = dict(source.rollover_at or {})
-        for swap in swaps:
-            sizes.update(swap.rollover_at or {})
-        lower = {metric: before for metric, before in lower.items()
-                 if not is_rollover(values[metric], before, _size(sizes.get(metric)))}
-    return lower
-
-
-def _size(value: object) -> float | None:
-    """Return a stored register size as a number (None when unset or not a number)."""
-    return float(value) if isinstance(value, int | float) and value > 0 else None
+    if not lower:
+        return lower
+    swaps = [swap for swap in (_swaps_until(source, timestamp) if swaps is None else swaps)
+             if swap.at <= timestamp]
+    between = [swap for swap in swaps if swap.at > previous.timestamp]
+    if between:
+        lower = lower_values(source, values, previous, between[-1])
+    # A register that wraps round (a rollover within usage's share of its range) is counted
+    # on by usage, so it is no drop either. A swap may set a new register size.
+    sizes = register_sizes({}, source.rollover_at)
+    for swap in swaps:
+        sizes = register_sizes(sizes, swap.rollover_at)
+    return {metric: before for metric, before in lower.items()
+            if not is_rollover(values[metric], before, sizes.get(metric))}
 
 
 def lower_than_previous(
@@ -758,8 +756,7 @@ def lower_than_previous(
     """
     if source.kind != "meter":
         return {}
-    timestamp = clean_timestamp(timestamp)
-    previous = previous_reading(source, timestamp, exclude_id)
+    previous = previous_reading(source, timestamp, exclude_id)  # checks timestamp
     return _explained_drop(source, values, timestamp, previous)
 
 
@@ -768,9 +765,15 @@ def lower_flags(source: DataSource, page: Page) -> dict[uuid.UUID, dict[str, flo
     if source.kind != "meter" or not page.readings:
         return {}
     flags = {}
+    swaps = None  # read once, at the page's first drop
     followers = page.readings[1:] + [page.older]
     for reading, previous in zip(page.readings, followers, strict=True):
-        if lower := _explained_drop(source, reading.values or {}, reading.timestamp, previous):
+        if not lower_values(source, reading.values or {}, previous):
+            continue
+        if swaps is None:
+            swaps = _swaps_until(source, page.readings[0].timestamp)
+        if lower := _explained_drop(source, reading.values or {}, reading.timestamp, previous,
+                                    swaps):
             flags[reading.id] = lower
     return flags
 

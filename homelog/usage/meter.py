@@ -77,6 +77,18 @@ def is_rollover(value: float, before: float, size: float | None,
     return bool(size) and value < before and value + size - before <= size * share
 
 
+def register_sizes(sizes: Mapping[str, float | None],
+                   changes: Mapping | None) -> dict[str, float | None]:
+    """Return sizes ({metric: size}) with a source's or a swap's stored sizes applied.
+
+    A stored size that is 0, empty or not a number means the register does not wrap (None).
+    """
+    updated = dict(sizes)
+    for metric, size in (changes or {}).items():
+        updated[metric] = float(size) if isinstance(size, int | float) and size > 0 else None
+    return updated
+
+
 @dataclass(frozen=True, slots=True)
 class MeterConfig:
     """How to read one source's registers: rollover sizes, swaps and the long-gap threshold.
