@@ -186,16 +186,8 @@ def worker_pids(master: int) -> list[int]:
     return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
 
-def rss_mb(pid: int) -> float:
-    """Return a process's resident memory in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
-def shared_memory_mb(pid: int) -> dict[str, float]:
-    """Return a process's PSS and USS in MB (/proc/<pid>/smaps_rollup).
+def memory_mb(pid: int) -> dict[str, float]:
+    """Return a process's RSS, PSS and USS in MB (/proc/<pid>/smaps_rollup).
 
     RSS counts every page a worker maps, including the preloaded app's pages it shares with
     the master and the other workers. PSS gives it a 1/n share of each shared page, USS only
@@ -206,7 +198,8 @@ def shared_memory_mb(pid: int) -> dict[str, float]:
         name, _, value = line.partition(":")
         fields[name] = int(value.split()[0])
     uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
-    return {"pss": round(fields.get("Pss", 0) / 1024, 1), "uss": round(uss / 1024, 1)}
+    return {name: round(kb / 1024, 1) for name, kb in
+            (("rss", fields.get("Rss", 0)), ("pss", fields.get("Pss", 0)), ("uss", uss))}
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -497,8 +490,9 @@ def main() -> int:
                 (cpu_seconds(postgres_pids()) - db_used) * 1000 / done, 2
             )
             print(f"{endpoint.name}: {json.dumps(figures[endpoint.name])}", flush=True)
-        workers = {str(pid): rss_mb(pid) for pid in worker_pids(server.pid)}
-        shares = {str(pid): shared_memory_mb(pid) for pid in worker_pids(server.pid)}
+        memory = {str(pid): memory_mb(pid) for pid in worker_pids(server.pid)}
+        workers = {pid: m["rss"] for pid, m in memory.items()}
+        shares = {pid: {"pss": m["pss"], "uss": m["uss"]} for pid, m in memory.items()}
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

@@ -17,9 +17,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from flask import url_for
+from flask_login import current_user
 from markupsafe import Markup, escape
 
 from homelog import timeutil
+from homelog.access import may
 from homelog.web import format_number, user_name, user_zone
 
 _PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
@@ -50,16 +52,16 @@ _ROW = (
 )
 
 
-def reading_rows(source, readings: Iterable, flags: Mapping, highlight=None, *,
-                 can_write: bool, me: int | None) -> Markup:
-    """Return the <tr> of each reading of source, in the order given.
+def reading_rows(source, readings: Iterable, flags: Mapping, highlight=None) -> Markup:
+    """Return the <tr> of each reading of source, in the order given, for the signed-in user.
 
     A reading needs id, timestamp (aware), values, note and created_by_id: an ORM Reading or
     a row of readings.page_of_readings(plain=True). flags maps a reading's id to the metrics
-    lower than the reading before ({metric: previous value}); highlight is the id of the
-    reading just saved; can_write shows the edit and delete links; me is the signed-in user's
-    id (a reading someone else added says who). Times are shown in the user's timezone.
+    lower than the value before ({metric: value before}); highlight is the id of the reading
+    just saved. Edit and delete links appear when the user may write readings; a reading
+    someone else added says who. Times are shown in the user's timezone.
     """
+    can_write, me = may(source, "write"), current_user.id
     zone = user_zone()
     now = datetime.now(UTC)
     metrics = [(name, escape(name), _UNIT.format(escape(unit)) if unit else "")
@@ -77,7 +79,7 @@ def reading_rows(source, readings: Iterable, flags: Mapping, highlight=None, *,
         classes = (" flagged" if lower else "") + (" just-saved" if highlight == reading.id else "")
         timestamp = reading.timestamp
         time = _TIME.format(
-            iso=escape(timestamp.isoformat()),
+            iso=timestamp.isoformat(),
             ago=escape(timeutil.time_ago(timestamp, now)),
             local=escape(timeutil.to_local(timestamp, zone).strftime("%Y-%m-%d %H:%M")),
         )
