@@ -43,13 +43,14 @@ bench: install
 	$(BIN)/python bench/datagen.py --readings $(BENCH_READINGS)
 	$(BIN)/python bench/run.py --readings $(BENCH_READINGS) $(BENCH_ARGS)
 
-# The code is formatted by hand (100 columns, hanging indents where they read better), so
-# `ruff format` is not used: it would rewrite most files. Lint rules and import order are.
+## Lint rules, import order and formatting (ruff format, 100 columns) are checked by a tool.
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: install-dev
 	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -18,9 +18,12 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
 # In production the app writes one JSON line per request itself (homelog/observability.py).
-accesslog = os.environ.get(
-    "GUNICORN_ACCESSLOG", None if os.environ.get("HOMELOG_ENV") == "production" else "-"
-) or None
+accesslog = (
+    os.environ.get(
+        "GUNICORN_ACCESSLOG", None if os.environ.get("HOMELOG_ENV") == "production" else "-"
+    )
+    or None
+)
 # Never log query strings or headers that may carry secrets.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 # The master imports the app once and forks workers from it: a worker starts in milliseconds

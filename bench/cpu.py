@@ -28,10 +28,15 @@ from bench.datagen import PASSWORD, database_url  # noqa: E402
 
 def build_app(url: str):
     """Return bench/wsgi.py's app (production settings plus /bench/ceiling) on url."""
-    os.environ.update({
-        "HOMELOG_ENV": "production", "DATABASE_URL": url, "BENCH_CEILING": "1",
-        "SECRET_KEY": "bench-secret-key-not-for-production", "LOG_FORMAT": "json",
-    })
+    os.environ.update(
+        {
+            "HOMELOG_ENV": "production",
+            "DATABASE_URL": url,
+            "BENCH_CEILING": "1",
+            "SECRET_KEY": "bench-secret-key-not-for-production",
+            "LOG_FORMAT": "json",
+        }
+    )
     os.environ.pop("METRICS_TOKEN", None)
     import bench.wsgi
 
@@ -50,21 +55,25 @@ def prepare(app):
     with app.app_context():
         user = db.session.scalars(db.select(User).order_by(User.id)).first()
         source = db.session.scalar(
-            db.select(DataSource).where(DataSource.owner_id == user.id,
-                                        DataSource.kind == "meter").order_by(DataSource.id)
+            db.select(DataSource)
+            .where(DataSource.owner_id == user.id, DataSource.kind == "meter")
+            .order_by(DataSource.id)
         )
         raw, _ = tokens.issue_token(user, "bench-profile")
         email, source_id = user.email, source.id
     client = app.test_client()
     page = client.get("/login").get_data()
     csrf = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
-    response = client.post("/login", data=urlencode(
-        {"csrf_token": csrf, "email": email, "password": PASSWORD}
-    ), content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/login",
+        data=urlencode({"csrf_token": csrf, "email": email, "password": PASSWORD}),
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 302, response.status_code
     cookie = client.get_cookie("session").value
-    listing = client.get(f"/api/sources/{source_id}/readings?limit=100",
-                         headers={"Authorization": f"Bearer {raw}"})
+    listing = client.get(
+        f"/api/sources/{source_id}/readings?limit=100", headers={"Authorization": f"Bearer {raw}"}
+    )
     link = listing.headers.get("Link", "")
     cursor = re.search(r"cursor=([^&>]+)", link).group(1)
     return source_id, raw, cookie, cursor
@@ -80,31 +89,54 @@ def requests_for(source_id: int, token: str, cookie: str, cursor: str) -> dict:
 
     def create():
         when = start + timedelta(seconds=next(counter))
-        return ("POST", f"/api/sources/{source_id}/readings", bearer,
-                json.dumps({"timestamp": when.isoformat(),
-                            "values": {"import": 20000 + when.timestamp() % 10**6,
-                                       "export": 1.25}}))
+        return (
+            "POST",
+            f"/api/sources/{source_id}/readings",
+            bearer,
+            json.dumps(
+                {
+                    "timestamp": when.isoformat(),
+                    "values": {"import": 20000 + when.timestamp() % 10**6, "export": 1.25},
+                }
+            ),
+        )
 
     return {
         "ceiling": lambda: ("GET", "/bench/ceiling", {}, None),
         "api_readings_list": lambda: (
-            "GET", f"/api/sources/{source_id}/readings?limit=100", bearer, None),
+            "GET",
+            f"/api/sources/{source_id}/readings?limit=100",
+            bearer,
+            None,
+        ),
         "api_source": lambda: ("GET", f"/api/sources/{source_id}", bearer, None),
         "api_reading_create": create,
         "html_source_page": lambda: ("GET", f"/sources/{source_id}", session, None),
         "htmx_readings_fragment": lambda: (
-            "GET", f"/sources/{source_id}/readings?before={cursor}",
-            {**session, "HX-Request": "true"}, None),
+            "GET",
+            f"/sources/{source_id}/readings?before={cursor}",
+            {**session, "HX-Request": "true"},
+            None,
+        ),
         "api_usage_month": lambda: (
-            "GET", f"/api/sources/{source_id}/usage?period=month", bearer, None),
+            "GET",
+            f"/api/sources/{source_id}/usage?period=month",
+            bearer,
+            None,
+        ),
     }
 
 
 def environ_for(method, path, headers, body):
     from werkzeug.test import EnvironBuilder
 
-    builder = EnvironBuilder(path=path, method=method, headers=headers, data=body,
-                             content_type="application/json" if body else None)
+    builder = EnvironBuilder(
+        path=path,
+        method=method,
+        headers=headers,
+        data=body,
+        content_type="application/json" if body else None,
+    )
     try:
         return builder.get_environ()
     finally:
@@ -141,8 +173,11 @@ def main() -> int:
 
     statements = [0]
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute",
-                     lambda *a: statements.__setitem__(0, statements[0] + 1))
+        event.listen(
+            db.engine,
+            "before_cursor_execute",
+            lambda *a: statements.__setitem__(0, statements[0] + 1),
+        )
     source_id, token, cookie, cursor = prepare(app)
     wanted = [name for name in args.only.split(",") if name]
     results = {}
@@ -179,18 +214,26 @@ def main() -> int:
 
                 profiler.disable()
                 stats = pstats.Stats(profiler, stream=sys.stdout).sort_stats(
-                    os.environ.get("BENCH_SORT", "cumulative"))
+                    os.environ.get("BENCH_SORT", "cumulative")
+                )
                 stats.print_stats(45)
                 if os.environ.get("BENCH_CALLERS"):  # who calls these (a regular expression)
                     stats.print_callers(os.environ["BENCH_CALLERS"])
             else:
                 profiler.stop()
-                print(profiler.output_text(unicode=False, color=False, show_all=False),
-                      )
-        results[name] = {"cpu_ms": round(cpu, 3), "wall_ms": round(wall, 3),
-                         "statements": round(statements[0] / n, 2), "status": codes}
-        print(f"{name:24} cpu {cpu:7.3f} ms  wall {wall:7.3f} ms  "
-              f"statements {statements[0] / n:5.2f}  {codes}")
+                print(
+                    profiler.output_text(unicode=False, color=False, show_all=False),
+                )
+        results[name] = {
+            "cpu_ms": round(cpu, 3),
+            "wall_ms": round(wall, 3),
+            "statements": round(statements[0] / n, 2),
+            "status": codes,
+        }
+        print(
+            f"{name:24} cpu {cpu:7.3f} ms  wall {wall:7.3f} ms  "
+            f"statements {statements[0] / n:5.2f}  {codes}"
+        )
     clean_up(url)
     return 0
 

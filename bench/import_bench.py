@@ -50,18 +50,23 @@ def main() -> int:
     parser.add_argument("--cleanup", action="store_true")
     args = parser.parse_args()
     url = normalize_database_url(os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    app = create_app({
-        "SECRET_KEY": secrets.token_hex(16), "SQLALCHEMY_DATABASE_URI": url,
-        "RATELIMIT_ENABLED": False,
-    })
+    app = create_app(
+        {
+            "SECRET_KEY": secrets.token_hex(16),
+            "SQLALCHEMY_DATABASE_URI": url,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
     text = make_csv(args.rows)
     print(f"file: {args.rows:,} rows, {len(text.encode()) / 1e6:.1f} MB, {url.split(':')[0]}")
     with app.app_context():
         upgrade()
-        user = accounts.create_user(f"bench-{secrets.token_hex(4)}@example.com",
-                                    secrets.token_urlsafe(16))
-        source = datasources.create_source(user, "Bench meter", kind="meter",
-                                           metrics={"import": "kWh", "export": "kWh"})
+        user = accounts.create_user(
+            f"bench-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
+        )
+        source = datasources.create_source(
+            user, "Bench meter", kind="meter", metrics={"import": "kWh", "export": "kWh"}
+        )
         source_id, user_id = source.id, user.id
         raw, _ = tokens.issue_token(user, "bench")
 
@@ -69,23 +74,27 @@ def main() -> int:
             began = time.perf_counter()
             report = function()
             elapsed = time.perf_counter() - began
-            print(f"{label:<10} {elapsed:6.2f} s  to import {report.to_import:>7,}  "
-                  f"created {report.created if report.created is not None else '-':>7}  "
-                  f"problems {len(report.problems):,}")
+            print(
+                f"{label:<10} {elapsed:6.2f} s  to import {report.to_import:>7,}  "
+                f"created {report.created if report.created is not None else '-':>7}  "
+                f"problems {len(report.problems):,}"
+            )
             return report
 
         if args.api:
             client = app.test_client()
             headers = {"Authorization": f"Bearer {raw}", "Content-Type": "text/csv"}
-            for label, query in (("dry run", "?dry_run=true"), ("import", ""),
-                                 ("re-import", "")):
+            for label, query in (("dry run", "?dry_run=true"), ("import", ""), ("re-import", "")):
                 began = time.perf_counter()
-                response = client.post(f"/api/sources/{source_id}/import{query}",
-                                       data=text.encode(), headers=headers)
+                response = client.post(
+                    f"/api/sources/{source_id}/import{query}", data=text.encode(), headers=headers
+                )
                 body = response.get_json()
-                print(f"{label:<10} {time.perf_counter() - began:6.2f} s  "
-                      f"HTTP {response.status_code}  created {body.get('created')}  "
-                      f"problems {len(body.get('problems', []))}")
+                print(
+                    f"{label:<10} {time.perf_counter() - began:6.2f} s  "
+                    f"HTTP {response.status_code}  created {body.get('created')}  "
+                    f"problems {len(body.get('problems', []))}"
+                )
         else:
             source = db.session.get(DataSource, source_id)
             user = db.session.get(User, user_id)

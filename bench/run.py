@@ -198,8 +198,10 @@ def memory_mb(pid: int) -> dict[str, float]:
         name, _, value = line.partition(":")
         fields[name] = int(value.split()[0])
     uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
-    return {name: round(kb / 1024, 1) for name, kb in
-            (("rss", fields.get("Rss", 0)), ("pss", fields.get("Pss", 0)), ("uss", uss))}
+    return {
+        name: round(kb / 1024, 1)
+        for name, kb in (("rss", fields.get("Rss", 0)), ("pss", fields.get("Pss", 0)), ("uss", uss))
+    }
 
 
 def cpu_seconds(pids: list[int]) -> float:

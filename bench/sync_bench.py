@@ -38,41 +38,51 @@ def main() -> int:
     parser.add_argument("--cleanup", action="store_true")
     args = parser.parse_args()
     url = normalize_database_url(os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    app = create_app({
-        "SECRET_KEY": secrets.token_hex(16), "SQLALCHEMY_DATABASE_URI": url,
-        "RATELIMIT_ENABLED": False,
-    })
+    app = create_app(
+        {
+            "SECRET_KEY": secrets.token_hex(16),
+            "SQLALCHEMY_DATABASE_URI": url,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
     with app.app_context():
         upgrade()
-        user = accounts.create_user(f"bench-{secrets.token_hex(4)}@example.com",
-                                    secrets.token_urlsafe(16))
-        source = datasources.create_source(user, "Bench meter", kind="meter",
-                                           metrics={"import": "kWh", "export": "kWh"})
+        user = accounts.create_user(
+            f"bench-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
+        )
+        source = datasources.create_source(
+            user, "Bench meter", kind="meter", metrics={"import": "kWh", "export": "kWh"}
+        )
         raw, _ = tokens.issue_token(user, "bench")
         source_id, user_id = source.id, user.id
     headers = {"Authorization": f"Bearer {raw}"}
     start = datetime(2020, 1, 1, tzinfo=UTC)
     items = [
-        {"id": str(uuid.uuid4()), "data_source_id": source_id,
-         "timestamp": (start + timedelta(minutes=15 * n)).isoformat(),
-         "values": {"import": 1000 + n * 0.25, "export": n * 0.01}}
+        {
+            "id": str(uuid.uuid4()),
+            "data_source_id": source_id,
+            "timestamp": (start + timedelta(minutes=15 * n)).isoformat(),
+            "values": {"import": 1000 + n * 0.25, "export": n * 0.01},
+        }
         for n in range(args.readings)
     ]
-    batches = [items[i:i + args.batch] for i in range(0, len(items), args.batch)]
+    batches = [items[i : i + args.batch] for i in range(0, len(items), args.batch)]
     client = app.test_client()
 
     def run(label: str, expect: str) -> float:
         began = time.perf_counter()
         for batch in batches:
-            response = client.post("/api/sync/readings", json={"readings": batch},
-                                   headers=headers)
+            response = client.post("/api/sync/readings", json={"readings": batch}, headers=headers)
             body = response.get_json()
             assert response.status_code == 200, body
-            assert body[expect] == len(batch), {k: body[k] for k in ("created", "unchanged",
-                                                                      "conflict", "invalid")}
+            assert body[expect] == len(batch), {
+                k: body[k] for k in ("created", "unchanged", "conflict", "invalid")
+            }
         seconds = time.perf_counter() - began
-        print(f"{label}: {len(items):,} readings in {len(batches)} batches: {seconds:.2f} s "
-              f"({len(items) / seconds:,.0f} readings/s)")
+        print(
+            f"{label}: {len(items):,} readings in {len(batches)} batches: {seconds:.2f} s "
+            f"({len(items) / seconds:,.0f} readings/s)"
+        )
         return seconds
 
     print(f"database: {url.split('@')[-1]}")  # no credentials in the output

@@ -42,9 +42,11 @@ def main() -> None:
     """Print the median and best time of a monthly usage-and-cost run."""
     rows = readings()
     plan = TariffPlan(
-        [Tariff(date(2015, 1, 1), Decimal("0.28"), Decimal("0.40")),
-         Tariff(date(2019, 7, 1), Decimal("0.31"), Decimal("0.45")),
-         Tariff(date(2022, 10, 17), Decimal("0.42"), Decimal("0.50"))],
+        [
+            Tariff(date(2015, 1, 1), Decimal("0.28"), Decimal("0.40")),
+            Tariff(date(2019, 7, 1), Decimal("0.31"), Decimal("0.45")),
+            Tariff(date(2022, 10, 17), Decimal("0.42"), Decimal("0.50")),
+        ],
         TZ,
     )
     config = MeterConfig(rollover_at={"import": 100_000})
@@ -57,18 +59,23 @@ def main() -> None:
     usage = report.metrics["import"]
     total = sum(p.usage for p in usage.periods if p.usage is not None)
     cost = sum(p.cost.total for p in usage.periods if p.cost is not None)
-    print(f"{len(rows):,} hourly readings, {len(usage.periods)} months, "
-          f"{total:,.1f} kWh, {cost:,.2f} in costs, {len(usage.suspects)} suspect")
-    print(f"monthly usage + cost, one pass: median {statistics.median(times) * 1000:.1f} ms, "
-          f"best {min(times) * 1000:.1f} ms (of {len(times)} runs)")
+    print(
+        f"{len(rows):,} hourly readings, {len(usage.periods)} months, "
+        f"{total:,.1f} kWh, {cost:,.2f} in costs, {len(usage.suspects)} suspect"
+    )
+    print(
+        f"monthly usage + cost, one pass: median {statistics.median(times) * 1000:.1f} ms, "
+        f"best {min(times) * 1000:.1f} ms (of {len(times)} runs)"
+    )
     times = []
     for _ in range(5):
         began = time.perf_counter()
         days = periods_between("day", rows[0][0], rows[-1][0], TZ)
         meter_usage(iter(rows), days, ["import"], config, {"import": plan})
         times.append(time.perf_counter() - began)
-    print(f"daily usage + cost ({len(days):,} days): median "
-          f"{statistics.median(times) * 1000:.1f} ms")
+    print(
+        f"daily usage + cost ({len(days):,} days): median {statistics.median(times) * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -50,8 +50,9 @@ def ensure_database(url: str) -> None:
     target = sa.make_url(url)
     server = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with server.connect() as conn:
-        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                             {"n": target.database})
+        exists = conn.scalar(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
+        )
         if not exists:
             conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
     server.dispose()
@@ -61,29 +62,47 @@ def fill(total: int, layout: str) -> int:
     """Create the user, the measured source and filler sources; return the source's id."""
     sources = max(1, -(-total // HOURS))  # every source: 10 years hourly (the last fewer)
     print(f"filling {total:,} readings: {sources} sources × up to {HOURS:,} hours ({layout})")
-    db.session.execute(sa.text("TRUNCATE readings, tariffs, meter_events, data_sources, users "
-                               "RESTART IDENTITY CASCADE"))
+    db.session.execute(
+        sa.text(
+            "TRUNCATE readings, tariffs, meter_events, data_sources, users RESTART IDENTITY CASCADE"
+        )
+    )
     user = User(email="bench@example.com", password_hash="x", timezone="Europe/Berlin")
     db.session.add(user)
     db.session.flush()
     ids = []
     for number in range(sources):
-        source = DataSource(owner_id=user.id, name=f"Meter {number}", kind="meter",
-                            metric_list=[["import", "kWh"]], rollover_at={"import": 100000})
+        source = DataSource(
+            owner_id=user.id,
+            name=f"Meter {number}",
+            kind="meter",
+            metric_list=[["import", "kWh"]],
+            rollover_at={"import": 100000},
+        )
         db.session.add(source)
         db.session.flush()
         ids.append(source.id)
-    for day, price, standing in [(date(2015, 1, 1), "0.28", "0.40"),
-                                 (date(2019, 7, 1), "0.31", "0.45"),
-                                 (date(2022, 10, 17), "0.42", "0.50")]:
-        db.session.add(Tariff(data_source_id=ids[0], metric="import", effective_from=day,
-                              unit_price=price, standing_charge=standing))
+    for day, price, standing in [
+        (date(2015, 1, 1), "0.28", "0.40"),
+        (date(2019, 7, 1), "0.31", "0.45"),
+        (date(2022, 10, 17), "0.42", "0.50"),
+    ]:
+        db.session.add(
+            Tariff(
+                data_source_id=ids[0],
+                metric="import",
+                effective_from=day,
+                unit_price=price,
+                standing_charge=standing,
+            )
+        )
     db.session.commit()
     began = time.perf_counter()
     # Hour by hour across sources (ORDER BY hour, source), in chunks of 1,000 hours.
     step = 1000
     for first in range(0, HOURS, step):
-        db.session.execute(sa.text("""
+        db.session.execute(
+            sa.text("""
             INSERT INTO readings (id, data_source_id, timestamp, "values", confirmed,
                                   created_at, updated_at)
             SELECT gen_random_uuid(), s, :start + make_interval(hours => h),
@@ -95,8 +114,17 @@ def fill(total: int, layout: str) -> int:
             CROSS JOIN unnest(CAST(:ids AS integer[])) AS s
             WHERE (s - :base) * :hours + h < :total
             ORDER BY h, s
-        """), {"start": START, "first": first, "last": min(first + step, HOURS) - 1,
-               "ids": ids, "base": ids[0], "hours": HOURS, "total": total})
+        """),
+            {
+                "start": START,
+                "first": first,
+                "last": min(first + step, HOURS) - 1,
+                "ids": ids,
+                "base": ids[0],
+                "hours": HOURS,
+                "total": total,
+            },
+        )
         db.session.commit()
     print(f"  inserted in {time.perf_counter() - began:.0f} s")
     if layout == "clustered":
@@ -115,7 +143,8 @@ def explain(source: DataSource, periods) -> None:
     config = consumption.meter_config(source)
     low, high = consumption._window(source, periods[0].start, periods[-1].end)
     sql, params = consumption.reduced_query(
-        source, low, high, consumption._boundaries(periods, plans, config))
+        source, low, high, consumption._boundaries(periods, plans, config)
+    )
     plan = db.session.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params).scalars()
     print("\n".join("  " + line for line in plan))
 
@@ -130,26 +159,39 @@ def main() -> None:
     """Fill (once) and time monthly usage of one source over 10 years."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default=DEFAULT_URL)
-    parser.add_argument("--total", type=int, default=2_000_000,
-                        help="readings in the table (default 2,000,000)")
+    parser.add_argument(
+        "--total", type=int, default=2_000_000, help="readings in the table (default 2,000,000)"
+    )
     parser.add_argument("--layout", choices=("interleaved", "clustered"), default="interleaved")
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--refill", action="store_true")
-    parser.add_argument("--covering", action="store_true",
-                        help="add a covering index (INCLUDE values, confirmed) to the bench "
-                        "database, for index-only scans; not part of the migrations")
+    parser.add_argument(
+        "--covering",
+        action="store_true",
+        help="add a covering index (INCLUDE values, confirmed) to the bench "
+        "database, for index-only scans; not part of the migrations",
+    )
     args = parser.parse_args()
     ensure_database(args.url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "SECRET_KEY": "bench",
-                      "RATELIMIT_STORAGE_URI": "memory://", "DB_STATEMENT_TIMEOUT_MS": 0})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": args.url,
+            "SECRET_KEY": "bench",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "DB_STATEMENT_TIMEOUT_MS": 0,
+        }
+    )
     with app.app_context():
         from flask_migrate import upgrade
 
         upgrade()
         count = db.session.scalar(sa.text("SELECT count(*) FROM readings"))
-        layout_now = db.session.scalar(sa.text(
-            "SELECT indisclustered FROM pg_index WHERE indexrelid = "
-            "'ix_readings_source_timestamp'::regclass"))
+        layout_now = db.session.scalar(
+            sa.text(
+                "SELECT indisclustered FROM pg_index WHERE indexrelid = "
+                "'ix_readings_source_timestamp'::regclass"
+            )
+        )
         wanted_clustered = args.layout == "clustered"
         if args.refill or count != args.total or bool(layout_now) != wanted_clustered:
             source_id = fill(args.total, args.layout)
@@ -157,25 +199,32 @@ def main() -> None:
             source_id = db.session.scalar(sa.select(sa.func.min(DataSource.id)))
         if args.covering:
             began = time.perf_counter()
-            db.session.execute(sa.text(
-                'CREATE INDEX IF NOT EXISTS ix_bench_covering ON readings '
-                '(data_source_id, "timestamp", id) INCLUDE ("values", confirmed)'))
+            db.session.execute(
+                sa.text(
+                    "CREATE INDEX IF NOT EXISTS ix_bench_covering ON readings "
+                    '(data_source_id, "timestamp", id) INCLUDE ("values", confirmed)'
+                )
+            )
             db.session.commit()
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("VACUUM ANALYZE readings"))
             print(f"  covering index ready in {time.perf_counter() - began:.0f} s")
-        size = db.session.scalar(sa.text(
-            "SELECT pg_size_pretty(pg_total_relation_size('readings'))"))
+        size = db.session.scalar(
+            sa.text("SELECT pg_size_pretty(pg_total_relation_size('readings'))")
+        )
         print(f"table: {args.total:,} readings, {size} with indexes; layout {args.layout}")
         source = db.session.get(DataSource, source_id)
-        if db.session.scalar(sa.text(
-                "SELECT count(*) FROM reading_breaks_stale WHERE data_source_id = :s"),
-                {"s": source_id}):
+        if db.session.scalar(
+            sa.text("SELECT count(*) FROM reading_breaks_stale WHERE data_source_id = :s"),
+            {"s": source_id},
+        ):
             # Once after the migration or a refill: every reading of the source is read.
             began = time.perf_counter()
             consumption.refresh_breaks(source_id)
-            print(f"  breaks of the source computed in {(time.perf_counter() - began) * 1000:.0f}"
-                  " ms (once)")
+            print(
+                f"  breaks of the source computed in {(time.perf_counter() - began) * 1000:.0f}"
+                " ms (once)"
+            )
         times = []
         for _ in range(args.runs):
             db.session.expire_all()
@@ -183,41 +232,51 @@ def main() -> None:
             result = consumption.usage_for(source, "month", date(2016, 1, 1), date(2026, 1, 1))
             times.append((time.perf_counter() - began) * 1000)
         appended = []
-        last = db.session.scalar(sa.text(
-            "SELECT max(timestamp) FROM readings WHERE data_source_id = :s"), {"s": source_id})
+        last = db.session.scalar(
+            sa.text("SELECT max(timestamp) FROM readings WHERE data_source_id = :s"),
+            {"s": source_id},
+        )
         for number in range(1, args.runs + 1):
             # A new reading makes the breaks stale from its time on: recomputed for that bit.
-            db.session.execute(sa.text("""
+            db.session.execute(
+                sa.text("""
                 INSERT INTO readings (id, data_source_id, timestamp, "values", confirmed,
                                       created_at, updated_at)
                 VALUES (gen_random_uuid(), :s, :t, json_build_object('import', 99999.0 + :n),
                         false, now(), now())
-            """), {"s": source_id, "t": last + timedelta(hours=number), "n": number})
+            """),
+                {"s": source_id, "t": last + timedelta(hours=number), "n": number},
+            )
             db.session.commit()
             db.session.expire_all()
             began = time.perf_counter()
             consumption.usage_for(source, "month", date(2016, 1, 1), date(2026, 1, 1))
             appended.append((time.perf_counter() - began) * 1000)
-        db.session.execute(sa.text(
-            "DELETE FROM readings WHERE data_source_id = :s AND timestamp > :t"),
-            {"s": source_id, "t": last})
+        db.session.execute(
+            sa.text("DELETE FROM readings WHERE data_source_id = :s AND timestamp > :t"),
+            {"s": source_id, "t": last},
+        )
         db.session.commit()
         suspect = {}
         for days in (30, 5 * 365):
             # An unfixed typo (a suspect reading): every reading from it on is read.
-            typo = db.session.scalar(sa.text("""
+            typo = db.session.scalar(
+                sa.text("""
                 INSERT INTO readings (id, data_source_id, timestamp, "values", confirmed,
                                       created_at, updated_at)
                 VALUES (gen_random_uuid(), :s, :t, json_build_object('import', 1.0), false,
                         now(), now()) RETURNING id
-            """), {"s": source_id, "t": last - timedelta(days=days, minutes=30)})
+            """),
+                {"s": source_id, "t": last - timedelta(days=days, minutes=30)},
+            )
             db.session.commit()
             found = []
             for _ in range(max(3, args.runs // 3)):
                 db.session.expire_all()
                 began = time.perf_counter()
-                typo_usage = consumption.usage_for(source, "month", date(2016, 1, 1),
-                                                   date(2026, 1, 1))
+                typo_usage = consumption.usage_for(
+                    source, "month", date(2016, 1, 1), date(2026, 1, 1)
+                )
                 found.append((time.perf_counter() - began) * 1000)
             assert len(typo_usage.suspects) == 1
             suspect[days] = found
@@ -226,22 +285,36 @@ def main() -> None:
         usage = result.meter["import"]
         total = sum(p.usage for p in usage.periods if p.usage is not None)
         cost = sum(p.cost.total for p in usage.periods if p.cost is not None)
-        print(f"monthly usage + cost of one source, {len(result.periods)} months, "
-              f"{total:,.1f} kWh, {cost:,.2f} in costs, {len(usage.suspects)} suspect")
-        print(f"  first run {times[0]:.1f} ms; warm: median {statistics.median(times[1:]):.1f}"
-              f" ms, p95 {percentile(times[1:], 95):.1f} ms, best {min(times[1:]):.1f} ms "
-              f"(of {args.runs - 1})")
-        print(f"  right after a new reading each time: median {statistics.median(appended):.1f}"
-              f" ms, p95 {percentile(appended, 95):.1f} ms (of {len(appended)})")
+        print(
+            f"monthly usage + cost of one source, {len(result.periods)} months, "
+            f"{total:,.1f} kWh, {cost:,.2f} in costs, {len(usage.suspects)} suspect"
+        )
+        print(
+            f"  first run {times[0]:.1f} ms; warm: median {statistics.median(times[1:]):.1f}"
+            f" ms, p95 {percentile(times[1:], 95):.1f} ms, best {min(times[1:]):.1f} ms "
+            f"(of {args.runs - 1})"
+        )
+        print(
+            f"  right after a new reading each time: median {statistics.median(appended):.1f}"
+            f" ms, p95 {percentile(appended, 95):.1f} ms (of {len(appended)})"
+        )
         for days, found in suspect.items():
-            print(f"  with a suspect reading {days} days before the end: median "
-                  f"{statistics.median(found):.1f} ms (of {len(found)})")
+            print(
+                f"  with a suspect reading {days} days before the end: median "
+                f"{statistics.median(found):.1f} ms (of {len(found)})"
+            )
         print(f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         began = time.perf_counter()
-        rows = sum(1 for _ in consumption.stream_readings(source, result.periods[0].start,
-                                                          result.periods[-1].end))
-        print(f"  the streaming query alone: {rows:,} rows in "
-              f"{(time.perf_counter() - began) * 1000:.1f} ms")
+        rows = sum(
+            1
+            for _ in consumption.stream_readings(
+                source, result.periods[0].start, result.periods[-1].end
+            )
+        )
+        print(
+            f"  the streaming query alone: {rows:,} rows in "
+            f"{(time.perf_counter() - began) * 1000:.1f} ms"
+        )
         explain(source, result.periods)
 
 

@@ -29,17 +29,32 @@ from homelog.models import ApiToken, DataSource, User, parse_id
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: Routes that write readings: owners and editors.
-WRITE_READINGS = frozenset({
-    "sources.add_reading", "sources.quick_add", "sources.edit_reading",
-    "sources.delete_reading", "sources.restore_reading", "sources.confirm_reading",
-    "sources.import_page", "sources.import_preview", "sources.import_confirm",
-    "api.create_reading", "api.update_reading", "api.delete_reading", "api.import_readings",
-})
+WRITE_READINGS = frozenset(
+    {
+        "sources.add_reading",
+        "sources.quick_add",
+        "sources.edit_reading",
+        "sources.delete_reading",
+        "sources.restore_reading",
+        "sources.confirm_reading",
+        "sources.import_page",
+        "sources.import_preview",
+        "sources.import_confirm",
+        "api.create_reading",
+        "api.update_reading",
+        "api.delete_reading",
+        "api.import_readings",
+    }
+)
 #: GET routes that show a form to change something rather than just data.
 FORM_PAGES = {
-    "sources.edit": "manage", "sources.delete": "manage", "sources.reminder": "manage",
-    "sources.quick_add": "write", "sources.edit_reading": "write",
-    "sources.delete_reading": "write", "sources.import_page": "write",
+    "sources.edit": "manage",
+    "sources.delete": "manage",
+    "sources.reminder": "manage",
+    "sources.quick_add": "write",
+    "sources.edit_reading": "write",
+    "sources.delete_reading": "write",
+    "sources.import_page": "write",
 }
 GUARDED_BLUEPRINTS = ("sources", "api")
 
@@ -55,10 +70,9 @@ _NOT_LOADED = object()
 
 # A bearer request for a source: the token, its user and the source (when that user may see
 # it) in one statement, one round trip fewer on every /api/sources/{id}/... request.
-_TOKEN_AND_SOURCE = (
-    tokens.TOKEN_WITH_USER.add_columns(DataSource)
-    .outerjoin(DataSource, and_(DataSource.id == bindparam("source_id"),
-                                datasources.visible_to(ApiToken.user_id)))
+_TOKEN_AND_SOURCE = tokens.TOKEN_WITH_USER.add_columns(DataSource).outerjoin(
+    DataSource,
+    and_(DataSource.id == bindparam("source_id"), datasources.visible_to(ApiToken.user_id)),
 )
 
 
@@ -86,8 +100,9 @@ def verify_token_for_source(raw: str, source_id: int) -> ApiToken | None:
 # in one statement, as for a bearer token above.
 _USER_AND_SOURCE = (
     select(User, DataSource, datasources.change_number_of(DataSource.owner_id))
-    .outerjoin(DataSource, and_(DataSource.id == bindparam("source_id"),
-                                datasources.visible_to(User.id)))
+    .outerjoin(
+        DataSource, and_(DataSource.id == bindparam("source_id"), datasources.visible_to(User.id))
+    )
     .where(User.id == bindparam("user_id"))
 )
 
@@ -100,8 +115,11 @@ def load_session_user(user_id: int) -> User | None:
     """
     source_id = None
     # API routes check bearer tokens (verify_token_for_source); pages check the session.
-    if has_request_context() and request.blueprint in GUARDED_BLUEPRINTS \
-            and request.blueprint != "api":
+    if (
+        has_request_context()
+        and request.blueprint in GUARDED_BLUEPRINTS
+        and request.blueprint != "api"
+    ):
         source_id = parse_id((request.view_args or {}).get("source_id"))
     if source_id is None:
         return db.session.get(User, user_id)
@@ -172,8 +190,11 @@ def refuse(action: str) -> NoReturn:
     """Answer 403 for a member who may see a source but not do action with it."""
     if action == "manage":
         abort(403, "Only the owner of this source can do that.")
-    abort(403, "You can see this home's readings but not change them: ask its owner "
-               "to make you an editor.")
+    abort(
+        403,
+        "You can see this home's readings but not change them: ask its owner "
+        "to make you an editor.",
+    )
 
 
 def source_role(source: DataSource) -> str | None:
@@ -204,5 +225,15 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["may"] = may
 
 
-__all__ = ["FORM_PAGES", "WRITE_READINGS", "check_source_access", "init_app", "may",
-           "refuse", "request_source", "required_action", "source_role", "verify_token_for_source"]
+__all__ = [
+    "FORM_PAGES",
+    "WRITE_READINGS",
+    "check_source_access",
+    "init_app",
+    "may",
+    "refuse",
+    "request_source",
+    "required_action",
+    "source_role",
+    "verify_token_for_source",
+]

@@ -296,7 +296,10 @@ def search_users(query: str = "", page: int = 1, per_page: int = 25) -> UserPage
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
     items = db.session.scalars(
-        select(User).where(condition).order_by(User.email).limit(per_page)
+        select(User)
+        .where(condition)
+        .order_by(User.email)
+        .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
     return UserPage(list(items), total, page, per_page)
@@ -304,11 +307,19 @@ def search_users(query: str = "", page: int = 1, per_page: int = 25) -> UserPage
 
 def user_data_counts(user: User) -> tuple[int, int]:
     """Return how many sources and readings user owns (what deleting them removes)."""
-    sources = db.session.scalar(
-        select(func.count()).select_from(DataSource).where(DataSource.owner_id == user.id)
-    ) or 0
-    readings = db.session.scalar(
-        select(func.count()).select_from(Reading).join(DataSource)
-        .where(DataSource.owner_id == user.id)
-    ) or 0
+    sources = (
+        db.session.scalar(
+            select(func.count()).select_from(DataSource).where(DataSource.owner_id == user.id)
+        )
+        or 0
+    )
+    readings = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Reading)
+            .join(DataSource)
+            .where(DataSource.owner_id == user.id)
+        )
+        or 0
+    )
     return sources, readings

@@ -67,14 +67,19 @@ def _dumps(value: Any) -> str:
 
 # ---- Backup --------------------------------------------------------------------------------
 
+
 def _location_members(location_ids: list[int]) -> dict[int, list[dict]]:
     """Return {location id: [{"email", "role"}]} of the homes' members."""
-    rows = db.session.execute(
-        select(LocationMember.location_id, User.email, LocationMember.role)
-        .join(User, User.id == LocationMember.user_id)
-        .where(LocationMember.location_id.in_(location_ids))
-        .order_by(LocationMember.location_id, User.email)
-    ) if location_ids else []
+    rows = (
+        db.session.execute(
+            select(LocationMember.location_id, User.email, LocationMember.role)
+            .join(User, User.id == LocationMember.user_id)
+            .where(LocationMember.location_id.in_(location_ids))
+            .order_by(LocationMember.location_id, User.email)
+        )
+        if location_ids
+        else []
+    )
     members: dict[int, list[dict]] = {}
     for location_id, email, role in rows:
         members.setdefault(location_id, []).append({"email": email, "role": role})
@@ -83,30 +88,47 @@ def _location_members(location_ids: list[int]) -> dict[int, list[dict]]:
 
 def _source_document(source: DataSource, emails: dict[int, str]) -> dict:
     tariffs = db.session.scalars(
-        select(Tariff).where(Tariff.data_source_id == source.id)
+        select(Tariff)
+        .where(Tariff.data_source_id == source.id)
         .order_by(Tariff.metric, Tariff.effective_from)
     )
     swaps = db.session.scalars(
         select(MeterEvent).where(MeterEvent.data_source_id == source.id).order_by(MeterEvent.at)
     )
     document = {
-        "id": source.id, "location": source.location_id, "name": source.name,
-        "description": source.description, "kind": source.kind, "metrics": source.metric_list,
-        "rollover_at": source.rollover_at or {}, "cycle_day": source.cycle_day,
+        "id": source.id,
+        "location": source.location_id,
+        "name": source.name,
+        "description": source.description,
+        "kind": source.kind,
+        "metrics": source.metric_list,
+        "rollover_at": source.rollover_at or {},
+        "cycle_day": source.cycle_day,
         "monthly_advance": str(source.monthly_advance)
-        if source.monthly_advance is not None else None,
+        if source.monthly_advance is not None
+        else None,
         "billing_year_start": _iso(source.billing_year_start),
         "max_gap_hours": source.max_gap_hours,
-        "created_at": _iso(source.created_at), "updated_at": _iso(source.updated_at),
+        "created_at": _iso(source.created_at),
+        "updated_at": _iso(source.updated_at),
         "tariffs": [
-            {"metric": t.metric, "effective_from": _iso(t.effective_from),
-             "unit_price": str(t.unit_price), "standing_charge": str(t.standing_charge)}
+            {
+                "metric": t.metric,
+                "effective_from": _iso(t.effective_from),
+                "unit_price": str(t.unit_price),
+                "standing_charge": str(t.standing_charge),
+            }
             for t in tariffs
         ],
         "swaps": [
-            {"at": _iso(e.at), "old_final": e.old_final, "new_start": e.new_start,
-             "rollover_at": e.rollover_at, "note": e.note,
-             "created_by": emails.get(e.created_by_id) if e.created_by_id else None}
+            {
+                "at": _iso(e.at),
+                "old_final": e.old_final,
+                "new_start": e.new_start,
+                "rollover_at": e.rollover_at,
+                "note": e.note,
+                "created_by": emails.get(e.created_by_id) if e.created_by_id else None,
+            }
             for e in swaps
         ],
     }
@@ -121,21 +143,36 @@ def iter_backup(user: User) -> Iterator[str]:
     Everything but the readings is read now; the readings are streamed as the iterator is
     consumed (a server-side cursor on PostgreSQL), so no account is too large.
     """
-    locations = list(db.session.scalars(
-        select(Location).where(Location.owner_id == user.id).order_by(Location.id)
-    ))
-    sources = list(db.session.scalars(
-        select(DataSource).where(DataSource.owner_id == user.id).order_by(DataSource.id)
-    ))
+    locations = list(
+        db.session.scalars(
+            select(Location).where(Location.owner_id == user.id).order_by(Location.id)
+        )
+    )
+    sources = list(
+        db.session.scalars(
+            select(DataSource).where(DataSource.owner_id == user.id).order_by(DataSource.id)
+        )
+    )
     emails = dict(db.session.execute(select(User.id, User.email)).all())
     members = _location_members([location.id for location in locations])
     head = {
-        "format": FORMAT, "version": VERSION, "exported_at": _iso(utcnow()),
-        "account": {"email": user.email, "name": user.name, "timezone": user.timezone,
-                    "currency": user.currency},
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": _iso(utcnow()),
+        "account": {
+            "email": user.email,
+            "name": user.name,
+            "timezone": user.timezone,
+            "currency": user.currency,
+        },
         "locations": [
-            {"id": loc.id, "name": loc.name, "timezone": loc.timezone,
-             "created_at": _iso(loc.created_at), "members": members.get(loc.id, [])}
+            {
+                "id": loc.id,
+                "name": loc.name,
+                "timezone": loc.timezone,
+                "created_at": _iso(loc.created_at),
+                "members": members.get(loc.id, []),
+            }
             for loc in locations
         ],
         "sources": [_source_document(source, emails) for source in sources],
@@ -143,9 +180,17 @@ def iter_backup(user: User) -> Iterator[str]:
     opening = _dumps(head)[:-1] + ",\n" + READINGS_LINE + "\n"
     source_ids = [source.id for source in sources]
     query = (
-        select(Reading.id, Reading.data_source_id, Reading.timestamp, Reading.values,
-               Reading.note, Reading.confirmed, Reading.created_by_id, Reading.created_at,
-               Reading.updated_at)
+        select(
+            Reading.id,
+            Reading.data_source_id,
+            Reading.timestamp,
+            Reading.values,
+            Reading.note,
+            Reading.confirmed,
+            Reading.created_by_id,
+            Reading.created_at,
+            Reading.updated_at,
+        )
         .where(Reading.data_source_id.in_(source_ids))
         .order_by(Reading.data_source_id, Reading.timestamp, Reading.id)
         .execution_options(yield_per=CHUNK)
@@ -159,13 +204,19 @@ def iter_backup(user: User) -> Iterator[str]:
         lines: list[str] = []
         first = True
         for row in db.session.execute(query):
-            line = _dumps({
-                "id": str(row.id), "source": row.data_source_id,
-                "timestamp": row.timestamp.isoformat(), "values": row.values,
-                "note": row.note, "confirmed": row.confirmed,
-                "created_by": emails.get(row.created_by_id) if row.created_by_id else None,
-                "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),
-            })
+            line = _dumps(
+                {
+                    "id": str(row.id),
+                    "source": row.data_source_id,
+                    "timestamp": row.timestamp.isoformat(),
+                    "values": row.values,
+                    "note": row.note,
+                    "confirmed": row.confirmed,
+                    "created_by": emails.get(row.created_by_id) if row.created_by_id else None,
+                    "created_at": _iso(row.created_at),
+                    "updated_at": _iso(row.updated_at),
+                }
+            )
             lines.append(line if first else ",\n" + line)
             first = False
             if len(lines) >= CHUNK:
@@ -184,6 +235,7 @@ def filename(user: User, today: date | None = None) -> str:
 
 
 # ---- Restore -------------------------------------------------------------------------------
+
 
 class _Bad(Exception):
     """A value of the backup is wrong: the restore stops with this message."""
@@ -286,8 +338,12 @@ def _numbers(value: Any, names: set[str], what: str) -> dict[str, float]:
     for key, number in value.items():
         if key not in names:
             raise _Bad(f"{what}: “{str(key)[:40]}” is not a metric of the source.")
-        if (isinstance(number, bool) or not isinstance(number, int | float)
-                or not math.isfinite(number) or abs(number) > MAX_ABS_VALUE):
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, int | float)
+            or not math.isfinite(number)
+            or abs(number) > MAX_ABS_VALUE
+        ):
             raise _Bad(f"{what}: the value of “{key}” is not a number.")
         cleaned[key] = float(number)
     return cleaned
@@ -295,12 +351,18 @@ def _numbers(value: Any, names: set[str], what: str) -> dict[str, float]:
 
 def is_empty(user: User) -> bool:
     """Return True when user has no homes and no sources (a restore needs that)."""
-    owned = db.session.scalar(
-        select(func.count()).select_from(DataSource).where(DataSource.owner_id == user.id)
-    ) or 0
-    homes = db.session.scalar(
-        select(func.count()).select_from(Location).where(Location.owner_id == user.id)
-    ) or 0
+    owned = (
+        db.session.scalar(
+            select(func.count()).select_from(DataSource).where(DataSource.owner_id == user.id)
+        )
+        or 0
+    )
+    homes = (
+        db.session.scalar(
+            select(func.count()).select_from(Location).where(Location.owner_id == user.id)
+        )
+        or 0
+    )
     return owned == 0 and homes == 0
 
 
@@ -314,15 +376,20 @@ def restore(user: User, lines: Iterable[str]) -> dict[str, int]:
             (nothing is restored then).
     """
     if not is_empty(user):
-        raise ValidationFailed({"file": [
-            "A backup restores into an empty account only: this one has homes or sources."
-        ]})
+        raise ValidationFailed(
+            {
+                "file": [
+                    "A backup restores into an empty account only: this one has homes or sources."
+                ]
+            }
+        )
     try:
         counts = _restore(user, lines)
     except _Bad as error:
         db.session.rollback()
-        raise ValidationFailed({"file": [str(error)]},
-                               detail="The backup cannot be restored.") from None
+        raise ValidationFailed(
+            {"file": [str(error)]}, detail="The backup cannot be restored."
+        ) from None
     except BaseException:
         db.session.rollback()
         raise
@@ -335,10 +402,12 @@ def _restore(user: User, lines: Iterable[str]) -> dict[str, int]:
     if head.get("format") != FORMAT:
         raise _Bad("This is not a homelog backup.")
     if head.get("version") != VERSION:
-        raise _Bad(f"This backup has version {head.get('version')}; this server reads "
-                   f"version {VERSION}.")
-    users_by_email = {email.casefold(): uid for uid, email in
-                      db.session.execute(select(User.id, User.email))}
+        raise _Bad(
+            f"This backup has version {head.get('version')}; this server reads version {VERSION}."
+        )
+    users_by_email = {
+        email.casefold(): uid for uid, email in db.session.execute(select(User.id, User.email))
+    }
     account = head.get("account") or {}
     original_email = str(account.get("email") or "").casefold()
 
@@ -359,7 +428,8 @@ def _restore(user: User, lines: Iterable[str]) -> dict[str, int]:
     for item in _list(head, "locations"):
         zone = item.get("timezone")
         location = Location(
-            owner_id=user.id, name=_text(item.get("name"), "A home's name", 100),
+            owner_id=user.id,
+            name=_text(item.get("name"), "A home's name", 100),
             timezone=zone if timeutil.is_valid_timezone(zone or "") else "UTC",
         )
         if item.get("created_at"):
@@ -390,8 +460,9 @@ def _restore(user: User, lines: Iterable[str]) -> dict[str, int]:
             if row["id"] in taken:
                 row["id"] = uuid7()
         bulk.insert_rows(connection, Reading.__table__, batch)
-        by_owner = [sync.Change(sync.READING, str(row["id"]), row["data_source_id"])
-                    for row in batch]
+        by_owner = [
+            sync.Change(sync.READING, str(row["id"]), row["data_source_id"]) for row in batch
+        ]
         bulk.record_new(connection, user.id, by_owner)
         counts["readings"] += len(batch)
         batch.clear()
@@ -416,17 +487,20 @@ def _restore(user: User, lines: Iterable[str]) -> dict[str, int]:
             raise _Bad(f"{where}: a reading needs at least one value.")
         note = item.get("note")
         if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE_LENGTH):
-            raise _Bad(f"{where}: the note must be text of at most {MAX_NOTE_LENGTH} "
-                       "characters.")
-        batch.append({
-            "id": reading_id, "data_source_id": source.id,
-            "timestamp": _when(item.get("timestamp"), where),
-            "values": values, "note": note or None,
-            "confirmed": item.get("confirmed") is True,
-            "created_by_id": person(item.get("created_by")),
-            "created_at": _when(item["created_at"], where) if item.get("created_at") else now,
-            "updated_at": _when(item["updated_at"], where) if item.get("updated_at") else now,
-        })
+            raise _Bad(f"{where}: the note must be text of at most {MAX_NOTE_LENGTH} characters.")
+        batch.append(
+            {
+                "id": reading_id,
+                "data_source_id": source.id,
+                "timestamp": _when(item.get("timestamp"), where),
+                "values": values,
+                "note": note or None,
+                "confirmed": item.get("confirmed") is True,
+                "created_by_id": person(item.get("created_by")),
+                "created_at": _when(item["created_at"], where) if item.get("created_at") else now,
+                "updated_at": _when(item["updated_at"], where) if item.get("updated_at") else now,
+            }
+        )
         if len(batch) >= CHUNK:
             flush_batch()
     flush_batch()
@@ -451,12 +525,14 @@ def _restore_members(location: Location, members: Any, person) -> None:
             continue  # that person has no account here: the owner can invite them again
         if member.get("role") not in ("viewer", "editor"):
             raise _Bad("A member's role must be viewer or editor.")
-        db.session.add(LocationMember(location_id=location.id, user_id=user_id,
-                                      role=member["role"]))
+        db.session.add(
+            LocationMember(location_id=location.id, user_id=user_id, role=member["role"])
+        )
 
 
-def _restore_source(user: User, item: dict, location_ids: dict, person,
-                    counts: dict[str, int]) -> DataSource:
+def _restore_source(
+    user: User, item: dict, location_ids: dict, person, counts: dict[str, int]
+) -> DataSource:
     name = _text(item.get("name"), "A source's name", 100)
     if item.get("kind") not in KINDS:
         raise _Bad(f"Source “{name}”: the kind must be meter or sensor.")
@@ -473,16 +549,21 @@ def _restore_source(user: User, item: dict, location_ids: dict, person,
     if not isinstance(gap, int) or gap < 1:
         raise _Bad(f"Source “{name}”: max_gap_hours must be a positive whole number.")
     source = DataSource(
-        owner_id=user.id, location_id=location_ids.get(item.get("location")), name=name,
-        description=_text(item.get("description"), f"Source “{name}”: the description",
-                          2000, required=False),
-        kind=item["kind"], metric_list=metric_list,
-        rollover_at=_numbers(item.get("rollover_at") or {}, names,
-                             f"Source “{name}”: rollover_at"),
-        cycle_day=cycle_day, max_gap_hours=gap,
+        owner_id=user.id,
+        location_id=location_ids.get(item.get("location")),
+        name=name,
+        description=_text(
+            item.get("description"), f"Source “{name}”: the description", 2000, required=False
+        ),
+        kind=item["kind"],
+        metric_list=metric_list,
+        rollover_at=_numbers(item.get("rollover_at") or {}, names, f"Source “{name}”: rollover_at"),
+        cycle_day=cycle_day,
+        max_gap_hours=gap,
         monthly_advance=_decimal(item.get("monthly_advance"), f"Source “{name}”: advance"),
-        billing_year_start=_day(item.get("billing_year_start"),
-                                f"Source “{name}”: billing year start"),
+        billing_year_start=_day(
+            item.get("billing_year_start"), f"Source “{name}”: billing year start"
+        ),
     )
     schedule = item.get("reminder") or {}
     try:
@@ -503,26 +584,36 @@ def _restore_source(user: User, item: dict, location_ids: dict, person,
         price = _decimal(tariff.get("unit_price"), f"Source “{name}”: a unit price")
         if day is None or price is None:
             raise _Bad(f"Source “{name}”: a price needs a first day and a unit price.")
-        db.session.add(Tariff(
-            data_source_id=source.id, metric=tariff["metric"], effective_from=day,
-            unit_price=price,
-            standing_charge=_decimal(tariff.get("standing_charge"),
-                                     f"Source “{name}”: a standing charge") or Decimal(0),
-        ))
+        db.session.add(
+            Tariff(
+                data_source_id=source.id,
+                metric=tariff["metric"],
+                effective_from=day,
+                unit_price=price,
+                standing_charge=_decimal(
+                    tariff.get("standing_charge"), f"Source “{name}”: a standing charge"
+                )
+                or Decimal(0),
+            )
+        )
         counts["tariffs"] += 1
     for swap in item.get("swaps") or []:
         if not isinstance(swap, dict):
             raise _Bad(f"Source “{name}”: a meter swap is not an object.")
         what = f"Source “{name}”: a meter swap"
-        db.session.add(MeterEvent(
-            data_source_id=source.id, at=_when(swap.get("at"), what),
-            old_final=_numbers(swap.get("old_final"), names, what),
-            new_start=_numbers(swap.get("new_start"), names, what),
-            rollover_at=_numbers(swap["rollover_at"], names, what)
-            if swap.get("rollover_at") else None,
-            note=_text(swap.get("note"), what + "'s note", 500, required=False) or None,
-            created_by_id=person(swap.get("created_by")),
-        ))
+        db.session.add(
+            MeterEvent(
+                data_source_id=source.id,
+                at=_when(swap.get("at"), what),
+                old_final=_numbers(swap.get("old_final"), names, what),
+                new_start=_numbers(swap.get("new_start"), names, what),
+                rollover_at=_numbers(swap["rollover_at"], names, what)
+                if swap.get("rollover_at")
+                else None,
+                note=_text(swap.get("note"), what + "'s note", 500, required=False) or None,
+                created_by_id=person(swap.get("created_by")),
+            )
+        )
         counts["swaps"] += 1
     db.session.flush()
     return source

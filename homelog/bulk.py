@@ -64,12 +64,22 @@ def record_new(connection: Connection, owner_id: int, changes: Sequence[sync.Cha
         return
     first = sync.allocate(connection, owner_id, len(changes))
     now = utcnow()
-    insert_rows(connection, SyncChange.__table__, [
-        {"kind": change.kind, "object_id": change.object_id, "owner_id": owner_id,
-         "data_source_id": change.data_source_id, "seq": first + offset,
-         "deleted": change.deleted, "changed_at": now}
-        for offset, change in enumerate(changes)
-    ])
+    insert_rows(
+        connection,
+        SyncChange.__table__,
+        [
+            {
+                "kind": change.kind,
+                "object_id": change.object_id,
+                "owner_id": owner_id,
+                "data_source_id": change.data_source_id,
+                "seq": first + offset,
+                "deleted": change.deleted,
+                "changed_at": now,
+            }
+            for offset, change in enumerate(changes)
+        ],
+    )
 
 
 __all__ = ["insert_rows", "record_new"]

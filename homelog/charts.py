@@ -126,12 +126,17 @@ def bar_chart(
     line: (instant, value) points drawn across span on their own scale (right axis).
     """
     own_axis = bool(line) and not line_on_value_axis
-    chart = Chart(width, height, left=46, top=24, right=width - (44 if own_axis else 10),
-                  bottom=height - 26)
+    chart = Chart(
+        width, height, left=46, top=24, right=width - (44 if own_axis else 10), bottom=height - 26
+    )
     count = len(labels)
-    values = [v for s in series for item in s
-              for v in (item.value, item.low, item.high, item.previous, item.mean)
-              if v is not None]
+    values = [
+        v
+        for s in series
+        for item in s
+        for v in (item.value, item.low, item.high, item.previous, item.mean)
+        if v is not None
+    ]
     if line_on_value_axis:
         values += [v for _, v in line]
     low = min(values, default=0.0)
@@ -160,24 +165,47 @@ def bar_chart(
                 top, base = y_of(max(item.value, 0.0) if include_zero else item.value), chart.zero
                 if item.value < 0:
                     top, base = chart.zero, y_of(item.value)
-                chart.bars.append(Bar(round(x, 2), round(min(top, base), 2), round(bar_w, 2),
-                                      round(max(abs(base - top), 0.5), 2), number,
-                                      item.estimated, item.partial, item.title))
+                chart.bars.append(
+                    Bar(
+                        round(x, 2),
+                        round(min(top, base), 2),
+                        round(bar_w, 2),
+                        round(max(abs(base - top), 0.5), 2),
+                        number,
+                        item.estimated,
+                        item.partial,
+                        item.title,
+                    )
+                )
             if item.low is not None and item.high is not None:
                 centre = round(x + bar_w / 2, 2)
-                chart.whiskers.append((centre, round(y_of(item.high), 2),
-                                       round(y_of(item.low), 2), number))
+                chart.whiskers.append(
+                    (centre, round(y_of(item.high), 2), round(y_of(item.low), 2), number)
+                )
             if item.previous is not None:
-                chart.markers.append(Marker(round(x - 1, 2), round(x + bar_w + 1, 2),
-                                            round(y_of(item.previous), 2),
-                                            f"{labels[index]} a year earlier"))
+                chart.markers.append(
+                    Marker(
+                        round(x - 1, 2),
+                        round(x + bar_w + 1, 2),
+                        round(y_of(item.previous), 2),
+                        f"{labels[index]} a year earlier",
+                    )
+                )
             if item.mean is not None:
-                chart.markers.append(Marker(round(x, 2), round(x + bar_w, 2),
-                                            round(y_of(item.mean), 2), item.title, "mean"))
+                chart.markers.append(
+                    Marker(
+                        round(x, 2),
+                        round(x + bar_w, 2),
+                        round(y_of(item.mean), 2),
+                        item.title,
+                        "mean",
+                    )
+                )
     every = max(1, math.ceil(count / max_labels))
     chart.x_ticks = [
         Tick(round(chart.left + (i + 0.5) * slot, 1), text)
-        for i, text in enumerate(labels) if i % every == 0
+        for i, text in enumerate(labels)
+        if i % every == 0
     ]
     if line and span is not None:
         start, end = span[0].timestamp(), span[1].timestamp()
@@ -193,7 +221,8 @@ def bar_chart(
         points = []
         for instant, value in line:
             x = chart.left + (instant.timestamp() - start) / (end - start) * (
-                chart.right - chart.left)
+                chart.right - chart.left
+            )
             points.append(f"{x:.1f},{line_y(value):.1f}")
         chart.line = " ".join(points)
         if own_axis:

@@ -14,8 +14,13 @@ user_cli = AppGroup("user", help="Manage users.")
 
 @user_cli.command("create")
 @click.argument("email")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="The password (prompted for when left out).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The password (prompted for when left out).",
+)
 @click.option("--admin", is_flag=True, help="Make the user an administrator.")
 @click.option("--name", default="", help="Display name.")
 @click.option("--timezone", default="UTC", show_default=True, help="IANA timezone.")
@@ -51,10 +56,16 @@ def list_users_command(search: str):
 
 @user_cli.command("set-password")
 @click.argument("email")
-@click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True,
-              help="The new password (prompted for when left out).")
-@click.option("--temporary", is_flag=True,
-              help="Make the user choose a new password at their next sign-in.")
+@click.option(
+    "--password",
+    prompt="New password",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The new password (prompted for when left out).",
+)
+@click.option(
+    "--temporary", is_flag=True, help="Make the user choose a new password at their next sign-in."
+)
 def set_password_command(email: str, password: str, temporary: bool):
     """Set a user's password and sign them out everywhere."""
     user = accounts.find_by_email(email)

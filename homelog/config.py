@@ -100,8 +100,12 @@ def from_environment(instance_path: str) -> dict:
 
 
 def engine_options(
-    database_url: str, *, statement_timeout_ms: int = 15000, connect_timeout_s: int = 5,
-    pool_size: int = 4, max_overflow: int = 2,
+    database_url: str,
+    *,
+    statement_timeout_ms: int = 15000,
+    connect_timeout_s: int = 5,
+    pool_size: int = 4,
+    max_overflow: int = 2,
 ) -> dict:
     """Return SQLAlchemy engine options: a stuck query or an unreachable server fails fast."""
     # No pool_pre_ping: a ping before every checkout cost a round trip per request. A

@@ -64,12 +64,27 @@ MAX_PRICE = Decimal("999999.999999")
 MAX_ADVANCE = Decimal("9999999999.99")
 MAX_REGISTER = 1e15
 MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)
-CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "CAD",
-              "AUD", "NZD", "JPY")
+CURRENCIES = (
+    "EUR",
+    "USD",
+    "GBP",
+    "CHF",
+    "SEK",
+    "NOK",
+    "DKK",
+    "PLN",
+    "CZK",
+    "HUF",
+    "CAD",
+    "AUD",
+    "NZD",
+    "JPY",
+)
 DEFAULT_SPANS = {"day": 31, "week": 13, "month": 13, "year": 5, "cycle": 13}
 
 
 # ---- Loading -------------------------------------------------------------------------------
+
 
 def source_zone(source: DataSource) -> ZoneInfo:
     """Return the timezone periods of source are counted in: its home's, else its owner's."""
@@ -85,10 +100,13 @@ def currency_of(source: DataSource) -> str:
 
 def swaps_of(source: DataSource) -> list[MeterEvent]:
     """Return source's recorded meter swaps, oldest first."""
-    return list(db.session.scalars(
-        select(MeterEvent).where(MeterEvent.data_source_id == source.id)
-        .order_by(MeterEvent.at, MeterEvent.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(MeterEvent)
+            .where(MeterEvent.data_source_id == source.id)
+            .order_by(MeterEvent.at, MeterEvent.id)
+        )
+    )
 
 
 def tariffs_of(source: DataSource) -> list[Tariff]:
@@ -104,8 +122,12 @@ def meter_config(source: DataSource, swaps: Sequence[MeterEvent] | None = None) 
     return MeterConfig(
         rollover_at={k: float(v) for k, v in (source.rollover_at or {}).items() if v},
         swaps=[
-            MeterSwap(at=e.at, old_final=e.old_final or {}, new_start=e.new_start or {},
-                      rollover_at=e.rollover_at)
+            MeterSwap(
+                at=e.at,
+                old_final=e.old_final or {},
+                new_start=e.new_start or {},
+                rollover_at=e.rollover_at,
+            )
             for e in events
         ],
         max_gap=timedelta(hours=source.max_gap_hours or 48),
@@ -118,8 +140,9 @@ def tariff_plans(source: DataSource, rows: Sequence[Tariff] | None = None) -> di
     grouped: dict[str, list[EngineTariff]] = {}
     for row in rows:
         grouped.setdefault(row.metric, []).append(
-            EngineTariff(row.effective_from, Decimal(row.unit_price),
-                         Decimal(row.standing_charge or 0))
+            EngineTariff(
+                row.effective_from, Decimal(row.unit_price), Decimal(row.standing_charge or 0)
+            )
         )
     zone = source_zone(source)
     return {metric: TariffPlan(items, zone) for metric, items in grouped.items()}
@@ -131,16 +154,18 @@ def _window(source: DataSource, start: datetime | None, end: datetime | None):
     low = high = None
     if start is not None:
         # The CONTEXT_READINGS-th reading before start (fewer when there are fewer).
-        before = (base.where(Reading.timestamp < start)
-                  .order_by(Reading.timestamp.desc(), Reading.id.desc())
-                  .limit(CONTEXT_READINGS).subquery())
+        before = (
+            base.where(Reading.timestamp < start)
+            .order_by(Reading.timestamp.desc(), Reading.id.desc())
+            .limit(CONTEXT_READINGS)
+            .subquery()
+        )
         low = db.session.scalar(select(func.min(before.c.timestamp)))
         if low is None:
             low = start
     if end is not None:
         high = db.session.scalar(
-            base.where(Reading.timestamp >= end).order_by(Reading.timestamp, Reading.id)
-            .limit(1)
+            base.where(Reading.timestamp >= end).order_by(Reading.timestamp, Reading.id).limit(1)
         )
         if high is None:
             high = end
@@ -148,8 +173,12 @@ def _window(source: DataSource, start: datetime | None, end: datetime | None):
 
 
 def stream_readings(
-    source: DataSource, start: datetime | None = None, end: datetime | None = None,
-    *, batch: int = 2000, from_key: tuple[datetime, uuid.UUID] | None = None,
+    source: DataSource,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    batch: int = 2000,
+    from_key: tuple[datetime, uuid.UUID] | None = None,
 ) -> Iterator[tuple]:
     """Yield (timestamp, {metric: value}, confirmed, id) of source in time order.
 
@@ -164,8 +193,11 @@ def stream_readings(
         # Plain columns, no per-row Python conversions: PostgreSQL hands back aware
         # timestamps, the numbers come out of the JSON in SQL and the id as text (turned back
         # into a UUID only for the few suspect readings).
-        columns = [type_coerce(Reading.timestamp, DateTime(timezone=True)), Reading.confirmed,
-                   cast(Reading.id, Text)]
+        columns = [
+            type_coerce(Reading.timestamp, DateTime(timezone=True)),
+            Reading.confirmed,
+            cast(Reading.id, Text),
+        ]
         columns += [Reading.values[name].as_float() for name in names]
     else:
         columns = [Reading.timestamp, Reading.confirmed, Reading.id, Reading.values]
@@ -181,8 +213,9 @@ def stream_readings(
     result = db.session.connection().execute(query)
     if postgres:
         for row in result:
-            values = {name: value for name, value in zip(names, row[3:], strict=True)
-                      if value is not None}
+            values = {
+                name: value for name, value in zip(names, row[3:], strict=True) if value is not None
+            }
             yield row[0], values, row[1], row[2]
     else:
         for timestamp, confirmed, reading_id, values in result:
@@ -194,7 +227,10 @@ BREAKS_LOCK = 7301
 
 
 def reduced_rows(
-    source: DataSource, start: datetime, end: datetime, instants: Sequence[datetime],
+    source: DataSource,
+    start: datetime,
+    end: datetime,
+    instants: Sequence[datetime],
     line_instants: Sequence[datetime] = (),
 ) -> list[tuple] | None:
     """Return the meter readings usage over [start, end] needs, or None on SQLite or when stale.
@@ -228,15 +264,20 @@ def reduced_rows(
     for row in found:
         if row[0] is None:  # only the "stale" flag: no readings in the range
             continue
-        values_of = {name: value for name, value in zip(names, row[3:-1], strict=True)
-                     if value is not None}
+        values_of = {
+            name: value for name, value in zip(names, row[3:-1], strict=True) if value is not None
+        }
         rows.append((row[0], values_of, row[1], row[2]))
     return rows
 
 
-def reduced_query(source: DataSource, low: datetime, high: datetime,
-                  instants: Sequence[datetime],
-                  line_instants: Sequence[datetime] = ()) -> tuple[str, dict]:
+def reduced_query(
+    source: DataSource,
+    low: datetime,
+    high: datetime,
+    instants: Sequence[datetime],
+    line_instants: Sequence[datetime] = (),
+) -> tuple[str, dict]:
     """Return the SQL (and its parameters) that picks the readings reduced_rows needs.
 
     Its last column is True when the source's breaks are out of date for [low, high].
@@ -244,7 +285,10 @@ def reduced_query(source: DataSource, low: datetime, high: datetime,
     names = source.metric_names
     before = sorted(set(instants))
     params: dict[str, object] = {
-        "source": source.id, "low": low, "high": high, "before": before,
+        "source": source.id,
+        "low": low,
+        "high": high,
+        "before": before,
         "after": sorted(set(before) | set(line_instants)),
     }
     values = []
@@ -253,7 +297,7 @@ def reduced_query(source: DataSource, low: datetime, high: datetime,
         values.append(f"CAST(p.v ->> :m{index} AS double precision)")
     # Every branch is an index probe on (data_source_id, timestamp, id), LIMIT 1 or 2.
     columns = 'r."timestamp" AS t, r.id, r.confirmed AS c, r."values" AS v'
-    mine = "r.data_source_id = :source AND r.\"timestamp\" >= :low AND r.\"timestamp\" <= :high"
+    mine = 'r.data_source_id = :source AND r."timestamp" >= :low AND r."timestamp" <= :high'
     sql = f"""
         WITH picked AS (
             (SELECT {columns} FROM readings r WHERE {mine}
@@ -298,22 +342,31 @@ def refresh_breaks(source_id: int) -> None:
     for the next time): every row it deletes was locked before its readings were read.
     """
     with db.engine.connect() as conn, conn.begin():
-        if not conn.scalar(text_sql("SELECT pg_try_advisory_xact_lock(:lock, :source)"),
-                           {"lock": BREAKS_LOCK, "source": source_id}):
+        if not conn.scalar(
+            text_sql("SELECT pg_try_advisory_xact_lock(:lock, :source)"),
+            {"lock": BREAKS_LOCK, "source": source_id},
+        ):
             return
-        stale = conn.execute(text_sql(
-            "SELECT id, since FROM reading_breaks_stale WHERE data_source_id = :source "
-            "FOR UPDATE SKIP LOCKED"), {"source": source_id}).all()
+        stale = conn.execute(
+            text_sql(
+                "SELECT id, since FROM reading_breaks_stale WHERE data_source_id = :source "
+                "FOR UPDATE SKIP LOCKED"
+            ),
+            {"source": source_id},
+        ).all()
         if not stale:
             return
         since = min(row.since for row in stale)
-        readings = conn.execute(text_sql("""
+        readings = conn.execute(
+            text_sql("""
             SELECT "timestamp", id, "values" FROM readings
             WHERE data_source_id = :source AND "timestamp" >= coalesce(
                 (SELECT max("timestamp") FROM readings
                  WHERE data_source_id = :source AND "timestamp" < :since), :since)
             ORDER BY "timestamp", id
-        """).execution_options(yield_per=5000), {"source": source_id, "since": since})
+        """).execution_options(yield_per=5000),
+            {"source": source_id, "since": since},
+        )
         times, ids = [], []
         previous = None
         for timestamp, reading_id, values in readings:
@@ -322,17 +375,26 @@ def refresh_breaks(source_id: int) -> None:
                 times.append(timestamp)
                 ids.append(reading_id)
             previous = values
-        conn.execute(text_sql(
-            'DELETE FROM reading_breaks WHERE data_source_id = :source AND "timestamp" >= :since'
-        ), {"source": source_id, "since": since})
+        conn.execute(
+            text_sql(
+                "DELETE FROM reading_breaks"
+                ' WHERE data_source_id = :source AND "timestamp" >= :since'
+            ),
+            {"source": source_id, "since": since},
+        )
         if ids:
-            conn.execute(text_sql("""
+            conn.execute(
+                text_sql("""
                 INSERT INTO reading_breaks (data_source_id, "timestamp", reading_id)
                 SELECT :source, t, i FROM unnest(CAST(:times AS timestamptz[]),
                                                  CAST(:ids AS uuid[])) AS b(t, i)
-            """), {"source": source_id, "times": times, "ids": ids})
-        conn.execute(text_sql("DELETE FROM reading_breaks_stale WHERE id = ANY(:ids)"),
-                     {"ids": [row.id for row in stale]})
+            """),
+                {"source": source_id, "times": times, "ids": ids},
+            )
+        conn.execute(
+            text_sql("DELETE FROM reading_breaks_stale WHERE id = ANY(:ids)"),
+            {"ids": [row.id for row in stale]},
+        )
 
 
 def is_break(previous: Mapping[str, object], values: Mapping[str, object]) -> bool:
@@ -355,6 +417,7 @@ def _uuid_keys(metrics: Mapping[str, MetricUsage]) -> None:
 
 
 # ---- Usage over periods --------------------------------------------------------------------
+
 
 @dataclass
 class SourceUsage:
@@ -444,8 +507,12 @@ def default_range(source: DataSource, kind: str, today: date | None = None) -> t
 
 
 def usage_for(
-    source: DataSource, kind: str, start: date | datetime | None = None,
-    end: date | datetime | None = None, *, line_points: int = 0,
+    source: DataSource,
+    kind: str,
+    start: date | datetime | None = None,
+    end: date | datetime | None = None,
+    *,
+    line_points: int = 0,
 ) -> SourceUsage:
     """Return source's usage and cost (meter) or min/avg/max (sensor) per calendar period.
 
@@ -465,11 +532,15 @@ def usage_for(
         if start is None:
             start = default_start
             # No empty periods before the first reading.
-            first = db.session.scalar(select(func.min(Reading.timestamp)).where(
-                Reading.data_source_id == source.id))
+            first = db.session.scalar(
+                select(func.min(Reading.timestamp)).where(Reading.data_source_id == source.id)
+            )
             first_day = first.astimezone(zone).date() if first is not None else None
-            if first_day is not None and not isinstance(end, datetime) and (
-                    default_start < first_day < end):
+            if (
+                first_day is not None
+                and not isinstance(end, datetime)
+                and (default_start < first_day < end)
+            ):
                 start = first_day
     _check_range(start, end, zone)
     periods = list(_iter_limited(kind, start, end, zone, source.cycle_day or 1))
@@ -489,10 +560,14 @@ def _check_range(start, end, zone) -> None:
 def _iter_limited(kind, start, end, zone, cycle_day):
     for count, period in enumerate(iter_periods(kind, start, end, zone, cycle_day)):
         if count >= MAX_PERIODS:
-            raise ValidationFailed({"period": [
-                f"That is more than {MAX_PERIODS} periods; choose a shorter range or a "
-                "longer period."
-            ]})
+            raise ValidationFailed(
+                {
+                    "period": [
+                        f"That is more than {MAX_PERIODS} periods; choose a shorter range or a "
+                        "longer period."
+                    ]
+                }
+            )
         yield period
 
 
@@ -515,8 +590,9 @@ def _thinned(rows, result: SourceUsage, points: int) -> Iterator[tuple]:
     result.line = lines
 
 
-def _compute(source: DataSource, kind: str, zone: ZoneInfo, periods: list[Period],
-             line_points: int = 0) -> SourceUsage:
+def _compute(
+    source: DataSource, kind: str, zone: ZoneInfo, periods: list[Period], line_points: int = 0
+) -> SourceUsage:
     result = SourceUsage(source, kind, zone, currency_of(source), periods)
     if not periods:
         return result
@@ -530,16 +606,22 @@ def _compute(source: DataSource, kind: str, zone: ZoneInfo, periods: list[Period
         return result
     plans = tariff_plans(source)
     config = meter_config(source)
-    report = _meter_report(source, periods, config, plans, result if line_points > 0 else None,
-                           line_points)
+    report = _meter_report(
+        source, periods, config, plans, result if line_points > 0 else None, line_points
+    )
     result.meter = report.metrics
     result.tariff_metrics = tuple(m for m in names if m in plans)
     return result
 
 
-def _meter_report(source: DataSource, periods: Sequence[Period], config: MeterConfig,
-                  plans: Mapping[str, TariffPlan], line: SourceUsage | None = None,
-                  line_points: int = 0) -> UsageReport:
+def _meter_report(
+    source: DataSource,
+    periods: Sequence[Period],
+    config: MeterConfig,
+    plans: Mapping[str, TariffPlan],
+    line: SourceUsage | None = None,
+    line_points: int = 0,
+) -> UsageReport:
     """Run the engine over the reduced readings (PostgreSQL), else or on a suspect over all."""
     low = min(p.start for p in periods)
     high = max(p.end for p in periods)
@@ -551,8 +633,13 @@ def _meter_report(source: DataSource, periods: Sequence[Period], config: MeterCo
     rows = reduced_rows(source, low, high, _boundaries(periods, plans, config), slots)
     tail_from = None
     if rows is not None:
-        report = meter_usage(_thinned(rows, line, line_points) if line is not None else rows,
-                             periods, names, config, plans)
+        report = meter_usage(
+            _thinned(rows, line, line_points) if line is not None else rows,
+            periods,
+            names,
+            config,
+            plans,
+        )
         if not report.suspects:
             return report
         # The first suspect reading is a kept break, the same one every reading would give,
@@ -564,8 +651,10 @@ def _meter_report(source: DataSource, periods: Sequence[Period], config: MeterCo
         rows = stream_readings(source, low, high)
     else:
         head = [row for row in rows if (row[0], row[3]) < tail_from]
-        rows = chain(head, stream_readings(source, low, high, from_key=(
-            tail_from[0], uuid.UUID(tail_from[1]))))
+        rows = chain(
+            head,
+            stream_readings(source, low, high, from_key=(tail_from[0], uuid.UUID(tail_from[1]))),
+        )
     if line is not None:
         rows = _thinned(rows, line, line_points)
     report = meter_usage(rows, periods, names, config, plans)
@@ -573,12 +662,14 @@ def _meter_report(source: DataSource, periods: Sequence[Period], config: MeterCo
     return report
 
 
-def _boundaries(periods: Sequence[Period], plans: Mapping[str, TariffPlan],
-                config: MeterConfig) -> list[datetime]:
+def _boundaries(
+    periods: Sequence[Period], plans: Mapping[str, TariffPlan], config: MeterConfig
+) -> list[datetime]:
     """Return every instant the engine reads the register at: period ends, tariff changes."""
     instants = {p.start for p in periods} | {p.end for p in periods}
-    instants.update(datetime.fromtimestamp(t, UTC) for plan in plans.values()
-                    for t in plan.change_instants())
+    instants.update(
+        datetime.fromtimestamp(t, UTC) for plan in plans.values() for t in plan.change_instants()
+    )
     instants.update(s.at for s in config.swaps)
     return sorted(instants)
 
@@ -609,6 +700,7 @@ def value_at(source: DataSource, instant: datetime) -> dict[str, MeterValue]:
 
 
 # ---- Comparisons: dashboard and year over year ----------------------------------------------
+
 
 @dataclass(frozen=True)
 class Span:
@@ -659,8 +751,9 @@ def compare(source: DataSource, now: datetime | None = None) -> Comparison:
     )
     as_of = min(now, last) if last is not None and last > month.start else now
     so_far_end = max(as_of, month.start + timedelta(seconds=1))
-    year_start = datetime.combine(date(month.first_day.year, 1, 1), datetime.min.time(),
-                                  tzinfo=zone).astimezone(UTC)
+    year_start = datetime.combine(
+        date(month.first_day.year, 1, 1), datetime.min.time(), tzinfo=zone
+    ).astimezone(UTC)
     spans = {
         "this_month": Period(month.start, so_far_end, month.first_day, None),
         "last_month": previous,
@@ -669,8 +762,9 @@ def compare(source: DataSource, now: datetime | None = None) -> Comparison:
             last_year_month.start, _shift_years(so_far_end, -1, zone), last_year_month.first_day
         ),
         "year_to_date": Period(year_start, so_far_end),
-        "last_year_to_date": Period(_shift_years(year_start, -1, zone),
-                                    _shift_years(so_far_end, -1, zone)),
+        "last_year_to_date": Period(
+            _shift_years(year_start, -1, zone), _shift_years(so_far_end, -1, zone)
+        ),
     }
     labels = {
         "this_month": f"{month.first_day:%B %Y} so far",
@@ -691,7 +785,10 @@ def compare(source: DataSource, now: datetime | None = None) -> Comparison:
             value = item.measured_usage if measured else item.usage
             cost = item.measured_cost if measured else item.cost
             metrics[metric][key] = Span(
-                item.period, value, item.complete, item.estimated,
+                item.period,
+                value,
+                item.complete,
+                item.estimated,
                 cost.total if cost is not None else None,
             )
     for index, key in enumerate(keys):
@@ -730,14 +827,31 @@ def projection(source: DataSource, now: datetime | None = None) -> YearProjectio
     plans = tariff_plans(source)
     begin = datetime.combine(add_years(year_start, -1), datetime.min.time(), tzinfo=zone)
     rows = stream_readings(source, begin.astimezone(UTC), now)
-    return project_year(rows, source.metric_names, plans, zone, year_start,
-                        Decimal(source.monthly_advance or 0), meter_config(source), as_of=now)
+    return project_year(
+        rows,
+        source.metric_names,
+        plans,
+        zone,
+        year_start,
+        Decimal(source.monthly_advance or 0),
+        meter_config(source),
+        as_of=now,
+    )
 
 
 # ---- Tariffs -------------------------------------------------------------------------------
 
-def _decimal(value: object, key: str, errors: dict, *, low: Decimal, high: Decimal,
-             places: int, required: bool = True) -> Decimal | None:
+
+def _decimal(
+    value: object,
+    key: str,
+    errors: dict,
+    *,
+    low: Decimal,
+    high: Decimal,
+    places: int,
+    required: bool = True,
+) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             errors.setdefault(key, []).append("Enter an amount.")
@@ -796,8 +910,13 @@ def _date(value: object, key: str, errors: dict, required: bool = True) -> date 
     return value
 
 
-def _check_tariff(source: DataSource, metric: object, effective_from: object,
-                  unit_price: object, standing_charge: object) -> tuple:
+def _check_tariff(
+    source: DataSource,
+    metric: object,
+    effective_from: object,
+    unit_price: object,
+    standing_charge: object,
+) -> tuple:
     errors: dict[str, list[str]] = {}
     if source.kind != "meter":
         raise ValidationFailed({"metric": ["Prices apply to meters only."]})
@@ -805,8 +924,14 @@ def _check_tariff(source: DataSource, metric: object, effective_from: object,
         errors["metric"] = ["Choose one of this source's metrics."]
     day = _date(effective_from, "effective_from", errors)
     price = _decimal(unit_price, "unit_price", errors, low=-MAX_PRICE, high=MAX_PRICE, places=6)
-    standing = _decimal(standing_charge if standing_charge not in (None, "") else "0",
-                        "standing_charge", errors, low=Decimal(0), high=MAX_PRICE, places=6)
+    standing = _decimal(
+        standing_charge if standing_charge not in (None, "") else "0",
+        "standing_charge",
+        errors,
+        low=Decimal(0),
+        high=MAX_PRICE,
+        places=6,
+    )
     if errors:
         raise ValidationFailed(errors)
     return metric, day, price, standing
@@ -830,8 +955,13 @@ def get_tariff(source: DataSource, tariff_id: object) -> Tariff | None:
     )
 
 
-def create_tariff(source: DataSource, metric: str, effective_from: date | str,
-                  unit_price: object, standing_charge: object = 0) -> Tariff:
+def create_tariff(
+    source: DataSource,
+    metric: str,
+    effective_from: date | str,
+    unit_price: object,
+    standing_charge: object = 0,
+) -> Tariff:
     """Add a price for one metric of a meter from a date on, and commit.
 
     Raises:
@@ -841,15 +971,25 @@ def create_tariff(source: DataSource, metric: str, effective_from: date | str,
     metric, day, price, standing = _check_tariff(
         source, metric, effective_from, unit_price, standing_charge
     )
-    tariff = Tariff(data_source_id=source.id, metric=metric, effective_from=day,
-                    unit_price=price, standing_charge=standing)
+    tariff = Tariff(
+        data_source_id=source.id,
+        metric=metric,
+        effective_from=day,
+        unit_price=price,
+        standing_charge=standing,
+    )
     db.session.add(tariff)
     _commit_unique("effective_from", f"“{metric}” already has a price starting on {day}.")
     return tariff
 
 
-def update_tariff(tariff: Tariff, metric: str, effective_from: date | str,
-                  unit_price: object, standing_charge: object = 0) -> Tariff:
+def update_tariff(
+    tariff: Tariff,
+    metric: str,
+    effective_from: date | str,
+    unit_price: object,
+    standing_charge: object = 0,
+) -> Tariff:
     """Change a tariff (all fields) and commit; raises ValidationFailed like create_tariff."""
     metric, day, price, standing = _check_tariff(
         tariff.source, metric, effective_from, unit_price, standing_charge
@@ -868,8 +1008,10 @@ def delete_tariff(tariff: Tariff) -> None:
 
 # ---- Meter swaps ---------------------------------------------------------------------------
 
-def _register_values(source: DataSource, values: object, key: str, errors: dict,
-                     *, positive: bool = False) -> dict[str, float]:
+
+def _register_values(
+    source: DataSource, values: object, key: str, errors: dict, *, positive: bool = False
+) -> dict[str, float]:
     if values is None:
         return {}
     if not isinstance(values, Mapping):
@@ -898,8 +1040,14 @@ def _register_values(source: DataSource, values: object, key: str, errors: dict,
     return cleaned
 
 
-def _check_swap(source: DataSource, at: object, old_final: object, new_start: object,
-                rollover_at: object, note: object) -> tuple:
+def _check_swap(
+    source: DataSource,
+    at: object,
+    old_final: object,
+    new_start: object,
+    rollover_at: object,
+    note: object,
+) -> tuple:
     if source.kind != "meter":
         raise ValidationFailed({"at": ["Only meters are replaced; sensors have no register."]})
     errors: dict[str, list[str]] = {}
@@ -944,30 +1092,50 @@ def get_swap(source: DataSource, swap_id: object) -> MeterEvent | None:
     )
 
 
-def create_swap(source: DataSource, user: User | None, at: datetime, old_final: Mapping,
-                new_start: Mapping, rollover_at: Mapping | None = None,
-                note: str | None = None) -> MeterEvent:
+def create_swap(
+    source: DataSource,
+    user: User | None,
+    at: datetime,
+    old_final: Mapping,
+    new_start: Mapping,
+    rollover_at: Mapping | None = None,
+    note: str | None = None,
+) -> MeterEvent:
     """Record that source's meter was replaced at `at`, and commit.
 
     Raises:
         ValidationFailed: keys "at", "old_final[.metric]", "new_start[.metric]",
             "rollover_at[.metric]", "note"; also when a swap is already recorded at `at`.
     """
-    when, old, new, sizes, clean_note = _check_swap(source, at, old_final, new_start,
-                                                    rollover_at, note)
-    event = MeterEvent(data_source_id=source.id, at=when, old_final=old, new_start=new,
-                       rollover_at=sizes, note=clean_note,
-                       created_by_id=user.id if user is not None else None)
+    when, old, new, sizes, clean_note = _check_swap(
+        source, at, old_final, new_start, rollover_at, note
+    )
+    event = MeterEvent(
+        data_source_id=source.id,
+        at=when,
+        old_final=old,
+        new_start=new,
+        rollover_at=sizes,
+        note=clean_note,
+        created_by_id=user.id if user is not None else None,
+    )
     db.session.add(event)
     _commit_unique("at", "A meter swap is already recorded at that time.")
     return event
 
 
-def update_swap(event: MeterEvent, at: datetime, old_final: Mapping, new_start: Mapping,
-                rollover_at: Mapping | None = None, note: str | None = None) -> MeterEvent:
+def update_swap(
+    event: MeterEvent,
+    at: datetime,
+    old_final: Mapping,
+    new_start: Mapping,
+    rollover_at: Mapping | None = None,
+    note: str | None = None,
+) -> MeterEvent:
     """Change a recorded swap (all fields) and commit; raises like create_swap."""
-    when, old, new, sizes, clean_note = _check_swap(event.source, at, old_final, new_start,
-                                                    rollover_at, note)
+    when, old, new, sizes, clean_note = _check_swap(
+        event.source, at, old_final, new_start, rollover_at, note
+    )
     event.at, event.old_final, event.new_start = when, old, new
     event.rollover_at, event.note = sizes, clean_note
     _commit_unique("at", "A meter swap is already recorded at that time.")
@@ -982,9 +1150,16 @@ def delete_swap(event: MeterEvent) -> None:
 
 # ---- Usage settings of a source -------------------------------------------------------------
 
-def update_settings(source: DataSource, *, rollover_at: Mapping | None = None,
-                    cycle_day: object = 1, monthly_advance: object = None,
-                    billing_year_start: object = None, max_gap_hours: object = 48) -> DataSource:
+
+def update_settings(
+    source: DataSource,
+    *,
+    rollover_at: Mapping | None = None,
+    cycle_day: object = 1,
+    monthly_advance: object = None,
+    billing_year_start: object = None,
+    max_gap_hours: object = 48,
+) -> DataSource:
     """Set source's register sizes, billing cycle day, advance, billing year and gap; commit.
 
     Raises:
@@ -994,10 +1169,23 @@ def update_settings(source: DataSource, *, rollover_at: Mapping | None = None,
     errors: dict[str, list[str]] = {}
     sizes = _register_values(source, rollover_at, "rollover_at", errors, positive=True)
     day = _int(cycle_day, "cycle_day", errors, 1, 31, "Enter a day of the month from 1 to 31.")
-    gap = _int(max_gap_hours, "max_gap_hours", errors, 1, 24 * 366,
-               "Enter a number of hours from 1 to 8784.")
-    advance = _decimal(monthly_advance, "monthly_advance", errors, low=Decimal(0),
-                       high=MAX_ADVANCE, places=2, required=False)
+    gap = _int(
+        max_gap_hours,
+        "max_gap_hours",
+        errors,
+        1,
+        24 * 366,
+        "Enter a number of hours from 1 to 8784.",
+    )
+    advance = _decimal(
+        monthly_advance,
+        "monthly_advance",
+        errors,
+        low=Decimal(0),
+        high=MAX_ADVANCE,
+        places=2,
+        required=False,
+    )
     year_start = _date(billing_year_start, "billing_year_start", errors, required=False)
     if errors:
         raise ValidationFailed(errors)
@@ -1025,8 +1213,10 @@ def _int(value: object, key: str, errors: dict, low: int, high: int, message: st
 
 # ---- Metric renames ------------------------------------------------------------------------
 
-def rename_metrics(source: DataSource, rename_map: Mapping[str, str],
-                   removed: Sequence[str]) -> None:
+
+def rename_metrics(
+    source: DataSource, rename_map: Mapping[str, str], removed: Sequence[str]
+) -> None:
     """Move tariffs, swap values and register sizes to renamed metrics; drop removed ones.
 
     Called by homelog.datasources.update_source inside its transaction (it commits).

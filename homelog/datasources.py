@@ -35,8 +35,22 @@ MAX_UNIT_LENGTH = 20
 
 # Offered in forms; any unit up to MAX_UNIT_LENGTH characters is accepted.
 COMMON_UNITS = (
-    "kWh", "Wh", "MWh", "W", "kW", "m³", "l", "°C", "%", "hPa", "ppm", "µg/m³", "lx",
-    "dB", "kg", "h",
+    "kWh",
+    "Wh",
+    "MWh",
+    "W",
+    "kW",
+    "m³",
+    "l",
+    "°C",
+    "%",
+    "hPa",
+    "ppm",
+    "µg/m³",
+    "lx",
+    "dB",
+    "kg",
+    "h",
 )
 KIND_LABELS = {
     "meter": "Meter (a register that counts up: usage is the difference)",
@@ -57,8 +71,9 @@ def visible_to(user_id) -> ColumnElement[bool]:
     This is the one place that decides which sources a user may see: their own, and those
     in homes shared with them (homelog.locations); every lookup goes through it.
     """
-    return or_(DataSource.owner_id == user_id,
-               DataSource.location_id.in_(_shared_location_ids(user_id)))
+    return or_(
+        DataSource.owner_id == user_id, DataSource.location_id.in_(_shared_location_ids(user_id))
+    )
 
 
 def visible_sources(user: User) -> Select[tuple[DataSource]]:
@@ -80,8 +95,10 @@ _VISIBLE_SOURCE = select(DataSource).where(
 def writable_sources(user: User) -> Select[tuple[DataSource]]:
     """Return a select of the sources whose readings user may add, change and delete."""
     return visible_sources(user).where(
-        or_(DataSource.owner_id == user.id,
-            DataSource.location_id.in_(_shared_location_ids(user.id, ("editor",))))
+        or_(
+            DataSource.owner_id == user.id,
+            DataSource.location_id.in_(_shared_location_ids(user.id, ("editor",))),
+        )
     )
 
 
@@ -92,8 +109,9 @@ def role_for(user: User, source: DataSource) -> str | None:
     if source.location_id is None:
         return None
     return db.session.scalar(
-        select(LocationMember.role).where(LocationMember.location_id == source.location_id,
-                                          LocationMember.user_id == user.id)
+        select(LocationMember.role).where(
+            LocationMember.location_id == source.location_id, LocationMember.user_id == user.id
+        )
     )
 
 
@@ -103,9 +121,13 @@ def role_of(user_id) -> ColumnElement:
     For statements that load the source and the caller's role together (homelog.hotpath);
     tests/test_sharing.py checks every role on every API route, on both paths.
     """
-    member_role = select(LocationMember.role).where(
-        LocationMember.location_id == DataSource.location_id, LocationMember.user_id == user_id
-    ).scalar_subquery()
+    member_role = (
+        select(LocationMember.role)
+        .where(
+            LocationMember.location_id == DataSource.location_id, LocationMember.user_id == user_id
+        )
+        .scalar_subquery()
+    )
     return case((DataSource.owner_id == user_id, literal("owner")), else_=member_role)
 
 
@@ -154,7 +176,8 @@ def get_source_for(user: User, source_id: object) -> DataSource | None:
 _SOURCE_READINGS = select(Reading.id).where(Reading.data_source_id == bindparam("source_id"))
 _COUNT_ALL = select(func.count()).select_from(_SOURCE_READINGS.subquery())
 _COUNT_AT_MOST = select(func.count()).select_from(
-    _SOURCE_READINGS.limit(bindparam("at_most")).subquery())
+    _SOURCE_READINGS.limit(bindparam("at_most")).subquery()
+)
 
 
 def reading_count(source: DataSource, at_most: int | None = None) -> int:
@@ -173,8 +196,7 @@ def reading_count(source: DataSource, at_most: int | None = None) -> int:
 # does the count of the owner's sources' readings.
 def change_number_of(owner_id) -> ColumnElement:
     """Return SQL for the change number of owner_id (a value, bind parameter or column)."""
-    return (select(SyncCounter.value).where(SyncCounter.owner_id == owner_id)
-            .scalar_subquery())
+    return select(SyncCounter.value).where(SyncCounter.owner_id == owner_id).scalar_subquery()
 
 
 _CHANGE_NUMBER = select(change_number_of(bindparam("owner_id")))
@@ -183,7 +205,9 @@ _counts: dict[tuple, tuple[int, int]] = {}  # (source id, created_at, at_most) -
 
 
 def remembered_reading_count(
-    source: DataSource, at_most: int | None = None, number: int | None = None,
+    source: DataSource,
+    at_most: int | None = None,
+    number: int | None = None,
 ) -> int:
     """Return reading_count(source, at_most), counted again only after the owner's next change.
 
@@ -393,8 +417,7 @@ def update_source(
     errors: dict[str, list[str]] = {}
     clean_name = _check_name(name, errors) if name is not None else source.name
     clean_description = (
-        _check_description(description, errors) if description is not None
-        else source.description
+        _check_description(description, errors) if description is not None else source.description
     )
     clean_kind = _check_kind(kind, errors) if kind is not None else source.kind
     renames = dict(renames or {})
@@ -428,9 +451,7 @@ def update_source(
                 )
         if errors:
             raise ValidationFailed(errors)
-        removed = [
-            old for old in old_names if old not in rename_map and old not in new_names
-        ]
+        removed = [old for old in old_names if old not in rename_map and old not in new_names]
         if removed and not confirm_remove:
             counts = {n: c for n, c in metric_value_counts(source, removed).items() if c}
             if counts:
@@ -463,9 +484,7 @@ def update_source(
 def _rewrite_values(source: DataSource, rename_map: dict[str, str], removed: list[str]) -> None:
     """Move renamed metrics' values to their new keys and drop removed ones, in every reading."""
     readings = db.session.scalars(
-        select(Reading).where(Reading.data_source_id == source.id).execution_options(
-            yield_per=500
-        )
+        select(Reading).where(Reading.data_source_id == source.id).execution_options(yield_per=500)
     )
     empty: list[Reading] = []
     for reading in readings:
@@ -473,9 +492,7 @@ def _rewrite_values(source: DataSource, rename_map: dict[str, str], removed: lis
         if not (values.keys() & (set(rename_map) | set(removed))):
             continue
         rewritten = {
-            rename_map.get(key, key): value
-            for key, value in values.items()
-            if key not in removed
+            rename_map.get(key, key): value for key, value in values.items() if key not in removed
         }
         # A new dict: in-place changes of a JSON column are not tracked.
         reading.values = rewritten

@@ -30,9 +30,9 @@ def header(source: DataSource) -> list[str]:
     columns = ["timestamp"]
     columns += [f"{name} ({unit})" if unit else name for name, unit in metrics.items()]
     # The note column's title must not read as a metric's name.
-    columns.append(next(
-        (title for title in NOTE_HEADERS if match_column(title, metrics) == NOTE), "comment"
-    ))
+    columns.append(
+        next((title for title in NOTE_HEADERS if match_column(title, metrics) == NOTE), "comment")
+    )
     return columns
 
 
@@ -42,13 +42,15 @@ def filename(source: DataSource, first: date | None = None, last: date | None = 
     stem = "-".join(part for part in stem.split("-") if part) or f"source-{source.id}"
     span = ""
     if first is not None or last is not None:
-        span = (f"-{first.isoformat() if first else 'start'}"
-                f"-to-{last.isoformat() if last else 'now'}")
+        span = (
+            f"-{first.isoformat() if first else 'start'}-to-{last.isoformat() if last else 'now'}"
+        )
     return f"{stem.lower()}{span}.csv"
 
 
-def iter_csv(source: DataSource, start: datetime | None = None,
-             end: datetime | None = None) -> Iterator[str]:
+def iter_csv(
+    source: DataSource, start: datetime | None = None, end: datetime | None = None
+) -> Iterator[str]:
     """Return an iterator of source's readings as CSV text in chunks, oldest first.
 
     start is inclusive and end exclusive (aware datetimes); None means unbounded. Everything
@@ -65,9 +67,7 @@ def iter_csv(source: DataSource, start: datetime | None = None,
         query = query.where(Reading.timestamp >= clean_timestamp(start))
     if end is not None:
         query = query.where(Reading.timestamp < clean_timestamp(end))
-    query = query.order_by(Reading.timestamp, Reading.id).execution_options(
-        yield_per=CHUNK_ROWS
-    )
+    query = query.order_by(Reading.timestamp, Reading.id).execution_options(yield_per=CHUNK_ROWS)
 
     def chunks() -> Iterator[str]:
         buffer = io.StringIO()

@@ -43,12 +43,22 @@ def _caller_statement() -> Select:
     from homelog import datasources  # it imports the readings module, which imports this one
 
     return (
-        select(ApiToken.id, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at,
-               User.id, User.is_active, User.timezone, datasources.role_of(ApiToken.user_id),
-               *(getattr(DataSource, field.name) for field in dataclasses.fields(SourceRow)))
+        select(
+            ApiToken.id,
+            ApiToken.expires_at,
+            ApiToken.revoked_at,
+            ApiToken.last_used_at,
+            User.id,
+            User.is_active,
+            User.timezone,
+            datasources.role_of(ApiToken.user_id),
+            *(getattr(DataSource, field.name) for field in dataclasses.fields(SourceRow)),
+        )
         .join(User, User.id == ApiToken.user_id)
-        .outerjoin(DataSource, and_(DataSource.id == bindparam("source_id"),
-                                    datasources.visible_to(ApiToken.user_id)))
+        .outerjoin(
+            DataSource,
+            and_(DataSource.id == bindparam("source_id"), datasources.visible_to(ApiToken.user_id)),
+        )
         .where(ApiToken.token_hash == bindparam("token_hash"))
     )
 
@@ -63,11 +73,15 @@ def _caller_with_page(shape: tuple[bool, bool, bool], limit: int) -> Select:
     from homelog import readings  # it imports this module
 
     return _caller_statement().add_columns(
-        case((DataSource.id.is_not(None), readings.json_page_items(shape, limit))))
+        case((DataSource.id.is_not(None), readings.json_page_items(shape, limit)))
+    )
 
 
-_TOUCH = (update(ApiToken).where(ApiToken.id == bindparam("token_id"))
-          .values(last_used_at=bindparam("now")))
+_TOUCH = (
+    update(ApiToken)
+    .where(ApiToken.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("now"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +117,9 @@ def is_available() -> bool:
 
 
 def authenticate(
-    raw_token: str, source_id: int, now: datetime | None = None,
+    raw_token: str,
+    source_id: int,
+    now: datetime | None = None,
     page: JsonPageRequest | None = None,
 ) -> Caller | None:
     """Return the caller for a bearer token and the source they ask for, else None.
@@ -121,12 +137,14 @@ def authenticate(
     if page is None:
         rows = run(_caller_statement(), params)
     else:
-        rows = run(_caller_with_page(page.shape, page.limit), {**page.params, **params},
-                   binary=True)
+        rows = run(
+            _caller_with_page(page.shape, page.limit), {**page.params, **params}, binary=True
+        )
     if not rows:
         return None
     token_id, expires_at, revoked_at, last_used_at, user_id, is_active, timezone, role, *columns = (
-        rows[0])
+        rows[0]
+    )
     items = columns.pop() if page is not None else None
     now = now or utcnow()
     if not tokens.works(revoked_at, expires_at, is_active, now):
@@ -175,7 +193,10 @@ def _sql(statement: Executable, params: Mapping[str, Any]) -> tuple[str, dict, b
 
 
 def run(
-    statement: Executable, params: Mapping[str, Any], *, binary: bool = False,
+    statement: Executable,
+    params: Mapping[str, Any],
+    *,
+    binary: bool = False,
 ) -> Sequence[tuple]:
     """Run statement on a pooled connection in autocommit mode; return its rows (if any).
 
@@ -207,8 +228,9 @@ def run(
             if connection.closed:  # broken (a statement timeout leaves it usable)
                 pooled.invalidate(error)
             raise exc.OperationalError(sql, None, error, hide_parameters=True) from error
-        raise exc.DBAPIError.instance(sql, None, error, dbapi.Error,
-                                      hide_parameters=True) from error
+        raise exc.DBAPIError.instance(
+            sql, None, error, dbapi.Error, hide_parameters=True
+        ) from error
     finally:
         if not connection.closed:
             connection.autocommit = False  # the pool hands it to the ORM next

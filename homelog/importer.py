@@ -72,6 +72,7 @@ _COMMA_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 
 # ---- What a preview and an import report ----------------------------------------------------
 
+
 @dataclass(slots=True)
 class Problem:
     """A line of the file that is not imported as it is, and why."""
@@ -167,6 +168,7 @@ class ImportReport:
 
 # ---- Reading the file ------------------------------------------------------------------------
 
+
 def decode(data: bytes) -> str:
     """Return an uploaded file as text: UTF-8 (with or without BOM), else Windows-1252.
 
@@ -238,8 +240,9 @@ def _date_style(cell: str):
     return None, None
 
 
-def _clock(hour: str | None, minute: str | None, second: str | None,
-           meridiem: str | None = None) -> tuple[int, int, int]:
+def _clock(
+    hour: str | None, minute: str | None, second: str | None, meridiem: str | None = None
+) -> tuple[int, int, int]:
     h, m, s = int(hour or 0), int(minute or 0), int(second or 0)
     if meridiem:
         if not 1 <= h <= 12:
@@ -300,8 +303,9 @@ class _Parsed:
     candidates: list[Row]
 
 
-def parse(text: str, metrics: Mapping[str, str], zone: ZoneInfo,
-          options: ImportOptions | None = None) -> _Parsed:
+def parse(
+    text: str, metrics: Mapping[str, str], zone: ZoneInfo, options: ImportOptions | None = None
+) -> _Parsed:
     """Read text as CSV for a source with metrics ({name: unit}); no database access.
 
     Returns the report (layout, columns, notes, problems of single lines) and the rows that
@@ -316,8 +320,8 @@ def parse(text: str, metrics: Mapping[str, str], zone: ZoneInfo,
         return _Parsed(report, [])
     report.separator = _sniff_separator(first_lines[:20])
     records = [
-        (number, row) for number, row in enumerate(csv.reader(lines, delimiter=report.separator),
-                                                   start=1)
+        (number, row)
+        for number, row in enumerate(csv.reader(lines, delimiter=report.separator), start=1)
         if any(cell.strip() for cell in row)
     ]
     if len(records) > MAX_ROWS + 1:
@@ -362,8 +366,9 @@ def parse(text: str, metrics: Mapping[str, str], zone: ZoneInfo,
             + "). Choose which column holds which metric."
         )
     if not report.has_header:
-        report.notes.append("The file has no header line: columns are taken in the order "
-                            "of the source's metrics.")
+        report.notes.append(
+            "The file has no header line: columns are taken in the order of the source's metrics."
+        )
     ignored = [c.header for c in report.columns if c.target is None]
     if ignored and value_columns:
         report.notes.append("Ignored columns: " + ", ".join(f"“{h}”" for h in ignored) + ".")
@@ -408,12 +413,14 @@ def parse(text: str, metrics: Mapping[str, str], zone: ZoneInfo,
             )
         elif day_first and not month_first:
             report.date_order = "dmy"
-            report.notes.append("Dates with slashes are read as day/month/year "
-                                "(some days are above 12).")
+            report.notes.append(
+                "Dates with slashes are read as day/month/year (some days are above 12)."
+            )
         elif month_first and not day_first:
             report.date_order = "mdy"
-            report.notes.append("Dates with slashes are read as month/day/year "
-                                "(some days are above 12).")
+            report.notes.append(
+                "Dates with slashes are read as month/day/year (some days are above 12)."
+            )
         elif day_first and month_first:
             report.date_order = "dmy" if day_first >= month_first else "mdy"
             report.notes.append(
@@ -424,12 +431,18 @@ def parse(text: str, metrics: Mapping[str, str], zone: ZoneInfo,
             )
         else:
             report.date_order = "mdy"
-            report.notes.append("Every date with slashes could be month/day or day/month; "
-                                "read as month/day/year. Choose day/month if that is wrong.")
-    labels = {"iso": "ISO 8601", "dotted": "DD.MM.YYYY",
-              "slashed": "MM/DD/YYYY" if report.date_order == "mdy" else "DD/MM/YYYY"}
-    report.date_format = ", ".join(labels[s] for s in ("iso", "dotted", "slashed")
-                                   if s in seen_styles)
+            report.notes.append(
+                "Every date with slashes could be month/day or day/month; "
+                "read as month/day/year. Choose day/month if that is wrong."
+            )
+    labels = {
+        "iso": "ISO 8601",
+        "dotted": "DD.MM.YYYY",
+        "slashed": "MM/DD/YYYY" if report.date_order == "mdy" else "DD/MM/YYYY",
+    }
+    report.date_format = ", ".join(
+        labels[s] for s in ("iso", "dotted", "slashed") if s in seen_styles
+    )
     report.notes.append(f"Times without an offset are in {zone.key}.")
 
     number = _number_parser(report.decimal)
@@ -442,21 +455,20 @@ def parse(text: str, metrics: Mapping[str, str], zone: ZoneInfo,
             continue
         try:
             moment = _to_datetime(style, parsed, report.date_order or "mdy")
-            moment = (_localize(moment, zone) if moment.tzinfo is None
-                      else moment.astimezone(UTC))
+            moment = _localize(moment, zone) if moment.tzinfo is None else moment.astimezone(UTC)
         except (ValueError, OverflowError) as error:
             detail = str(error) if "exist" in str(error) else "is not a valid date"
             report.problems.append(Problem(line, "date", f"“{cell[:40]}” {detail}."))
             continue
         if not MIN_YEAR <= moment.year <= MAX_YEAR:
-            report.problems.append(Problem(
-                line, "date", f"“{cell[:40]}” is outside the years {MIN_YEAR}–{MAX_YEAR}."
-            ))
+            report.problems.append(
+                Problem(line, "date", f"“{cell[:40]}” is outside the years {MIN_YEAR}–{MAX_YEAR}.")
+            )
             continue
         if len(row) > width:
-            report.problems.append(Problem(
-                line, "columns", f"The line has {len(row)} fields, the file {width}."
-            ))
+            report.problems.append(
+                Problem(line, "columns", f"The line has {len(row)} fields, the file {width}.")
+            )
             continue
         values: dict[str, float] = {}
         bad: list[str] = []
@@ -478,15 +490,16 @@ def parse(text: str, metrics: Mapping[str, str], zone: ZoneInfo,
         if note_column is not None and note_column < len(row):
             note = row[note_column].strip() or None
             if note is not None and len(note) > MAX_NOTE_LENGTH:
-                report.problems.append(Problem(
-                    line, "note", f"The note is longer than {MAX_NOTE_LENGTH} characters."
-                ))
+                report.problems.append(
+                    Problem(line, "note", f"The note is longer than {MAX_NOTE_LENGTH} characters.")
+                )
                 continue
         candidates.append(Row(line, moment, values, note))
     return _Parsed(report, candidates)
 
 
 # ---- Checking against stored readings --------------------------------------------------------
+
 
 def _same_values(a: Mapping[str, object], b: Mapping[str, float]) -> bool:
     if a.keys() != b.keys():
@@ -498,12 +511,13 @@ def _same_values(a: Mapping[str, object], b: Mapping[str, float]) -> bool:
 
 
 def _describe(values: Mapping[str, object]) -> str:
-    return ", ".join(f"{key} {value:g}" if isinstance(value, int | float) else f"{key} {value}"
-                     for key, value in values.items())
+    return ", ".join(
+        f"{key} {value:g}" if isinstance(value, int | float) else f"{key} {value}"
+        for key, value in values.items()
+    )
 
 
-def _check_against_stored(source: DataSource, parsed: _Parsed,
-                          options: ImportOptions) -> None:
+def _check_against_stored(source: DataSource, parsed: _Parsed, options: ImportOptions) -> None:
     """Sort parsed rows into the report: duplicates, conflicts, meter drops, rows to import."""
     report, candidates = parsed.report, parsed.candidates
     if not candidates:
@@ -514,8 +528,11 @@ def _check_against_stored(source: DataSource, parsed: _Parsed,
     # Streamed: a range of a large source can hold many readings.
     for timestamp, values in db.session.execute(
         select(Reading.timestamp, Reading.values)
-        .where(Reading.data_source_id == source.id, Reading.timestamp >= start,
-               Reading.timestamp <= end)
+        .where(
+            Reading.data_source_id == source.id,
+            Reading.timestamp >= start,
+            Reading.timestamp <= end,
+        )
         .execution_options(yield_per=5000)
     ):
         stored[timestamp].append(values or {})
@@ -526,24 +543,29 @@ def _check_against_stored(source: DataSource, parsed: _Parsed,
         earlier = stored.get(row.timestamp)
         if earlier:
             if any(_same_values(values, row.values) for values in earlier):
-                report.problems.append(Problem(
-                    row.line, "duplicate", "Already stored (same time and values)."
-                ))
+                report.problems.append(
+                    Problem(row.line, "duplicate", "Already stored (same time and values).")
+                )
             else:
-                report.problems.append(Problem(
-                    row.line, "conflict", "A reading at this time is stored with other "
-                    f"values ({_describe(earlier[0])}).",
-                ))
+                report.problems.append(
+                    Problem(
+                        row.line,
+                        "conflict",
+                        "A reading at this time is stored with other "
+                        f"values ({_describe(earlier[0])}).",
+                    )
+                )
             continue
         twin = first_line.get(row.timestamp)
         if twin is not None:
             if twin.values == row.values:
-                report.problems.append(Problem(row.line, "duplicate",
-                                               f"Repeats line {twin.line}."))
+                report.problems.append(Problem(row.line, "duplicate", f"Repeats line {twin.line}."))
             else:
-                report.problems.append(Problem(
-                    row.line, "conflict", f"Line {twin.line} has the same time, other values."
-                ))
+                report.problems.append(
+                    Problem(
+                        row.line, "conflict", f"Line {twin.line} has the same time, other values."
+                    )
+                )
             continue
         first_line[row.timestamp] = row
         fresh.append(row)
@@ -554,22 +576,29 @@ def _check_against_stored(source: DataSource, parsed: _Parsed,
     report.problems.sort(key=lambda problem: problem.line)
 
 
-def _check_meter_order(source: DataSource, fresh: list[Row],
-                       stored: Mapping[datetime, list[dict]], start: datetime,
-                       report: ImportReport, options: ImportOptions) -> list[Row]:
+def _check_meter_order(
+    source: DataSource,
+    fresh: list[Row],
+    stored: Mapping[datetime, list[dict]],
+    start: datetime,
+    report: ImportReport,
+    options: ImportOptions,
+) -> list[Row]:
     """Flag rows whose value is below the reading before them (stored or imported).
 
     As in usage: a recorded meter swap restarts the comparison at the new meter's first
     values, and a register that wraps round (homelog.usage.meter.is_rollover) is no drop.
     """
     prior = db.session.execute(
-        select(Reading.timestamp, Reading.values).where(Reading.data_source_id == source.id,
-                                                        Reading.timestamp < start)
-        .order_by(Reading.timestamp.desc(), Reading.id.desc()).limit(1)
+        select(Reading.timestamp, Reading.values)
+        .where(Reading.data_source_id == source.id, Reading.timestamp < start)
+        .order_by(Reading.timestamp.desc(), Reading.id.desc())
+        .limit(1)
     ).first()
     swaps = db.session.execute(
         select(MeterEvent.at, MeterEvent.new_start, MeterEvent.rollover_at)
-        .where(MeterEvent.data_source_id == source.id).order_by(MeterEvent.at)
+        .where(MeterEvent.data_source_id == source.id)
+        .order_by(MeterEvent.at)
     ).all()
     # Register sizes as they stand after the stored reading before the import; a later swap
     # may change them.
@@ -581,14 +610,16 @@ def _check_meter_order(source: DataSource, fresh: list[Row],
     # Events in time order: a meter swap (0) resets the register, stored readings (1) and
     # new rows (2) move it on.
     events: list[tuple[datetime, int, int, object]] = [
-        (at, 0, 0, (new_start or {}, rollover_at)) for at, new_start, rollover_at in swaps
+        (at, 0, 0, (new_start or {}, rollover_at))
+        for at, new_start, rollover_at in swaps
         if after is None or at > after
     ]
     events += [(ts, 1, 0, values) for ts, group in stored.items() for values in group]
     events += [(row.timestamp, 2, row.line, row) for row in fresh]
     events.sort(key=lambda event: event[:3])
     last: dict[str, float] = {
-        k: float(v) for k, v in ((prior.values if prior else None) or {}).items()
+        k: float(v)
+        for k, v in ((prior.values if prior else None) or {}).items()
         if isinstance(v, int | float)
     }
     kept: list[Row] = []
@@ -602,21 +633,29 @@ def _check_meter_order(source: DataSource, fresh: list[Row],
             last.update({k: float(v) for k, v in item.items() if isinstance(v, int | float)})
             continue
         row = item
-        lower = {m: last[m] for m, v in row.values.items()
-                 if m in last and v < last[m] and not is_rollover(v, last[m], sizes.get(m))}
+        lower = {
+            m: last[m]
+            for m, v in row.values.items()
+            if m in last and v < last[m] and not is_rollover(v, last[m], sizes.get(m))
+        }
         if lower:
-            what = ", ".join(f"{m} {row.values[m]:g} < {previous:g}"
-                             for m, previous in lower.items())
+            what = ", ".join(
+                f"{m} {row.values[m]:g} < {previous:g}" for m, previous in lower.items()
+            )
             if not options.accept_lower:
-                report.problems.append(Problem(
-                    row.line, "lower", f"Lower than the previous meter value ({what})."
-                ))
+                report.problems.append(
+                    Problem(row.line, "lower", f"Lower than the previous meter value ({what}).")
+                )
                 continue
             row.confirmed = True
-            report.problems.append(Problem(
-                row.line, "lower", f"Lower than the previous meter value ({what}); "
-                "imported as confirmed.", skipped=False,
-            ))
+            report.problems.append(
+                Problem(
+                    row.line,
+                    "lower",
+                    f"Lower than the previous meter value ({what}); imported as confirmed.",
+                    skipped=False,
+                )
+            )
         last.update(row.values)
         kept.append(row)
     kept.sort(key=lambda row: row.line)
@@ -624,6 +663,7 @@ def _check_meter_order(source: DataSource, fresh: list[Row],
 
 
 # ---- Preview and import ---------------------------------------------------------------------
+
 
 def preview(source: DataSource, text: str, options: ImportOptions | None = None) -> ImportReport:
     """Return what importing text into source would do; nothing is written."""
@@ -634,9 +674,13 @@ def preview(source: DataSource, text: str, options: ImportOptions | None = None)
     return parsed.report
 
 
-def import_csv(source: DataSource, user: User | None, text: str,
-               options: ImportOptions | None = None,
-               upload: ImportUpload | None = None) -> ImportReport:
+def import_csv(
+    source: DataSource,
+    user: User | None,
+    text: str,
+    options: ImportOptions | None = None,
+    upload: ImportUpload | None = None,
+) -> ImportReport:
     """Import every valid row of text into source in one transaction and commit.
 
     The source's row is locked first, so two imports of the same file at once cannot both
@@ -647,7 +691,8 @@ def import_csv(source: DataSource, user: User | None, text: str,
     connection = db.session.connection()
     # A no-op UPDATE takes the source's row lock on PostgreSQL and the write lock on SQLite.
     connection.execute(
-        update(DataSource.__table__).where(DataSource.__table__.c.id == source.id)
+        update(DataSource.__table__)
+        .where(DataSource.__table__.c.id == source.id)
         .values(id=DataSource.__table__.c.id)
     )
     report = preview(source, text, options)
@@ -662,11 +707,19 @@ def import_csv(source: DataSource, user: User | None, text: str,
     rows = []
     for row in report.rows:
         reading_id = uuid7()
-        rows.append({
-            "id": reading_id, "data_source_id": source.id, "timestamp": row.timestamp,
-            "values": row.values, "note": row.note, "confirmed": row.confirmed,
-            "created_by_id": creator, "created_at": now, "updated_at": now,
-        })
+        rows.append(
+            {
+                "id": reading_id,
+                "data_source_id": source.id,
+                "timestamp": row.timestamp,
+                "values": row.values,
+                "note": row.note,
+                "confirmed": row.confirmed,
+                "created_by_id": creator,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
         changes.append(sync.Change(sync.READING, str(reading_id), source.id))
     bulk.insert_rows(connection, Reading.__table__, rows)
     bulk.record_new(connection, source.owner_id, changes)
@@ -679,18 +732,24 @@ def import_csv(source: DataSource, user: User | None, text: str,
 
 # ---- Uploads between preview and confirmation -------------------------------------------------
 
+
 def save_upload(user: User, source: DataSource, text: str, filename: str = "") -> ImportUpload:
     """Keep text for user's import into source and commit; return it (its id is secret).
 
     Deletes user's uploads older than UPLOAD_MAX_AGE on the way.
     """
     db.session.execute(
-        delete(ImportUpload).where(ImportUpload.user_id == user.id,
-                                   ImportUpload.created_at < utcnow() - UPLOAD_MAX_AGE)
+        delete(ImportUpload).where(
+            ImportUpload.user_id == user.id, ImportUpload.created_at < utcnow() - UPLOAD_MAX_AGE
+        )
     )
-    upload = ImportUpload(id=secrets.token_urlsafe(32), user_id=user.id,
-                          data_source_id=source.id, filename=(filename or "")[:255],
-                          content=text)
+    upload = ImportUpload(
+        id=secrets.token_urlsafe(32),
+        user_id=user.id,
+        data_source_id=source.id,
+        filename=(filename or "")[:255],
+        content=text,
+    )
     db.session.add(upload)
     db.session.commit()
     return upload
@@ -701,8 +760,12 @@ def get_upload(user: User, source: DataSource, upload_id: object) -> ImportUploa
     if not isinstance(upload_id, str) or not 0 < len(upload_id) <= 64:
         return None
     upload = db.session.get(ImportUpload, upload_id)
-    if (upload is None or upload.user_id != user.id or upload.data_source_id != source.id
-            or upload.created_at < utcnow() - UPLOAD_MAX_AGE):
+    if (
+        upload is None
+        or upload.user_id != user.id
+        or upload.data_source_id != source.id
+        or upload.created_at < utcnow() - UPLOAD_MAX_AGE
+    ):
         return None
     return upload
 

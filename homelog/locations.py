@@ -24,15 +24,18 @@ from homelog.extensions import db
 from homelog.models import ROLES, DataSource, Location, LocationMember, User, parse_id
 
 MAX_NAME_LENGTH = 100
-ROLE_LABELS = {"viewer": "Viewer (sees readings and usage)",
-               "editor": "Editor (also adds and edits readings)"}
+ROLE_LABELS = {
+    "viewer": "Viewer (sees readings and usage)",
+    "editor": "Editor (also adds and edits readings)",
+}
 
 
 def visible_homes(user: User) -> list[Location]:
     """Return the homes user owns or is a member of, own ones first, then by name."""
     shared = select(LocationMember.location_id).where(LocationMember.user_id == user.id)
     homes = db.session.scalars(
-        select(Location).where(or_(Location.owner_id == user.id, Location.id.in_(shared)))
+        select(Location)
+        .where(or_(Location.owner_id == user.id, Location.id.in_(shared)))
         .order_by(Location.owner_id != user.id, func.lower(Location.name), Location.id)
     )
     return list(homes)
@@ -51,26 +54,33 @@ def role_in(user: User, home: Location) -> str | None:
     if home.owner_id == user.id:
         return "owner"
     return db.session.scalar(
-        select(LocationMember.role).where(LocationMember.location_id == home.id,
-                                          LocationMember.user_id == user.id)
+        select(LocationMember.role).where(
+            LocationMember.location_id == home.id, LocationMember.user_id == user.id
+        )
     )
 
 
 def members_of(home: Location) -> list[LocationMember]:
     """Return home's members, by name."""
-    return list(db.session.scalars(
-        select(LocationMember).join(User, User.id == LocationMember.user_id)
-        .where(LocationMember.location_id == home.id)
-        .order_by(func.lower(User.name), func.lower(User.email))
-    ))
+    return list(
+        db.session.scalars(
+            select(LocationMember)
+            .join(User, User.id == LocationMember.user_id)
+            .where(LocationMember.location_id == home.id)
+            .order_by(func.lower(User.name), func.lower(User.email))
+        )
+    )
 
 
 def sources_in(home: Location) -> list[DataSource]:
     """Return the sources in home, by name."""
-    return list(db.session.scalars(
-        select(DataSource).where(DataSource.location_id == home.id)
-        .order_by(func.lower(DataSource.name), DataSource.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(DataSource)
+            .where(DataSource.location_id == home.id)
+            .order_by(func.lower(DataSource.name), DataSource.id)
+        )
+    )
 
 
 def _check(name: object, timezone: object) -> tuple[str, str]:
@@ -104,8 +114,7 @@ def _assign(owner: User, home: Location, source_ids: Iterable[int]) -> None:
         raise ValidationFailed({"sources": ["Choose among your own sources."]})
 
 
-def create_home(owner: User, name: str, timezone: str,
-                source_ids: Sequence[int] = ()) -> Location:
+def create_home(owner: User, name: str, timezone: str, source_ids: Sequence[int] = ()) -> Location:
     """Create owner's home with the given sources in it, and commit."""
     clean_name, zone = _check(name, timezone)
     home = Location(owner_id=owner.id, name=clean_name, timezone=zone)
@@ -116,8 +125,9 @@ def create_home(owner: User, name: str, timezone: str,
     return home
 
 
-def update_home(home: Location, name: str, timezone: str,
-                source_ids: Sequence[int] | None = None) -> Location:
+def update_home(
+    home: Location, name: str, timezone: str, source_ids: Sequence[int] | None = None
+) -> Location:
     """Change a home (and which of its owner's sources are in it), and commit."""
     home.name, home.timezone = _check(name, timezone)
     if source_ids is not None:
@@ -146,9 +156,14 @@ def invite(home: Location, email: str, role: str) -> LocationMember:
     address = accounts.normalize_email(email or "")
     user = db.session.scalar(select(User).where(func.lower(User.email) == address.lower()))
     if user is None or not user.is_active:
-        raise ValidationFailed({"email": [
-            "No one with this email address uses homelog here. Ask an administrator to "
-            "create their account first."]})
+        raise ValidationFailed(
+            {
+                "email": [
+                    "No one with this email address uses homelog here. Ask an administrator to "
+                    "create their account first."
+                ]
+            }
+        )
     if user.id == home.owner_id:
         raise ValidationFailed({"email": ["That is you: you own this home."]})
     member = LocationMember(location_id=home.id, user_id=user.id, role=role)
@@ -166,8 +181,11 @@ def get_member(home: Location, member_id: object) -> LocationMember | None:
     wanted = parse_id(member_id)
     if wanted is None:
         return None
-    return db.session.scalar(select(LocationMember).where(
-        LocationMember.id == wanted, LocationMember.location_id == home.id))
+    return db.session.scalar(
+        select(LocationMember).where(
+            LocationMember.id == wanted, LocationMember.location_id == home.id
+        )
+    )
 
 
 def change_role(member: LocationMember, role: str) -> LocationMember:
@@ -187,8 +205,11 @@ def remove_member(member: LocationMember) -> None:
 
 def leave_home(user: User, home: Location) -> None:
     """Let a member leave a home shared with them, and commit."""
-    member = db.session.scalar(select(LocationMember).where(
-        LocationMember.location_id == home.id, LocationMember.user_id == user.id))
+    member = db.session.scalar(
+        select(LocationMember).where(
+            LocationMember.location_id == home.id, LocationMember.user_id == user.id
+        )
+    )
     if member is not None:
         remove_member(member)
 

@@ -95,7 +95,9 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sources: Mapped[list[DataSource]] = relationship(
-        back_populates="owner", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="owner",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         foreign_keys="DataSource.owner_id",
     )
 
@@ -338,9 +340,7 @@ class SyncChange(db.Model):
     """The latest change of one source or reading: its change number, or its tombstone."""
 
     __tablename__ = "sync_changes"
-    __table_args__ = (
-        sa.Index("ix_sync_changes_owner_seq", "owner_id", "seq", unique=True),
-    )
+    __table_args__ = (sa.Index("ix_sync_changes_owner_seq", "owner_id", "seq", unique=True),)
 
     kind: Mapped[str] = mapped_column(sa.String(10), primary_key=True)  # "source" | "reading"
     object_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)

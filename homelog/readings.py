@@ -99,8 +99,11 @@ def clean_values(
     unknown = [str(key) for key in values if key not in metrics]
     if unknown:
         errors["values"] = [
-            "Not a metric of this source: " + ", ".join(f"“{k[:40]}”" for k in unknown[:5])
-            + ". Use " + ", ".join(f"“{m}”" for m in metrics) + "."
+            "Not a metric of this source: "
+            + ", ".join(f"“{k[:40]}”" for k in unknown[:5])
+            + ". Use "
+            + ", ".join(f"“{m}”" for m in metrics)
+            + "."
         ]
     cleaned: dict[str, float] = {}
     for metric in metrics:
@@ -212,15 +215,19 @@ def create_reading(
             in this source).
     """
     ts, clean, clean_n, wanted_id = _clean_new_reading(
-        source, timestamp, values, note, reading_id, require_all=require_all)
+        source, timestamp, values, note, reading_id, require_all=require_all
+    )
     if wanted_id is not None:
         existing = db.session.get(Reading, wanted_id)
         if existing is not None:
             if existing.data_source_id != source.id:
                 raise Conflict("A reading with this id already exists.")
-            if (existing.timestamp == ts and existing.values == clean
-                    and (existing.note or None) == clean_n
-                    and bool(existing.confirmed) == bool(confirmed)):
+            if (
+                existing.timestamp == ts
+                and existing.values == clean
+                and (existing.note or None) == clean_n
+                and bool(existing.confirmed) == bool(confirmed)
+            ):
                 return existing
             raise Conflict("A different reading with this id already exists.", current=existing)
     reading = Reading(
@@ -295,14 +302,22 @@ def insert_reading(
     Raises:
         ValidationFailed: invalid timestamp, values, note or id.
     """
-    ts, clean, clean_n, wanted_id = _clean_new_reading(source, timestamp, values, note,
-                                                       reading_id)
+    ts, clean, clean_n, wanted_id = _clean_new_reading(source, timestamp, values, note, reading_id)
     new_id = wanted_id or uuid7()
-    rows = hotpath.run(_insert_reading_statement(), {
-        "id": new_id, "source_id": source.id, "timestamp": ts, "values": json.dumps(clean),
-        "note": clean_n, "confirmed": bool(confirmed), "user_id": user_id, "now": utcnow(),
-        "owner_id": source.owner_id,
-    })
+    rows = hotpath.run(
+        _insert_reading_statement(),
+        {
+            "id": new_id,
+            "source_id": source.id,
+            "timestamp": ts,
+            "values": json.dumps(clean),
+            "note": clean_n,
+            "confirmed": bool(confirmed),
+            "user_id": user_id,
+            "now": utcnow(),
+            "owner_id": source.owner_id,
+        },
+    )
     return (new_id, rows[0][0]) if rows else None
 
 
@@ -401,17 +416,27 @@ def restore_reading(source: DataSource, saved: Mapping) -> Reading:
         raise ValidationFailed({"timestamp": ["Enter a date and time."]}) from None
     creator_id = saved.get("created_by_id")
     reading = create_reading(
-        source, None, timestamp, saved.get("values") or {}, saved.get("note"),
-        reading_id=saved.get("id"), require_all=False, confirmed=saved.get("confirmed") is True,
+        source,
+        None,
+        timestamp,
+        saved.get("values") or {},
+        saved.get("note"),
+        reading_id=saved.get("id"),
+        require_all=False,
+        confirmed=saved.get("confirmed") is True,
     )
-    if (isinstance(creator_id, int) and reading.created_by_id is None
-            and db.session.get(User, creator_id) is not None):
+    if (
+        isinstance(creator_id, int)
+        and reading.created_by_id is None
+        and db.session.get(User, creator_id) is not None
+    ):
         reading.created_by_id = creator_id
         db.session.commit()
     return reading
 
 
 # ---- Paging ---------------------------------------------------------------------------------
+
 
 def encode_cursor(reading: Reading) -> str:
     """Return an opaque cursor that pages on after reading (newest first)."""
@@ -455,7 +480,10 @@ class Page:
 
 
 def _page_params(
-    source_id: int | None, before: str | None, limit: int, start: datetime | None,
+    source_id: int | None,
+    before: str | None,
+    limit: int,
+    start: datetime | None,
     end: datetime | None,
 ) -> tuple[tuple[bool, bool, bool], dict, int]:
     """Return a page query's shape (which filters it has), its filters' parameters and the
@@ -484,10 +512,13 @@ def _page_query(shape: tuple[bool, bool, bool]) -> Select:
     has_before, has_start, has_end = shape
     query = select(Reading).where(Reading.data_source_id == bindparam("source_id"))
     if has_before:
-        query = query.where(tuple_(Reading.timestamp, Reading.id) < tuple_(
-            bindparam("before_timestamp", type_=Reading.timestamp.type),
-            bindparam("before_id", type_=Reading.id.type),
-        ))
+        query = query.where(
+            tuple_(Reading.timestamp, Reading.id)
+            < tuple_(
+                bindparam("before_timestamp", type_=Reading.timestamp.type),
+                bindparam("before_id", type_=Reading.id.type),
+            )
+        )
     if has_start:
         query = query.where(Reading.timestamp >= bindparam("start", type_=Reading.timestamp.type))
     if has_end:
@@ -497,8 +528,13 @@ def _page_query(shape: tuple[bool, bool, bool]) -> Select:
 
 # What a page's table shows of a reading (homelog.sources): with plain=True a page holds rows
 # of these columns, which cost less to load than ORM objects and read the same in templates.
-_SHOWN_COLUMNS = (Reading.id, Reading.timestamp, Reading.values, Reading.note,
-                  Reading.created_by_id)
+_SHOWN_COLUMNS = (
+    Reading.id,
+    Reading.timestamp,
+    Reading.values,
+    Reading.note,
+    Reading.created_by_id,
+)
 
 
 def page_of_readings(
@@ -523,8 +559,9 @@ def page_of_readings(
     shape, params, limit = _page_params(source.id, before, limit, start, end)
     params["limit"] = limit + 1
     if plain:
-        rows = list(db.session.execute(_page_query(shape).with_only_columns(*_SHOWN_COLUMNS),
-                                       params))
+        rows = list(
+            db.session.execute(_page_query(shape).with_only_columns(*_SHOWN_COLUMNS), params)
+        )
     else:
         rows = list(db.session.scalars(_page_query(shape), params))
     page, extra = rows[:limit], rows[limit:]
@@ -534,6 +571,7 @@ def page_of_readings(
 
 
 # ---- A page as the API's JSON, written by PostgreSQL ----------------------------------------
+
 
 def _utc_text(column: str) -> str:
     """Return SQL for column (timestamptz) as the API writes times: 2026-01-01T00:00:00Z.
@@ -593,7 +631,7 @@ def _insert_reading_statement() -> TextClause:
         FROM r, counter
         {sync.PG_CHANGE_UPSERT}
     )
-    SELECT {_reading_json_sql('r')} FROM r
+    SELECT {_reading_json_sql("r")} FROM r
     """)
 
 
@@ -633,9 +671,11 @@ def json_page_items(shape: tuple[bool, bool, bool], limit: int) -> ColumnElement
     execution (bench/README.md, session 5). A client asks for one or two page sizes; any
     size works, and the statements of the last 64 are kept.
     """
-    page = (_page_query(shape)
-            .with_only_columns(literal_column(_reading_json_sql("readings")))
-            .limit(literal_column(str(int(limit) + 1))))
+    page = (
+        _page_query(shape)
+        .with_only_columns(literal_column(_reading_json_sql("readings")))
+        .limit(literal_column(str(int(limit) + 1)))
+    )
     return func.array(page.scalar_subquery())
 
 
@@ -645,7 +685,8 @@ def _json_page_statement(shape: tuple[bool, bool, bool], limit: int) -> Select:
 
 
 def page_as_json(
-    request: JsonPageRequest, items: list[str] | None = None,
+    request: JsonPageRequest,
+    items: list[str] | None = None,
 ) -> tuple[str, str | None]:
     """Return the page as the API's JSON list, and the next cursor (PostgreSQL).
 
@@ -663,12 +704,12 @@ def page_as_json(
     next_cursor = None
     if len(items) > limit:
         last = json.loads(items[limit - 1])
-        next_cursor = _encode_position(last["timestamp"].removesuffix("Z") + "+00:00",
-                                       last["id"])
+        next_cursor = _encode_position(last["timestamp"].removesuffix("Z") + "+00:00", last["id"])
     return body, next_cursor
 
 
 # ---- Meter checks ---------------------------------------------------------------------------
+
 
 def previous_reading(
     source: DataSource, timestamp: datetime, exclude_id: uuid.UUID | str | None = None
@@ -680,9 +721,7 @@ def previous_reading(
     excluded = parse_reading_id(exclude_id) if exclude_id is not None else None
     if excluded is not None:
         query = query.where(Reading.id != excluded)
-    return db.session.scalar(
-        query.order_by(Reading.timestamp.desc(), Reading.id.desc()).limit(1)
-    )
+    return db.session.scalar(query.order_by(Reading.timestamp.desc(), Reading.id.desc()).limit(1))
 
 
 def _swaps_until(source: DataSource, until: datetime) -> list[MeterEvent]:
@@ -690,15 +729,21 @@ def _swaps_until(source: DataSource, until: datetime) -> list[MeterEvent]:
 
     As in usage (homelog/usage/meter.py), a reading at a swap's instant is the new meter's.
     """
-    return list(db.session.scalars(
-        select(MeterEvent)
-        .where(MeterEvent.data_source_id == source.id, MeterEvent.at <= until)
-        .order_by(MeterEvent.at)
-    ))
+    return list(
+        db.session.scalars(
+            select(MeterEvent)
+            .where(MeterEvent.data_source_id == source.id, MeterEvent.at <= until)
+            .order_by(MeterEvent.at)
+        )
+    )
 
 
-def lower_values(source: DataSource, values: Mapping[str, float], previous: Reading | None,
-                 swap: MeterEvent | None = None) -> dict[str, float]:
+def lower_values(
+    source: DataSource,
+    values: Mapping[str, float],
+    previous: Reading | None,
+    swap: MeterEvent | None = None,
+) -> dict[str, float]:
     """Return {metric: value before} where a meter's value is below the value before it.
 
     The value before is previous's or, when `swap` (a meter swap between previous and this
@@ -714,8 +759,13 @@ def lower_values(source: DataSource, values: Mapping[str, float], previous: Read
     }
 
 
-def _explained_drop(source: DataSource, values: Mapping[str, float], timestamp: datetime,
-                    previous: Reading | None, swaps=None) -> dict[str, float]:
+def _explained_drop(
+    source: DataSource,
+    values: Mapping[str, float],
+    timestamp: datetime,
+    previous: Reading | None,
+    swaps=None,
+) -> dict[str, float]:
     """Return lower_values(...), compared across a meter swap recorded in between, without
     the metrics whose register wrapped round (as usage, homelog/usage/meter.py, takes them).
 
@@ -728,8 +778,11 @@ def _explained_drop(source: DataSource, values: Mapping[str, float], timestamp: 
     lower = lower_values(source, values, previous)
     if not lower:
         return lower
-    swaps = [swap for swap in (_swaps_until(source, timestamp) if swaps is None else swaps)
-             if swap.at <= timestamp]
+    swaps = [
+        swap
+        for swap in (_swaps_until(source, timestamp) if swaps is None else swaps)
+        if swap.at <= timestamp
+    ]
     between = [swap for swap in swaps if swap.at > previous.timestamp]
     if between:
         lower = lower_values(source, values, previous, between[-1])
@@ -738,8 +791,11 @@ def _explained_drop(source: DataSource, values: Mapping[str, float], timestamp: 
     sizes = register_sizes({}, source.rollover_at)
     for swap in swaps:
         sizes = register_sizes(sizes, swap.rollover_at)
-    return {metric: before for metric, before in lower.items()
-            if not is_rollover(values[metric], before, sizes.get(metric))}
+    return {
+        metric: before
+        for metric, before in lower.items()
+        if not is_rollover(values[metric], before, sizes.get(metric))
+    }
 
 
 def lower_than_previous(
@@ -772,8 +828,9 @@ def lower_flags(source: DataSource, page: Page) -> dict[uuid.UUID, dict[str, flo
             continue
         if swaps is None:
             swaps = _swaps_until(source, page.readings[0].timestamp)
-        if lower := _explained_drop(source, reading.values or {}, reading.timestamp, previous,
-                                    swaps):
+        if lower := _explained_drop(
+            source, reading.values or {}, reading.timestamp, previous, swaps
+        ):
             flags[reading.id] = lower
     return flags
 

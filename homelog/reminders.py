@@ -118,8 +118,9 @@ def first_after(every: str, day: int | None, after: date) -> date:
     return _month_day(year, month, day)
 
 
-def status_of(source: DataSource, last_reading_at: datetime | None,
-              now: datetime | None = None) -> Reminder | None:
+def status_of(
+    source: DataSource, last_reading_at: datetime | None, now: datetime | None = None
+) -> Reminder | None:
     """Return where source's schedule stands at now (None without a schedule)."""
     every, day = source.reminder_every, source.reminder_day
     if every not in EVERY or (every != "day" and day is None):
@@ -131,13 +132,18 @@ def status_of(source: DataSource, last_reading_at: datetime | None,
     missed = first_after(every, day, last_reading_at.astimezone(zone).date())
     if missed > today:
         return Reminder(source, "ok", None, missed, last_reading_at, today)
-    return Reminder(source, "due" if missed == today else "overdue", missed, missed,
-                    last_reading_at, today)
+    return Reminder(
+        source, "due" if missed == today else "overdue", missed, missed, last_reading_at, today
+    )
 
 
-def reminders_for(user: User, now: datetime | None = None, *,
-                  include_upcoming: bool = False,
-                  sources: Sequence[DataSource] | None = None) -> list[Reminder]:
+def reminders_for(
+    user: User,
+    now: datetime | None = None,
+    *,
+    include_upcoming: bool = False,
+    sources: Sequence[DataSource] | None = None,
+) -> list[Reminder]:
     """Return the reminders of the sources user sees: overdue first (oldest), then due.
 
     With include_upcoming, sources not due yet follow, soonest first.

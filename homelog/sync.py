@@ -60,6 +60,7 @@ MAX_CURSOR = 2**63 - 1
 
 # ---- Recording changes ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One object that was written or deleted."""
@@ -99,13 +100,16 @@ PG_CHANGE_UPSERT = """
         owner_id = excluded.owner_id, data_source_id = excluded.data_source_id,
         seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at
 """
-_PG_RECORD_CHANGES = """
+_PG_RECORD_CHANGES = (
+    """
     INSERT INTO sync_changes (kind, object_id, owner_id, data_source_id, seq, deleted, changed_at)
     SELECT kind, object_id, %(owner_id)b, data_source_id, seq, deleted, %(now)b
     FROM unnest(%(kinds)b::varchar[], %(object_ids)b::varchar[],
                 %(data_source_ids)b::integer[], %(seqs)b::bigint[], %(deleted)b::boolean[])
         AS change(kind, object_id, data_source_id, seq, deleted)
-""" + PG_CHANGE_UPSERT
+"""
+    + PG_CHANGE_UPSERT
+)
 
 
 def record_changes(connection: Connection, owner_id: int, changes: Sequence[Change]) -> None:
@@ -118,15 +122,18 @@ def record_changes(connection: Connection, owner_id: int, changes: Sequence[Chan
         # One statement may not upsert a row twice: an object listed twice keeps its last
         # change (and number), as one statement per change would leave it.
         latest = {(c.kind, c.object_id): (first + offset, c) for offset, c in enumerate(changes)}
-        connection.exec_driver_sql(_PG_RECORD_CHANGES, {
-            "owner_id": owner_id,
-            "now": now,
-            "kinds": [c.kind for _, c in latest.values()],
-            "object_ids": [c.object_id for _, c in latest.values()],
-            "data_source_ids": [c.data_source_id for _, c in latest.values()],
-            "seqs": [seq for seq, _ in latest.values()],
-            "deleted": [c.deleted for _, c in latest.values()],
-        })
+        connection.exec_driver_sql(
+            _PG_RECORD_CHANGES,
+            {
+                "owner_id": owner_id,
+                "now": now,
+                "kinds": [c.kind for _, c in latest.values()],
+                "object_ids": [c.object_id for _, c in latest.values()],
+                "data_source_ids": [c.data_source_id for _, c in latest.values()],
+                "seqs": [seq for seq, _ in latest.values()],
+                "deleted": [c.deleted for _, c in latest.values()],
+            },
+        )
         return
     rows = [
         {
@@ -164,9 +171,7 @@ def _record_flushed_changes(session: Session, _flush_context) -> None:
                 deleted_sources.add(obj.id)
             by_owner[obj.owner_id].append(Change(SOURCE, str(obj.id), None, deleted))
         elif isinstance(obj, Reading):
-            pending_readings.append(
-                Change(READING, str(obj.id), obj.data_source_id, deleted)
-            )
+            pending_readings.append(Change(READING, str(obj.id), obj.data_source_id, deleted))
 
     for obj in session.new:
         note(obj, False)
@@ -188,9 +193,11 @@ def _record_flushed_changes(session: Session, _flush_context) -> None:
                 owners[source_id] = loaded.__dict__["owner_id"]
         unknown = source_ids - owners.keys()
         if unknown:
-            owners.update(connection.execute(
-                select(DataSource.id, DataSource.owner_id).where(DataSource.id.in_(unknown))
-            ).all())
+            owners.update(
+                connection.execute(
+                    select(DataSource.id, DataSource.owner_id).where(DataSource.id.in_(unknown))
+                ).all()
+            )
         for change in pending_readings:
             # A reading whose source is gone is covered by the source's tombstone.
             if change.data_source_id in owners:
@@ -201,6 +208,7 @@ def _record_flushed_changes(session: Session, _flush_context) -> None:
 
 
 # ---- The change feed ------------------------------------------------------------------------
+
 
 @dataclass
 class ChangePage:
@@ -241,16 +249,22 @@ def changes_since(user: User, since: int, limit: int = 500) -> ChangePage:
     order = {(row.kind, row.object_id): row.seq for row in page}
     source_ids = [int(r.object_id) for r in page if r.kind == SOURCE and not r.deleted]
     reading_ids = [uuid.UUID(r.object_id) for r in page if r.kind == READING and not r.deleted]
-    sources = list(
-        db.session.scalars(visible_sources(user).where(DataSource.id.in_(source_ids)))
-    ) if source_ids else []
-    found_readings = list(
-        db.session.scalars(
-            select(Reading)
-            .join(DataSource, Reading.data_source_id == DataSource.id)
-            .where(Reading.id.in_(reading_ids), DataSource.owner_id == user.id)
+    sources = (
+        list(db.session.scalars(visible_sources(user).where(DataSource.id.in_(source_ids))))
+        if source_ids
+        else []
+    )
+    found_readings = (
+        list(
+            db.session.scalars(
+                select(Reading)
+                .join(DataSource, Reading.data_source_id == DataSource.id)
+                .where(Reading.id.in_(reading_ids), DataSource.owner_id == user.id)
+            )
         )
-    ) if reading_ids else []
+        if reading_ids
+        else []
+    )
     # An object deleted since its row was read is left out: its tombstone comes later.
     sources.sort(key=lambda s: order[(SOURCE, str(s.id))])
     found_readings.sort(key=lambda r: order[(READING, str(r.id))])
@@ -264,6 +278,7 @@ def changes_since(user: User, since: int, limit: int = 500) -> ChangePage:
 
 
 # ---- Batch upload ---------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class ReadingInput:
@@ -288,8 +303,14 @@ class ItemResult:
     reading: Reading | None = None
 
 
-def same_content(reading, data_source_id: int, timestamp: datetime, values: dict,
-                 note: str | None, confirmed: bool = False) -> bool:
+def same_content(
+    reading,
+    data_source_id: int,
+    timestamp: datetime,
+    values: dict,
+    note: str | None,
+    confirmed: bool = False,
+) -> bool:
     """Return True when reading (a Reading or a row of its columns) holds exactly this content."""
     return (
         reading.data_source_id == data_source_id
@@ -315,29 +336,40 @@ _PG_INSERT_READINGS = """
 """
 
 
-def _insert_new(connection: Connection, rows: list[dict], created_by_id: int,
-                now: datetime) -> set[uuid.UUID]:
+def _insert_new(
+    connection: Connection, rows: list[dict], created_by_id: int, now: datetime
+) -> set[uuid.UUID]:
     """Insert the rows whose id is free, in the order given; return the ids inserted."""
     if connection.dialect.name == "postgresql":
-        return set(connection.exec_driver_sql(_PG_INSERT_READINGS, {
-            "created_by_id": created_by_id,
-            "now": now,
-            "ids": [row["id"] for row in rows],
-            "data_source_ids": [row["data_source_id"] for row in rows],
-            "timestamps": [row["timestamp"] for row in rows],
-            "values": [json.dumps(row["values"]) for row in rows],
-            "notes": [row["note"] for row in rows],
-            "confirmed": [row["confirmed"] for row in rows],
-        }).scalars())
+        return set(
+            connection.exec_driver_sql(
+                _PG_INSERT_READINGS,
+                {
+                    "created_by_id": created_by_id,
+                    "now": now,
+                    "ids": [row["id"] for row in rows],
+                    "data_source_ids": [row["data_source_id"] for row in rows],
+                    "timestamps": [row["timestamp"] for row in rows],
+                    "values": [json.dumps(row["values"]) for row in rows],
+                    "notes": [row["note"] for row in rows],
+                    "confirmed": [row["confirmed"] for row in rows],
+                },
+            ).scalars()
+        )
     table = Reading.__table__
     # Rows as executemany parameters, not one .values(rows) statement: SQLAlchemy batches
     # them ("insertmanyvalues") with a cached compiled statement.
-    return set(connection.execute(
-        _insert(connection, table).on_conflict_do_nothing(index_elements=["id"])
-        .returning(table.c.id),
-        [{**row, "created_by_id": created_by_id, "created_at": now, "updated_at": now}
-         for row in rows],
-    ).scalars())
+    return set(
+        connection.execute(
+            _insert(connection, table)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(table.c.id),
+            [
+                {**row, "created_by_id": created_by_id, "created_at": now, "updated_at": now}
+                for row in rows
+            ],
+        ).scalars()
+    )
 
 
 def _stored(connection: Connection, ids: list[uuid.UUID]) -> dict:
@@ -346,13 +378,19 @@ def _stored(connection: Connection, ids: list[uuid.UUID]) -> dict:
         return {}
     table = Reading.__table__
     query = select(
-        table.c.id, table.c.data_source_id, table.c.timestamp, table.c["values"],
-        table.c.note, table.c.confirmed, DataSource.owner_id,
+        table.c.id,
+        table.c.data_source_id,
+        table.c.timestamp,
+        table.c["values"],
+        table.c.note,
+        table.c.confirmed,
+        DataSource.owner_id,
     ).join(DataSource, DataSource.id == table.c.data_source_id)
     if connection.dialect.name == "postgresql":
         # One array parameter: the statement stays the same for any number of ids.
-        query = query.where(table.c.id == any_(
-            bindparam("ids", ids, type_=postgresql.ARRAY(table.c.id.type))))
+        query = query.where(
+            table.c.id == any_(bindparam("ids", ids, type_=postgresql.ARRAY(table.c.id.type)))
+        )
     else:
         query = query.where(table.c.id.in_(ids))
     return {row.id: row for row in connection.execute(query)}
@@ -367,13 +405,17 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
     items = list(items)
     results: list[ItemResult | None] = [None] * len(items)
     wanted_sources = {item.data_source_id for item in items}
-    sources = {
-        source.id: source
-        # A viewer of a shared home may not write: its sources count as unknown here.
-        for source in db.session.scalars(
-            writable_sources(user).where(DataSource.id.in_(wanted_sources))
-        )
-    } if wanted_sources else {}
+    sources = (
+        {
+            source.id: source
+            # A viewer of a shared home may not write: its sources count as unknown here.
+            for source in db.session.scalars(
+                writable_sources(user).where(DataSource.id.in_(wanted_sources))
+            )
+        }
+        if wanted_sources
+        else {}
+    )
 
     clean: dict[int, dict] = {}  # item index -> row to insert
     first_of: dict[uuid.UUID, int] = {}
@@ -381,7 +423,9 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
         source = sources.get(item.data_source_id)
         if source is None:
             results[index] = ItemResult(
-                item.id, "invalid", "No such source.",
+                item.id,
+                "invalid",
+                "No such source.",
                 {"data_source_id": ["No such source."]},
             )
             continue
@@ -400,12 +444,22 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
         if item.id in first_of:
             # The same id twice in one batch: the first one counts, like a resend would.
             earlier = clean[first_of[item.id]]
-            same = (earlier["data_source_id"], earlier["timestamp"], earlier["values"],
-                    earlier["note"], earlier["confirmed"]) == (
-                row["data_source_id"], row["timestamp"], row["values"], row["note"],
-                row["confirmed"])
+            same = (
+                earlier["data_source_id"],
+                earlier["timestamp"],
+                earlier["values"],
+                earlier["note"],
+                earlier["confirmed"],
+            ) == (
+                row["data_source_id"],
+                row["timestamp"],
+                row["values"],
+                row["note"],
+                row["confirmed"],
+            )
             results[index] = (
-                ItemResult(item.id, "unchanged") if same
+                ItemResult(item.id, "unchanged")
+                if same
                 else ItemResult(item.id, "conflict", "The batch holds this id twice, differently.")
             )
             continue
@@ -424,7 +478,8 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
         for row in rows:
             if row["id"] in created:
                 by_owner[sources[row["data_source_id"]].owner_id].append(
-                    Change(READING, str(row["id"]), row["data_source_id"]))
+                    Change(READING, str(row["id"]), row["data_source_id"])
+                )
         for owner_id in sorted(by_owner):
             record_changes(connection, owner_id, by_owner[owner_id])
         existing = _stored(connection, [row["id"] for row in rows if row["id"] not in created])
@@ -440,20 +495,30 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
                 # Someone else's reading (not in a source this user may write to): say nothing
                 # of it.
                 results[index] = ItemResult(row["id"], "conflict", "This id is already taken.")
-            elif same_content(stored, row["data_source_id"], row["timestamp"], row["values"],
-                              row["note"], row["confirmed"]):
+            elif same_content(
+                stored,
+                row["data_source_id"],
+                row["timestamp"],
+                row["values"],
+                row["note"],
+                row["confirmed"],
+            ):
                 results[index] = ItemResult(row["id"], "unchanged")
             else:
                 conflicts[index] = row["id"]
         if conflicts:
             # Only a conflict shows the stored reading: those few are loaded as objects.
             current = {
-                reading.id: reading for reading in db.session.scalars(
-                    select(Reading).where(Reading.id.in_(conflicts.values())))
+                reading.id: reading
+                for reading in db.session.scalars(
+                    select(Reading).where(Reading.id.in_(conflicts.values()))
+                )
             }
             for index, reading_id in conflicts.items():
                 results[index] = ItemResult(
-                    reading_id, "conflict", "A different reading with this id exists.",
+                    reading_id,
+                    "conflict",
+                    "A different reading with this id exists.",
                     reading=current.get(reading_id),
                 )
     db.session.commit()

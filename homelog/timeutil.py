@@ -97,8 +97,14 @@ def time_ago(value: datetime, now: datetime | None = None) -> str:
     seconds = abs(seconds)
     if seconds < 60:
         return "just now"
-    for unit, size in (("year", 31_536_000), ("month", 2_592_000), ("week", 604_800),
-                       ("day", 86_400), ("hour", 3_600), ("minute", 60)):
+    for unit, size in (
+        ("year", 31_536_000),
+        ("month", 2_592_000),
+        ("week", 604_800),
+        ("day", 86_400),
+        ("hour", 3_600),
+        ("minute", 60),
+    ):
         if seconds >= size:
             count = seconds // size
             phrase = f"{count} {unit}{'s' if count != 1 else ''}"

@@ -86,8 +86,9 @@ def live(token: ApiToken | None, now: datetime | None = None) -> ApiToken | None
     return token
 
 
-def works(revoked_at: datetime | None, expires_at: datetime | None, user_active: bool,
-          now: datetime) -> bool:
+def works(
+    revoked_at: datetime | None, expires_at: datetime | None, user_active: bool, now: datetime
+) -> bool:
     """Return True when a token with these times, of a user active or not, is accepted now."""
     if revoked_at is not None or not user_active:
         return False

@@ -71,8 +71,10 @@ def _check_only_decorated_rate_limits(app: Flask) -> None:
     """
     from homelog.extensions import limiter
 
-    if any(app.config.get(key) for key in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION",
-                                           "RATELIMIT_META")):
+    if any(
+        app.config.get(key)
+        for key in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
+    ):
         return
     check = getattr(limiter, "_check_request_limit", None)
     hooks = app.before_request_funcs.get(None, [])
@@ -135,8 +137,9 @@ def init_app(app: Flask) -> None:
         message = "Text must not contain NUL characters."
         if wants_json():
             return json_error(422, message, {"body": [message]})
-        return render_template("errors/error.html", code=400, message=message,
-                               name="Bad request"), 400
+        return render_template(
+            "errors/error.html", code=400, message=message, name="Bad request"
+        ), 400
 
     @app.after_request
     def security_headers(response):
@@ -165,9 +168,7 @@ def init_app(app: Flask) -> None:
                 headers["Allow"] = ", ".join(error.valid_methods)
             return json_error(error.code or 500, error.description or error.name, None, headers)
         if htmx.is_fragment_request():
-            return render_template(
-                "errors/_message.html", message=error.description
-            ), error.code
+            return render_template("errors/_message.html", message=error.description), error.code
         return render_template(
             "errors/error.html", code=error.code, message=error.description, name=error.name
         ), error.code
@@ -177,8 +178,12 @@ def init_app(app: Flask) -> None:
     def database_unavailable(error):
         # The connection is broken or the server is down: say so quickly, never a stack trace.
         # The failed connection invalidated the pool: the next request reconnects.
-        app.logger.warning("Database unavailable on %s %s: %s", request.method, request.path,
-                           type(error.orig).__name__ if hasattr(error, "orig") else error)
+        app.logger.warning(
+            "Database unavailable on %s %s: %s",
+            request.method,
+            request.path,
+            type(error.orig).__name__ if hasattr(error, "orig") else error,
+        )
         from homelog.extensions import db, login_manager
 
         db.session.rollback()
@@ -190,9 +195,13 @@ def init_app(app: Flask) -> None:
             return json_error(503, "Database unavailable.", headers=headers)
         if htmx.is_fragment_request():
             return render_template("errors/_message.html", message=message), 503, headers
-        return render_template(
-            "errors/error.html", code=503, message=message, name="Service unavailable"
-        ), 503, headers
+        return (
+            render_template(
+                "errors/error.html", code=503, message=message, name="Service unavailable"
+            ),
+            503,
+            headers,
+        )
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

@@ -203,8 +203,14 @@ def admin(make_user) -> User:
 def make_source(app):
     """Return a factory that creates data sources."""
 
-    def factory(owner: User, name: str = "Electricity", *, kind: str = "meter",
-                metrics: dict[str, str] | None = None, **fields) -> DataSource:
+    def factory(
+        owner: User,
+        name: str = "Electricity",
+        *,
+        kind: str = "meter",
+        metrics: dict[str, str] | None = None,
+        **fields,
+    ) -> DataSource:
         source = DataSource(owner_id=owner.id, name=name, kind=kind, **fields)
         source.metrics = metrics or {"import": "kWh"}
         db.session.add(source)
@@ -218,8 +224,13 @@ def make_source(app):
 def make_reading(app):
     """Return a factory that creates readings."""
 
-    def factory(source: DataSource, values: dict | None = None, *,
-                timestamp: datetime | None = None, **fields) -> Reading:
+    def factory(
+        source: DataSource,
+        values: dict | None = None,
+        *,
+        timestamp: datetime | None = None,
+        **fields,
+    ) -> Reading:
         reading = Reading(
             data_source_id=source.id,
             values=values or {name: 1.0 for name in source.metric_names},
@@ -239,8 +250,9 @@ class AuthActions:
     def __init__(self, client: CSRFClient):
         self._client = client
 
-    def login(self, email: str = "owner@example.com", password: str = PASSWORD,
-              remember: bool = False):
+    def login(
+        self, email: str = "owner@example.com", password: str = PASSWORD, remember: bool = False
+    ):
         data = {"email": email, "password": password}
         if remember:
             data["remember"] = "y"
@@ -286,10 +298,15 @@ def berlin(*args: int) -> datetime:
 def worked_example_meter(user, make_source):
     """Return the meter of docs/usage.md's worked example (readings only: no swap, no price)."""
     source = make_source(user, "Electricity", metrics={"import": "kWh"})
-    for when, value in [((2025, 12, 27, 12), 10_400.0), ((2026, 1, 6, 12), 10_500.0),
-                        ((2026, 1, 9, 18), 1_060.0), ((2026, 1, 16, 12), 10_600.0),
-                        ((2026, 2, 5, 12), 100.0)]:
-        db.session.add(Reading(data_source_id=source.id, timestamp=berlin(*when),
-                               values={"import": value}))
+    for when, value in [
+        ((2025, 12, 27, 12), 10_400.0),
+        ((2026, 1, 6, 12), 10_500.0),
+        ((2026, 1, 9, 18), 1_060.0),
+        ((2026, 1, 16, 12), 10_600.0),
+        ((2026, 2, 5, 12), 100.0),
+    ]:
+        db.session.add(
+            Reading(data_source_id=source.id, timestamp=berlin(*when), values={"import": value})
+        )
     db.session.commit()
     return source

@@ -83,26 +83,49 @@ def test_admin_sees_users_link(as_admin):
     assert b'href="/admin/users"' in as_admin.get("/account").data
 
 
-@pytest.mark.parametrize("url", [
-    "/admin/users/999999", "/admin/users/999999/reset-password", "/admin/users/999999/delete",
-    "/admin/users/abc", "/admin/users/-1", "/admin/users/1.5/delete",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/users/999999",
+        "/admin/users/999999/reset-password",
+        "/admin/users/999999/delete",
+        "/admin/users/abc",
+        "/admin/users/-1",
+        "/admin/users/1.5/delete",
+    ],
+)
 def test_unknown_user_is_404(as_admin, url):
     assert as_admin.get(url).status_code == 404
 
 
-@pytest.mark.parametrize("action", [
-    "deactivate", "reactivate", "make-admin", "remove-admin", "reset-password", "delete",
-])
+@pytest.mark.parametrize(
+    "action",
+    [
+        "deactivate",
+        "reactivate",
+        "make-admin",
+        "remove-admin",
+        "reset-password",
+        "delete",
+    ],
+)
 @pytest.mark.parametrize("user_id", ["999999", "abc"])
 def test_unknown_user_actions_are_404(as_admin, action, user_id):
     assert as_admin.post(f"/admin/users/{user_id}/{action}").status_code == 404
     assert as_admin.post(f"/admin/users/{user_id}/{action}", headers=HX).status_code == 404
 
 
-@pytest.mark.parametrize("action", [
-    "deactivate", "reactivate", "make-admin", "remove-admin", "reset-password", "delete",
-])
+@pytest.mark.parametrize(
+    "action",
+    [
+        "deactivate",
+        "reactivate",
+        "make-admin",
+        "remove-admin",
+        "reset-password",
+        "delete",
+    ],
+)
 def test_actions_require_csrf(as_admin, make_user, action):
     target = make_user("target@example.com")
     before = (target.is_active, target.is_admin, target.password_hash, target.session_version)
@@ -111,18 +134,24 @@ def test_actions_require_csrf(as_admin, make_user, action):
     db.session.expire_all()
     target = db.session.get(User, target.id)
     assert target is not None
-    assert (target.is_active, target.is_admin, target.password_hash,
-            target.session_version) == before
+    assert (
+        target.is_active,
+        target.is_admin,
+        target.password_hash,
+        target.session_version,
+    ) == before
 
 
 def test_create_requires_csrf(as_admin):
-    response = as_admin.post("/admin/users/new", data={"email": "new@example.com",
-                                                       "timezone": "UTC"}, csrf=False)
+    response = as_admin.post(
+        "/admin/users/new", data={"email": "new@example.com", "timezone": "UTC"}, csrf=False
+    )
     assert response.status_code == 400
     assert accounts.find_by_email("new@example.com") is None
 
 
 # --- list and search ----------------------------------------------------------------------
+
 
 def test_users_page_lists_users(as_admin, admin, make_user):
     make_user("olive@example.com", name="Olive Owner")
@@ -153,13 +182,16 @@ def test_boosted_or_history_restore_gets_full_page(as_admin):
         assert b"<html" in as_admin.get("/admin/users", headers=headers).data
 
 
-@pytest.mark.parametrize(("query", "found", "missing"), [
-    ("olive", ["olive@example.com"], ["bob@example.com"]),
-    ("OWNER", ["olive@example.com"], ["bob@example.com"]),  # by name, any case
-    ("EXAMPLE.ORG", ["bob@example.org"], ["olive@example.com"]),
-    ("%", [], ["olive@example.com", "bob@example.org"]),  # LIKE wildcards are literal
-    ("_", ["under_score@example.com"], ["olive@example.com"]),
-])
+@pytest.mark.parametrize(
+    ("query", "found", "missing"),
+    [
+        ("olive", ["olive@example.com"], ["bob@example.com"]),
+        ("OWNER", ["olive@example.com"], ["bob@example.com"]),  # by name, any case
+        ("EXAMPLE.ORG", ["bob@example.org"], ["olive@example.com"]),
+        ("%", [], ["olive@example.com", "bob@example.org"]),  # LIKE wildcards are literal
+        ("_", ["under_score@example.com"], ["olive@example.com"]),
+    ],
+)
 def test_search(as_admin, make_user, query, found, missing):
     make_user("olive@example.com", name="Olive Owner")
     make_user("bob@example.org", name="Bob")
@@ -211,6 +243,7 @@ def test_own_row_has_no_buttons(as_admin, admin):
 
 # --- create -------------------------------------------------------------------------------
 
+
 def test_create_page(as_admin):
     response = as_admin.get("/admin/users/new")
     assert response.status_code == 200
@@ -219,10 +252,15 @@ def test_create_page(as_admin):
 
 def test_create_user_with_typed_password(app, as_admin):
     temporary = "a temporary passphrase"
-    response = as_admin.post("/admin/users/new", data={
-        "email": " New@Example.com ", "name": "Nina New", "timezone": "Europe/Paris",
-        "password": temporary,
-    })
+    response = as_admin.post(
+        "/admin/users/new",
+        data={
+            "email": " New@Example.com ",
+            "name": "Nina New",
+            "timezone": "Europe/Paris",
+            "password": temporary,
+        },
+    )
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert temporary in _text(response)
@@ -236,12 +274,18 @@ def test_create_user_with_typed_password(app, as_admin):
 
 
 def test_create_user_with_generated_password(app, as_admin):
-    response = as_admin.post("/admin/users/new", data={
-        "email": "gen@example.com", "timezone": "UTC", "is_admin": "y",
-    })
+    response = as_admin.post(
+        "/admin/users/new",
+        data={
+            "email": "gen@example.com",
+            "timezone": "UTC",
+            "is_admin": "y",
+        },
+    )
     assert response.status_code == 200
-    shown = re.search(r'<code class="secret" id="temporary-password">([^<]+)</code>',
-                      _text(response)).group(1)
+    shown = re.search(
+        r'<code class="secret" id="temporary-password">([^<]+)</code>', _text(response)
+    ).group(1)
     assert len(shown) >= 20 and accounts.password_problem(shown) is None
     created = accounts.find_by_email("gen@example.com")
     assert created.is_admin and created.must_change_password
@@ -258,20 +302,27 @@ def test_generated_passwords_differ_and_are_strong():
     assert all(accounts.password_problem(p) is None for p in passwords)
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("email", "", "Enter an email address."),
-    ("email", "not-an-email", "Enter a valid email address"),
-    ("email", "admin@example.com", "An account with this email already exists."),
-    ("email", "ADMIN@example.com", "An account with this email already exists."),
-    ("name", "x" * 101, "Use at most 100 characters."),
-    ("timezone", "Mars/Olympus", "Choose a timezone from the list"),
-    ("password", "short", "Use at least 10 characters."),
-    ("password", "password123", "too easy to guess"),
-    ("password", "x" * 257, "Use at most 256 characters."),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "", "Enter an email address."),
+        ("email", "not-an-email", "Enter a valid email address"),
+        ("email", "admin@example.com", "An account with this email already exists."),
+        ("email", "ADMIN@example.com", "An account with this email already exists."),
+        ("name", "x" * 101, "Use at most 100 characters."),
+        ("timezone", "Mars/Olympus", "Choose a timezone from the list"),
+        ("password", "short", "Use at least 10 characters."),
+        ("password", "password123", "too easy to guess"),
+        ("password", "x" * 257, "Use at most 256 characters."),
+    ],
+)
 def test_create_validation_messages_keep_input(as_admin, field, value, message):
-    data = {"email": "new@example.com", "name": "Nina New", "timezone": "Europe/Paris",
-            "password": "a temporary passphrase"}
+    data = {
+        "email": "new@example.com",
+        "name": "Nina New",
+        "timezone": "Europe/Paris",
+        "password": "a temporary passphrase",
+    }
     data[field] = value
     response = as_admin.post("/admin/users/new", data=data)
     page = _text(response)
@@ -286,13 +337,16 @@ def test_create_validation_messages_keep_input(as_admin, field, value, message):
 
 
 def test_create_rejects_email_as_password(as_admin):
-    response = as_admin.post("/admin/users/new", data={
-        "email": "someone@example.com", "timezone": "UTC", "password": "someone@example.com"})
+    response = as_admin.post(
+        "/admin/users/new",
+        data={"email": "someone@example.com", "timezone": "UTC", "password": "someone@example.com"},
+    )
     assert response.status_code == 422
     assert "Do not use your email address" in _text(response)
 
 
 # --- detail -------------------------------------------------------------------------------
+
 
 def test_user_page(as_admin, make_user, make_source, make_reading):
     target = make_user("olive@example.com", name="Olive Owner", timezone="Europe/Berlin")
@@ -314,13 +368,15 @@ def test_own_user_page_offers_no_self_harm(as_admin, admin):
 
 # --- deactivate / reactivate --------------------------------------------------------------
 
+
 def test_deactivate_ends_sessions_and_blocks_sign_in(app, as_admin, make_user):
     target = make_user("olive@example.com")
     other, response = _sign_in(app, target.email)
     assert response.status_code == 302 and other.get("/").status_code == 200
 
-    response = as_admin.post(f"/admin/users/{target.id}/deactivate",
-                             data={"next": "/admin/users?q=olive"})
+    response = as_admin.post(
+        f"/admin/users/{target.id}/deactivate", data={"next": "/admin/users?q=olive"}
+    )
     assert response.status_code == 302 and response.location == "/admin/users?q=olive"
     assert "is deactivated" in _text(as_admin.get(response.location))
     db.session.refresh(target)
@@ -332,8 +388,9 @@ def test_deactivate_ends_sessions_and_blocks_sign_in(app, as_admin, make_user):
 
 def test_deactivate_fragment_returns_row_and_flash(app, as_admin, make_user):
     target = make_user("olive@example.com")
-    response = as_admin.post(f"/admin/users/{target.id}/deactivate", headers=HX,
-                             data={"next": "/admin/users"})
+    response = as_admin.post(
+        f"/admin/users/{target.id}/deactivate", headers=HX, data={"next": "/admin/users"}
+    )
     page = _text(response)
     assert response.status_code == 200
     assert page.lstrip().startswith(f'<tr id="user-{target.id}"')
@@ -386,6 +443,7 @@ def test_deactivating_another_admin_is_allowed(app, as_admin, make_user):
 
 # --- admin role ---------------------------------------------------------------------------
 
+
 def test_make_and_remove_admin(app, as_admin, make_user):
     target = make_user("olive@example.com")
     response = as_admin.post(f"/admin/users/{target.id}/make-admin")
@@ -425,12 +483,14 @@ def test_admin_cannot_demote_self(as_admin, admin, make_user):
 
 def test_next_must_be_local(as_admin, make_user):
     target = make_user("olive@example.com")
-    response = as_admin.post(f"/admin/users/{target.id}/make-admin",
-                             data={"next": "https://evil.example/"})
+    response = as_admin.post(
+        f"/admin/users/{target.id}/make-admin", data={"next": "https://evil.example/"}
+    )
     assert response.location == f"/admin/users/{target.id}"
 
 
 # --- last administrator (rules in the domain; the UI cannot reach them without "self") ----
+
 
 def test_last_admin_cannot_be_removed(app, make_user):
     only = make_user("only@example.com", is_admin=True)
@@ -456,6 +516,7 @@ def test_inactive_admins_do_not_count(make_user):
 
 # --- reset password -----------------------------------------------------------------------
 
+
 def test_reset_password_page(as_admin, make_user):
     target = make_user("olive@example.com")
     response = as_admin.get(f"/admin/users/{target.id}/reset-password")
@@ -480,8 +541,9 @@ def test_reset_password_forces_change_and_ends_sessions(app, as_admin, make_user
     assert response.status_code == 302
     assert fresh.get("/").location == "/account/password"
     new = "my very own passphrase"
-    response = fresh.post("/account/password", data={
-        "current_password": shown, "new_password": new, "confirm": new})
+    response = fresh.post(
+        "/account/password", data={"current_password": shown, "new_password": new, "confirm": new}
+    )
     assert response.status_code == 302
     assert fresh.get("/").status_code == 200
     db.session.refresh(target)
@@ -491,22 +553,23 @@ def test_reset_password_forces_change_and_ends_sessions(app, as_admin, make_user
 def test_reset_password_with_typed_password(app, as_admin, make_user):
     target = make_user("olive@example.com")
     typed = "typed temporary phrase"
-    response = as_admin.post(f"/admin/users/{target.id}/reset-password",
-                             data={"password": typed})
+    response = as_admin.post(f"/admin/users/{target.id}/reset-password", data={"password": typed})
     assert typed in _text(response)
     assert _sign_in(app, target.email, typed)[1].status_code == 302
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("short", "Use at least 10 characters."),
-    ("qwertyuiop", "too easy to guess"),
-    ("olive@example.com", "Do not use your email address"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("short", "Use at least 10 characters."),
+        ("qwertyuiop", "too easy to guess"),
+        ("olive@example.com", "Do not use your email address"),
+    ],
+)
 def test_reset_password_validation(as_admin, make_user, value, message):
     target = make_user("olive@example.com")
     before = target.password_hash
-    response = as_admin.post(f"/admin/users/{target.id}/reset-password",
-                             data={"password": value})
+    response = as_admin.post(f"/admin/users/{target.id}/reset-password", data={"password": value})
     assert response.status_code == 422 and message in _text(response)
     db.session.refresh(target)
     assert target.password_hash == before and not target.must_change_password
@@ -522,6 +585,7 @@ def test_admin_cannot_reset_own_password_here(as_admin, admin):
 
 
 # --- delete -------------------------------------------------------------------------------
+
 
 def test_delete_asks_first_and_counts_data(as_admin, make_user, make_source, make_reading):
     target = make_user("olive@example.com", name="Olive")

@@ -27,30 +27,53 @@ def test_pages_have_an_icon_that_is_served(client, user):
 
 
 def test_setup_creates_first_admin_then_disappears(client, app):
-    response = client.post("/setup", data={
-        "name": "Ada", "email": " Ada@Example.com ", "password": PASSWORD,
-        "confirm": PASSWORD, "timezone": "Europe/Berlin",
-    })
+    response = client.post(
+        "/setup",
+        data={
+            "name": "Ada",
+            "email": " Ada@Example.com ",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+            "timezone": "Europe/Berlin",
+        },
+    )
     assert response.status_code == 302
     user = db.session.scalar(db.select(User))
     assert user.email == "ada@example.com" and user.is_admin and user.timezone == "Europe/Berlin"
     assert client.get("/setup").status_code == 404
-    assert client.post("/setup", data={
-        "email": "eve@example.com", "password": PASSWORD, "confirm": PASSWORD, "timezone": "UTC",
-    }).status_code == 404
+    assert (
+        client.post(
+            "/setup",
+            data={
+                "email": "eve@example.com",
+                "password": PASSWORD,
+                "confirm": PASSWORD,
+                "timezone": "UTC",
+            },
+        ).status_code
+        == 404
+    )
     assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 1
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("email", "not-an-email", b"Enter a valid email address"),
-    ("password", "short", b"Use at least 10 characters."),
-    ("password", "password123", b"too easy to guess"),
-    ("confirm", "something else entirely", b"The passwords differ."),
-    ("timezone", "Mars/Olympus", b"Choose a timezone from the list"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "not-an-email", b"Enter a valid email address"),
+        ("password", "short", b"Use at least 10 characters."),
+        ("password", "password123", b"too easy to guess"),
+        ("confirm", "something else entirely", b"The passwords differ."),
+        ("timezone", "Mars/Olympus", b"Choose a timezone from the list"),
+    ],
+)
 def test_setup_validation_messages_keep_input(client, field, value, message):
-    data = {"name": "Ada", "email": "ada@example.com", "password": PASSWORD,
-            "confirm": PASSWORD, "timezone": "UTC"}
+    data = {
+        "name": "Ada",
+        "email": "ada@example.com",
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+        "timezone": "UTC",
+    }
     data[field] = value
     if field == "password":
         data["confirm"] = value
@@ -61,9 +84,16 @@ def test_setup_validation_messages_keep_input(client, field, value, message):
 
 
 def test_setup_requires_csrf(client):
-    response = client.post("/setup", data={
-        "email": "ada@example.com", "password": PASSWORD, "confirm": PASSWORD, "timezone": "UTC",
-    }, csrf=False)
+    response = client.post(
+        "/setup",
+        data={
+            "email": "ada@example.com",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+            "timezone": "UTC",
+        },
+        csrf=False,
+    )
     assert response.status_code == 400
     assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 0
 
@@ -128,8 +158,9 @@ def test_login_rate_limited_per_account(client, app, auth, user):
 
 
 def test_htmx_request_with_expired_session_redirects_whole_page(client, user):
-    response = client.get("/", headers={
-        "HX-Request": "true", "HX-Current-URL": "http://localhost/account?tab=1"})
+    response = client.get(
+        "/", headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/account?tab=1"}
+    )
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/login?next=/account?tab%3D1"
 
@@ -167,21 +198,40 @@ def test_change_password_signs_out_other_sessions(app, logged_in, user):
     other.post("/login", data={"email": user.email, "password": PASSWORD})
     assert other.get("/").status_code == 200
     new = "another long passphrase"
-    response = logged_in.post("/account/password", data={
-        "current_password": PASSWORD, "new_password": new, "confirm": new})
+    response = logged_in.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": new, "confirm": new},
+    )
     assert response.status_code == 302
     assert logged_in.get("/").status_code == 200
     assert other.get("/").status_code == 302
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"current_password": "wrong one indeed", "new_password": "another long passphrase",
-      "confirm": "another long passphrase"}, b"not your current password"),
-    ({"current_password": PASSWORD, "new_password": "short", "confirm": "short"},
-     b"at least 10 characters"),
-    ({"current_password": PASSWORD, "new_password": "another long passphrase",
-      "confirm": "different"}, b"The passwords differ."),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {
+                "current_password": "wrong one indeed",
+                "new_password": "another long passphrase",
+                "confirm": "another long passphrase",
+            },
+            b"not your current password",
+        ),
+        (
+            {"current_password": PASSWORD, "new_password": "short", "confirm": "short"},
+            b"at least 10 characters",
+        ),
+        (
+            {
+                "current_password": PASSWORD,
+                "new_password": "another long passphrase",
+                "confirm": "different",
+            },
+            b"The passwords differ.",
+        ),
+    ],
+)
 def test_change_password_validation(logged_in, data, message):
     response = logged_in.post("/account/password", data=data)
     assert response.status_code == 422
@@ -207,8 +257,7 @@ def test_account_lists_devices_and_revokes_one(app, logged_in, user, make_user):
     assert b"Not yours" not in page.data
     assert raw_phone.encode() not in page.data  # a token is shown once, at sign-in, never again
 
-    response = logged_in.post(f"/account/tokens/{phone.id}/revoke",
-                              headers={"HX-Request": "true"})
+    response = logged_in.post(f"/account/tokens/{phone.id}/revoke", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert b"is signed out" in response.data and b"hx-swap-oob" in response.data
     assert tokens.verify_token(raw_phone) is None
@@ -224,6 +273,8 @@ def test_password_change_signs_out_api_devices(logged_in, user):
 
     raw, _ = tokens.issue_token(user, "phone")
     new = "another long passphrase"
-    logged_in.post("/account/password", data={
-        "current_password": PASSWORD, "new_password": new, "confirm": new})
+    logged_in.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": new, "confirm": new},
+    )
     assert tokens.verify_token(raw) is None

@@ -20,8 +20,18 @@ def test_create_user(runner):
 
 
 def test_create_admin_with_name(runner):
-    result = runner.invoke(args=["user", "create", "ada@example.com", "--password", PASSWORD,
-                                 "--admin", "--name", "Ada Admin"])
+    result = runner.invoke(
+        args=[
+            "user",
+            "create",
+            "ada@example.com",
+            "--password",
+            PASSWORD,
+            "--admin",
+            "--name",
+            "Ada Admin",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "Created administrator ada@example.com" in result.output
     user = accounts.find_by_email("ada@example.com")
@@ -34,8 +44,9 @@ def test_created_user_can_sign_in(runner, client, auth):
 
 
 def test_create_prompts_for_password_twice(runner):
-    result = runner.invoke(args=["user", "create", "ada@example.com"],
-                           input=f"{PASSWORD}\n{PASSWORD}\n")
+    result = runner.invoke(
+        args=["user", "create", "ada@example.com"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
     assert result.exit_code == 0, result.output
     assert "Password" in result.output and "Repeat for confirmation" in result.output
     assert PASSWORD not in result.output  # hidden input is not echoed
@@ -43,8 +54,10 @@ def test_create_prompts_for_password_twice(runner):
 
 
 def test_create_prompt_rejects_mismatch_then_accepts(runner):
-    result = runner.invoke(args=["user", "create", "ada@example.com"],
-                           input=f"{PASSWORD}\nsomething else\n{PASSWORD}\n{PASSWORD}\n")
+    result = runner.invoke(
+        args=["user", "create", "ada@example.com"],
+        input=f"{PASSWORD}\nsomething else\n{PASSWORD}\n{PASSWORD}\n",
+    )
     assert result.exit_code == 0, result.output
     assert "do not match" in result.output
 
@@ -53,14 +66,18 @@ def test_create_existing_email_fails(runner, make_user):
     make_user("ada@example.com")
     result = runner.invoke(args=["user", "create", "ADA@example.com", "--password", PASSWORD])
     assert result.exit_code == 1
-    assert "Error: Cannot create user ADA@example.com: An account with this email already " \
-           "exists." in result.output
+    assert (
+        "Error: Cannot create user ADA@example.com: An account with this email already "
+        "exists." in result.output
+    )
     assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 1
 
 
 def test_create_weak_password_fails(runner):
-    for password, message in [("short", "Use at least 10 characters."),
-                              ("password123", "too easy to guess")]:
+    for password, message in [
+        ("short", "Use at least 10 characters."),
+        ("password123", "too easy to guess"),
+    ]:
         result = runner.invoke(args=["user", "create", "ada@example.com", "--password", password])
         assert result.exit_code == 1
         assert message in result.output
@@ -70,8 +87,17 @@ def test_create_weak_password_fails(runner):
 def test_create_invalid_email_and_timezone_fail(runner):
     result = runner.invoke(args=["user", "create", "not-an-email", "--password", PASSWORD])
     assert result.exit_code == 1 and "Enter a valid email address" in result.output
-    result = runner.invoke(args=["user", "create", "ada@example.com", "--password", PASSWORD,
-                                 "--timezone", "Mars/Olympus"])
+    result = runner.invoke(
+        args=[
+            "user",
+            "create",
+            "ada@example.com",
+            "--password",
+            PASSWORD,
+            "--timezone",
+            "Mars/Olympus",
+        ]
+    )
     assert result.exit_code == 1 and "Choose a timezone" in result.output
     assert accounts.user_count() == 0
 
@@ -113,8 +139,9 @@ def test_set_password(runner, make_user):
 def test_set_password_prompts_and_can_be_temporary(runner, make_user):
     user = make_user("ada@example.com")
     new = "a brand new passphrase"
-    result = runner.invoke(args=["user", "set-password", "ada@example.com", "--temporary"],
-                           input=f"{new}\n{new}\n")
+    result = runner.invoke(
+        args=["user", "set-password", "ada@example.com", "--temporary"], input=f"{new}\n{new}\n"
+    )
     assert result.exit_code == 0, result.output
     db.session.refresh(user)
     assert accounts.verify_password(user, new) and user.must_change_password
@@ -122,8 +149,9 @@ def test_set_password_prompts_and_can_be_temporary(runner, make_user):
 
 def test_set_password_errors(runner, make_user):
     user = make_user("ada@example.com")
-    result = runner.invoke(args=["user", "set-password", "nobody@example.com",
-                                 "--password", "a brand new passphrase"])
+    result = runner.invoke(
+        args=["user", "set-password", "nobody@example.com", "--password", "a brand new passphrase"]
+    )
     assert result.exit_code == 1 and "There is no user nobody@example.com." in result.output
     result = runner.invoke(args=["user", "set-password", "ada@example.com", "--password", "short"])
     assert result.exit_code == 1 and "Use at least 10 characters." in result.output

@@ -13,8 +13,15 @@ from homelog import create_app
 from homelog.config import normalize_database_url
 from homelog.extensions import db
 
-ENV_VARS = ("HOMELOG_ENV", "SECRET_KEY", "DATABASE_URL", "SESSION_COOKIE_SECURE",
-            "RATELIMIT_STORAGE_URI", "RATELIMIT_ENABLED", "TRUST_PROXY")
+ENV_VARS = (
+    "HOMELOG_ENV",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "SESSION_COOKIE_SECURE",
+    "RATELIMIT_STORAGE_URI",
+    "RATELIMIT_ENABLED",
+    "TRUST_PROXY",
+)
 
 
 @pytest.fixture
@@ -73,12 +80,18 @@ def test_environment_secret_key_wins_in_development(instance, monkeypatch):
     assert not (instance / "secret_key").exists()
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ("postgres://u:p@db.example:5432/homelog", "postgresql+psycopg://u:p@db.example:5432/homelog"),
-    ("postgresql://u@db/homelog", "postgresql+psycopg://u@db/homelog"),
-    ("postgresql+psycopg://u@db/homelog", "postgresql+psycopg://u@db/homelog"),
-    ("sqlite:////var/lib/homelog.db", "sqlite:////var/lib/homelog.db"),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            "postgres://u:p@db.example:5432/homelog",
+            "postgresql+psycopg://u:p@db.example:5432/homelog",
+        ),
+        ("postgresql://u@db/homelog", "postgresql+psycopg://u@db/homelog"),
+        ("postgresql+psycopg://u@db/homelog", "postgresql+psycopg://u@db/homelog"),
+        ("sqlite:////var/lib/homelog.db", "sqlite:////var/lib/homelog.db"),
+    ],
+)
 def test_normalize_database_url(given, expected):
     assert normalize_database_url(given) == expected
 

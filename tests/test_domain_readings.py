@@ -23,6 +23,7 @@ def errors_of(call, *args, **kwargs) -> dict[str, list[str]]:
 
 # ---- sources --------------------------------------------------------------------------------
 
+
 def test_create_source_cleans_and_keeps_metric_order(user):
     source = datasources.create_source(
         user, "  Power  ", "Main meter", "meter", [(" import ", "kWh"), ("export", " kWh")]
@@ -33,21 +34,27 @@ def test_create_source_cleans_and_keeps_metric_order(user):
     assert datasources.get_source_for(user, source.id) is source
 
 
-@pytest.mark.parametrize(("kwargs", "key", "message"), [
-    ({"name": ""}, "name", "Enter a name."),
-    ({"name": "x" * 101}, "name", "Use at most 100 characters."),
-    ({"name": "a\x00b"}, "name", "Use letters, digits and punctuation only."),
-    ({"description": "x" * 2001}, "description", "Use at most 2000 characters."),
-    ({"kind": "gauge"}, "kind", "Choose meter or sensor."),
-    ({"metrics": []}, "metrics", "Add at least one metric."),
-    ({"metrics": [(f"m{i}", "") for i in range(21)]}, "metrics", "Use at most 20 metrics."),
-    ({"metrics": [("", "kWh")]}, "metrics.0.name", "Enter a metric name."),
-    ({"metrics": [("x" * 41, "kWh")]}, "metrics.0.name", "Use at most 40 characters."),
-    ({"metrics": [("a", "x" * 21)]}, "metrics.0.unit", "Use at most 20 characters."),
-    ({"metrics": [("Import", "kWh"), ("import", "Wh")]}, "metrics.1.name",
-     "“import” is already a metric of this source."),
-    ({"metrics": "nonsense"}, "metrics", "Give each metric as a name and a unit (text)."),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "key", "message"),
+    [
+        ({"name": ""}, "name", "Enter a name."),
+        ({"name": "x" * 101}, "name", "Use at most 100 characters."),
+        ({"name": "a\x00b"}, "name", "Use letters, digits and punctuation only."),
+        ({"description": "x" * 2001}, "description", "Use at most 2000 characters."),
+        ({"kind": "gauge"}, "kind", "Choose meter or sensor."),
+        ({"metrics": []}, "metrics", "Add at least one metric."),
+        ({"metrics": [(f"m{i}", "") for i in range(21)]}, "metrics", "Use at most 20 metrics."),
+        ({"metrics": [("", "kWh")]}, "metrics.0.name", "Enter a metric name."),
+        ({"metrics": [("x" * 41, "kWh")]}, "metrics.0.name", "Use at most 40 characters."),
+        ({"metrics": [("a", "x" * 21)]}, "metrics.0.unit", "Use at most 20 characters."),
+        (
+            {"metrics": [("Import", "kWh"), ("import", "Wh")]},
+            "metrics.1.name",
+            "“import” is already a metric of this source.",
+        ),
+        ({"metrics": "nonsense"}, "metrics", "Give each metric as a name and a unit (text)."),
+    ],
+)
 def test_create_source_validation(user, kwargs, key, message):
     args = {"name": "Power", "description": "", "kind": "meter", "metrics": [("import", "kWh")]}
     args.update(kwargs)
@@ -83,8 +90,9 @@ def test_rename_metric_moves_values(user, make_source, make_reading):
 def test_swap_metric_names(user, make_source, make_reading):
     source = make_source(user, metrics={"a": "kWh", "b": "kWh"})
     make_reading(source, {"a": 1.0, "b": 2.0})
-    datasources.update_source(source, metrics=[("b", "kWh"), ("a", "kWh")],
-                              renames={"a": "b", "b": "a"})
+    datasources.update_source(
+        source, metrics=[("b", "kWh"), ("a", "kWh")], renames={"a": "b", "b": "a"}
+    )
     db.session.expire_all()
     assert db.session.scalar(db.select(Reading)).values == {"b": 1.0, "a": 2.0}
 
@@ -138,22 +146,39 @@ def test_latest_readings(user, make_source, make_reading):
 
 # ---- readings -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("1234,5", 1234.5), ("1234.5", 1234.5), (" 1 234,5 ", 1234.5), ("-3", -3.0), (7, 7.0),
-    (2.5, 2.5),
-])
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1234,5", 1234.5),
+        ("1234.5", 1234.5),
+        (" 1 234,5 ", 1234.5),
+        ("-3", -3.0),
+        (7, 7.0),
+        (2.5, 2.5),
+    ],
+)
 def test_clean_value_accepts(text, expected):
     assert readings.clean_value(text) == expected
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("", "Enter a number."), ("abc", "Enter a number, like 1234.5."),
-    ("nan", "Enter a finite number."), ("inf", "Enter a finite number."),
-    ("-Infinity", "Enter a finite number."), (float("nan"), "Enter a finite number."),
-    ("1" * 31, "That number is too long."), ("1e300", "That number is too large."),
-    (10**400, "That number is too large."), (True, "Enter a number."),
-    ("1,2.3", "Use one decimal separator, like 1234.5 or 1234,5."), (None, "Enter a number."),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "Enter a number."),
+        ("abc", "Enter a number, like 1234.5."),
+        ("nan", "Enter a finite number."),
+        ("inf", "Enter a finite number."),
+        ("-Infinity", "Enter a finite number."),
+        (float("nan"), "Enter a finite number."),
+        ("1" * 31, "That number is too long."),
+        ("1e300", "That number is too large."),
+        (10**400, "That number is too large."),
+        (True, "Enter a number."),
+        ("1,2.3", "Use one decimal separator, like 1234.5 or 1234,5."),
+        (None, "Enter a number."),
+    ],
+)
 def test_clean_value_rejects(value, message):
     with pytest.raises(ValueError) as info:
         readings.clean_value(value)
@@ -164,18 +189,25 @@ def test_create_reading_requires_every_metric_and_known_keys(user, make_source):
     source = make_source(user, metrics={"import": "kWh", "export": "kWh"})
     errors = errors_of(readings.create_reading, source, user, hour(1), {"import": "1"})
     assert errors == {"values.export": ["Enter a number."]}
-    errors = errors_of(readings.create_reading, source, user, hour(1),
-                       {"import": 1, "export": 2, "gas": 3})
+    errors = errors_of(
+        readings.create_reading, source, user, hour(1), {"import": 1, "export": 2, "gas": 3}
+    )
     assert "Not a metric of this source" in errors["values"][0]
-    reading = readings.create_reading(source, user, hour(1), {"import": "1,5"},
-                                      require_all=False)
+    reading = readings.create_reading(source, user, hour(1), {"import": "1,5"}, require_all=False)
     assert reading.values == {"import": 1.5}
 
 
 def test_create_reading_validation_collects_all_errors(user, make_source):
     source = make_source(user)
-    errors = errors_of(readings.create_reading, source, user, datetime(2026, 1, 1),
-                       {"import": "x"}, "n" * 501, reading_id="not-a-uuid")
+    errors = errors_of(
+        readings.create_reading,
+        source,
+        user,
+        datetime(2026, 1, 1),
+        {"import": "x"},
+        "n" * 501,
+        reading_id="not-a-uuid",
+    )
     assert set(errors) == {"timestamp", "values.import", "note", "id"}
 
 
@@ -183,8 +215,9 @@ def test_create_reading_with_client_id_is_idempotent(user, make_source):
     source = make_source(user)
     rid = uuid.uuid4()
     first = readings.create_reading(source, user, hour(1), {"import": 1}, "n", reading_id=rid)
-    again = readings.create_reading(source, user, hour(1), {"import": 1.0}, "n",
-                                    reading_id=str(rid))
+    again = readings.create_reading(
+        source, user, hour(1), {"import": 1.0}, "n", reading_id=str(rid)
+    )
     assert again.id == first.id == rid
     with pytest.raises(Conflict):
         readings.create_reading(source, user, hour(1), {"import": 2}, "n", reading_id=rid)
@@ -194,8 +227,9 @@ def test_create_reading_with_client_id_is_idempotent(user, make_source):
 def test_timestamps_are_stored_in_utc(user, make_source):
     source = make_source(user)
     berlin = timezone(timedelta(hours=1))
-    reading = readings.create_reading(source, user, datetime(2026, 1, 1, 12, tzinfo=berlin),
-                                      {"import": 1})
+    reading = readings.create_reading(
+        source, user, datetime(2026, 1, 1, 12, tzinfo=berlin), {"import": 1}
+    )
     db.session.expire_all()
     assert reading.timestamp == datetime(2026, 1, 1, 11, tzinfo=UTC)
 
@@ -267,9 +301,11 @@ def test_lower_than_previous_for_meters(user, make_source, make_reading):
     first = make_reading(meter, {"import": 100.0, "export": 5.0}, timestamp=hour(1))
     make_reading(meter, {"import": 200.0, "export": 6.0}, timestamp=hour(5))
     assert readings.lower_than_previous(meter, hour(3), {"import": 90.0, "export": 5.0}) == {
-        "import": 100.0}
+        "import": 100.0
+    }
     assert readings.lower_than_previous(meter, hour(6), {"import": 150.0, "export": 7.0}) == {
-        "import": 200.0}
+        "import": 200.0
+    }
     assert readings.lower_than_previous(meter, hour(0), {"import": 1.0, "export": 1.0}) == {}
     # Editing a reading: it is not compared with itself.
     assert readings.lower_than_previous(meter, hour(1), {"import": 1.0}, first.id) == {}

@@ -35,10 +35,18 @@ def build_account(owner: User, helper: User | None = None) -> None:
     home = Location(owner_id=owner.id, name="Cottage", timezone="America/New_York")
     db.session.add(home)
     db.session.flush()
-    meter = DataSource(owner_id=owner.id, name="Power", kind="meter", location_id=home.id,
-                       description="Main meter, “cellar”", rollover_at={"import": 100000.0},
-                       cycle_day=15, monthly_advance=Decimal("42.50"),
-                       billing_year_start=date(2025, 7, 1), max_gap_hours=72)
+    meter = DataSource(
+        owner_id=owner.id,
+        name="Power",
+        kind="meter",
+        location_id=home.id,
+        description="Main meter, “cellar”",
+        rollover_at={"import": 100000.0},
+        cycle_day=15,
+        monthly_advance=Decimal("42.50"),
+        billing_year_start=date(2025, 7, 1),
+        max_gap_hours=72,
+    )
     meter.metrics = {"import": "kWh", "export": "kWh"}
     sensor = DataSource(owner_id=owner.id, name="Cellar", kind="sensor")
     sensor.metrics = {"temperature": "°C", "humidity": "%"}
@@ -47,65 +55,128 @@ def build_account(owner: User, helper: User | None = None) -> None:
     db.session.flush()
     if helper is not None:
         db.session.add(LocationMember(location_id=home.id, user_id=helper.id, role="editor"))
-    db.session.add_all([
-        Tariff(data_source_id=meter.id, metric="import", effective_from=date(2025, 1, 1),
-               unit_price=Decimal("0.312500"), standing_charge=Decimal("0.45")),
-        Tariff(data_source_id=meter.id, metric="export", effective_from=date(2025, 6, 1),
-               unit_price=Decimal("-0.08")),
-        MeterEvent(data_source_id=meter.id, at=T0 + timedelta(days=5),
-                   old_final={"import": 140.0}, new_start={"import": 0.0},
-                   rollover_at={"import": 1000000.0}, note="new meter",
-                   created_by_id=owner.id),
-    ])
+    db.session.add_all(
+        [
+            Tariff(
+                data_source_id=meter.id,
+                metric="import",
+                effective_from=date(2025, 1, 1),
+                unit_price=Decimal("0.312500"),
+                standing_charge=Decimal("0.45"),
+            ),
+            Tariff(
+                data_source_id=meter.id,
+                metric="export",
+                effective_from=date(2025, 6, 1),
+                unit_price=Decimal("-0.08"),
+            ),
+            MeterEvent(
+                data_source_id=meter.id,
+                at=T0 + timedelta(days=5),
+                old_final={"import": 140.0},
+                new_start={"import": 0.0},
+                rollover_at={"import": 1000000.0},
+                note="new meter",
+                created_by_id=owner.id,
+            ),
+        ]
+    )
     for day in range(10):
-        db.session.add(Reading(
-            data_source_id=meter.id, timestamp=T0 + timedelta(days=day, hours=7),
-            values={"import": (100.0 + day * 7.25) if day < 5 else day * 1.5,
-                    "export": day / 3},
-            note=f"day {day}" if day % 3 == 0 else None, confirmed=day == 5,
-            created_by_id=(helper.id if helper and day % 2 else owner.id),
-        ))
-        db.session.add(Reading(data_source_id=sensor.id, timestamp=T0 + timedelta(hours=day),
-                               values={"temperature": 12.5 - day, "humidity": 60.0 + day},
-                               created_by_id=owner.id))
+        db.session.add(
+            Reading(
+                data_source_id=meter.id,
+                timestamp=T0 + timedelta(days=day, hours=7),
+                values={
+                    "import": (100.0 + day * 7.25) if day < 5 else day * 1.5,
+                    "export": day / 3,
+                },
+                note=f"day {day}" if day % 3 == 0 else None,
+                confirmed=day == 5,
+                created_by_id=(helper.id if helper and day % 2 else owner.id),
+            )
+        )
+        db.session.add(
+            Reading(
+                data_source_id=sensor.id,
+                timestamp=T0 + timedelta(hours=day),
+                values={"temperature": 12.5 - day, "humidity": 60.0 + day},
+                created_by_id=owner.id,
+            )
+        )
     db.session.commit()
 
 
 def snapshot(user_id: int, with_ids: bool = False) -> dict:
     """Return everything of an account in a comparable form (ids left out)."""
     user = db.session.get(User, user_id)
-    homes = {loc.id: (loc.name, loc.timezone) for loc in db.session.scalars(
-        select(Location).where(Location.owner_id == user_id))}
+    homes = {
+        loc.id: (loc.name, loc.timezone)
+        for loc in db.session.scalars(select(Location).where(Location.owner_id == user_id))
+    }
     emails = dict(db.session.execute(select(User.id, User.email)).all())
     sources = {}
     for source in db.session.scalars(select(DataSource).where(DataSource.owner_id == user_id)):
-        readings = db.session.scalars(select(Reading).where(
-            Reading.data_source_id == source.id).order_by(Reading.timestamp)).all()
+        readings = db.session.scalars(
+            select(Reading).where(Reading.data_source_id == source.id).order_by(Reading.timestamp)
+        ).all()
         sources[source.name] = {
-            "fields": (source.description, source.kind, source.metric_list,
-                       source.rollover_at, source.cycle_day, source.monthly_advance,
-                       source.billing_year_start, source.max_gap_hours,
-                       homes.get(source.location_id), source.reminder_every,
-                       source.reminder_day),
-            "tariffs": sorted((t.metric, t.effective_from, t.unit_price, t.standing_charge)
-                              for t in db.session.scalars(select(Tariff).where(
-                                  Tariff.data_source_id == source.id))),
-            "swaps": [(e.at, e.old_final, e.new_start, e.rollover_at, e.note,
-                       emails.get(e.created_by_id) == user.email)
-                      for e in db.session.scalars(select(MeterEvent).where(
-                          MeterEvent.data_source_id == source.id))],
-            "readings": [(r.timestamp, r.values, r.note, r.confirmed,
-                          "owner" if r.created_by_id == user_id else emails.get(r.created_by_id),
-                          r.created_at, *((str(r.id),) if with_ids else ()))
-                         for r in readings],
+            "fields": (
+                source.description,
+                source.kind,
+                source.metric_list,
+                source.rollover_at,
+                source.cycle_day,
+                source.monthly_advance,
+                source.billing_year_start,
+                source.max_gap_hours,
+                homes.get(source.location_id),
+                source.reminder_every,
+                source.reminder_day,
+            ),
+            "tariffs": sorted(
+                (t.metric, t.effective_from, t.unit_price, t.standing_charge)
+                for t in db.session.scalars(
+                    select(Tariff).where(Tariff.data_source_id == source.id)
+                )
+            ),
+            "swaps": [
+                (
+                    e.at,
+                    e.old_final,
+                    e.new_start,
+                    e.rollover_at,
+                    e.note,
+                    emails.get(e.created_by_id) == user.email,
+                )
+                for e in db.session.scalars(
+                    select(MeterEvent).where(MeterEvent.data_source_id == source.id)
+                )
+            ],
+            "readings": [
+                (
+                    r.timestamp,
+                    r.values,
+                    r.note,
+                    r.confirmed,
+                    "owner" if r.created_by_id == user_id else emails.get(r.created_by_id),
+                    r.created_at,
+                    *((str(r.id),) if with_ids else ()),
+                )
+                for r in readings
+            ],
         }
     members = sorted(
         (homes[m.location_id], emails[m.user_id], m.role)
-        for m in db.session.scalars(select(LocationMember).where(
-            LocationMember.location_id.in_(list(homes))))
+        for m in db.session.scalars(
+            select(LocationMember).where(LocationMember.location_id.in_(list(homes)))
+        )
     )
-    return {"account": (user.timezone, user.currency), "homes": sorted(homes.values()),
-            "members": members, "sources": sources}
+    return {
+        "account": (user.timezone, user.currency),
+        "homes": sorted(homes.values()),
+        "members": members,
+        "sources": sources,
+    }
 
 
 def backup_text(user: User) -> str:
@@ -145,8 +216,11 @@ def test_the_page_downloads_and_restores_into_a_new_account(client, auth, user, 
     copy_id = db.session.scalar(select(User.id).where(User.email == "copy@example.com"))
     auth.login("copy@example.com")
     assert client.get("/account/restore").status_code == 200
-    restored = client.post("/account/restore", content_type="multipart/form-data", data={
-        "file": (io.BytesIO(data), "backup.json"), "confirm": "y"})
+    restored = client.post(
+        "/account/restore",
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(data), "backup.json"), "confirm": "y"},
+    )
     assert restored.status_code == 302, restored.get_data(as_text=True)
     flashed = client.get("/").get_data(as_text=True)
     assert "Restored 2 sources with 20 readings, 1 home, 2 prices and 1 meter swap." in flashed
@@ -154,9 +228,10 @@ def test_the_page_downloads_and_restores_into_a_new_account(client, auth, user, 
     original, copy = snapshot(user.id), snapshot(copy_id)
     assert copy == original
     # Same server: the readings could not keep their ids, so they got new ones.
-    assert not ({r[-1] for s in snapshot(user.id, True)["sources"].values() for r in s["readings"]}
-                & {r[-1] for s in snapshot(copy_id, True)["sources"].values()
-                   for r in s["readings"]})
+    assert not (
+        {r[-1] for s in snapshot(user.id, True)["sources"].values() for r in s["readings"]}
+        & {r[-1] for s in snapshot(copy_id, True)["sources"].values() for r in s["readings"]}
+    )
 
 
 def test_restore_refuses_an_account_that_is_not_empty(client, auth, user, make_source):
@@ -170,15 +245,20 @@ def test_restore_refuses_an_account_that_is_not_empty(client, auth, user, make_s
     assert "already has homes or sources" in page
 
 
-@pytest.mark.parametrize("breakage, message", [
-    (lambda t: t.replace('"format":"homelog-backup"', '"format":"other"'), "not a homelog"),
-    (lambda t: t.replace('"version":1', '"version":7'), "version 7"),
-    (lambda t: t.rstrip()[:-3] + ',\n{"id":"x","source":999,"values":{}}\n]}\n',
-     "its source is not in the backup"),
-    (lambda t: t.replace('"temperature":12.5', '"temperature":"warm"'), "is not a number"),
-    (lambda t: t.replace('"humidity":60.0', '"pressure":60.0'), "not a metric"),
-    (lambda t: "nonsense", "JSON expected"),
-])
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda t: t.replace('"format":"homelog-backup"', '"format":"other"'), "not a homelog"),
+        (lambda t: t.replace('"version":1', '"version":7'), "version 7"),
+        (
+            lambda t: t.rstrip()[:-3] + ',\n{"id":"x","source":999,"values":{}}\n]}\n',
+            "its source is not in the backup",
+        ),
+        (lambda t: t.replace('"temperature":12.5', '"temperature":"warm"'), "is not a number"),
+        (lambda t: t.replace('"humidity":60.0', '"pressure":60.0'), "not a metric"),
+        (lambda t: "nonsense", "JSON expected"),
+    ],
+)
 def test_an_invalid_backup_restores_nothing(app, user, make_user, breakage, message):
     build_account(user)
     text = breakage(backup_text(user))
@@ -187,8 +267,10 @@ def test_an_invalid_backup_restores_nothing(app, user, make_user, breakage, mess
         backup.restore(empty, io.StringIO(text))
     assert message in caught.value.errors["file"][0]
     assert backup.is_empty(empty)
-    assert db.session.scalar(select(Reading).join(DataSource).where(
-        DataSource.owner_id == empty.id)) is None
+    assert (
+        db.session.scalar(select(Reading).join(DataSource).where(DataSource.owner_id == empty.id))
+        is None
+    )
 
 
 def test_a_reformatted_backup_is_read_too(app, user, make_user):
@@ -204,16 +286,20 @@ def test_backup_streams_readings_in_chunks(app, user, make_source, monkeypatch):
     monkeypatch.setattr(backup, "CHUNK", 3)
     source = make_source(user)
     for n in range(10):
-        db.session.add(Reading(data_source_id=source.id, timestamp=T0 + timedelta(hours=n),
-                               values={"import": float(n)}))
+        db.session.add(
+            Reading(
+                data_source_id=source.id,
+                timestamp=T0 + timedelta(hours=n),
+                values={"import": float(n)},
+            )
+        )
     db.session.commit()
     chunks = list(backup.iter_backup(user))
     assert len(chunks) >= 4
     assert len(json.loads("".join(chunks))["readings"]) == 10
 
 
-def test_round_trip_between_this_database_and_another_backend(app, user, make_user,
-                                                               tmp_path):
+def test_round_trip_between_this_database_and_another_backend(app, user, make_user, tmp_path):
     """Backup here (PostgreSQL in CI) and restore on a SQLite app, and the other way round."""
     helper = make_user("helper@example.com")
     build_account(user, helper)

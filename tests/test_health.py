@@ -28,8 +28,9 @@ def test_readyz_reports_current_migrations(client):
 
 def test_unreachable_database_answers_503_fast(tmp_path):
     url = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
-    app = create_app(app_config(url, SQLALCHEMY_ENGINE_OPTIONS={
-        "connect_args": {"connect_timeout": 2}}))
+    app = create_app(
+        app_config(url, SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}})
+    )
     client = app.test_client()
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json["database"] == "unreachable"
@@ -69,12 +70,17 @@ def test_a_nul_hidden_in_json_is_found_and_a_lookalike_is_not(client, user):
 
     raw, _ = tokens.issue_token(user, "phone")
     headers = {"Authorization": f"Bearer {raw}", "Content-Type": "application/json"}
-    hidden = client.post("/api/sources", headers=headers,
-                         data='{"name": "Meter", "metrics": {"import": "a\\u0000b"}}')
+    hidden = client.post(
+        "/api/sources",
+        headers=headers,
+        data='{"name": "Meter", "metrics": {"import": "a\\u0000b"}}',
+    )
     assert hidden.status_code == 422 and "NUL" in hidden.json["detail"]
-    lookalike = client.post("/api/sources", headers=headers,
-                            data='{"name": "Meter \\\\u0000", "kind": "meter", '
-                                 '"metrics": {"import": "kWh"}}')
+    lookalike = client.post(
+        "/api/sources",
+        headers=headers,
+        data='{"name": "Meter \\\\u0000", "kind": "meter", "metrics": {"import": "kWh"}}',
+    )
     assert lookalike.status_code == 201, lookalike.json
     assert lookalike.json["name"] == "Meter \\u0000"
 

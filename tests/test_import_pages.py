@@ -22,8 +22,12 @@ def readings_of(source) -> int:
 
 def upload(client, source, text=CSV, headers=None, **fields):
     data = {"file": (io.BytesIO(text.encode()), "meter.csv"), **fields}
-    return client.post(f"/sources/{source.id}/import", data=data, headers=headers or {},
-                       content_type="multipart/form-data")
+    return client.post(
+        f"/sources/{source.id}/import",
+        data=data,
+        headers=headers or {},
+        content_type="multipart/form-data",
+    )
 
 
 def test_the_page_offers_upload_paste_and_export(logged_in, make_source, user):
@@ -54,8 +58,9 @@ def test_confirm_imports_once_and_returns_to_the_source(logged_in, make_source, 
     source = make_source(user)
     upload(logged_in, source)
     upload_id = db.session.scalar(select(ImportUpload.id))
-    response = logged_in.post(f"/sources/{source.id}/import/confirm",
-                              data={"upload": upload_id}, headers=HTMX)
+    response = logged_in.post(
+        f"/sources/{source.id}/import/confirm", data={"upload": upload_id}, headers=HTMX
+    )
     assert response.headers["HX-Redirect"] == f"/sources/{source.id}"
     assert readings_of(source) == 2
     assert db.session.scalar(select(func.count()).select_from(ImportUpload)) == 0
@@ -75,11 +80,16 @@ def test_mapping_columns_in_the_preview(logged_in, make_source, user):
     assert first.status_code == 422
     assert "No column matches a metric" in first.get_data(as_text=True)
     upload_id = db.session.scalar(select(ImportUpload.id))
-    second = logged_in.post(f"/sources/{source.id}/import", headers=HTMX,
-                            data={"upload": upload_id, "map-1": "import", "map-2": "export"})
+    second = logged_in.post(
+        f"/sources/{source.id}/import",
+        headers=HTMX,
+        data={"upload": upload_id, "map-1": "import", "map-2": "export"},
+    )
     assert "<strong>1 reading</strong> will be imported" in second.get_data(as_text=True)
-    logged_in.post(f"/sources/{source.id}/import/confirm",
-                   data={"upload": upload_id, "map-1": "import", "map-2": "export"})
+    logged_in.post(
+        f"/sources/{source.id}/import/confirm",
+        data={"upload": upload_id, "map-1": "import", "map-2": "export"},
+    )
     assert db.session.scalar(select(Reading.values)) == {"import": 100.0, "export": 1.0}
 
 
@@ -100,8 +110,7 @@ def test_pasting_a_large_file_works(logged_in, make_source, user):
 
 def test_nothing_sent_shows_the_message_by_the_file_field(logged_in, make_source, user):
     source = make_source(user)
-    response = logged_in.post(f"/sources/{source.id}/import", data={"text": "  "},
-                              headers=HTMX)
+    response = logged_in.post(f"/sources/{source.id}/import", data={"text": "  "}, headers=HTMX)
     assert response.status_code == 422
     assert response.headers["HX-Retarget"] == "#import-upload"
     assert "Choose a CSV file or paste its lines." in response.get_data(as_text=True)
@@ -128,16 +137,23 @@ def test_someone_elses_upload_cannot_be_used(client, auth, make_user, make_sourc
     assert readings_of(own) == 0 and readings_of(source) == 0
     # The owner's source itself is a 404 for them.
     assert client.get(f"/sources/{source.id}/import").status_code == 404
-    assert client.post(f"/sources/{source.id}/import/confirm",
-                       data={"upload": upload_id}).status_code == 404
+    assert (
+        client.post(f"/sources/{source.id}/import/confirm", data={"upload": upload_id}).status_code
+        == 404
+    )
     assert client.get(f"/sources/{source.id}/export.csv").status_code == 404
 
 
-def test_export_csv_streams_every_reading_in_the_import_layout(logged_in, make_source, user,
-                                                               make_reading):
+def test_export_csv_streams_every_reading_in_the_import_layout(
+    logged_in, make_source, user, make_reading
+):
     source = make_source(user, metrics={"import": "kWh", "export": "kWh"})
-    make_reading(source, {"import": 100.5, "export": 1.0},
-                 timestamp=datetime(2026, 1, 1, 12, tzinfo=UTC), note="first, with comma")
+    make_reading(
+        source,
+        {"import": 100.5, "export": 1.0},
+        timestamp=datetime(2026, 1, 1, 12, tzinfo=UTC),
+        note="first, with comma",
+    )
     make_reading(source, {"import": 101.0}, timestamp=datetime(2026, 1, 5, 12, tzinfo=UTC))
     # buffered: read the streamed body while the request's context is still there.
     response = logged_in.get(f"/sources/{source.id}/export.csv", buffered=True)
@@ -149,23 +165,27 @@ def test_export_csv_streams_every_reading_in_the_import_layout(logged_in, make_s
         '2026-01-01T13:00:00+01:00,100.5,1,"first, with comma"\n'
         "2026-01-05T13:00:00+01:00,101,,\n"
     )
-    ranged = logged_in.get(f"/sources/{source.id}/export.csv?start=2026-01-02&end=2026-01-05",
-                           buffered=True)
-    assert ranged.get_data(as_text=True).splitlines()[1:] == [
-        "2026-01-05T13:00:00+01:00,101,,"]
+    ranged = logged_in.get(
+        f"/sources/{source.id}/export.csv?start=2026-01-02&end=2026-01-05", buffered=True
+    )
+    assert ranged.get_data(as_text=True).splitlines()[1:] == ["2026-01-05T13:00:00+01:00,101,,"]
     assert "2026-01-02-to-2026-01-05" in ranged.headers["Content-Disposition"]
     bad = logged_in.get(f"/sources/{source.id}/export.csv?start=2026-01-05&end=2026-01-01")
     assert bad.status_code == 422
 
 
-def test_an_export_imports_cleanly_into_a_new_source(logged_in, make_source, user,
-                                                     make_reading):
+def test_an_export_imports_cleanly_into_a_new_source(logged_in, make_source, user, make_reading):
     source = make_source(user, metrics={"import": "kWh", "export": "kWh"})
     for day, value in enumerate([100.0, 100.25, 107.125], start=1):
-        make_reading(source, {"import": value, "export": day / 3},
-                     timestamp=datetime(2026, 3, day, 6, tzinfo=UTC), note=f"day {day}")
-    exported = logged_in.get(f"/sources/{source.id}/export.csv",
-                             buffered=True).get_data(as_text=True)
+        make_reading(
+            source,
+            {"import": value, "export": day / 3},
+            timestamp=datetime(2026, 3, day, 6, tzinfo=UTC),
+            note=f"day {day}",
+        )
+    exported = logged_in.get(f"/sources/{source.id}/export.csv", buffered=True).get_data(
+        as_text=True
+    )
     copy = make_source(user, "Copy", metrics={"import": "kWh", "export": "kWh"})
     page = upload(logged_in, copy, exported).get_data(as_text=True)
     assert "<strong>3 readings</strong>" in page
@@ -173,7 +193,11 @@ def test_an_export_imports_cleanly_into_a_new_source(logged_in, make_source, use
     logged_in.post(f"/sources/{copy.id}/import/confirm", data={"upload": upload_id})
 
     def content(src):
-        return [(r.timestamp, r.values, r.note) for r in db.session.scalars(
-            select(Reading).where(Reading.data_source_id == src.id).order_by(Reading.timestamp))]
+        return [
+            (r.timestamp, r.values, r.note)
+            for r in db.session.scalars(
+                select(Reading).where(Reading.data_source_id == src.id).order_by(Reading.timestamp)
+            )
+        ]
 
     assert content(copy) == content(source)

@@ -31,13 +31,17 @@ def count(source) -> int:
 
 # ---- layouts -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, separator, decimal", [
-    ("date,import,export\n2026-01-01 10:00,100.5,2\n", ",", "."),
-    ("date;import;export\n2026-01-01 10:00;100,5;2\n", ";", ","),
-    ("date\timport\texport\n2026-01-01 10:00\t100.5\t2\n", "\t", "."),
-    ('date,import,export\n2026-01-01 10:00,"100,5",2\n', ",", ","),
-    ("date;import;export\n2026-01-01 10:00;1.000,5;2\n", ";", ","),
-])
+
+@pytest.mark.parametrize(
+    "text, separator, decimal",
+    [
+        ("date,import,export\n2026-01-01 10:00,100.5,2\n", ",", "."),
+        ("date;import;export\n2026-01-01 10:00;100,5;2\n", ";", ","),
+        ("date\timport\texport\n2026-01-01 10:00\t100.5\t2\n", "\t", "."),
+        ('date,import,export\n2026-01-01 10:00,"100,5",2\n', ",", ","),
+        ("date;import;export\n2026-01-01 10:00;1.000,5;2\n", ";", ","),
+    ],
+)
 def test_separators_and_decimal_marks(text, separator, decimal):
     report, rows = parsed(text)
     assert report.ok, report.errors
@@ -46,15 +50,18 @@ def test_separators_and_decimal_marks(text, separator, decimal):
     assert rows[0].values["export"] == 2
 
 
-@pytest.mark.parametrize("cell, expected", [
-    ("2026-03-05", datetime(2026, 3, 5)),
-    ("2026-03-05 07:30", datetime(2026, 3, 5, 7, 30)),
-    ("2026-03-05T07:30:15", datetime(2026, 3, 5, 7, 30, 15)),
-    ("05.03.2026 07:30", datetime(2026, 3, 5, 7, 30)),
-    ("5.3.2026", datetime(2026, 3, 5)),
-    ("03/05/2026 07:30", datetime(2026, 3, 5, 7, 30)),
-    ("03/05/2026 7:30 PM", datetime(2026, 3, 5, 19, 30)),
-])
+@pytest.mark.parametrize(
+    "cell, expected",
+    [
+        ("2026-03-05", datetime(2026, 3, 5)),
+        ("2026-03-05 07:30", datetime(2026, 3, 5, 7, 30)),
+        ("2026-03-05T07:30:15", datetime(2026, 3, 5, 7, 30, 15)),
+        ("05.03.2026 07:30", datetime(2026, 3, 5, 7, 30)),
+        ("5.3.2026", datetime(2026, 3, 5)),
+        ("03/05/2026 07:30", datetime(2026, 3, 5, 7, 30)),
+        ("03/05/2026 7:30 PM", datetime(2026, 3, 5, 19, 30)),
+    ],
+)
 def test_date_formats_are_local_times_of_the_source(cell, expected):
     report, rows = parsed(f"date,import\n{cell},1\n")
     assert report.ok and rows, report.problems
@@ -72,7 +79,9 @@ def test_slashed_dates_take_the_order_the_whole_file_shows():
     report, rows = parsed("date,import\n01/02/2026,1\n13/02/2026,2\n")
     assert report.date_order == "dmy"
     assert [r.timestamp.astimezone(BERLIN).date().isoformat() for r in rows] == [
-        "2026-02-01", "2026-02-13"]
+        "2026-02-01",
+        "2026-02-13",
+    ]
     assert any("day/month/year" in note for note in report.notes)
 
     report, rows = parsed("date,import\n01/02/2026,1\n02/13/2026,2\n")
@@ -88,18 +97,28 @@ def test_ambiguous_slashed_dates_are_month_first_and_the_user_can_choose():
     assert rows[0].timestamp.astimezone(BERLIN).date().isoformat() == "2026-02-01"
 
 
-@pytest.mark.parametrize("header, target", [
-    ("import", "import"), ("IMPORT", "import"), ("Import (kWh)", "import"),
-    ("import [kWh]", "import"), ("import kWh", "import"), (" Export ", "export"),
-    ("note", NOTE), ("Notes", NOTE), ("temperature", None),
-])
+@pytest.mark.parametrize(
+    "header, target",
+    [
+        ("import", "import"),
+        ("IMPORT", "import"),
+        ("Import (kWh)", "import"),
+        ("import [kWh]", "import"),
+        ("import kWh", "import"),
+        (" Export ", "export"),
+        ("note", NOTE),
+        ("Notes", NOTE),
+        ("temperature", None),
+    ],
+)
 def test_headers_match_metrics_case_insensitively(header, target):
     assert importer.match_column(header, METRICS) == target
 
 
 def test_columns_in_any_order_with_a_note_and_an_ignored_column():
-    report, rows = parsed("when,Export (kWh),comment,extra,IMPORT\n"
-                          "2026-01-01 00:00,2,first one,x,100\n")
+    report, rows = parsed(
+        "when,Export (kWh),comment,extra,IMPORT\n2026-01-01 00:00,2,first one,x,100\n"
+    )
     assert [c.target for c in report.columns] == ["export", NOTE, None, "import"]
     assert rows[0].values == {"export": 2.0, "import": 100.0}
     assert rows[0].note == "first one"
@@ -132,16 +151,19 @@ def test_empty_cells_leave_that_metric_out():
     assert rows[0].values == {"import": 100.0}
 
 
-@pytest.mark.parametrize("line, code, reason", [
-    ("yesterday,1,2", "date", "“yesterday” is not a date."),
-    ("31.02.2026,1,2", "date", "is not a valid date"),
-    ("2026-03-29 02:30,1,2", "date", "does not exist in Europe/Berlin"),
-    ("1850-01-01,1,2", "date", "outside the years"),
-    ("2026-01-01,abc,2", "number", "“abc” (import) is not a number"),
-    ("2026-01-01,1,inf", "number", "“inf” (export) is not a number"),
-    ("2026-01-01,,", "empty", "no values"),
-    ("2026-01-01,1,2,3,4", "columns", "has 5 fields"),
-])
+@pytest.mark.parametrize(
+    "line, code, reason",
+    [
+        ("yesterday,1,2", "date", "“yesterday” is not a date."),
+        ("31.02.2026,1,2", "date", "is not a valid date"),
+        ("2026-03-29 02:30,1,2", "date", "does not exist in Europe/Berlin"),
+        ("1850-01-01,1,2", "date", "outside the years"),
+        ("2026-01-01,abc,2", "number", "“abc” (import) is not a number"),
+        ("2026-01-01,1,inf", "number", "“inf” (export) is not a number"),
+        ("2026-01-01,,", "empty", "no values"),
+        ("2026-01-01,1,2,3,4", "columns", "has 5 fields"),
+    ],
+)
 def test_problem_lines_name_their_line_number_and_reason(line, code, reason):
     report, rows = parsed(f"date,import,export\n2026-01-02,5,5\n{line}\n")
     assert len(rows) == 1
@@ -151,9 +173,14 @@ def test_problem_lines_name_their_line_number_and_reason(line, code, reason):
     assert reason in problem.reason
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "empty"), ("\n\n", "empty"), ("date,import\n", "no data lines"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty"),
+        ("\n\n", "empty"),
+        ("date,import\n", "no data lines"),
+    ],
+)
 def test_files_that_cannot_be_read(text, message):
     report, _ = parsed(text)
     assert message in report.errors[0]
@@ -168,15 +195,18 @@ def test_decode_accepts_utf8_with_bom_and_windows_1252():
 
 # ---- against the database --------------------------------------------------------------------
 
+
 @pytest.fixture
 def meter(make_source, user):
     return make_source(user, metrics=METRICS)
 
 
-CSV = ("date,import (kWh),export (kWh),note\n"
-       "2026-01-01 00:00,100,1,start\n"
-       "2026-01-02 00:00,110,2,\n"
-       "2026-01-03 00:00,120,3,\n")
+CSV = (
+    "date,import (kWh),export (kWh),note\n"
+    "2026-01-01 00:00,100,1,start\n"
+    "2026-01-02 00:00,110,2,\n"
+    "2026-01-03 00:00,120,3,\n"
+)
 
 
 def test_preview_writes_nothing(meter):
@@ -190,8 +220,10 @@ def test_import_stores_all_rows_once_and_reimport_adds_nothing(meter, user):
     assert report.created == 3
     stored = db.session.scalars(select(Reading).order_by(Reading.timestamp)).all()
     assert [r.values for r in stored] == [
-        {"import": 100.0, "export": 1.0}, {"import": 110.0, "export": 2.0},
-        {"import": 120.0, "export": 3.0}]
+        {"import": 100.0, "export": 1.0},
+        {"import": 110.0, "export": 2.0},
+        {"import": 120.0, "export": 3.0},
+    ]
     assert stored[0].note == "start" and stored[1].note is None
     assert {r.created_by_id for r in stored} == {user.id}
     assert stored[0].timestamp == datetime(2025, 12, 31, 23, 0, tzinfo=UTC)  # Berlin midnight
@@ -214,10 +246,12 @@ def test_import_records_each_reading_in_the_change_feed(meter, user):
 
 
 def test_duplicates_conflicts_and_repeats_are_reported(meter, user, make_reading):
-    make_reading(meter, {"import": 110.0, "export": 2.0},
-                 timestamp=datetime(2026, 1, 1, 23, 0, tzinfo=UTC))
-    make_reading(meter, {"import": 119.0, "export": 3.0},
-                 timestamp=datetime(2026, 1, 2, 23, 0, tzinfo=UTC))
+    make_reading(
+        meter, {"import": 110.0, "export": 2.0}, timestamp=datetime(2026, 1, 1, 23, 0, tzinfo=UTC)
+    )
+    make_reading(
+        meter, {"import": 119.0, "export": 3.0}, timestamp=datetime(2026, 1, 2, 23, 0, tzinfo=UTC)
+    )
     text = CSV + "2026-01-01 00:00,100,1,start\n2026-01-01 00:00,101,1,\n"
     report = importer.preview(meter, text)
     codes = {p.line: (p.code, p.reason) for p in report.problems}
@@ -228,12 +262,14 @@ def test_duplicates_conflicts_and_repeats_are_reported(meter, user, make_reading
     assert [row.line for row in report.rows] == [2]
 
 
-def test_meter_values_lower_than_the_previous_are_skipped_or_confirmed(meter, user,
-                                                                       make_reading):
-    make_reading(meter, {"import": 105.0, "export": 0.0},
-                 timestamp=datetime(2025, 12, 1, tzinfo=UTC))
-    text = ("date,import,export\n2026-01-01,100,1\n2026-01-02,110,2\n"
-            "2026-01-03,90,3\n2026-01-04,115,4\n")
+def test_meter_values_lower_than_the_previous_are_skipped_or_confirmed(meter, user, make_reading):
+    make_reading(
+        meter, {"import": 105.0, "export": 0.0}, timestamp=datetime(2025, 12, 1, tzinfo=UTC)
+    )
+    text = (
+        "date,import,export\n2026-01-01,100,1\n2026-01-02,110,2\n"
+        "2026-01-03,90,3\n2026-01-04,115,4\n"
+    )
     report = importer.preview(meter, text)
     lower = [(p.line, p.reason) for p in report.problems]
     assert lower == [
@@ -250,22 +286,33 @@ def test_meter_values_lower_than_the_previous_are_skipped_or_confirmed(meter, us
 
 
 def test_a_meter_swap_resets_the_previous_value(meter, user):
-    db.session.add(MeterEvent(data_source_id=meter.id, at=datetime(2026, 1, 2, 12, tzinfo=UTC),
-                              old_final={"import": 111}, new_start={"import": 0}))
+    db.session.add(
+        MeterEvent(
+            data_source_id=meter.id,
+            at=datetime(2026, 1, 2, 12, tzinfo=UTC),
+            old_final={"import": 111},
+            new_start={"import": 0},
+        )
+    )
     db.session.commit()
     text = "date,import\n2026-01-01,100\n2026-01-02,110\n2026-01-03,5\n"
     report = importer.preview(meter, text)
     assert report.problems == [] and report.to_import == 3
 
 
-def test_a_swap_after_the_last_stored_reading_resets_the_previous_value(meter, user,
-                                                                       make_reading):
+def test_a_swap_after_the_last_stored_reading_resets_the_previous_value(meter, user, make_reading):
     """The swap lies between the stored reading before the file and the file's first row."""
-    make_reading(meter, {"import": 900.0, "export": 1.0},
-                 timestamp=datetime(2025, 12, 1, tzinfo=UTC))
-    db.session.add(MeterEvent(data_source_id=meter.id, at=datetime(2025, 12, 20, tzinfo=UTC),
-                              old_final={"import": 950, "export": 2},
-                              new_start={"import": 0, "export": 0}))
+    make_reading(
+        meter, {"import": 900.0, "export": 1.0}, timestamp=datetime(2025, 12, 1, tzinfo=UTC)
+    )
+    db.session.add(
+        MeterEvent(
+            data_source_id=meter.id,
+            at=datetime(2025, 12, 20, tzinfo=UTC),
+            old_final={"import": 950, "export": 2},
+            new_start={"import": 0, "export": 0},
+        )
+    )
     db.session.commit()
     report = importer.preview(meter, "date,import,export\n2026-01-01,10,1\n2026-01-02,20,2\n")
     assert report.problems == [] and report.to_import == 2
@@ -276,14 +323,21 @@ def test_a_register_wrapping_round_is_no_drop(make_source, user, make_reading):
     40,000 is still a drop; a swap to a six-digit register changes the size."""
     gas = make_source(user, "Gas", metrics={"volume": "m³"}, rollover_at={"volume": 100000})
     make_reading(gas, {"volume": 99990.0}, timestamp=datetime(2025, 12, 1, tzinfo=UTC))
-    report = importer.preview(gas, "date,volume\n2026-01-01,40000\n2026-01-02,5\n"
-                                   "2026-01-03,99999\n2026-01-04,3\n")
+    report = importer.preview(
+        gas, "date,volume\n2026-01-01,40000\n2026-01-02,5\n2026-01-03,99999\n2026-01-04,3\n"
+    )
     assert [(p.line, p.code) for p in report.problems] == [(2, "lower")]  # 40000 < 99990
     assert [row.line for row in report.rows] == [3, 4, 5]
 
-    db.session.add(MeterEvent(data_source_id=gas.id, at=datetime(2026, 2, 1, tzinfo=UTC),
-                              old_final={"volume": 10}, new_start={"volume": 999990},
-                              rollover_at={"volume": 1000000}))
+    db.session.add(
+        MeterEvent(
+            data_source_id=gas.id,
+            at=datetime(2026, 2, 1, tzinfo=UTC),
+            old_final={"volume": 10},
+            new_start={"volume": 999990},
+            rollover_at={"volume": 1000000},
+        )
+    )
     db.session.commit()
     report = importer.preview(gas, "date,volume\n2026-02-02,5\n")
     assert report.problems == []  # wraps the new six-digit register
@@ -314,8 +368,10 @@ def test_a_failed_import_stores_nothing(meter, user, monkeypatch):
 
 
 def test_an_export_style_file_round_trips_notes_and_offsets(meter, user):
-    text = ("timestamp,import (kWh),export (kWh),note\n"
-            "2026-01-01T00:00:00+01:00,100,,\"a, quoted note\"\n")
+    text = (
+        "timestamp,import (kWh),export (kWh),note\n"
+        '2026-01-01T00:00:00+01:00,100,,"a, quoted note"\n'
+    )
     report = importer.import_csv(meter, user, text)
     assert report.created == 1
     reading = db.session.scalar(select(Reading))

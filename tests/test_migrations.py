@@ -34,8 +34,7 @@ def check_constraint_names(connection) -> dict[str, set[str]]:
 def model_check_constraint_names() -> dict[str, set[str]]:
     """Return the named CHECK constraints the models declare, per table."""
     return {
-        name: {c.name for c in table.constraints
-               if isinstance(c, sa.CheckConstraint) and c.name}
+        name: {c.name for c in table.constraints if isinstance(c, sa.CheckConstraint) and c.name}
         for name, table in db.metadata.tables.items()
     }
 
@@ -65,8 +64,9 @@ def test_the_comparison_sees_a_difference(app):
     metadata.tables["users"].c.email.type = sa.String(100)
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        kinds = {d[0] if isinstance(d, tuple) else d[0][0]
-                 for d in compare_metadata(context, metadata)}
+        kinds = {
+            d[0] if isinstance(d, tuple) else d[0][0] for d in compare_metadata(context, metadata)
+        }
     assert {"add_table", "add_column", "modify_type"} <= kinds
 
 

@@ -77,13 +77,18 @@ def test_a_source_is_loaded_once_per_request(client, logged_in, make_source, mak
     raw, _ = tokens.issue_token(user, "phone")
     headers = {"Authorization": f"Bearer {raw}"}
     client.get("/api/users/me", headers=headers)  # token's last use noted
-    for url, kwargs in ((f"/api/sources/{source.id}", {"headers": headers}),
-                        (f"/sources/{source.id}/readings", {"headers": {"HX-Request": "true"}})):
+    for url, kwargs in (
+        (f"/api/sources/{source.id}", {"headers": headers}),
+        (f"/sources/{source.id}/readings", {"headers": {"HX-Request": "true"}}),
+    ):
         with counting_statements() as statements:
             response = logged_in.get(url, **kwargs)
         assert response.status_code == 200
-        loads = [s for s in statements if ("FROM data_sources" in s or "JOIN data_sources" in s)
-                 and "count(" not in s.lower()]
+        loads = [
+            s
+            for s in statements
+            if ("FROM data_sources" in s or "JOIN data_sources" in s) and "count(" not in s.lower()
+        ]
         assert len(loads) == 1, (url, loads)
         if url.startswith("/api/"):
             # The token, its user and the source come in one statement.
@@ -93,8 +98,9 @@ def test_a_source_is_loaded_once_per_request(client, logged_in, make_source, mak
             assert "FROM users" in loads[0] and len(statements) == 2, statements
 
 
-def test_the_source_page_counts_readings_again_only_after_a_change(logged_in, make_source,
-                                                                   make_reading, user):
+def test_the_source_page_counts_readings_again_only_after_a_change(
+    logged_in, make_source, make_reading, user
+):
     source = make_source(user)
     make_reading(source, {"import": 1.0}, timestamp=hour(1))
     logged_in.get(f"/sources/{source.id}")

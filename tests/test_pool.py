@@ -18,8 +18,7 @@ postgresql_only = pytest.mark.skipif(
 @postgresql_only
 @pytest.mark.parametrize("idle_ping", [0.0, 3600.0])
 def test_a_connection_cut_while_idle_is_replaced_only_when_pinged(app, idle_ping):
-    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], pool_size=1,
-                              max_overflow=0)
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], pool_size=1, max_overflow=0)
     ping_idle_connections(engine, idle_ping)
     try:
         with engine.connect() as connection:

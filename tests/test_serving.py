@@ -29,8 +29,11 @@ def _slow_download(port: int, path: str, headers: dict[str, str], seconds: float
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
         sock.settimeout(30)
         sock.connect(("127.0.0.1", port))
-        lines = [f"GET {path} HTTP/1.0", "Host: 127.0.0.1",
-                 *(f"{name}: {value}" for name, value in headers.items())]
+        lines = [
+            f"GET {path} HTTP/1.0",
+            "Host: 127.0.0.1",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         received = bytearray()
         deadline = time.monotonic() + seconds
@@ -51,22 +54,38 @@ def test_a_slow_download_outlasting_the_worker_timeout_arrives_whole(
     source = make_source(user)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     now = datetime.now(UTC)
-    db.session.execute(insert(Reading), [
-        {"id": uuid.uuid4(), "data_source_id": source.id,
-         "timestamp": start + timedelta(minutes=15 * n), "values": {"import": 1000.0 + n},
-         "note": NOTE, "confirmed": False, "created_at": now, "updated_at": now}
-        for n in range(READINGS)
-    ])
+    db.session.execute(
+        insert(Reading),
+        [
+            {
+                "id": uuid.uuid4(),
+                "data_source_id": source.id,
+                "timestamp": start + timedelta(minutes=15 * n),
+                "values": {"import": 1000.0 + n},
+                "note": NOTE,
+                "confirmed": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for n in range(READINGS)
+        ],
+    )
     db.session.commit()
     raw, _ = tokens.issue_token(user, "slow phone")
     server = start_gunicorn(
-        tmp_path, {"DATABASE_URL": database_url, "GUNICORN_TIMEOUT": str(TIMEOUT_S)},
-        workers=1, threads=1,
+        tmp_path,
+        {"DATABASE_URL": database_url, "GUNICORN_TIMEOUT": str(TIMEOUT_S)},
+        workers=1,
+        threads=1,
     )
     try:
         started = time.monotonic()
-        answer = _slow_download(server.port, f"/api/sources/{source.id}/export.csv",
-                                {"Authorization": f"Bearer {raw}"}, seconds=3 * TIMEOUT_S)
+        answer = _slow_download(
+            server.port,
+            f"/api/sources/{source.id}/export.csv",
+            {"Authorization": f"Bearer {raw}"},
+            seconds=3 * TIMEOUT_S,
+        )
         took = time.monotonic() - started
     finally:
         server.stop()

@@ -35,19 +35,39 @@ def world(app, make_user, make_source, make_reading):
     stranger = make_user("stranger@example.com", name="Stan Stranger")
     home = locations.create_home(owner, "Farmhouse", "Europe/Vienna")
     source = make_source(owner, "Power", location_id=home.id)
-    reading = make_reading(source, {"import": 100.0},
-                           timestamp=datetime(2026, 1, 1, tzinfo=UTC), created_by_id=owner.id)
-    tariff = Tariff(data_source_id=source.id, metric="import", effective_from=date(2025, 1, 1),
-                    unit_price=Decimal("0.3"))
-    swap = MeterEvent(data_source_id=source.id, at=datetime(2025, 6, 1, tzinfo=UTC),
-                      old_final={"import": 50.0}, new_start={"import": 0.0})
+    reading = make_reading(
+        source,
+        {"import": 100.0},
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+        created_by_id=owner.id,
+    )
+    tariff = Tariff(
+        data_source_id=source.id,
+        metric="import",
+        effective_from=date(2025, 1, 1),
+        unit_price=Decimal("0.3"),
+    )
+    swap = MeterEvent(
+        data_source_id=source.id,
+        at=datetime(2025, 6, 1, tzinfo=UTC),
+        old_final={"import": 50.0},
+        new_start={"import": 0.0},
+    )
     db.session.add_all([tariff, swap])
     db.session.commit()
     locations.invite(home, "editor@example.com", "editor")
     locations.invite(home, "viewer@example.com", "viewer")
-    return {"owner": owner, "editor": editor, "viewer": viewer, "stranger": stranger,
-            "home": home, "source": source, "reading": reading, "tariff": tariff,
-            "swap": swap}
+    return {
+        "owner": owner,
+        "editor": editor,
+        "viewer": viewer,
+        "stranger": stranger,
+        "home": home,
+        "source": source,
+        "reading": reading,
+        "tariff": tariff,
+        "swap": swap,
+    }
 
 
 def expected(role: str, action: str) -> str:
@@ -74,13 +94,28 @@ PAGE_ROUTES = [
     ("GET", "/sources/{s}/meter", "read", None, {}),
     ("GET", "/sources/{s}/export.csv", "read", None, {}),
     ("GET", "/sources/{s}/quick-add", "write", None, HTMX),
-    ("POST", "/sources/{s}/readings", "write",
-     {"s{s}-timestamp": "2026-02-01T10:00", "s{s}-value_0": "120"}, {}),
-    ("POST", "/sources/{s}/quick-add", "write",
-     {"s{s}-timestamp": "2026-02-01T10:00", "s{s}-value_0": "120"}, HTMX),
+    (
+        "POST",
+        "/sources/{s}/readings",
+        "write",
+        {"s{s}-timestamp": "2026-02-01T10:00", "s{s}-value_0": "120"},
+        {},
+    ),
+    (
+        "POST",
+        "/sources/{s}/quick-add",
+        "write",
+        {"s{s}-timestamp": "2026-02-01T10:00", "s{s}-value_0": "120"},
+        HTMX,
+    ),
     ("GET", "/sources/{s}/readings/{r}/edit", "write", None, HTMX),
-    ("POST", "/sources/{s}/readings/{r}/edit", "write",
-     {"r{rh}-timestamp": "2026-01-01T01:00", "r{rh}-value_0": "101"}, HTMX),
+    (
+        "POST",
+        "/sources/{s}/readings/{r}/edit",
+        "write",
+        {"r{rh}-timestamp": "2026-01-01T01:00", "r{rh}-value_0": "101"},
+        HTMX,
+    ),
     ("GET", "/sources/{s}/readings/{r}/delete", "write", None, {}),
     ("POST", "/sources/{s}/readings/{r}/delete", "write", {}, HTMX),
     ("POST", "/sources/{s}/readings/restore", "write", {"token": "x"}, {}),
@@ -89,15 +124,35 @@ PAGE_ROUTES = [
     ("POST", "/sources/{s}/import", "write", {"text": "date,import\n2026-03-01,130\n"}, {}),
     ("POST", "/sources/{s}/import/confirm", "write", {"upload": "nope"}, {}),
     ("GET", "/sources/{s}/edit", "manage", None, {}),
-    ("POST", "/sources/{s}/edit", "manage",
-     {"name": "Renamed", "kind": "meter", "metrics-0-name": "import",
-      "metrics-0-unit": "kWh", "metrics-0-original": "import"}, {}),
+    (
+        "POST",
+        "/sources/{s}/edit",
+        "manage",
+        {
+            "name": "Renamed",
+            "kind": "meter",
+            "metrics-0-name": "import",
+            "metrics-0-unit": "kWh",
+            "metrics-0-original": "import",
+        },
+        {},
+    ),
     ("GET", "/sources/{s}/delete", "manage", None, {}),
     ("POST", "/sources/{s}/delete", "manage", {}, {}),
-    ("POST", "/sources/{s}/tariffs", "manage",
-     {"metric": "import", "effective_from": "2026-01-01", "unit_price": "0.35"}, {}),
-    ("POST", "/sources/{s}/tariffs/{t}/edit", "manage",
-     {"metric": "import", "effective_from": "2025-01-01", "unit_price": "0.4"}, {}),
+    (
+        "POST",
+        "/sources/{s}/tariffs",
+        "manage",
+        {"metric": "import", "effective_from": "2026-01-01", "unit_price": "0.35"},
+        {},
+    ),
+    (
+        "POST",
+        "/sources/{s}/tariffs/{t}/edit",
+        "manage",
+        {"metric": "import", "effective_from": "2025-01-01", "unit_price": "0.4"},
+        {},
+    ),
     ("POST", "/sources/{s}/tariffs/{t}/delete", "manage", {}, {}),
     ("POST", "/sources/{s}/meter", "manage", {"cycle_day": "1", "max_gap_hours": "48"}, {}),
     ("POST", "/sources/{s}/swaps", "manage", {"at": "2026-01-05T00:00"}, {}),
@@ -115,8 +170,12 @@ API_ROUTES = [
     ("GET", "/api/sources/{s}/swaps", "read", None),
     ("GET", "/api/sources/{s}/usage-settings", "read", None),
     ("GET", "/api/sources/{s}/export.csv", "read", None),
-    ("POST", "/api/sources/{s}/readings", "write",
-     {"timestamp": "2026-02-01T10:00:00Z", "values": {"import": 120}}),
+    (
+        "POST",
+        "/api/sources/{s}/readings",
+        "write",
+        {"timestamp": "2026-02-01T10:00:00Z", "values": {"import": 120}},
+    ),
     ("PATCH", "/api/sources/{s}/readings/{r}", "write", {"note": "checked"}),
     ("PUT", "/api/sources/{s}/readings/{r}", "write", {"values": {"import": 101}}),
     ("DELETE", "/api/sources/{s}/readings/{r}", "write", None),
@@ -124,12 +183,20 @@ API_ROUTES = [
     ("PATCH", "/api/sources/{s}", "manage", {"name": "Renamed"}),
     ("PUT", "/api/sources/{s}", "manage", {"description": "x"}),
     ("DELETE", "/api/sources/{s}", "manage", None),
-    ("POST", "/api/sources/{s}/tariffs", "manage",
-     {"metric": "import", "effective_from": "2026-01-01", "unit_price": 0.35}),
+    (
+        "POST",
+        "/api/sources/{s}/tariffs",
+        "manage",
+        {"metric": "import", "effective_from": "2026-01-01", "unit_price": 0.35},
+    ),
     ("PATCH", "/api/sources/{s}/tariffs/{t}", "manage", {"unit_price": 0.4}),
     ("DELETE", "/api/sources/{s}/tariffs/{t}", "manage", None),
-    ("POST", "/api/sources/{s}/swaps", "manage",
-     {"at": "2026-01-05T00:00:00Z", "old_final": {"import": 110}, "new_start": {"import": 0}}),
+    (
+        "POST",
+        "/api/sources/{s}/swaps",
+        "manage",
+        {"at": "2026-01-05T00:00:00Z", "old_final": {"import": 110}, "new_start": {"import": 0}},
+    ),
     ("PATCH", "/api/sources/{s}/swaps/{w}", "manage", {"note": "x"}),
     ("DELETE", "/api/sources/{s}/swaps/{w}", "manage", None),
     ("PATCH", "/api/sources/{s}/usage-settings", "manage", {"cycle_day": 5}),
@@ -139,44 +206,63 @@ API_ROUTES = [
 
 
 def fill(text: str, world) -> str:
-    return text.format(s=world["source"].id, r=world["reading"].id, rh=world["reading"].id.hex,
-                       t=world["tariff"].id, w=world["swap"].id)
+    return text.format(
+        s=world["source"].id,
+        r=world["reading"].id,
+        rh=world["reading"].id.hex,
+        t=world["tariff"].id,
+        w=world["swap"].id,
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("method, url, action, data, headers", PAGE_ROUTES,
-                         ids=[f"{m} {u} {h.get('HX-Request') and 'htmx' or ''}"
-                              for m, u, _, _, h in PAGE_ROUTES])
-def test_pages_and_fragments_enforce_roles(client, auth, world, role, method, url, action,
-                                           data, headers):
+@pytest.mark.parametrize(
+    "method, url, action, data, headers",
+    PAGE_ROUTES,
+    ids=[f"{m} {u} {h.get('HX-Request') and 'htmx' or ''}" for m, u, _, _, h in PAGE_ROUTES],
+)
+def test_pages_and_fragments_enforce_roles(
+    client, auth, world, role, method, url, action, data, headers
+):
     auth.login(f"{role}@example.com", PASSWORD)
     form = {fill(k, world): fill(v, world) for k, v in (data or {}).items()}
     response = client.open(fill(url, world), method=method, data=form, headers=headers)
     assert outcome(response.status_code) == expected(role, action), (
-        response.status_code, response.get_data(as_text=True)[:300])
+        response.status_code,
+        response.get_data(as_text=True)[:300],
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("method, url, action, body", API_ROUTES,
-                         ids=[f"{m} {u}" for m, u, _, _ in API_ROUTES])
+@pytest.mark.parametrize(
+    "method, url, action, body", API_ROUTES, ids=[f"{m} {u}" for m, u, _, _ in API_ROUTES]
+)
 def test_api_enforces_roles(client, world, role, method, url, action, body):
     raw, _ = tokens.issue_token(world[role], "phone")
     headers = {"Authorization": f"Bearer {raw}"}
     if isinstance(body, str):
-        response = client.open(fill(url, world), method=method, data=body.encode(),
-                               headers={**headers, "Content-Type": "text/csv"})
+        response = client.open(
+            fill(url, world),
+            method=method,
+            data=body.encode(),
+            headers={**headers, "Content-Type": "text/csv"},
+        )
     else:
         response = client.open(fill(url, world), method=method, json=body, headers=headers)
     assert outcome(response.status_code) == expected(role, action), (
-        response.status_code, response.get_data(as_text=True)[:300])
+        response.status_code,
+        response.get_data(as_text=True)[:300],
+    )
     assert response.status_code == 204 or response.is_json or response.mimetype == "text/csv"
 
 
 def test_a_viewers_write_changes_nothing(client, world):
     raw, _ = tokens.issue_token(world["viewer"], "phone")
     reading = world["reading"]
-    response = client.delete(f"/api/sources/{world['source'].id}/readings/{reading.id}",
-                             headers={"Authorization": f"Bearer {raw}"})
+    response = client.delete(
+        f"/api/sources/{world['source'].id}/readings/{reading.id}",
+        headers={"Authorization": f"Bearer {raw}"},
+    )
     assert response.status_code == 403
     assert "editor" in response.get_json()["detail"]
     assert db.session.get(Reading, reading.id) is not None
@@ -185,9 +271,10 @@ def test_a_viewers_write_changes_nothing(client, world):
 def test_an_editor_records_readings_that_show_who_recorded_them(client, auth, world):
     auth.login("editor@example.com")
     source = world["source"]
-    client.post(f"/sources/{source.id}/readings",
-                data={f"s{source.id}-timestamp": "2026-02-01T10:00",
-                      f"s{source.id}-value_0": "120"})
+    client.post(
+        f"/sources/{source.id}/readings",
+        data={f"s{source.id}-timestamp": "2026-02-01T10:00", f"s{source.id}-value_0": "120"},
+    )
     stored = db.session.scalar(select(Reading).where(Reading.created_by_id == world["editor"].id))
     assert stored.values == {"import": 120.0}
     auth.logout()
@@ -202,10 +289,17 @@ def test_sync_upload_respects_roles(client, world):
     source = world["source"]
     for role, status in (("editor", "created"), ("viewer", "invalid")):
         raw, _ = tokens.issue_token(world[role], "phone")
-        item = {"id": str(uuid.uuid4()), "data_source_id": source.id,
-                "timestamp": "2026-04-01T00:00:00Z", "values": {"import": 150}}
-        response = client.post("/api/sync/readings", json={"readings": [item]},
-                               headers={"Authorization": f"Bearer {raw}"})
+        item = {
+            "id": str(uuid.uuid4()),
+            "data_source_id": source.id,
+            "timestamp": "2026-04-01T00:00:00Z",
+            "values": {"import": 150},
+        }
+        response = client.post(
+            "/api/sync/readings",
+            json={"readings": [item]},
+            headers={"Authorization": f"Bearer {raw}"},
+        )
         assert response.get_json()["results"][0]["status"] == status, response.get_json()
 
 
@@ -227,8 +321,9 @@ def test_removing_a_member_revokes_access_at_once(client, auth, world):
     auth.login("editor@example.com")
     url = f"/sources/{world['source'].id}"
     assert client.get(url).status_code == 200
-    member = db.session.scalar(select(LocationMember).where(
-        LocationMember.user_id == world["editor"].id))
+    member = db.session.scalar(
+        select(LocationMember).where(LocationMember.user_id == world["editor"].id)
+    )
     locations.remove_member(member)
     assert client.get(url).status_code == 404  # the same signed-in session
 
@@ -238,22 +333,26 @@ def test_changing_a_role_takes_effect_at_once(client, auth, world):
     source = world["source"]
     data = {f"s{source.id}-timestamp": "2026-02-01T10:00", f"s{source.id}-value_0": "120"}
     assert client.post(f"/sources/{source.id}/readings", data=data).status_code == 403
-    member = db.session.scalar(select(LocationMember).where(
-        LocationMember.user_id == world["viewer"].id))
+    member = db.session.scalar(
+        select(LocationMember).where(LocationMember.user_id == world["viewer"].id)
+    )
     locations.change_role(member, "editor")
     assert client.post(f"/sources/{source.id}/readings", data=data).status_code == 302
 
 
 # ---- the home pages --------------------------------------------------------------------------
 
+
 def test_owner_creates_a_home_with_sources_and_its_periods_follow_its_timezone(
-        client, auth, user, make_source):
+    client, auth, user, make_source
+):
     from homelog.consumption import source_zone
 
     source = make_source(user, "Gas")
     auth.login()
-    response = client.post("/homes/new", data={"name": "Cabin", "timezone": "Asia/Tokyo",
-                                               "sources": [str(source.id)]})
+    response = client.post(
+        "/homes/new", data={"name": "Cabin", "timezone": "Asia/Tokyo", "sources": [str(source.id)]}
+    )
     assert response.status_code == 302
     home = db.session.scalar(select(Location))
     assert db.session.get(DataSource, source.id).location_id == home.id
@@ -275,11 +374,13 @@ def test_owner_invites_changes_role_and_removes_through_the_pages(client, auth, 
     home = world["home"]
     page = client.get(f"/homes/{home.id}").get_data(as_text=True)
     assert "Ed Editor" in page and "Vi Viewer" in page
-    response = client.post(f"/homes/{home.id}/members",
-                           data={"email": "STRANGER@example.com", "role": "viewer"})
+    response = client.post(
+        f"/homes/{home.id}/members", data={"email": "STRANGER@example.com", "role": "viewer"}
+    )
     assert response.status_code == 302
-    member = db.session.scalar(select(LocationMember).where(
-        LocationMember.user_id == world["stranger"].id))
+    member = db.session.scalar(
+        select(LocationMember).where(LocationMember.user_id == world["stranger"].id)
+    )
     assert member.role == "viewer"
     client.post(f"/homes/{home.id}/members/{member.id}", data={f"m{member.id}-role": "editor"})
     db.session.refresh(member)
@@ -290,15 +391,19 @@ def test_owner_invites_changes_role_and_removes_through_the_pages(client, auth, 
     assert db.session.get(LocationMember, member_id) is None
 
 
-@pytest.mark.parametrize("email, message", [
-    ("nobody@example.com", "No one with this email address"),
-    ("owner@example.com", "you own this home"),
-    ("editor@example.com", "already a member"),
-])
+@pytest.mark.parametrize(
+    "email, message",
+    [
+        ("nobody@example.com", "No one with this email address"),
+        ("owner@example.com", "you own this home"),
+        ("editor@example.com", "already a member"),
+    ],
+)
 def test_invitations_that_cannot_be(client, auth, world, email, message):
     auth.login("owner@example.com")
-    response = client.post(f"/homes/{world['home'].id}/members",
-                           data={"email": email, "role": "viewer"})
+    response = client.post(
+        f"/homes/{world['home'].id}/members", data={"email": email, "role": "viewer"}
+    )
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
 
@@ -318,12 +423,15 @@ HOME_ROUTES = [
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("method, url, action", HOME_ROUTES)
 def test_home_pages_enforce_roles(client, auth, world, role, method, url, action):
-    member = db.session.scalar(select(LocationMember.id).where(
-        LocationMember.user_id == world["viewer"].id))
+    member = db.session.scalar(
+        select(LocationMember.id).where(LocationMember.user_id == world["viewer"].id)
+    )
     auth.login(f"{role}@example.com")
-    response = client.open(url.format(h=world["home"].id, m=member), method=method,
-                           data={"name": "X", "timezone": "UTC", "email": "x@example.com",
-                                 "role": "viewer"})
+    response = client.open(
+        url.format(h=world["home"].id, m=member),
+        method=method,
+        data={"name": "X", "timezone": "UTC", "email": "x@example.com", "role": "viewer"},
+    )
     assert outcome(response.status_code) == expected(role, action)
 
 
@@ -366,8 +474,11 @@ def test_an_editor_warned_of_a_drop_is_told_to_ask_the_owner_for_the_swap(client
     """Only the owner records meter swaps, so an editor gets no link to the meter page."""
     auth.login("editor@example.com")
     source = world["source"]
-    response = client.post(f"/sources/{source.id}/readings", headers=HTMX, data={
-        f"s{source.id}-timestamp": "2026-02-01T10:00", f"s{source.id}-value_0": "50"})
+    response = client.post(
+        f"/sources/{source.id}/readings",
+        headers=HTMX,
+        data={f"s{source.id}-timestamp": "2026-02-01T10:00", f"s{source.id}-value_0": "50"},
+    )
     text = response.get_data(as_text=True)
     assert response.status_code == 422 and "Lower than the previous reading." in text
     assert "Ask Olive Owner to record the meter swap" in text

@@ -43,13 +43,15 @@ def all_sources() -> list[DataSource]:
 
 # ---- dashboard ------------------------------------------------------------------------------
 
+
 def test_dashboard_requires_sign_in(client, user):
     response = client.get("/")
     assert response.status_code == 302 and "/login" in response.location
 
 
-def test_dashboard_shows_each_source_with_last_reading(logged_in, user, make_source,
-                                                       make_reading, make_user):
+def test_dashboard_shows_each_source_with_last_reading(
+    logged_in, user, make_source, make_reading, make_user
+):
     meter = make_source(user, "Electricity", metrics={"import": "kWh", "export": "kWh"})
     make_reading(meter, {"import": 100.0, "export": 1.0}, timestamp=hour(1))
     make_reading(meter, {"import": 1234.5, "export": 7.25}, timestamp=hour(2))
@@ -87,6 +89,7 @@ def test_quick_add_link_works_without_javascript(logged_in, user, make_source):
 
 # ---- create ---------------------------------------------------------------------------------
 
+
 def test_create_page(logged_in):
     response = logged_in.get("/sources/new")
     text = response.get_data(as_text=True)
@@ -113,31 +116,41 @@ def test_create_source_htmx_redirects(logged_in):
 
 
 def test_create_source_ignores_blank_rows(logged_in):
-    logged_in.post("/sources/new", data=source_data(**{"metrics-5-name": "",
-                                                       "metrics-5-unit": ""}))
+    logged_in.post("/sources/new", data=source_data(**{"metrics-5-name": "", "metrics-5-unit": ""}))
     assert all_sources()[0].metric_names == ["import", "export"]
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"name": ""}, "Enter a name."),
-    ({"name": "x" * 101}, "Use at most 100 characters."),
-    ({"description": "x" * 2001}, "Use at most 2000 characters."),
-    ({"kind": "gauge"}, "Choose meter or sensor."),
-    ({"metrics-0-name": "", "metrics-0-unit": "", "metrics-1-name": "",
-      "metrics-1-unit": ""}, "Add at least one metric."),
-    ({"metrics-1-name": ""}, "Enter a metric name."),
-    ({"metrics-1-name": "x" * 41}, "Use at most 40 characters."),
-    ({"metrics-1-unit": "x" * 21}, "Use at most 20 characters."),
-    ({"metrics-1-name": "Import"}, "“Import” is already a metric of this source."),
-    ({f"metrics-{i}-name": f"m{i}" for i in range(2, 21)}, "Use at most 20 metrics."),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"name": ""}, "Enter a name."),
+        ({"name": "x" * 101}, "Use at most 100 characters."),
+        ({"description": "x" * 2001}, "Use at most 2000 characters."),
+        ({"kind": "gauge"}, "Choose meter or sensor."),
+        (
+            {
+                "metrics-0-name": "",
+                "metrics-0-unit": "",
+                "metrics-1-name": "",
+                "metrics-1-unit": "",
+            },
+            "Add at least one metric.",
+        ),
+        ({"metrics-1-name": ""}, "Enter a metric name."),
+        ({"metrics-1-name": "x" * 41}, "Use at most 40 characters."),
+        ({"metrics-1-unit": "x" * 21}, "Use at most 20 characters."),
+        ({"metrics-1-name": "Import"}, "“Import” is already a metric of this source."),
+        ({f"metrics-{i}-name": f"m{i}" for i in range(2, 21)}, "Use at most 20 metrics."),
+    ],
+)
 @pytest.mark.parametrize("htmx", [False, True])
 def test_create_source_validation(logged_in, overrides, message, htmx):
     for key in list(overrides):
         if key.endswith("-name") and key.startswith("metrics-") and overrides[key]:
             overrides.setdefault(key.replace("-name", "-unit"), "kWh")
-    response = logged_in.post("/sources/new", data=source_data(**overrides),
-                              headers=HX if htmx else None)
+    response = logged_in.post(
+        "/sources/new", data=source_data(**overrides), headers=HX if htmx else None
+    )
     text = response.get_data(as_text=True)
     assert response.status_code == 422
     assert message.replace("“", "&#8220;") in text or message in text
@@ -187,13 +200,20 @@ def test_remove_metric_row_without_javascript(logged_in):
 
 
 def test_metric_rows_with_gaps_keep_order(logged_in):
-    data = source_data(**{"metrics-0-name": None, "metrics-0-unit": None,
-                          "metrics-7-name": "solar", "metrics-7-unit": "kWh"})
+    data = source_data(
+        **{
+            "metrics-0-name": None,
+            "metrics-0-unit": None,
+            "metrics-7-name": "solar",
+            "metrics-7-unit": "kWh",
+        }
+    )
     logged_in.post("/sources/new", data=data)
     assert all_sources()[0].metric_names == ["export", "solar"]
 
 
 # ---- edit -----------------------------------------------------------------------------------
+
 
 def test_edit_page_and_fragment(logged_in, user, make_source):
     source = make_source(user, metrics={"import": "kWh"})
@@ -206,9 +226,10 @@ def test_edit_page_and_fragment(logged_in, user, make_source):
 
 def test_edit_source(logged_in, user, make_source):
     source = make_source(user, "Power")
-    response = logged_in.post(f"/sources/{source.id}/edit",
-                              data=edit_data(source, name="Power meter", kind="sensor",
-                                             description="New"))
+    response = logged_in.post(
+        f"/sources/{source.id}/edit",
+        data=edit_data(source, name="Power meter", kind="sensor", description="New"),
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert (source.name, source.kind, source.description) == ("Power meter", "sensor", "New")
@@ -216,8 +237,9 @@ def test_edit_source(logged_in, user, make_source):
 
 def test_edit_validation_htmx(logged_in, user, make_source):
     source = make_source(user, "Power")
-    response = logged_in.post(f"/sources/{source.id}/edit", data=edit_data(source, name=""),
-                              headers=HX)
+    response = logged_in.post(
+        f"/sources/{source.id}/edit", data=edit_data(source, name=""), headers=HX
+    )
     assert response.status_code == 422
     assert "Enter a name." in response.get_data(as_text=True)
 
@@ -225,8 +247,9 @@ def test_edit_validation_htmx(logged_in, user, make_source):
 def test_rename_metric_keeps_readings(logged_in, user, make_source, make_reading):
     source = make_source(user, metrics={"import": "kWh"})
     make_reading(source, {"import": 5.0}, timestamp=hour(1))
-    response = logged_in.post(f"/sources/{source.id}/edit",
-                              data=edit_data(source, **{"metrics-0-name": "consumption"}))
+    response = logged_in.post(
+        f"/sources/{source.id}/edit", data=edit_data(source, **{"metrics-0-name": "consumption"})
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert source.metric_names == ["consumption"]
@@ -256,12 +279,14 @@ def test_removing_metric_with_readings_asks_first(logged_in, user, make_source, 
 
 def test_add_metric_on_edit_fragment(logged_in, user, make_source):
     source = make_source(user, metrics={"import": "kWh"})
-    response = logged_in.post(f"/sources/{source.id}/edit",
-                              data=edit_data(source, add_metric="1"), headers=HX)
+    response = logged_in.post(
+        f"/sources/{source.id}/edit", data=edit_data(source, add_metric="1"), headers=HX
+    )
     assert 'id="metric-row-1"' in response.get_data(as_text=True)
 
 
 # ---- delete ---------------------------------------------------------------------------------
+
 
 def test_delete_confirmation_says_how_many_readings(logged_in, user, make_source, make_reading):
     source = make_source(user)
@@ -294,7 +319,7 @@ def test_delete_source_htmx(logged_in, user, make_source):
     text = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "readings-changed" in response.headers["HX-Trigger"]
-    assert 'hx-swap-oob' in text and "“Gas” and its 0 readings are deleted." in text
+    assert "hx-swap-oob" in text and "“Gas” and its 0 readings are deleted." in text
     assert all_sources() == []
 
 
@@ -306,17 +331,22 @@ def test_delete_requires_csrf(logged_in, user, make_source):
 
 # ---- isolation ------------------------------------------------------------------------------
 
-def test_someone_elses_source_is_404_everywhere(logged_in, make_user, make_source,
-                                                make_reading):
+
+def test_someone_elses_source_is_404_everywhere(logged_in, make_user, make_source, make_reading):
     theirs = make_source(make_user(), "Theirs")
     reading = make_reading(theirs)
     sid, rid = theirs.id, reading.id
     routes = [
-        ("GET", f"/sources/{sid}"), ("GET", f"/sources/{sid}/edit"),
-        ("POST", f"/sources/{sid}/edit"), ("GET", f"/sources/{sid}/delete"),
-        ("POST", f"/sources/{sid}/delete"), ("GET", f"/sources/{sid}/readings"),
-        ("POST", f"/sources/{sid}/readings"), ("GET", f"/sources/{sid}/quick-add"),
-        ("POST", f"/sources/{sid}/quick-add"), ("GET", f"/sources/{sid}/readings/{rid}"),
+        ("GET", f"/sources/{sid}"),
+        ("GET", f"/sources/{sid}/edit"),
+        ("POST", f"/sources/{sid}/edit"),
+        ("GET", f"/sources/{sid}/delete"),
+        ("POST", f"/sources/{sid}/delete"),
+        ("GET", f"/sources/{sid}/readings"),
+        ("POST", f"/sources/{sid}/readings"),
+        ("GET", f"/sources/{sid}/quick-add"),
+        ("POST", f"/sources/{sid}/quick-add"),
+        ("GET", f"/sources/{sid}/readings/{rid}"),
         ("GET", f"/sources/{sid}/readings/{rid}/edit"),
         ("POST", f"/sources/{sid}/readings/{rid}/edit"),
         ("GET", f"/sources/{sid}/readings/{rid}/delete"),
@@ -325,8 +355,12 @@ def test_someone_elses_source_is_404_everywhere(logged_in, make_user, make_sourc
     ]
     for headers in (None, HX):
         for method, url in routes:
-            response = logged_in.open(url, method=method, headers=headers,
-                                      data=source_data() if method == "POST" else None)
+            response = logged_in.open(
+                url,
+                method=method,
+                headers=headers,
+                data=source_data() if method == "POST" else None,
+            )
             assert response.status_code == 404, (method, url, headers)
             assert b"Theirs" not in response.data
     db.session.expire_all()
@@ -336,8 +370,12 @@ def test_someone_elses_source_is_404_everywhere(logged_in, make_user, make_sourc
 
 def test_unknown_ids_are_404(logged_in, user, make_source):
     source = make_source(user)
-    for url in ("/sources/999999", "/sources/abc", f"/sources/{source.id}/readings/nope/edit",
-                f"/sources/{source.id}/readings/00000000-0000-0000-0000-000000000000"):
+    for url in (
+        "/sources/999999",
+        "/sources/abc",
+        f"/sources/{source.id}/readings/nope/edit",
+        f"/sources/{source.id}/readings/00000000-0000-0000-0000-000000000000",
+    ):
         assert logged_in.get(url).status_code == 404, url
 
 
@@ -349,6 +387,9 @@ def test_expired_session_under_htmx_redirects_to_sign_in(client, user, make_sour
 
 
 def test_ids_beyond_the_integer_column_are_404_not_500(logged_in):
-    for path in ("/sources/2147483648", "/sources/99999999999999999999/edit",
-                 "/sources/2147483648/readings"):
+    for path in (
+        "/sources/2147483648",
+        "/sources/99999999999999999999/edit",
+        "/sources/2147483648/readings",
+    ):
         assert logged_in.get(path).status_code == 404, path

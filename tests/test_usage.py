@@ -38,8 +38,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-PROPERTIES = settings(max_examples=200, deadline=None,
-                      suppress_health_check=[HealthCheck.too_slow])
+PROPERTIES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def utc(*args: int) -> datetime:
@@ -65,14 +64,17 @@ def usages(report, metric: str = "import") -> list[float | None]:
 # --- Periods -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("tz", "day", "hours"), [
-    (BERLIN, date(2026, 3, 29), 23),
-    (BERLIN, date(2026, 10, 25), 25),
-    (BERLIN, date(2026, 3, 30), 24),
-    (NEW_YORK, date(2026, 3, 8), 23),
-    (NEW_YORK, date(2026, 11, 1), 25),
-    (NEW_YORK, date(2026, 11, 2), 24),
-])
+@pytest.mark.parametrize(
+    ("tz", "day", "hours"),
+    [
+        (BERLIN, date(2026, 3, 29), 23),
+        (BERLIN, date(2026, 10, 25), 25),
+        (BERLIN, date(2026, 3, 30), 24),
+        (NEW_YORK, date(2026, 3, 8), 23),
+        (NEW_YORK, date(2026, 11, 1), 25),
+        (NEW_YORK, date(2026, 11, 2), 24),
+    ],
+)
 def test_a_day_lasts_23_or_25_hours_on_a_clock_change(tz, day, hours):
     period = period_containing("day", day, tz)
     assert period.duration == timedelta(hours=hours)
@@ -91,27 +93,33 @@ def test_periods_are_local_calendar_periods_in_utc():
     assert week.duration == timedelta(hours=7 * 24 - 1)
     year = period_containing("year", instant, "America/New_York")
     assert year.start == utc(2026, 1, 1, 5) and year.end == utc(2027, 1, 1, 5)
-    assert all(p.start.tzinfo is UTC for p in periods_between("day", date(2026, 1, 1),
-                                                              date(2026, 2, 1), BERLIN))
+    assert all(
+        p.start.tzinfo is UTC
+        for p in periods_between("day", date(2026, 1, 1), date(2026, 2, 1), BERLIN)
+    )
 
 
 def test_a_billing_cycle_on_the_31st_starts_on_the_last_day_of_shorter_months():
-    cycles = periods_between("cycle", date(2027, 12, 31), date(2028, 6, 1), BERLIN,
-                             cycle_day=31)
+    cycles = periods_between("cycle", date(2027, 12, 31), date(2028, 6, 1), BERLIN, cycle_day=31)
     assert [c.first_day for c in cycles] == [
-        date(2027, 12, 31), date(2028, 1, 31), date(2028, 2, 29), date(2028, 3, 31),
-        date(2028, 4, 30), date(2028, 5, 31),
+        date(2027, 12, 31),
+        date(2028, 1, 31),
+        date(2028, 2, 29),
+        date(2028, 3, 31),
+        date(2028, 4, 30),
+        date(2028, 5, 31),
     ]
     # Each cycle ends the day before the next one starts: no gap, no overlap.
     assert [c.last_day for c in cycles[:3]] == [
-        date(2028, 1, 30), date(2028, 2, 28), date(2028, 3, 30),
+        date(2028, 1, 30),
+        date(2028, 2, 28),
+        date(2028, 3, 30),
     ]
     for before, after in zip(cycles, cycles[1:], strict=False):
         assert before.end == after.start
     assert cycle_start(2027, 2, 31) == date(2027, 2, 28)
     # A day before the clamped start belongs to the previous month's cycle.
-    assert period_containing("cycle", date(2028, 3, 30), BERLIN, 31).first_day == date(
-        2028, 2, 29)
+    assert period_containing("cycle", date(2028, 3, 30), BERLIN, 31).first_day == date(2028, 2, 29)
 
 
 def test_a_billing_cycle_on_the_17th():
@@ -140,12 +148,15 @@ def test_period_arguments_are_checked():
 # --- Meter usage -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("tz", "days", "expected"), [
-    (BERLIN, (date(2026, 3, 28), date(2026, 3, 31)), [24, 23, 24]),
-    (BERLIN, (date(2026, 10, 24), date(2026, 10, 27)), [24, 25, 24]),
-    (NEW_YORK, (date(2026, 3, 7), date(2026, 3, 10)), [24, 23, 24]),
-    (NEW_YORK, (date(2026, 10, 31), date(2026, 11, 3)), [24, 25, 24]),
-])
+@pytest.mark.parametrize(
+    ("tz", "days", "expected"),
+    [
+        (BERLIN, (date(2026, 3, 28), date(2026, 3, 31)), [24, 23, 24]),
+        (BERLIN, (date(2026, 10, 24), date(2026, 10, 27)), [24, 25, 24]),
+        (NEW_YORK, (date(2026, 3, 7), date(2026, 3, 10)), [24, 23, 24]),
+        (NEW_YORK, (date(2026, 10, 31), date(2026, 11, 3)), [24, 25, 24]),
+    ],
+)
 def test_daily_usage_follows_the_local_clock_across_dst(tz, days, expected):
     readings = hourly(local(tz, days[0].year, days[0].month, days[0].day) - 5 * DAY, 24 * 12)
     report = meter_usage(readings, periods_between("day", *days, tz), ["import"])
@@ -163,15 +174,16 @@ def test_usage_is_interpolated_and_only_complete_periods_have_a_value():
     assert rows[0].measured_usage is None and rows[4].measured_usage is None
     # The edge days report the part the readings cover.
     assert rows[1].measured_usage == pytest.approx(12.0)
-    assert (rows[1].measured_start, rows[1].measured_end) == (utc(2026, 1, 1, 12),
-                                                              utc(2026, 1, 2))
+    assert (rows[1].measured_start, rows[1].measured_end) == (utc(2026, 1, 1, 12), utc(2026, 1, 2))
     assert rows[3].measured_usage == pytest.approx(12.0)
 
 
 def test_usage_across_a_long_gap_is_spread_evenly_and_marked_estimated():
     readings = [
-        (utc(2026, 1, 1), {"import": 0.0}), (utc(2026, 1, 2), {"import": 10.0}),
-        (utc(2026, 1, 12), {"import": 110.0}), (utc(2026, 1, 13), {"import": 120.0}),
+        (utc(2026, 1, 1), {"import": 0.0}),
+        (utc(2026, 1, 2), {"import": 10.0}),
+        (utc(2026, 1, 12), {"import": 110.0}),
+        (utc(2026, 1, 13), {"import": 120.0}),
     ]
     days = periods_between("day", date(2026, 1, 1), date(2026, 1, 13), "UTC")
     rows = meter_usage(readings, days, ["import"]).metrics["import"].periods
@@ -192,8 +204,7 @@ def test_a_meter_swap_continues_usage_without_a_spike():
         (utc(2026, 1, 3), {"import": 3.0}),  # the new meter
         (utc(2026, 1, 4), {"import": 13.0}),
     ]
-    swap = MeterSwap(utc(2026, 1, 2, 12), old_final={"import": 1015.0},
-                     new_start={"import": 1.0})
+    swap = MeterSwap(utc(2026, 1, 2, 12), old_final={"import": 1015.0}, new_start={"import": 1.0})
     days = periods_between("day", date(2026, 1, 1), date(2026, 1, 4), "UTC")
     report = meter_usage(readings, days, ["import"], MeterConfig(swaps=[swap]))
     # Jan 2: 5 on the old meter until noon, 2 on the new one after.
@@ -203,8 +214,9 @@ def test_a_meter_swap_continues_usage_without_a_spike():
     plain = meter_usage(readings, days, ["import"])
     assert [s.value for s in plain.suspects] == [3.0, 13.0]
     # What the meters showed: the old one before the swap, the new one after.
-    at = meter_values_at(readings, [utc(2026, 1, 2, 6), utc(2026, 1, 2, 18)], ["import"],
-                         MeterConfig(swaps=[swap]))["import"]
+    at = meter_values_at(
+        readings, [utc(2026, 1, 2, 6), utc(2026, 1, 2, 18)], ["import"], MeterConfig(swaps=[swap])
+    )["import"]
     assert [v.value for v in at] == pytest.approx([1012.5, 2.0])
     assert all(v.estimated for v in at)
 
@@ -242,8 +254,11 @@ def test_a_drop_too_large_for_a_rollover_is_suspect_until_confirmed():
     assert usages(report) == pytest.approx([20.0])
     assert [s.key for s in report.suspects] == ["typo"]
     # Confirmed, a drop on a register that wraps is a rollover.
-    confirmed = [readings[0], (utc(2026, 1, 2), {"import": 6_000.0}, True, "typo"),
-                 (utc(2026, 1, 3), {"import": 6_020.0})]
+    confirmed = [
+        readings[0],
+        (utc(2026, 1, 2), {"import": 6_000.0}, True, "typo"),
+        (utc(2026, 1, 3), {"import": 6_020.0}),
+    ]
     report = meter_usage(confirmed, whole, ["import"], config)
     assert usages(report) == pytest.approx([46_020.0])
     assert report.suspects == []
@@ -314,16 +329,27 @@ def test_value_at_any_instant():
 def test_a_price_change_mid_month_prices_each_part_of_the_month():
     start = local(BERLIN, 2026, 1, 1)
     readings = [(start + k * HOUR, {"import": k * 0.5}) for k in range(24 * 40)]
-    plan = TariffPlan([
-        Tariff(date(2025, 1, 1), Decimal("0.30"), Decimal("0.50")),
-        Tariff(date(2026, 1, 16), Decimal("0.40"), Decimal("0.60")),
-    ], BERLIN)
-    [january] = meter_usage(readings, periods_between("month", date(2026, 1, 1),
-                                                      date(2026, 2, 1), BERLIN),
-                            ["import"], tariffs={"import": plan}).metrics["import"].periods
+    plan = TariffPlan(
+        [
+            Tariff(date(2025, 1, 1), Decimal("0.30"), Decimal("0.50")),
+            Tariff(date(2026, 1, 16), Decimal("0.40"), Decimal("0.60")),
+        ],
+        BERLIN,
+    )
+    [january] = (
+        meter_usage(
+            readings,
+            periods_between("month", date(2026, 1, 1), date(2026, 2, 1), BERLIN),
+            ["import"],
+            tariffs={"import": plan},
+        )
+        .metrics["import"]
+        .periods
+    )
     assert january.usage == pytest.approx(31 * 12)
-    assert january.cost.energy == pytest.approx(Decimal(15 * 12) * Decimal("0.30")
-                                                + Decimal(16 * 12) * Decimal("0.40"))
+    assert january.cost.energy == pytest.approx(
+        Decimal(15 * 12) * Decimal("0.30") + Decimal(16 * 12) * Decimal("0.40")
+    )
     assert january.cost.standing == Decimal("15") * Decimal("0.50") + 16 * Decimal("0.60")
     assert money(january.cost.total) == Decimal("147.90")  # 54 + 76.80 + 7.50 + 9.60
 
@@ -333,10 +359,17 @@ def test_a_new_price_never_changes_earlier_periods():
     readings = [(start + k * HOUR, {"import": k * 0.25}) for k in range(24 * 62)]
     months = periods_between("month", date(2026, 3, 1), date(2026, 5, 1), BERLIN)
     old = [Tariff(date(2026, 1, 1), Decimal("0.31"), Decimal("0.41"))]
-    before = meter_usage(readings, months, ["import"],
-                         tariffs={"import": TariffPlan(old, BERLIN)})
-    after = meter_usage(readings, months, ["import"], tariffs={"import": TariffPlan(
-        old + [Tariff(date(2026, 4, 10), Decimal("0.50"), Decimal("0.70"))], BERLIN)})
+    before = meter_usage(readings, months, ["import"], tariffs={"import": TariffPlan(old, BERLIN)})
+    after = meter_usage(
+        readings,
+        months,
+        ["import"],
+        tariffs={
+            "import": TariffPlan(
+                old + [Tariff(date(2026, 4, 10), Decimal("0.50"), Decimal("0.70"))], BERLIN
+            )
+        },
+    )
     march_before, april_before = before.metrics["import"].periods
     march_after, april_after = after.metrics["import"].periods
     assert march_after.cost == march_before.cost
@@ -355,8 +388,9 @@ def test_no_cost_before_the_first_tariff():
 
 def test_two_tariffs_on_one_day_are_refused():
     with pytest.raises(ValueError, match="same day"):
-        TariffPlan([Tariff(date(2026, 1, 1), Decimal(1)), Tariff(date(2026, 1, 1), Decimal(2))],
-                   BERLIN)
+        TariffPlan(
+            [Tariff(date(2026, 1, 1), Decimal(1)), Tariff(date(2026, 1, 1), Decimal(2))], BERLIN
+        )
 
 
 def test_the_year_projection_against_monthly_advances():
@@ -368,18 +402,30 @@ def test_the_year_projection_against_monthly_advances():
         readings.append((day, {"import": value}))
         value += 10.0 if day < local(BERLIN, 2026, 1, 1) else 12.0
         day = local(BERLIN, *(day.astimezone(BERLIN).date() + DAY).timetuple()[:3])
-    result = project_year(readings, ["import"], {"import": plan}, BERLIN, date(2026, 1, 1),
-                          monthly_advance=Decimal("100"))
+    result = project_year(
+        readings,
+        ["import"],
+        {"import": plan},
+        BERLIN,
+        date(2026, 1, 1),
+        monthly_advance=Decimal("100"),
+    )
     assert result.method == "last-year"
     assert result.measured_usage["import"] == pytest.approx(90 * 12)
     assert result.projected_usage["import"] == pytest.approx(275 * 10)
-    expected = (Decimal(90 * 12 + 275 * 10) * Decimal("0.30") + 365 * Decimal("0.50"))
+    expected = Decimal(90 * 12 + 275 * 10) * Decimal("0.30") + 365 * Decimal("0.50")
     assert result.total_cost == pytest.approx(expected)
     assert result.balance == pytest.approx(Decimal(1200) - expected)
     # Without last year's readings: the rate measured so far this year.
     this_year = [r for r in readings if r[0] >= local(BERLIN, 2026, 1, 1)]
-    run_rate = project_year(this_year, ["import"], {"import": plan}, BERLIN, date(2026, 1, 1),
-                            monthly_advance=Decimal("100"))
+    run_rate = project_year(
+        this_year,
+        ["import"],
+        {"import": plan},
+        BERLIN,
+        date(2026, 1, 1),
+        monthly_advance=Decimal("100"),
+    )
     assert run_rate.method == "run-rate"
     assert run_rate.projected_usage["import"] == pytest.approx(275 * 12, rel=1e-3)
 
@@ -395,8 +441,9 @@ def test_sensor_average_is_weighted_by_time():
         # Many readings in one hour must not outweigh the other nine.
         *[(utc(2026, 1, 1, 10, m), {"temperature": 20.0}) for m in range(1, 60)],
     ]
-    [day] = sensor_stats(readings, periods_between("day", date(2026, 1, 1), date(2026, 1, 2),
-                                                   "UTC"), ["temperature"])["temperature"]
+    [day] = sensor_stats(
+        readings, periods_between("day", date(2026, 1, 1), date(2026, 1, 2), "UTC"), ["temperature"]
+    )["temperature"]
     # 10 for an hour, then a straight line from 10 to 20 over nine hours, then 20 for 59 min.
     expected = (10 * 60 + 15 * 540 + 20 * 59) / (60 + 540 + 59)
     assert day.average == pytest.approx(expected)
@@ -405,8 +452,11 @@ def test_sensor_average_is_weighted_by_time():
 
 
 def test_sensor_stats_per_period_interpolate_at_the_edges():
-    readings = [(utc(2026, 1, 1, 12), {"t": 0.0}), (utc(2026, 1, 2, 12), {"t": 24.0}),
-                (utc(2026, 1, 5, 12), {"t": 24.0})]
+    readings = [
+        (utc(2026, 1, 1, 12), {"t": 0.0}),
+        (utc(2026, 1, 2, 12), {"t": 24.0}),
+        (utc(2026, 1, 5, 12), {"t": 24.0}),
+    ]
     days = periods_between("day", date(2026, 1, 1), date(2026, 1, 7), "UTC")
     stats = sensor_stats(readings, days, ["t"])["t"]
     assert (stats[1].minimum, stats[1].maximum) == (pytest.approx(12.0), 24.0)
@@ -432,11 +482,13 @@ def histories(draw, rollover: bool | None = None):
     so the meter's display (consumption modulo the register size) is exact.
     """
     count = draw(st.integers(2, 30))
-    minutes = sorted(draw(st.sets(st.integers(0, 60 * 24 * 60), min_size=count,
-                                  max_size=count)))
+    minutes = sorted(draw(st.sets(st.integers(0, 60 * 24 * 60), min_size=count, max_size=count)))
     steps = draw(st.lists(st.integers(0, 100), min_size=count, max_size=count))
-    wrap = (WRAP if draw(st.booleans()) else None) if rollover is None else (
-        WRAP if rollover else None)
+    wrap = (
+        (WRAP if draw(st.booleans()) else None)
+        if rollover is None
+        else (WRAP if rollover else None)
+    )
     swap_after = draw(st.sets(st.integers(0, count - 2), max_size=3))
     consumption, truth = 0, []
     for k, minute in enumerate(minutes):
@@ -456,8 +508,13 @@ def histories(draw, rollover: bool | None = None):
         if kind == "swap":
             new_start = draw(st.integers(0, limit - 1))
             old_final = value - base
-            swaps.append(MeterSwap(when, {"m": float(old_final % wrap if wrap else old_final)},
-                                   {"m": float(new_start)}))
+            swaps.append(
+                MeterSwap(
+                    when,
+                    {"m": float(old_final % wrap if wrap else old_final)},
+                    {"m": float(new_start)},
+                )
+            )
             base = value - new_start
         else:
             shown = value - base
@@ -487,8 +544,11 @@ def close(a: float | None, b: float | None) -> bool:
 
 
 @PROPERTIES
-@given(history=histories(), tz=st.sampled_from([BERLIN, NEW_YORK]),
-       kind=st.sampled_from(["day", "week", "month"]))
+@given(
+    history=histories(),
+    tz=st.sampled_from([BERLIN, NEW_YORK]),
+    kind=st.sampled_from(["day", "week", "month"]),
+)
 def test_usage_equals_the_true_consumption(history, tz, kind):
     truth, readings, config = history
     periods = periods_between(kind, BASE - 3 * DAY, BASE + 65 * DAY, tz)
@@ -527,7 +587,7 @@ def test_a_reading_on_the_line_changes_nothing(history, data):
     at = t0 + (t1 - t0) * share
     share = (at - t0) / (t1 - t0)
     extra = (at, {"m": r0["m"] + (r1["m"] - r0["m"]) * share})
-    denser = readings[: k + 1] + [extra] + readings[k + 1:]
+    denser = readings[: k + 1] + [extra] + readings[k + 1 :]
     periods = periods_between("day", BASE - DAY, BASE + 62 * DAY, BERLIN)
     plain = usages(meter_usage(readings, periods, ["m"], config), "m")
     dense = usages(meter_usage(denser, periods, ["m"], config), "m")
@@ -544,8 +604,7 @@ def test_a_suspect_drop_changes_nothing_and_is_reported(history, data):
     typo = (t0 + (t1 - t0) / 2, {"m": r0["m"] - data.draw(st.integers(1, 5000))}, False, "x")
     periods = periods_between("week", BASE - DAY, BASE + 62 * DAY, NEW_YORK)
     plain = meter_usage(readings, periods, ["m"], config)
-    with_typo = meter_usage(readings[: k + 1] + [typo] + readings[k + 1:], periods, ["m"],
-                            config)
+    with_typo = meter_usage(readings[: k + 1] + [typo] + readings[k + 1 :], periods, ["m"], config)
     assert usages(with_typo, "m") == usages(plain, "m")
     assert [s.key for s in with_typo.suspects] == ["x"]
 
@@ -554,9 +613,14 @@ def test_a_suspect_drop_changes_nothing_and_is_reported(history, data):
 def tariff_plans(draw):
     """Draw 1-4 tariffs with effective dates around the readings."""
     days = sorted(draw(st.sets(st.integers(-5, 60), min_size=1, max_size=4)))
-    return [Tariff(BASE.date() + timedelta(days=d),
-                   Decimal(draw(st.integers(0, 90))) / 100,
-                   Decimal(draw(st.integers(0, 120))) / 100) for d in days]
+    return [
+        Tariff(
+            BASE.date() + timedelta(days=d),
+            Decimal(draw(st.integers(0, 90))) / 100,
+            Decimal(draw(st.integers(0, 120))) / 100,
+        )
+        for d in days
+    ]
 
 
 def straightforward_cost(truth, tariffs, period: Period, tz: ZoneInfo) -> Decimal | None:
@@ -580,8 +644,13 @@ def straightforward_cost(truth, tariffs, period: Period, tz: ZoneInfo) -> Decima
 
 
 @PROPERTIES
-@given(history=histories(), tariffs=tariff_plans(), tz=st.sampled_from([BERLIN, NEW_YORK]),
-       kind=st.sampled_from(["day", "week", "cycle"]), data=st.data())
+@given(
+    history=histories(),
+    tariffs=tariff_plans(),
+    tz=st.sampled_from([BERLIN, NEW_YORK]),
+    kind=st.sampled_from(["day", "week", "cycle"]),
+    data=st.data(),
+)
 def test_costs_equal_a_day_by_day_calculation(history, tariffs, tz, kind, data):
     truth, readings, config = history
     cycle_day = data.draw(st.integers(1, 31))
@@ -614,8 +683,11 @@ def test_sensor_average_over_a_split_adds_up(history):
     days = periods_between("day", first, last, BERLIN)
     stats = sensor_stats(readings, days, ["s"])["s"]
     [whole] = sensor_stats(readings, [Period(days[0].start, days[-1].end)], ["s"])["s"]
-    covered = [(s, (s.measured_end - s.measured_start).total_seconds()) for s in stats
-               if s.average is not None]
+    covered = [
+        (s, (s.measured_end - s.measured_start).total_seconds())
+        for s in stats
+        if s.average is not None
+    ]
     seconds = sum(length for _, length in covered)
     if seconds > 0:
         weighted = sum(s.average * length for s, length in covered) / seconds
@@ -635,22 +707,34 @@ def test_the_worked_example_in_the_docs():
         (local(BERLIN, 2026, 1, 16, 12), {"import": 10_600.0}),
         (local(BERLIN, 2026, 2, 5, 12), {"import": 100.0}),
     ]
-    config = MeterConfig(swaps=[MeterSwap(local(BERLIN, 2026, 1, 26, 12),
-                                          {"import": 10_700.0}, {"import": 0.0})])
-    plan = TariffPlan([Tariff(date(2025, 1, 1), Decimal("0.30"), Decimal("0.45")),
-                       Tariff(date(2026, 1, 16), Decimal("0.34"), Decimal("0.50"))], BERLIN)
+    config = MeterConfig(
+        swaps=[MeterSwap(local(BERLIN, 2026, 1, 26, 12), {"import": 10_700.0}, {"import": 0.0})]
+    )
+    plan = TariffPlan(
+        [
+            Tariff(date(2025, 1, 1), Decimal("0.30"), Decimal("0.45")),
+            Tariff(date(2026, 1, 16), Decimal("0.34"), Decimal("0.50")),
+        ],
+        BERLIN,
+    )
     months = periods_between("month", date(2025, 12, 1), date(2026, 3, 1), BERLIN)
     report = meter_usage(readings, months, ["import"], config, {"import": plan})
     december, january, february = report.metrics["import"].periods
     assert january.usage == pytest.approx(310.0) and january.estimated
     assert (money(january.cost.energy), money(january.cost.standing)) == (
-        Decimal("99.40"), Decimal("14.75"))
+        Decimal("99.40"),
+        Decimal("14.75"),
+    )
     assert money(january.cost.total) == Decimal("114.15")
     assert december.usage is None and december.measured_usage == pytest.approx(45.0)
     assert february.usage is None and february.measured_usage == pytest.approx(45.0)
     assert [s.key for s in report.suspects] == ["typo"]
-    values = meter_values_at(readings, [local(BERLIN, 2026, 1, 1), local(BERLIN, 2026, 1, 31),
-                                        local(BERLIN, 2026, 2, 1)], ["import"], config)
+    values = meter_values_at(
+        readings,
+        [local(BERLIN, 2026, 1, 1), local(BERLIN, 2026, 1, 31), local(BERLIN, 2026, 2, 1)],
+        ["import"],
+        config,
+    )
     jan1, jan31, feb1 = values["import"]
     assert (jan1.value, jan31.value, feb1.value) == (10_445.0, 45.0, 55.0)
     assert feb1.register == 10_755.0 and jan31.estimated
@@ -658,7 +742,9 @@ def test_the_worked_example_in_the_docs():
     cycles = periods_between("cycle", date(2026, 1, 1), date(2026, 2, 5), BERLIN, 31)
     rows = meter_usage(readings, cycles, ["import"], config).metrics["import"].periods
     assert [(r.period.first_day, r.usage) for r in rows] == [
-        (date(2025, 12, 31), pytest.approx(310.0)), (date(2026, 1, 31), None)]
+        (date(2025, 12, 31), pytest.approx(310.0)),
+        (date(2026, 1, 31), None),
+    ]
     unrecorded = meter_usage(readings, months, ["import"])
     assert [s.key for s in unrecorded.suspects] == ["typo", None]
     assert unrecorded.metrics["import"].periods[1].usage is None

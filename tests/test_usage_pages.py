@@ -42,6 +42,7 @@ def table_rows(html: str) -> dict[str, str]:
 
 # ---- the usage panel ------------------------------------------------------------------------
 
+
 def test_the_source_page_loads_the_usage_panel_and_reloads_it_on_changes(logged_in, meter):
     text = logged_in.get(f"/sources/{meter.id}").get_data(as_text=True)
     loader = re.search(r'<section id="usage-panel"[^>]*>', text, re.S).group(0)
@@ -75,14 +76,27 @@ def test_monthly_usage_with_a_swap_and_prices_added_through_the_pages(logged_in,
     rows = table_rows(logged_in.get(url).get_data(as_text=True))
     # Without the swap the new meter's readings are suspect: January is known until the 16th.
     assert "155 kWh so far" in rows["2026-01"]
-    answer = logged_in.post(f"/sources/{meter.id}/swaps", data={
-        "swap-at": "2026-01-26T12:00", "swap-old_final_0": "10700", "swap-new_start_0": "0",
-        "swap-rollover_at_0": "", "swap-note": "smart meter"})
+    answer = logged_in.post(
+        f"/sources/{meter.id}/swaps",
+        data={
+            "swap-at": "2026-01-26T12:00",
+            "swap-old_final_0": "10700",
+            "swap-new_start_0": "0",
+            "swap-rollover_at_0": "",
+            "swap-note": "smart meter",
+        },
+    )
     assert answer.status_code == 302
     for day, price, standing in [("2025-01-01", "0,30", "0.45"), ("2026-01-16", "0.34", "0.5")]:
-        answer = logged_in.post(f"/sources/{meter.id}/tariffs", data={
-            "metric": "import", "effective_from": day, "unit_price": price,
-            "standing_charge": standing})
+        answer = logged_in.post(
+            f"/sources/{meter.id}/tariffs",
+            data={
+                "metric": "import",
+                "effective_from": day,
+                "unit_price": price,
+                "standing_charge": standing,
+            },
+        )
         assert answer.status_code == 302, answer.get_data(as_text=True)
     text = logged_in.get(url).get_data(as_text=True)
     rows = table_rows(text)
@@ -93,10 +107,14 @@ def test_monthly_usage_with_a_swap_and_prices_added_through_the_pages(logged_in,
 
 
 def test_suspect_readings_can_be_confirmed(logged_in, meter):
-    typo = db.session.scalar(db.select(Reading).where(Reading.values["import"].as_float() < 2000,
-                                                      Reading.timestamp < local(2026, 1, 20)))
+    typo = db.session.scalar(
+        db.select(Reading).where(
+            Reading.values["import"].as_float() < 2000, Reading.timestamp < local(2026, 1, 20)
+        )
+    )
     text = logged_in.get(usage_url(meter, start="2025-12-01", end="2026-03-01")).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert f"/readings/{typo.id}/confirm" in text
     answer = logged_in.post(f"/sources/{meter.id}/readings/{typo.id}/confirm", headers=HX)
     assert answer.status_code == 200
@@ -106,8 +124,7 @@ def test_suspect_readings_can_be_confirmed(logged_in, meter):
 
 def test_confirming_a_lower_value_in_the_reading_form_marks_it_confirmed(logged_in, meter):
     prefix = f"s{meter.id}-"
-    data = {f"{prefix}timestamp": "2026-02-10T12:00", f"{prefix}note": "",
-            f"{prefix}value_0": "50"}
+    data = {f"{prefix}timestamp": "2026-02-10T12:00", f"{prefix}note": "", f"{prefix}value_0": "50"}
     assert logged_in.post(f"/sources/{meter.id}/readings", data=data).status_code == 422
     data[f"{prefix}confirm_lower"] = "y"
     assert logged_in.post(f"/sources/{meter.id}/readings", data=data).status_code == 302
@@ -124,21 +141,30 @@ def test_sensor_statistics_panel(logged_in, user, make_source):
     sensor = make_source(user, "Cellar", kind="sensor", metrics={"temperature": "°C"})
     start = local(2026, 3, 1)
     for hour in range(49):
-        db.session.add(Reading(data_source_id=sensor.id, timestamp=start + timedelta(hours=hour),
-                               values={"temperature": 10.0 + hour % 2}))
+        db.session.add(
+            Reading(
+                data_source_id=sensor.id,
+                timestamp=start + timedelta(hours=hour),
+                values={"temperature": 10.0 + hour % 2},
+            )
+        )
     db.session.commit()
     text = logged_in.get(usage_url(sensor, start="2026-03-01", end="2026-03-03")).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert "Statistics" in text and "temperature average" in text
     assert table_rows(text)["2026-03-01"].split() == ["2026-03-01", "10", "10.5", "11"]
     assert "Prices" not in text
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("period=hour", "Choose day, week, month, year or cycle."),
-    ("start=2026-13-01", "is not a date like 2026-03-31"),
-    ("start=2026-02-01&end=2026-01-01", "The end must be after the start."),
-])
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("period=hour", "Choose day, week, month, year or cycle."),
+        ("start=2026-13-01", "is not a date like 2026-03-31"),
+        ("start=2026-02-01&end=2026-01-01", "The end must be after the start."),
+    ],
+)
 def test_bad_usage_parameters(logged_in, meter, query, message):
     answer = logged_in.get(f"/sources/{meter.id}/usage?{query}")
     assert answer.status_code == 400
@@ -147,13 +173,18 @@ def test_bad_usage_parameters(logged_in, meter, query, message):
 
 # ---- dashboard ------------------------------------------------------------------------------
 
-def test_dashboard_cards_load_this_month_vs_last_month_and_last_year(logged_in, user,
-                                                                   make_source):
+
+def test_dashboard_cards_load_this_month_vs_last_month_and_last_year(logged_in, user, make_source):
     source = make_source(user, "Water", metrics={"volume": "m³"})
     now = datetime.now(UTC)
     for day in range(0, 430, 2):
-        db.session.add(Reading(data_source_id=source.id, timestamp=now - timedelta(days=day),
-                               values={"volume": 1000.0 - day * 0.5}))
+        db.session.add(
+            Reading(
+                data_source_id=source.id,
+                timestamp=now - timedelta(days=day),
+                values={"volume": 1000.0 - day * 0.5},
+            )
+        )
     db.session.commit()
     consumption.create_tariff(source, "volume", "2020-01-01", "2", "0")
     dashboard = logged_in.get("/").get_data(as_text=True)
@@ -171,16 +202,25 @@ def test_dashboard_cards_load_this_month_vs_last_month_and_last_year(logged_in, 
 
 # ---- prices ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"unit_price": ""}, "Enter an amount."),
-    ({"unit_price": "abc"}, "Enter an amount, like 0.32."),
-    ({"effective_from": "1.1.2026"}, "Enter a date like 2026-03-31."),
-    ({"standing_charge": "-1"}, "Enter an amount from 0 to 999999.999999."),
-    ({"metric": "gas"}, "Not a valid choice."),
-])
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"unit_price": ""}, "Enter an amount."),
+        ({"unit_price": "abc"}, "Enter an amount, like 0.32."),
+        ({"effective_from": "1.1.2026"}, "Enter a date like 2026-03-31."),
+        ({"standing_charge": "-1"}, "Enter an amount from 0 to 999999.999999."),
+        ({"metric": "gas"}, "Not a valid choice."),
+    ],
+)
 def test_price_form_shows_messages_beside_fields(logged_in, meter, data, message):
-    form = {"metric": "import", "effective_from": "2026-01-01", "unit_price": "0.3",
-            "standing_charge": "0", **data}
+    form = {
+        "metric": "import",
+        "effective_from": "2026-01-01",
+        "unit_price": "0.3",
+        "standing_charge": "0",
+        **data,
+    }
     answer = logged_in.post(f"/sources/{meter.id}/tariffs", data=form)
     assert answer.status_code == 422
     text = answer.get_data(as_text=True)
@@ -191,19 +231,36 @@ def test_price_form_shows_messages_beside_fields(logged_in, meter, data, message
 def test_prices_add_edit_delete(logged_in, meter):
     url = f"/sources/{meter.id}/tariffs"
     assert "No prices yet" in logged_in.get(url).get_data(as_text=True)
-    logged_in.post(url, data={"metric": "import", "effective_from": "2026-01-01",
-                              "unit_price": "0.30", "standing_charge": ""})
+    logged_in.post(
+        url,
+        data={
+            "metric": "import",
+            "effective_from": "2026-01-01",
+            "unit_price": "0.30",
+            "standing_charge": "",
+        },
+    )
     tariff = db.session.scalar(db.select(Tariff))
     assert tariff.unit_price == Decimal("0.3") and tariff.standing_charge == 0
-    twice = logged_in.post(url, data={"metric": "import", "effective_from": "2026-01-01",
-                                      "unit_price": "0.4"})
+    twice = logged_in.post(
+        url, data={"metric": "import", "effective_from": "2026-01-01", "unit_price": "0.4"}
+    )
     assert twice.status_code == 422
     assert "already has a price starting on 2026-01-01" in twice.get_data(as_text=True)
     edit = f"{url}/{tariff.id}/edit"
     assert 'value="0.3"' in logged_in.get(edit).get_data(as_text=True)
-    assert logged_in.post(edit, data={"metric": "import", "effective_from": "2026-02-01",
-                                      "unit_price": "0.31", "standing_charge": "0.5"}
-                          ).status_code == 302
+    assert (
+        logged_in.post(
+            edit,
+            data={
+                "metric": "import",
+                "effective_from": "2026-02-01",
+                "unit_price": "0.31",
+                "standing_charge": "0.5",
+            },
+        ).status_code
+        == 302
+    )
     db.session.refresh(tariff)
     assert (tariff.effective_from, tariff.standing_charge) == (date(2026, 2, 1), Decimal("0.5"))
     assert logged_in.post(f"{url}/{tariff.id}/delete").status_code == 302
@@ -212,47 +269,72 @@ def test_prices_add_edit_delete(logged_in, meter):
 
 # ---- meter: settings and swaps --------------------------------------------------------------
 
+
 def test_meter_settings_and_rollover(logged_in, user, make_source):
     source = make_source(user, "Water", metrics={"volume": "m³"})
     for day, value in [(1, 99_990.0), (2, 5.0), (3, 15.0)]:
-        db.session.add(Reading(data_source_id=source.id, timestamp=local(2026, 3, day),
-                               values={"volume": value}))
+        db.session.add(
+            Reading(
+                data_source_id=source.id, timestamp=local(2026, 3, day), values={"volume": value}
+            )
+        )
     db.session.commit()
     url = usage_url(source, period="day", start="2026-03-01", end="2026-03-03")
     assert "2 readings left out" in logged_in.get(url).get_data(as_text=True)
     page = logged_in.get(f"/sources/{source.id}/meter").get_data(as_text=True)
     assert 'value="48"' in page and 'value="1"' in page
-    bad = logged_in.post(f"/sources/{source.id}/meter", data={
-        "settings-rollover_at_0": "0", "settings-cycle_day": "32",
-        "settings-max_gap_hours": "48", "settings-monthly_advance": "x",
-        "settings-billing_year_start": ""})
+    bad = logged_in.post(
+        f"/sources/{source.id}/meter",
+        data={
+            "settings-rollover_at_0": "0",
+            "settings-cycle_day": "32",
+            "settings-max_gap_hours": "48",
+            "settings-monthly_advance": "x",
+            "settings-billing_year_start": "",
+        },
+    )
     assert bad.status_code == 422
     text = bad.get_data(as_text=True)
     assert "Enter a number above 0." in text and "Enter a day of the month from 1 to 31." in text
     assert "Enter an amount, like 0.32." in text
-    good = logged_in.post(f"/sources/{source.id}/meter", data={
-        "settings-rollover_at_0": "100000", "settings-cycle_day": "17",
-        "settings-max_gap_hours": "72", "settings-monthly_advance": "40",
-        "settings-billing_year_start": "2026-01-01"})
+    good = logged_in.post(
+        f"/sources/{source.id}/meter",
+        data={
+            "settings-rollover_at_0": "100000",
+            "settings-cycle_day": "17",
+            "settings-max_gap_hours": "72",
+            "settings-monthly_advance": "40",
+            "settings-billing_year_start": "2026-01-01",
+        },
+    )
     assert good.status_code == 302
     db.session.refresh(source)
     assert (source.rollover_at, source.cycle_day, source.monthly_advance) == (
-        {"volume": 100000.0}, 17, Decimal("40"))
+        {"volume": 100000.0},
+        17,
+        Decimal("40"),
+    )
     text = logged_in.get(url).get_data(as_text=True)
     assert "left out" not in text
     assert table_rows(text)["2026-03-01"].split()[:3] == ["2026-03-01", "15", "m³"]
 
 
 def test_swap_form_validation_and_delete(logged_in, meter):
-    bad = logged_in.post(f"/sources/{meter.id}/swaps", data={
-        "swap-at": "2026-03-29T02:30", "swap-old_final_0": "1", "swap-new_start_0": "0"})
+    bad = logged_in.post(
+        f"/sources/{meter.id}/swaps",
+        data={"swap-at": "2026-03-29T02:30", "swap-old_final_0": "1", "swap-new_start_0": "0"},
+    )
     assert bad.status_code == 422
     assert "does not exist in Europe/Berlin" in bad.get_data(as_text=True)
-    bad = logged_in.post(f"/sources/{meter.id}/swaps", data={
-        "swap-at": "2026-01-26T12:00", "swap-old_final_0": "10700", "swap-new_start_0": ""})
+    bad = logged_in.post(
+        f"/sources/{meter.id}/swaps",
+        data={"swap-at": "2026-01-26T12:00", "swap-old_final_0": "10700", "swap-new_start_0": ""},
+    )
     assert "Enter both the old meter" in bad.get_data(as_text=True)
-    logged_in.post(f"/sources/{meter.id}/swaps", data={
-        "swap-at": "2026-01-26T12:00", "swap-old_final_0": "10700", "swap-new_start_0": "0"})
+    logged_in.post(
+        f"/sources/{meter.id}/swaps",
+        data={"swap-at": "2026-01-26T12:00", "swap-old_final_0": "10700", "swap-new_start_0": "0"},
+    )
     event = db.session.scalar(db.select(MeterEvent))
     assert event.at == local(2026, 1, 26, 12)
     page = logged_in.get(f"/sources/{meter.id}/meter").get_data(as_text=True)
@@ -263,27 +345,36 @@ def test_swap_form_validation_and_delete(logged_in, meter):
 
 # ---- isolation, CSRF, currency --------------------------------------------------------------
 
+
 def test_others_sources_are_404_on_every_usage_page(client, auth, make_user, meter):
     make_user("other@example.com")
     auth.login("other@example.com")
     tariff = consumption.create_tariff(meter, "import", "2026-01-01", "0.3")
-    event = consumption.create_swap(meter, None, local(2026, 1, 26), {"import": 1},
-                                    {"import": 0})
+    event = consumption.create_swap(meter, None, local(2026, 1, 26), {"import": 1}, {"import": 0})
     reading = db.session.scalar(db.select(Reading))
     base = f"/sources/{meter.id}"
-    for method, url in [("GET", f"{base}/usage"), ("GET", f"{base}/usage/summary"),
-                        ("GET", f"{base}/tariffs"), ("GET", f"{base}/tariffs/{tariff.id}/edit"),
-                        ("POST", f"{base}/tariffs/{tariff.id}/delete"),
-                        ("GET", f"{base}/meter"), ("POST", f"{base}/meter"),
-                        ("POST", f"{base}/swaps"), ("POST", f"{base}/swaps/{event.id}/delete"),
-                        ("POST", f"{base}/readings/{reading.id}/confirm")]:
+    for method, url in [
+        ("GET", f"{base}/usage"),
+        ("GET", f"{base}/usage/summary"),
+        ("GET", f"{base}/tariffs"),
+        ("GET", f"{base}/tariffs/{tariff.id}/edit"),
+        ("POST", f"{base}/tariffs/{tariff.id}/delete"),
+        ("GET", f"{base}/meter"),
+        ("POST", f"{base}/meter"),
+        ("POST", f"{base}/swaps"),
+        ("POST", f"{base}/swaps/{event.id}/delete"),
+        ("POST", f"{base}/readings/{reading.id}/confirm"),
+    ]:
         assert client.open(url, method=method).status_code == 404, (method, url)
     assert db.session.get(Tariff, tariff.id) and db.session.get(MeterEvent, event.id)
 
 
 def test_writes_need_the_csrf_token(logged_in, meter):
-    answer = logged_in.post(f"/sources/{meter.id}/tariffs", csrf=False, data={
-        "metric": "import", "effective_from": "2026-01-01", "unit_price": "0.3"})
+    answer = logged_in.post(
+        f"/sources/{meter.id}/tariffs",
+        csrf=False,
+        data={"metric": "import", "effective_from": "2026-01-01", "unit_price": "0.3"},
+    )
     assert answer.status_code == 400
     assert db.session.scalar(db.select(Tariff)) is None
 
@@ -295,12 +386,14 @@ def test_usage_pages_need_sign_in(client, meter):
 
 def test_the_account_page_sets_the_currency_costs_are_shown_in(logged_in, user, meter):
     assert 'value="EUR"' in logged_in.get("/account").get_data(as_text=True)
-    bad = logged_in.post("/account/profile", data={"name": "Olive", "timezone": "Europe/Berlin",
-                                                   "currency": "euro"})
+    bad = logged_in.post(
+        "/account/profile", data={"name": "Olive", "timezone": "Europe/Berlin", "currency": "euro"}
+    )
     assert bad.status_code == 422
     assert "Enter a three-letter currency code" in bad.get_data(as_text=True)
-    logged_in.post("/account/profile", data={"name": "Olive", "timezone": "Europe/Berlin",
-                                             "currency": "chf"})
+    logged_in.post(
+        "/account/profile", data={"name": "Olive", "timezone": "Europe/Berlin", "currency": "chf"}
+    )
     db.session.refresh(user)
     assert user.currency == "CHF"
     consumption.create_tariff(meter, "import", "2025-01-01", "0.3")

@@ -28,8 +28,9 @@ class CreateUserForm(FlaskForm):
     """A new account with a temporary password."""
 
     email = StringField("Email", [_valid_email])
-    name = StringField("Name", [Length(max=100, message="Use at most 100 characters.")],
-                       filters=[strip_filter])
+    name = StringField(
+        "Name", [Length(max=100, message="Use at most 100 characters.")], filters=[strip_filter]
+    )
     timezone = TimezoneField("Timezone", default="UTC")
     # A text input: the admin has to read the temporary password out to the user anyway.
     password = StringField(

@@ -97,12 +97,17 @@ def create_user():
             getattr(form, error.field or "email").errors.append(str(error))
         else:
             # Shown once, on this response only: never put in a redirect, a flash or a log.
-            return _no_store(make_response(render_template(
-                "admin/password_shown.html", user=user, password=password, created=True
-            )))
+            return _no_store(
+                make_response(
+                    render_template(
+                        "admin/password_shown.html", user=user, password=password, created=True
+                    )
+                )
+            )
     status = 422 if form.is_submitted() else 200
-    return render_template("admin/create.html", form=form,
-                           timezones=timeutil.timezone_names()), status
+    return render_template(
+        "admin/create.html", form=form, timezones=timeutil.timezone_names()
+    ), status
 
 
 @bp.route("/users/<int:user_id>")
@@ -134,29 +139,41 @@ def _change(user_id: int, change: Callable[[User, User], None], done: str):
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
 def deactivate(user_id: int):
     """Deactivate a user: they cannot sign in, and their open sessions end."""
-    return _change(user_id, lambda actor, user: accounts.set_active(actor, user, False),
-                   "{user} is deactivated and signed out everywhere.")
+    return _change(
+        user_id,
+        lambda actor, user: accounts.set_active(actor, user, False),
+        "{user} is deactivated and signed out everywhere.",
+    )
 
 
 @bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
 def reactivate(user_id: int):
     """Let a deactivated user sign in again."""
-    return _change(user_id, lambda actor, user: accounts.set_active(actor, user, True),
-                   "{user} can sign in again.")
+    return _change(
+        user_id,
+        lambda actor, user: accounts.set_active(actor, user, True),
+        "{user} can sign in again.",
+    )
 
 
 @bp.route("/users/<int:user_id>/make-admin", methods=["POST"])
 def make_admin(user_id: int):
     """Give a user the administrator role."""
-    return _change(user_id, lambda actor, user: accounts.set_admin(actor, user, True),
-                   "{user} is now an administrator.")
+    return _change(
+        user_id,
+        lambda actor, user: accounts.set_admin(actor, user, True),
+        "{user} is now an administrator.",
+    )
 
 
 @bp.route("/users/<int:user_id>/remove-admin", methods=["POST"])
 def remove_admin(user_id: int):
     """Take the administrator role away from a user."""
-    return _change(user_id, lambda actor, user: accounts.set_admin(actor, user, False),
-                   "{user} is no longer an administrator.")
+    return _change(
+        user_id,
+        lambda actor, user: accounts.set_admin(actor, user, False),
+        "{user} is no longer an administrator.",
+    )
 
 
 @bp.route("/users/<int:user_id>/reset-password", methods=["GET", "POST"])
@@ -175,9 +192,13 @@ def reset_password(user_id: int):
                 flash(str(error), "error")
                 return redirect(url_for("admin.user", user_id=user.id))
         else:
-            return _no_store(make_response(render_template(
-                "admin/password_shown.html", user=user, password=password, created=False
-            )))
+            return _no_store(
+                make_response(
+                    render_template(
+                        "admin/password_shown.html", user=user, password=password, created=False
+                    )
+                )
+            )
     status = 422 if form.is_submitted() else 200
     return render_template("admin/reset_password.html", user=user, form=form), status
 
@@ -188,8 +209,7 @@ def delete_user(user_id: int):
     user = _get_user_or_404(user_id)
     if request.method == "GET":
         sources, readings = accounts.user_data_counts(user)
-        return render_template("admin/delete.html", user=user, sources=sources,
-                               readings=readings)
+        return render_template("admin/delete.html", user=user, sources=sources, readings=readings)
     name = user.display_name
     try:
         accounts.delete_user(_actor(), user)

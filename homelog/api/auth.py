@@ -36,30 +36,49 @@ def _failed_login(response) -> bool:
     return response.status_code != 200
 
 
-@operation("/auth/login", ["POST"], tags=TAGS, body=LoginIn, public=True, responses={
-    200: (TokenOut, "A new token (shown only now)."),
-    **error_responses(400, 401, 413, 415, 422, 429),
-})
+@operation(
+    "/auth/login",
+    ["POST"],
+    tags=TAGS,
+    body=LoginIn,
+    public=True,
+    responses={
+        200: (TokenOut, "A new token (shown only now)."),
+        **error_responses(400, 401, 413, 415, 422, 429),
+    },
+)
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], deduct_when=_failed_login)
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
-               key_func=_login_account_key, deduct_when=_failed_login)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
+    key_func=_login_account_key,
+    deduct_when=_failed_login,
+)
 def login(body: LoginIn):
     """Sign in with email and password and get a bearer token for this device."""
     user = accounts.authenticate(body.username, body.password)
     if user is None:
-        return json_error(401, "Email or password is wrong, or the account is inactive.",
-                          headers={"WWW-Authenticate": "Bearer"})
+        return json_error(
+            401,
+            "Email or password is wrong, or the account is inactive.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     days = current_app.config.get("API_TOKEN_DAYS")
     lifetime = tokens.DEFAULT_LIFETIME if not days else timedelta(days=int(days))
     raw, token = tokens.issue_token(user, body.device_name, lifetime)
-    return dump(TokenOut, {"access_token": raw, "token_type": "bearer",
-                           "expires_at": token.expires_at})
+    return dump(
+        TokenOut, {"access_token": raw, "token_type": "bearer", "expires_at": token.expires_at}
+    )
 
 
-@operation("/auth/logout", ["POST"], tags=TAGS, responses={
-    204: (None, "Signed out: the token no longer works."),
-    **error_responses(*AUTH_ERRORS),
-})
+@operation(
+    "/auth/logout",
+    ["POST"],
+    tags=TAGS,
+    responses={
+        204: (None, "Signed out: the token no longer works."),
+        **error_responses(*AUTH_ERRORS),
+    },
+)
 def logout():
     """Revoke the token this request used (or end the browser session)."""
     if g.api_token is not None:
@@ -69,20 +88,31 @@ def logout():
     return "", 204
 
 
-@operation("/auth/validate", ["GET", "PUT"], tags=TAGS, responses={
-    200: (ValidateOut, "The credentials work."),
-    **error_responses(*AUTH_ERRORS),
-})
+@operation(
+    "/auth/validate",
+    ["GET", "PUT"],
+    tags=TAGS,
+    responses={
+        200: (ValidateOut, "The credentials work."),
+        **error_responses(*AUTH_ERRORS),
+    },
+)
 def validate_token():
     """Say whose the credentials are and until when the token works."""
     expires_at = g.api_token.expires_at if g.api_token is not None else None
     return dump(ValidateOut, {"user_id": api_user().id, "expires_at": expires_at})
 
 
-@operation("/auth/password", ["PUT"], tags=TAGS, body=PasswordIn, responses={
-    204: (None, "Changed: other tokens and browser sessions are signed out."),
-    **error_responses(*AUTH_ERRORS, *BODY_ERRORS),
-})
+@operation(
+    "/auth/password",
+    ["PUT"],
+    tags=TAGS,
+    body=PasswordIn,
+    responses={
+        204: (None, "Changed: other tokens and browser sessions are signed out."),
+        **error_responses(*AUTH_ERRORS, *BODY_ERRORS),
+    },
+)
 def change_password(body: PasswordIn):
     """Change the password; every other token and browser session stops working."""
     user = api_user()

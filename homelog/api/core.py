@@ -106,11 +106,21 @@ def operation(
 
         doc = (view.__doc__ or "").strip()
         summary, _, description = doc.partition("\n")
-        OPERATIONS.append(Operation(
-            rule=rule, methods=tuple(methods), endpoint=f"{bp.name}.{view.__name__}",
-            summary=summary, description=description.strip(), tags=tuple(tags), body=body,
-            query=query, responses=responses, public=public, raw_body=raw_body,
-        ))
+        OPERATIONS.append(
+            Operation(
+                rule=rule,
+                methods=tuple(methods),
+                endpoint=f"{bp.name}.{view.__name__}",
+                summary=summary,
+                description=description.strip(),
+                tags=tuple(tags),
+                body=body,
+                query=query,
+                responses=responses,
+                public=public,
+                raw_body=raw_body,
+            )
+        )
         if public:
             _PUBLIC.add(f"{bp.name}.{view.__name__}")
         if hot:
@@ -135,6 +145,7 @@ def public_route(rule: str, **options) -> Callable:
 
 # ---- Cross-origin requests ------------------------------------------------------------------
 
+
 def cors_origins(config: Mapping[str, Any]) -> list[str]:
     """Return the origins allowed to call the API from a browser (CORS_ORIGINS, comma-separated).
 
@@ -151,12 +162,17 @@ def _enable_cors(state) -> None:
     origins = cors_origins(state.app.config)
     if origins:
         # Bearer tokens only: cookies are not sent cross-origin (supports_credentials off).
-        CORS(state.app, resources={r"/api/*": {"origins": origins}},
-             allow_headers=["Authorization", "Content-Type"],
-             expose_headers=["Location", "Link", "Retry-After"], max_age=600)
+        CORS(
+            state.app,
+            resources={r"/api/*": {"origins": origins}},
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Location", "Link", "Retry-After"],
+            max_age=600,
+        )
 
 
 # ---- Authentication -------------------------------------------------------------------------
+
 
 def api_user() -> User:
     """Return the user this request is authenticated as (loaded now after a hot sign-in)."""
@@ -214,13 +230,15 @@ def authenticate():
         if scheme.lower() == "bearer":
             source_id = (request.view_args or {}).get("source_id")
             if request.endpoint in _HOT and hotpath.is_available():
-                g.api_caller = hotpath.authenticate(credentials.strip(), source_id,
-                                                    page=_prefetch(source_id))
+                g.api_caller = hotpath.authenticate(
+                    credentials.strip(), source_id, page=_prefetch(source_id)
+                )
                 if g.api_caller is not None:
                     # access.check_source_access's rule, with the role loaded alongside.
                     action = access.required_action(request.endpoint, request.method)
                     if g.api_caller.source is not None and not datasources.allows(
-                            g.api_caller.role, action):
+                        g.api_caller.role, action
+                    ):
                         access.refuse(action)
                     return None
             elif isinstance(source_id, int):
@@ -232,8 +250,11 @@ def authenticate():
             return None
         if public:
             return None
-        return json_error(401, "The token is invalid, expired or revoked.",
-                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return json_error(
+            401,
+            "The token is invalid, expired or revoked.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     if current_user.is_authenticated:
         g.api_user = current_user._get_current_object()
         if request.method not in SAFE_METHODS:
@@ -245,6 +266,7 @@ def authenticate():
 
 
 # ---- Parsing --------------------------------------------------------------------------------
+
 
 def _loc(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc) or "body"
@@ -259,7 +281,7 @@ def validation_errors(error: ValidationError, prefix: str = "") -> dict[str, lis
         if item["type"] == "extra_forbidden":
             message = "Unknown field."
         elif message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+            message = message[len("Value error, ") :]
         errors.setdefault(key, []).append(message)
     return errors
 
@@ -346,6 +368,7 @@ def next_link(endpoint: str, **values) -> str:
 
 
 # ---- Errors ---------------------------------------------------------------------------------
+
 
 @bp.errorhandler(ValidationFailed)
 def validation_failed(error: ValidationFailed):

@@ -39,8 +39,12 @@ def _path(rule: str) -> str:
 
 def _path_parameters(rule: str) -> list[dict]:
     return [
-        {"name": name, "in": "path", "required": True,
-         "schema": PATH_PARAMETER_SCHEMAS.get(converter, {"type": "string"})}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": PATH_PARAMETER_SCHEMAS.get(converter, {"type": "string"}),
+        }
         for converter, name in _PARAM.findall(rule)
         for converter in [converter or None]
     ]
@@ -50,8 +54,13 @@ def _query_parameters(model: type[BaseModel]) -> list[dict]:
     schema = model.model_json_schema()
     required = set(schema.get("required", []))
     return [
-        {"name": name, "in": "query", "required": name in required, "schema": prop,
-         **({"description": prop["description"]} if "description" in prop else {})}
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": prop,
+            **({"description": prop["description"]} if "description" in prop else {}),
+        }
         for name, prop in schema.get("properties", {}).items()
     ]
 
@@ -86,8 +95,15 @@ def build_document() -> dict[str, Any]:
                 "responses": {
                     str(code): {
                         "description": text,
-                        **({"content": {"application/json": {
-                            "schema": refs[(model, "serialization")]}}} if model else {}),
+                        **(
+                            {
+                                "content": {
+                                    "application/json": {"schema": refs[(model, "serialization")]}
+                                }
+                            }
+                            if model
+                            else {}
+                        ),
                     }
                     for code, (model, text) in sorted(op.responses.items())
                 },
@@ -97,8 +113,10 @@ def build_document() -> dict[str, Any]:
             if parameters:
                 entry["parameters"] = parameters
             if op.body is not None:
-                entry["requestBody"] = {"required": True, "content": {
-                    "application/json": {"schema": refs[(op.body, "validation")]}}}
+                entry["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
+                }
             elif op.raw_body is not None:
                 entry["requestBody"] = {"required": True, "content": op.raw_body}
             entry["security"] = [] if op.public else [{"bearerAuth": []}]
@@ -111,8 +129,11 @@ def build_document() -> dict[str, Any]:
         "components": {
             "schemas": definitions.get("$defs", {}),
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer",
-                               "description": "A token from POST /api/auth/login."},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from POST /api/auth/login.",
+                },
             },
         },
         "security": [{"bearerAuth": []}],

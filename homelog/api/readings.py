@@ -51,16 +51,22 @@ def _json_page(query: ReadingsQuery, source_id: int) -> readings.JsonPageRequest
     """
     if any(value is not None and value.tzinfo is None for value in (query.start, query.end)):
         return None
-    return readings.json_page_request(source_id, query.cursor, query.limit,
-                                      start=query.start, end=query.end)
+    return readings.json_page_request(
+        source_id, query.cursor, query.limit, start=query.start, end=query.end
+    )
 
 
-@operation("/sources/<int:source_id>/readings", tags=TAGS, query=ReadingsQuery, hot=True,
-           prefetch=_json_page, responses={
-               200: (ReadingList,
-                     "Newest first; `Link: rel=\"next\"` pages on (every reading once)."),
-               **error_responses(*AUTH_ERRORS, 404, 422),
-           })
+@operation(
+    "/sources/<int:source_id>/readings",
+    tags=TAGS,
+    query=ReadingsQuery,
+    hot=True,
+    prefetch=_json_page,
+    responses={
+        200: (ReadingList, 'Newest first; `Link: rel="next"` pages on (every reading once).'),
+        **error_responses(*AUTH_ERRORS, 404, 422),
+    },
+)
 def list_readings(source_id: int, query: ReadingsQuery):
     """List a source's readings, newest first; `start` inclusive, `end` exclusive."""
     hot = caller()  # a bearer client on PostgreSQL: checked without the ORM
@@ -69,35 +75,47 @@ def list_readings(source_id: int, query: ReadingsQuery):
     start, end = aware(query.start, who, "start"), aware(query.end, who, "end")
     if hotpath.is_available():
         # The database writes the JSON (readings.page_as_json): the hot path of the API.
-        wanted = readings.json_page_request(source_id, query.cursor, query.limit,
-                                            start=start, end=end)
+        wanted = readings.json_page_request(
+            source_id, query.cursor, query.limit, start=start, end=end
+        )
         text, next_cursor = readings.page_as_json(wanted, prefetched(wanted))
         response = current_app.response_class(text + "\n", mimetype="application/json")
     else:
-        page = readings.page_of_readings(source, query.cursor, query.limit,
-                                         start=start, end=end)
+        page = readings.page_of_readings(source, query.cursor, query.limit, start=start, end=end)
         response, next_cursor = dump(ReadingList, page.readings), page.next_cursor
     if next_cursor:
         kept = {key: request.args[key] for key in ("start", "end") if request.args.get(key)}
-        response.headers["Link"] = next_link("api.list_readings", source_id=source_id,
-                                             limit=query.limit, cursor=next_cursor, **kept)
+        response.headers["Link"] = next_link(
+            "api.list_readings", source_id=source_id, limit=query.limit, cursor=next_cursor, **kept
+        )
     return response
 
 
-@operation("/sources/<int:source_id>/readings", ["POST"], tags=TAGS, body=ReadingCreate, hot=True,
-           responses={
-               201: (ReadingOut, "Created; `Location` names it."),
-               200: (ReadingOut, "This id already holds exactly this reading: nothing changed."),
-               409: (ConflictOut, "This id holds a different reading: `current` is it."),
-               **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
-           })
+@operation(
+    "/sources/<int:source_id>/readings",
+    ["POST"],
+    tags=TAGS,
+    body=ReadingCreate,
+    hot=True,
+    responses={
+        201: (ReadingOut, "Created; `Location` names it."),
+        200: (ReadingOut, "This id already holds exactly this reading: nothing changed."),
+        409: (ConflictOut, "This id holds a different reading: `current` is it."),
+        **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
+    },
+)
 def create_reading(source_id: int, body: ReadingCreate):
     """Add a reading; resending one with the same client `id` does not duplicate it."""
     hot = caller()  # a bearer client on PostgreSQL: may write (checked), stored in one statement
     if hot is not None:
         stored = readings.insert_reading(
-            hot.source, hot.user_id, aware(body.timestamp, hot, "timestamp"), body.values,
-            body.note, reading_id=body.id, confirmed=body.confirmed,
+            hot.source,
+            hot.user_id,
+            aware(body.timestamp, hot, "timestamp"),
+            body.values,
+            body.note,
+            reading_id=body.id,
+            confirmed=body.confirmed,
         )
         if stored is not None:
             reading_id, text = stored
@@ -109,25 +127,41 @@ def create_reading(source_id: int, body: ReadingCreate):
     user = api_user()
     existed = body.id is not None and db.session.get(Reading, body.id) is not None
     reading = readings.create_reading(
-        source, user, aware(body.timestamp, user, "timestamp"), body.values, body.note,
-        reading_id=body.id, confirmed=body.confirmed,
+        source,
+        user,
+        aware(body.timestamp, user, "timestamp"),
+        body.values,
+        body.note,
+        reading_id=body.id,
+        confirmed=body.confirmed,
     )
     location = url_for("api.get_reading", source_id=source_id, reading_id=reading.id)
     return dump(ReadingOut, reading), 200 if existed else 201, {"Location": location}
 
 
-@operation(READING_RULE, tags=TAGS, responses={
-    200: (ReadingOut, "The reading."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    READING_RULE,
+    tags=TAGS,
+    responses={
+        200: (ReadingOut, "The reading."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def get_reading(source_id: int, reading_id: uuid.UUID):
     """Show one reading."""
     return dump(ReadingOut, _reading_or_404(source_id, reading_id))
 
 
-@operation(READING_RULE, ["PUT", "PATCH"], tags=TAGS, body=ReadingUpdate, responses={
-    200: (ReadingOut, "The changed reading."),
-    **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
-})
+@operation(
+    READING_RULE,
+    ["PUT", "PATCH"],
+    tags=TAGS,
+    body=ReadingUpdate,
+    responses={
+        200: (ReadingOut, "The changed reading."),
+        **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
+    },
+)
 def update_reading(source_id: int, reading_id: uuid.UUID, body: ReadingUpdate):
     """Change a reading; fields left out keep their value and `values` merge by metric."""
     reading = _reading_or_404(source_id, reading_id)
@@ -144,9 +178,15 @@ def update_reading(source_id: int, reading_id: uuid.UUID, body: ReadingUpdate):
     return dump(ReadingOut, reading)
 
 
-@operation(READING_RULE, ["DELETE"], tags=TAGS, responses={
-    204: (None, "Deleted."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    READING_RULE,
+    ["DELETE"],
+    tags=TAGS,
+    responses={
+        204: (None, "Deleted."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def delete_reading(source_id: int, reading_id: uuid.UUID):
     """Delete a reading."""
     reading = _reading_or_404(source_id, reading_id)

@@ -34,12 +34,15 @@ def _iso_datetime(value: Any) -> datetime:
 Timestamp = Annotated[
     datetime,
     BeforeValidator(_iso_datetime),
-    WithJsonSchema({
-        "type": "string",
-        "format": "date-time",
-        "description": "ISO 8601; without an offset the time is in the user's timezone.",
-        "examples": ["2026-03-31T18:45:00+02:00"],
-    }, mode="validation"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "ISO 8601; without an offset the time is in the user's timezone.",
+            "examples": ["2026-03-31T18:45:00+02:00"],
+        },
+        mode="validation",
+    ),
 ]
 # A reading value: a JSON number (not a boolean, not text), finite.
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -71,6 +74,7 @@ class Query(BaseModel):
 
 # ---- Errors ---------------------------------------------------------------------------------
 
+
 class Error(Response):
     """Every error under /api."""
 
@@ -82,14 +86,17 @@ class Error(Response):
 
 # ---- Auth -----------------------------------------------------------------------------------
 
+
 class LoginIn(Request):
     """Credentials for a new token."""
 
-    username: Text = Field(max_length=254, description="The account's email address.",
-                           examples=["olive@example.com"])
+    username: Text = Field(
+        max_length=254, description="The account's email address.", examples=["olive@example.com"]
+    )
     password: Text = Field(max_length=256, examples=["a long passphrase"])
-    device_name: Text = Field("", max_length=100, description="Shown on the account page.",
-                              examples=["Olive's phone"])
+    device_name: Text = Field(
+        "", max_length=100, description="Shown on the account page.", examples=["Olive's phone"]
+    )
 
 
 class TokenOut(Response):
@@ -115,6 +122,7 @@ class PasswordIn(Request):
 
 
 # ---- Users ----------------------------------------------------------------------------------
+
 
 class UserOut(Response):
     """A user account (never its password)."""
@@ -146,8 +154,9 @@ class UserUpdate(Request):
     email: Text | None = Field(None, max_length=254)
     name: Text | None = Field(None, max_length=100)
     timezone: Text | None = Field(None, max_length=64)
-    password: Text | None = Field(None, max_length=256,
-                                  description="Admins only: a temporary password to change.")
+    password: Text | None = Field(
+        None, max_length=256, description="Admins only: a temporary password to change."
+    )
     is_admin: StrictBool | None = Field(None, description="Admins only.")
     is_active: StrictBool | None = Field(None, description="False deactivates (admins only).")
 
@@ -164,8 +173,9 @@ class SourceOut(Response):
     name: str = Field(examples=["Electricity"])
     description: str
     kind: Literal["meter", "sensor"]
-    metrics: dict[str, str] = Field(description="Ordered {metric name: unit}.",
-                                    examples=[METRICS_EXAMPLE])
+    metrics: dict[str, str] = Field(
+        description="Ordered {metric name: unit}.", examples=[METRICS_EXAMPLE]
+    )
     location_id: int | None
     owner_id: int
     created_at: datetime
@@ -198,7 +208,8 @@ class SourceUpdate(Request):
         None, description="The complete new ordered {name: unit}; metrics left out are removed."
     )
     renames: dict[str, Text] = Field(
-        default_factory=dict, description="{old name: new name}: values move to the new name.",
+        default_factory=dict,
+        description="{old name: new name}: values move to the new name.",
         examples=[{"import": "consumption"}],
     )
     confirm_remove: StrictBool = Field(
@@ -246,8 +257,9 @@ class ReadingCreate(Request):
 
     id: uuid.UUID | None = Field(None, description="A client-generated UUID (optional).")
     timestamp: Timestamp
-    values: dict[str, Number] = Field(description="{metric: number} for the source's metrics.",
-                                      examples=[VALUES_EXAMPLE])
+    values: dict[str, Number] = Field(
+        description="{metric: number} for the source's metrics.", examples=[VALUES_EXAMPLE]
+    )
     note: Text | None = Field(None, max_length=500)
     confirmed: StrictBool = Field(False, description=CONFIRMED)
 
@@ -261,7 +273,7 @@ class ReadingUpdate(Request):
 
     timestamp: Timestamp | None = None
     values: dict[str, Number] | None = Field(None, examples=[{"import": 1240.0}])
-    note: Text | None = Field(None, max_length=500, description="Send \"\" to clear it.")
+    note: Text | None = Field(None, max_length=500, description='Send "" to clear it.')
     confirmed: StrictBool | None = Field(None, description=CONFIRMED)
 
 
@@ -269,8 +281,9 @@ class ReadingsQuery(Query):
     """Filters and paging of a source's readings (newest first)."""
 
     limit: int = Field(50, ge=1, le=MAX_PAGE)
-    cursor: str | None = Field(None, max_length=200,
-                               description="From the `Link: rel=\"next\"` of the previous page.")
+    cursor: str | None = Field(
+        None, max_length=200, description='From the `Link: rel="next"` of the previous page.'
+    )
     start: Timestamp | None = Field(None, description="Only readings at or after this time.")
     end: Timestamp | None = Field(None, description="Only readings before this time.")
 
@@ -282,6 +295,7 @@ class ConflictOut(Error):
 
 
 # ---- Sync -----------------------------------------------------------------------------------
+
 
 class SyncReading(Request):
     """One reading of a batch: the client's id is required."""
@@ -332,8 +346,12 @@ class SyncReadingsOut(Response):
 class ChangesQuery(Query):
     """Where to continue the change feed."""
 
-    since: str | None = Field(None, max_length=19, pattern=r"^[0-9]*$",
-                              description="next_cursor of the previous answer; empty: all.")
+    since: str | None = Field(
+        None,
+        max_length=19,
+        pattern=r"^[0-9]*$",
+        description="next_cursor of the previous answer; empty: all.",
+    )
     limit: int = Field(500, ge=1, le=MAX_BATCH)
 
 
@@ -357,6 +375,7 @@ class ChangesOut(Response):
 
 
 # ---- Lists ----------------------------------------------------------------------------------
+
 
 class UserList(RootModel[list[UserOut]]):
     """A page of users."""

@@ -39,53 +39,78 @@ def source_or_404(source_id: int) -> DataSource:
     return source
 
 
-@operation("/sources", tags=TAGS, query=PageQuery, responses={
-    200: (SourceList, "Newest first; `Link: rel=\"next\"` when there are more."),
-    **error_responses(*AUTH_ERRORS, 422),
-})
+@operation(
+    "/sources",
+    tags=TAGS,
+    query=PageQuery,
+    responses={
+        200: (SourceList, 'Newest first; `Link: rel="next"` when there are more.'),
+        **error_responses(*AUTH_ERRORS, 422),
+    },
+)
 def list_sources(query: PageQuery):
     """List the user's sources, newest first."""
-    select_sources = datasources.visible_sources(api_user()).order_by(None).order_by(
-        DataSource.created_at.desc(), DataSource.id.desc()
+    select_sources = (
+        datasources.visible_sources(api_user())
+        .order_by(None)
+        .order_by(DataSource.created_at.desc(), DataSource.id.desc())
     )
-    rows = db.session.scalars(
-        select_sources.limit(query.limit + 1).offset(query.offset)
-    ).all()
+    rows = db.session.scalars(select_sources.limit(query.limit + 1).offset(query.offset)).all()
     headers = {}
     if len(rows) > query.limit:
-        headers["Link"] = next_link("api.list_sources", limit=query.limit,
-                                    offset=query.offset + query.limit)
+        headers["Link"] = next_link(
+            "api.list_sources", limit=query.limit, offset=query.offset + query.limit
+        )
     return dump(SourceList, rows[: query.limit]), 200, headers
 
 
-@operation("/sources", ["POST"], tags=TAGS, body=SourceCreate, responses={
-    201: (SourceOut, "Created; `Location` names it."),
-    **error_responses(*AUTH_ERRORS, *BODY_ERRORS),
-})
+@operation(
+    "/sources",
+    ["POST"],
+    tags=TAGS,
+    body=SourceCreate,
+    responses={
+        201: (SourceOut, "Created; `Location` names it."),
+        **error_responses(*AUTH_ERRORS, *BODY_ERRORS),
+    },
+)
 def create_source(body: SourceCreate):
     """Create a source."""
     source = datasources.create_source(
         api_user(), body.name, body.description, body.kind, body.metrics
     )
-    return dump(SourceOut, source), 201, {
-        "Location": url_for("api.get_source", source_id=source.id)
-    }
+    return (
+        dump(SourceOut, source),
+        201,
+        {"Location": url_for("api.get_source", source_id=source.id)},
+    )
 
 
-@operation("/sources/<int:source_id>", tags=TAGS, hot=True, responses={
-    200: (SourceOut, "The source."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    "/sources/<int:source_id>",
+    tags=TAGS,
+    hot=True,
+    responses={
+        200: (SourceOut, "The source."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def get_source(source_id: int):
     """Show one source."""
     hot = caller()
     return dump(SourceOut, hot.source if hot is not None else source_or_404(source_id))
 
 
-@operation("/sources/<int:source_id>", ["PUT", "PATCH"], tags=TAGS, body=SourceUpdate,
-           responses={
-               200: (SourceOut, "The changed source."),
-               **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
-           })
+@operation(
+    "/sources/<int:source_id>",
+    ["PUT", "PATCH"],
+    tags=TAGS,
+    body=SourceUpdate,
+    responses={
+        200: (SourceOut, "The changed source."),
+        **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
+    },
+)
 def update_source(source_id: int, body: SourceUpdate):
     """Change a source; fields left out keep their value.
 
@@ -94,15 +119,26 @@ def update_source(source_id: int, body: SourceUpdate):
     """
     source = source_or_404(source_id)
     source = datasources.update_source(
-        source, name=body.name, description=body.description, kind=body.kind,
-        metrics=body.metrics, renames=body.renames, confirm_remove=body.confirm_remove,
+        source,
+        name=body.name,
+        description=body.description,
+        kind=body.kind,
+        metrics=body.metrics,
+        renames=body.renames,
+        confirm_remove=body.confirm_remove,
     )
     return dump(SourceOut, source)
 
 
-@operation("/sources/<int:source_id>", ["DELETE"], tags=TAGS, responses={
-    204: (None, "Deleted, with its readings."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    "/sources/<int:source_id>",
+    ["DELETE"],
+    tags=TAGS,
+    responses={
+        204: (None, "Deleted, with its readings."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def delete_source(source_id: int):
     """Delete a source and its readings."""
     source = source_or_404(source_id)

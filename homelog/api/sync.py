@@ -38,11 +38,14 @@ def _validated_items(raws: list[Any]) -> list[SyncReading | ValidationFailed]:
     try:
         # Usually every item is valid: one call of pydantic for the whole list is much
         # cheaper than a call per item.
-        return _ITEMS.validate_python([
-            {key: value for key, value in raw.items() if key not in read_only}
-            if isinstance(raw, dict) and not read_only.isdisjoint(raw) else raw
-            for raw in raws
-        ])
+        return _ITEMS.validate_python(
+            [
+                {key: value for key, value in raw.items() if key not in read_only}
+                if isinstance(raw, dict) and not read_only.isdisjoint(raw)
+                else raw
+                for raw in raws
+            ]
+        )
     except ValidationError:
         pass
     items: list[SyncReading | ValidationFailed] = []
@@ -54,11 +57,17 @@ def _validated_items(raws: list[Any]) -> list[SyncReading | ValidationFailed]:
     return items
 
 
-@operation("/sync/readings", ["POST"], tags=TAGS, body=SyncReadingsIn, parse_as=SyncBatchIn,
-           responses={
-               200: (SyncReadingsOut, "One result per item, in the order sent."),
-               **error_responses(*AUTH_ERRORS, *BODY_ERRORS),
-           })
+@operation(
+    "/sync/readings",
+    ["POST"],
+    tags=TAGS,
+    body=SyncReadingsIn,
+    parse_as=SyncBatchIn,
+    responses={
+        200: (SyncReadingsOut, "One result per item, in the order sent."),
+        **error_responses(*AUTH_ERRORS, *BODY_ERRORS),
+    },
+)
 def sync_readings(body: SyncBatchIn):
     """Upload up to 1,000 readings for any of the user's sources; safe to resend.
 
@@ -70,7 +79,8 @@ def sync_readings(body: SyncBatchIn):
     results: list[dict | None] = [None] * len(body.readings)
     accepted: list[tuple[int, sync.ReadingInput]] = []
     for index, (raw, item) in enumerate(
-            zip(body.readings, _validated_items(body.readings), strict=True)):
+        zip(body.readings, _validated_items(body.readings), strict=True)
+    ):
         if isinstance(item, SyncReading):
             try:
                 timestamp = aware(item.timestamp, user, "timestamp")
@@ -78,18 +88,36 @@ def sync_readings(body: SyncBatchIn):
                 item = error
         if isinstance(item, ValidationFailed):
             raw_id = raw.get("id") if isinstance(raw, dict) else None
-            results[index] = {"index": index, "id": parse_reading_id(raw_id), "status": "invalid",
-                              "reason": item.detail, "errors": item.errors}
+            results[index] = {
+                "index": index,
+                "id": parse_reading_id(raw_id),
+                "status": "invalid",
+                "reason": item.detail,
+                "errors": item.errors,
+            }
             continue
-        accepted.append((index, sync.ReadingInput(
-            id=item.id, data_source_id=item.data_source_id, timestamp=timestamp,
-            values=item.values, note=item.note, confirmed=item.confirmed,
-        )))
+        accepted.append(
+            (
+                index,
+                sync.ReadingInput(
+                    id=item.id,
+                    data_source_id=item.data_source_id,
+                    timestamp=timestamp,
+                    values=item.values,
+                    note=item.note,
+                    confirmed=item.confirmed,
+                ),
+            )
+        )
     saved = sync.save_readings(user, [item for _, item in accepted])
     for (index, _), result in zip(accepted, saved, strict=True):
         results[index] = {
-            "index": index, "id": result.id, "status": result.status, "reason": result.reason,
-            "errors": result.errors, "current": result.reading,
+            "index": index,
+            "id": result.id,
+            "status": result.status,
+            "reason": result.reason,
+            "errors": result.errors,
+            "current": result.reading,
         }
     counts = {status: 0 for status in ("created", "unchanged", "conflict", "invalid")}
     for result in results:
@@ -97,10 +125,15 @@ def sync_readings(body: SyncBatchIn):
     return dump(SyncReadingsOut, {"results": results, **counts})
 
 
-@operation("/sync/changes", tags=TAGS, query=ChangesQuery, responses={
-    200: (ChangesOut, "Changes after `since`, oldest first."),
-    **error_responses(*AUTH_ERRORS, 422),
-})
+@operation(
+    "/sync/changes",
+    tags=TAGS,
+    query=ChangesQuery,
+    responses={
+        200: (ChangesOut, "Changes after `since`, oldest first."),
+        **error_responses(*AUTH_ERRORS, 422),
+    },
+)
 def sync_changes(query: ChangesQuery):
     """Return sources and readings created, updated or deleted after the cursor `since`.
 
@@ -110,14 +143,21 @@ def sync_changes(query: ChangesQuery):
     writes happen while paging: see docs/api.md.
     """
     page = sync.changes_since(api_user(), sync.parse_cursor(query.since), query.limit)
-    return dump(ChangesOut, {
-        "sources": page.sources,
-        "readings": page.readings,
-        "deleted": [
-            {"type": row.kind, "id": row.object_id, "data_source_id": row.data_source_id,
-             "deleted_at": row.changed_at}
-            for row in page.deleted
-        ],
-        "next_cursor": str(page.next_cursor),
-        "has_more": page.has_more,
-    })
+    return dump(
+        ChangesOut,
+        {
+            "sources": page.sources,
+            "readings": page.readings,
+            "deleted": [
+                {
+                    "type": row.kind,
+                    "id": row.object_id,
+                    "data_source_id": row.data_source_id,
+                    "deleted_at": row.changed_at,
+                }
+                for row in page.deleted
+            ],
+            "next_cursor": str(page.next_cursor),
+            "has_more": page.has_more,
+        },
+    )

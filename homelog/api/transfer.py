@@ -24,13 +24,22 @@ class ExportQuery(Query):
 
 def _report(report: importer.ImportReport) -> dict:
     return {
-        "dry_run": report.dry_run, "created": report.created, "to_import": report.to_import,
-        "lines": report.lines, "skipped": report.skipped, "separator": report.separator,
-        "decimal": report.decimal, "date_format": report.date_format,
-        "date_order": report.date_order, "has_header": report.has_header,
+        "dry_run": report.dry_run,
+        "created": report.created,
+        "to_import": report.to_import,
+        "lines": report.lines,
+        "skipped": report.skipped,
+        "separator": report.separator,
+        "decimal": report.decimal,
+        "date_format": report.date_format,
+        "date_order": report.date_order,
+        "has_header": report.has_header,
         "columns": [
-            {"index": c.index, "header": c.header,
-             "target": "note" if c.target == importer.NOTE else c.target}
+            {
+                "index": c.index,
+                "header": c.header,
+                "target": "note" if c.target == importer.NOTE else c.target,
+            }
             for c in report.columns
         ],
         "notes": report.notes,
@@ -41,13 +50,22 @@ def _report(report: importer.ImportReport) -> dict:
     }
 
 
-@operation("/sources/<int:source_id>/import", ["POST"], tags=TAGS, query=ImportQuery,
-           raw_body=CSV_BODY, responses={
-               200: (ImportReportOut, "Imported (or, with `dry_run`, previewed): the report "
-                     "names every line left out and why. Importing the same file again "
-                     "adds nothing (its lines are reported as duplicates)."),
-               **error_responses(*AUTH_ERRORS, 403, 404, 413, 415, 422),
-           })
+@operation(
+    "/sources/<int:source_id>/import",
+    ["POST"],
+    tags=TAGS,
+    query=ImportQuery,
+    raw_body=CSV_BODY,
+    responses={
+        200: (
+            ImportReportOut,
+            "Imported (or, with `dry_run`, previewed): the report "
+            "names every line left out and why. Importing the same file again "
+            "adds nothing (its lines are reported as duplicates).",
+        ),
+        **error_responses(*AUTH_ERRORS, 403, 404, 413, 415, 422),
+    },
+)
 def import_readings(source_id: int, query: ImportQuery):
     """Import readings from a CSV body: all valid lines in one transaction.
 
@@ -64,12 +82,15 @@ def import_readings(source_id: int, query: ImportQuery):
     mapping = {}
     if query.columns is not None:
         mapping = importer.parse_mapping(
-            {str(index): name.strip() for index, name in
-             enumerate(query.columns.split(","), start=1)},
+            {
+                str(index): name.strip()
+                for index, name in enumerate(query.columns.split(","), start=1)
+            },
             source.metric_names,
         )
-    options = importer.ImportOptions(mapping=mapping, date_order=query.date_order,
-                                     accept_lower=query.accept_lower)
+    options = importer.ImportOptions(
+        mapping=mapping, date_order=query.date_order, accept_lower=query.accept_lower
+    )
     if query.dry_run:
         report = importer.preview(source, text, options)
     else:
@@ -79,16 +100,22 @@ def import_readings(source_id: int, query: ImportQuery):
     return dump(ImportReportOut, _report(report))
 
 
-@operation("/sources/<int:source_id>/export.csv", tags=TAGS, query=ExportQuery, responses={
-    200: (None, "text/csv in the layout the import reads, oldest first, streamed."),
-    **error_responses(*AUTH_ERRORS, 404, 422),
-})
+@operation(
+    "/sources/<int:source_id>/export.csv",
+    tags=TAGS,
+    query=ExportQuery,
+    responses={
+        200: (None, "text/csv in the layout the import reads, oldest first, streamed."),
+        **error_responses(*AUTH_ERRORS, 404, 422),
+    },
+)
 def export_readings(source_id: int, query: ExportQuery):
     """Export a source's readings as CSV (all, or `start` to `end`)."""
     source = source_or_404(source_id)
     user = api_user()
     start, end = aware(query.start, user, "start"), aware(query.end, user, "end")
-    response = Response(stream_with_context(export.iter_csv(source, start, end)),
-                        mimetype="text/csv")
+    response = Response(
+        stream_with_context(export.iter_csv(source, start, end)), mimetype="text/csv"
+    )
     response.headers["Content-Disposition"] = f'attachment; filename="{export.filename(source)}"'
     return response

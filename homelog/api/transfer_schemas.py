@@ -24,16 +24,22 @@ class ImportQuery(Query):
 
     dry_run: bool = Field(False, description="Only report what would be imported.")
     date_order: Literal["auto", "mdy", "dmy"] = Field(
-        "auto", description="Order of dates written with slashes; `auto` decides by the file.")
+        "auto", description="Order of dates written with slashes; `auto` decides by the file."
+    )
     accept_lower: bool = Field(
-        False, description="Import meter values below the previous one as confirmed drops "
+        False,
+        description="Import meter values below the previous one as confirmed drops "
         "(a register that wrapped round, a correction) instead of leaving them out. Record a "
-        "replaced meter as a swap first: the new meter's values are then no drop.")
+        "replaced meter as a swap first: the new meter's values are then no drop.",
+    )
     columns: str | None = Field(
-        None, max_length=2000,
+        None,
+        max_length=2000,
         description="What each column after the date holds, comma-separated in file order: "
         "a metric name, `note`, or nothing to ignore the column (`import,,note`). "
-        "Default: matched by the header.", examples=["import,export"])
+        "Default: matched by the header.",
+        examples=["import,export"],
+    )
 
 
 class ImportColumnOut(Response):
@@ -72,6 +78,7 @@ class ImportReportOut(Response):
 
 
 # ---- Reminders ------------------------------------------------------------------------------
+
 
 class RemindersQuery(Query):
     """Which reminders to list."""
@@ -112,6 +119,9 @@ class ScheduleIn(Request):
     read_only: ClassVar[frozenset[str]] = frozenset({"schedule"})
 
     every: Literal["day", "week", "month"] | None
-    day: StrictInt | None = Field(None, ge=0, le=31,
-                                  description="Weekday 0-6 (Monday = 0) for `week`, 1-31 for "
-                                  "`month`; ignored for `day`.")
+    day: StrictInt | None = Field(
+        None,
+        ge=0,
+        le=31,
+        description="Weekday 0-6 (Monday = 0) for `week`, 1-31 for `month`; ignored for `day`.",
+    )

@@ -52,6 +52,7 @@ USAGE_RULE = "/sources/<int:source_id>/usage"
 
 # ---- Shaping --------------------------------------------------------------------------------
 
+
 def _money(amount: Decimal | None) -> str | None:
     return None if amount is None else str(money(amount))
 
@@ -59,8 +60,11 @@ def _money(amount: Decimal | None) -> str | None:
 def _cost(cost: Cost | None) -> dict | None:
     if cost is None:
         return None
-    return {"energy": _money(cost.energy), "standing": _money(cost.standing),
-            "total": _money(cost.total)}
+    return {
+        "energy": _money(cost.energy),
+        "standing": _money(cost.standing),
+        "total": _money(cost.total),
+    }
 
 
 def _decimal_text(value: Decimal | None, places: int = 2) -> str | None:
@@ -80,13 +84,25 @@ def usage_document(result: consumption.SourceUsage) -> dict:
     metrics: dict[str, dict] = {}
     for metric in result.metrics:
         if result.source.kind == "sensor":
-            metrics[metric] = {"unit": units[metric], "periods": [
-                {"label": label, "start": s.period.start, "end": s.period.end,
-                 "first_day": s.period.first_day, "last_day": s.period.last_day,
-                 "minimum": s.minimum, "average": s.average, "maximum": s.maximum,
-                 "count": s.count, "complete": s.complete, "estimated": s.estimated}
-                for label, s in zip(labels, result.sensor[metric], strict=True)
-            ]}
+            metrics[metric] = {
+                "unit": units[metric],
+                "periods": [
+                    {
+                        "label": label,
+                        "start": s.period.start,
+                        "end": s.period.end,
+                        "first_day": s.period.first_day,
+                        "last_day": s.period.last_day,
+                        "minimum": s.minimum,
+                        "average": s.average,
+                        "maximum": s.maximum,
+                        "count": s.count,
+                        "complete": s.complete,
+                        "estimated": s.estimated,
+                    }
+                    for label, s in zip(labels, result.sensor[metric], strict=True)
+                ],
+            }
             continue
         found = result.meter[metric]
         metrics[metric] = {
@@ -94,17 +110,31 @@ def usage_document(result: consumption.SourceUsage) -> dict:
             "first_reading": found.first_reading,
             "last_reading": found.last_reading,
             "periods": [
-                {"label": label, "start": p.period.start, "end": p.period.end,
-                 "first_day": p.period.first_day, "last_day": p.period.last_day,
-                 "usage": p.usage, "complete": p.complete, "estimated": p.estimated,
-                 "measured_start": p.measured_start, "measured_end": p.measured_end,
-                 "measured_usage": p.measured_usage, "cost": _cost(p.cost),
-                 "measured_cost": _cost(p.measured_cost)}
+                {
+                    "label": label,
+                    "start": p.period.start,
+                    "end": p.period.end,
+                    "first_day": p.period.first_day,
+                    "last_day": p.period.last_day,
+                    "usage": p.usage,
+                    "complete": p.complete,
+                    "estimated": p.estimated,
+                    "measured_start": p.measured_start,
+                    "measured_end": p.measured_end,
+                    "measured_usage": p.measured_usage,
+                    "cost": _cost(p.cost),
+                    "measured_cost": _cost(p.measured_cost),
+                }
                 for label, p in zip(labels, found.periods, strict=True)
             ],
             "suspects": [
-                {"reading_id": s.key, "timestamp": s.timestamp, "value": s.value,
-                 "previous_timestamp": s.previous_timestamp, "previous_value": s.previous_value}
+                {
+                    "reading_id": s.key,
+                    "timestamp": s.timestamp,
+                    "value": s.value,
+                    "previous_timestamp": s.previous_timestamp,
+                    "previous_value": s.previous_value,
+                }
                 for s in found.suspects
             ],
         }
@@ -142,11 +172,15 @@ def usage_csv(result: consumption.SourceUsage) -> str:
     for metric in result.metrics:
         name = _safe(f"{metric} ({units[metric]})" if units[metric] else metric)
         if sensor:
-            header += [f"{name} min", f"{name} avg", f"{name} max", f"{name} complete",
-                       f"{name} estimated"]
+            header += [
+                f"{name} min",
+                f"{name} avg",
+                f"{name} max",
+                f"{name} complete",
+                f"{name} estimated",
+            ]
         else:
-            header += [f"{name} usage", f"{name} measured", f"{name} complete",
-                       f"{name} estimated"]
+            header += [f"{name} usage", f"{name} measured", f"{name} complete", f"{name} estimated"]
             if metric in result.tariff_metrics:
                 header.append(f"{_safe(metric)} cost ({result.currency})")
     if result.has_costs:
@@ -156,8 +190,13 @@ def usage_csv(result: consumption.SourceUsage) -> str:
     writer.writerow([_safe(h) for h in header])
     costs = result.period_costs()
     for index, period in enumerate(result.periods):
-        row = [consumption.period_label(result.kind, period), period.start.isoformat(),
-               period.end.isoformat(), period.first_day, period.last_day]
+        row = [
+            consumption.period_label(result.kind, period),
+            period.start.isoformat(),
+            period.end.isoformat(),
+            period.first_day,
+            period.last_day,
+        ]
         for metric in result.metrics:
             if sensor:
                 s = result.sensor[metric][index]
@@ -184,17 +223,27 @@ def _usage(source_id: int, query: UsageQuery, csv_format: bool):
     result = consumption.usage_for(source, query.period, query.start, query.end)
     if not csv_format:
         return dump(UsageOut, usage_document(result))
-    return Response(usage_csv(result), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{csv_filename(source, result.kind)}"'
-    })
+    return Response(
+        usage_csv(result),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{csv_filename(source, result.kind)}"'
+        },
+    )
 
 
 # ---- Usage ----------------------------------------------------------------------------------
 
-@operation(USAGE_RULE, tags=TAGS, query=UsageQuery, responses={
-    200: (UsageOut, "Usage (meters) or statistics (sensors) per period and metric."),
-    **error_responses(*AUTH_ERRORS, 404, 422),
-})
+
+@operation(
+    USAGE_RULE,
+    tags=TAGS,
+    query=UsageQuery,
+    responses={
+        200: (UsageOut, "Usage (meters) or statistics (sensors) per period and metric."),
+        **error_responses(*AUTH_ERRORS, 404, 422),
+    },
+)
 def get_usage(source_id: int, query: UsageQuery):
     """Show a source's usage and cost per day, week, month, year or billing cycle.
 
@@ -204,29 +253,48 @@ def get_usage(source_id: int, query: UsageQuery):
     return _usage(source_id, query, query.format == "csv")
 
 
-@operation(USAGE_RULE + ".csv", tags=TAGS, query=UsageQuery, responses={
-    200: (None, "text/csv: one row per period, columns per metric."),
-    **error_responses(*AUTH_ERRORS, 404, 422),
-})
+@operation(
+    USAGE_RULE + ".csv",
+    tags=TAGS,
+    query=UsageQuery,
+    responses={
+        200: (None, "text/csv: one row per period, columns per metric."),
+        **error_responses(*AUTH_ERRORS, 404, 422),
+    },
+)
 def get_usage_csv(source_id: int, query: UsageQuery):
     """Download a source's usage and cost per period as CSV."""
     return _usage(source_id, query, True)
 
 
-@operation("/sources/<int:source_id>/value", tags=TAGS, query=ValueQuery, responses={
-    200: (ValueOut, "Each metric's value then; `estimated` unless a reading is at `at`."),
-    **error_responses(*AUTH_ERRORS, 404, 422),
-})
+@operation(
+    "/sources/<int:source_id>/value",
+    tags=TAGS,
+    query=ValueQuery,
+    responses={
+        200: (ValueOut, "Each metric's value then; `estimated` unless a reading is at `at`."),
+        **error_responses(*AUTH_ERRORS, 404, 422),
+    },
+)
 def get_value(source_id: int, query: ValueQuery):
     """Estimate what the meter showed at an instant (moving in or out, switching supplier)."""
     source = source_or_404(source_id)
     at = aware(query.at, api_user(), "at")
     found = consumption.value_at(source, at)
-    return dump(ValueOut, {"at": at, "values": {
-        metric: {"value": v.value, "estimated": v.estimated,
-                 "gap_seconds": v.gap.total_seconds() if v.gap else None}
-        for metric, v in found.items()
-    }})
+    return dump(
+        ValueOut,
+        {
+            "at": at,
+            "values": {
+                metric: {
+                    "value": v.value,
+                    "estimated": v.estimated,
+                    "gap_seconds": v.gap.total_seconds() if v.gap else None,
+                }
+                for metric, v in found.items()
+            },
+        },
+    )
 
 
 # ---- Tariffs --------------------------------------------------------------------------------
@@ -236,12 +304,15 @@ TARIFF_RULE = "/sources/<int:source_id>/tariffs/<int:tariff_id>"
 
 def _tariff_data(tariff: Tariff) -> dict:
     return {
-        "id": tariff.id, "data_source_id": tariff.data_source_id, "metric": tariff.metric,
+        "id": tariff.id,
+        "data_source_id": tariff.data_source_id,
+        "metric": tariff.metric,
         "effective_from": tariff.effective_from,
         "unit_price": _decimal_text(tariff.unit_price),
         "standing_charge": _decimal_text(tariff.standing_charge),
         "currency": consumption.currency_of(tariff.source),
-        "created_at": tariff.created_at, "updated_at": tariff.updated_at,
+        "created_at": tariff.created_at,
+        "updated_at": tariff.updated_at,
     }
 
 
@@ -252,40 +323,63 @@ def _tariff_or_404(source_id: int, tariff_id: int):
     return tariff
 
 
-@operation("/sources/<int:source_id>/tariffs", tags=TAGS, responses={
-    200: (TariffList, "By metric, oldest first."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    "/sources/<int:source_id>/tariffs",
+    tags=TAGS,
+    responses={
+        200: (TariffList, "By metric, oldest first."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def list_tariffs(source_id: int):
     """List a meter's prices (unit price and standing charge per day, from a date on)."""
     source = source_or_404(source_id)
     return dump(TariffList, [_tariff_data(t) for t in consumption.tariffs_of(source)])
 
 
-@operation("/sources/<int:source_id>/tariffs", ["POST"], tags=TAGS, body=TariffIn, responses={
-    201: (TariffOut, "Created; `Location` names it."),
-    **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
-})
+@operation(
+    "/sources/<int:source_id>/tariffs",
+    ["POST"],
+    tags=TAGS,
+    body=TariffIn,
+    responses={
+        201: (TariffOut, "Created; `Location` names it."),
+        **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
+    },
+)
 def create_tariff(source_id: int, body: TariffIn):
     """Add a price from a date on; earlier periods keep their cost."""
     source = source_or_404(source_id)
-    tariff = consumption.create_tariff(source, body.metric, body.effective_from,
-                                       body.unit_price, body.standing_charge)
+    tariff = consumption.create_tariff(
+        source, body.metric, body.effective_from, body.unit_price, body.standing_charge
+    )
     location = url_for("api.get_tariff", source_id=source.id, tariff_id=tariff.id)
     return dump(TariffOut, _tariff_data(tariff)), 201, {"Location": location}
 
 
-@operation(TARIFF_RULE, tags=TAGS, responses={
-    200: (TariffOut, "The price."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    TARIFF_RULE,
+    tags=TAGS,
+    responses={
+        200: (TariffOut, "The price."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def get_tariff(source_id: int, tariff_id: int):
     """Show one price."""
     return dump(TariffOut, _tariff_data(_tariff_or_404(source_id, tariff_id)))
 
 
-@operation(TARIFF_RULE, ["PUT", "PATCH"], tags=TAGS, body=TariffPatch, responses={
-    200: (TariffOut, "The changed price."),
-    **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
-})
+@operation(
+    TARIFF_RULE,
+    ["PUT", "PATCH"],
+    tags=TAGS,
+    body=TariffPatch,
+    responses={
+        200: (TariffOut, "The changed price."),
+        **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
+    },
+)
 def update_tariff(source_id: int, tariff_id: int, body: TariffPatch):
     """Change a price; fields left out keep their value."""
     tariff = _tariff_or_404(source_id, tariff_id)
@@ -299,9 +393,15 @@ def update_tariff(source_id: int, tariff_id: int, body: TariffPatch):
     return dump(TariffOut, _tariff_data(tariff))
 
 
-@operation(TARIFF_RULE, ["DELETE"], tags=TAGS, responses={
-    204: (None, "Deleted."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    TARIFF_RULE,
+    ["DELETE"],
+    tags=TAGS,
+    responses={
+        204: (None, "Deleted."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def delete_tariff(source_id: int, tariff_id: int):
     """Delete a price."""
     tariff = _tariff_or_404(source_id, tariff_id)
@@ -321,40 +421,70 @@ def _swap_or_404(source_id: int, swap_id: int):
     return event
 
 
-@operation("/sources/<int:source_id>/swaps", tags=TAGS, responses={
-    200: (SwapList, "Oldest first."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    "/sources/<int:source_id>/swaps",
+    tags=TAGS,
+    responses={
+        200: (SwapList, "Oldest first."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def list_swaps(source_id: int):
     """List a meter's recorded replacements."""
     source = source_or_404(source_id)
     return dump(SwapList, consumption.swaps_of(source))
 
 
-@operation("/sources/<int:source_id>/swaps", ["POST"], tags=TAGS, body=SwapIn, responses={
-    201: (SwapOut, "Created; `Location` names it."),
-    **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
-})
+@operation(
+    "/sources/<int:source_id>/swaps",
+    ["POST"],
+    tags=TAGS,
+    body=SwapIn,
+    responses={
+        201: (SwapOut, "Created; `Location` names it."),
+        **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
+    },
+)
 def create_swap(source_id: int, body: SwapIn):
     """Record a meter replacement: when, the old meter's final and the new one's start values."""
     source = source_or_404(source_id)
     user = api_user()
-    event = consumption.create_swap(source, user, aware(body.at, user, "at"), body.old_final,
-                                    body.new_start, body.rollover_at, body.note)
+    event = consumption.create_swap(
+        source,
+        user,
+        aware(body.at, user, "at"),
+        body.old_final,
+        body.new_start,
+        body.rollover_at,
+        body.note,
+    )
     location = url_for("api.get_swap", source_id=source.id, swap_id=event.id)
     return dump(SwapOut, event), 201, {"Location": location}
 
 
-@operation(SWAP_RULE, tags=TAGS, responses={
-    200: (SwapOut, "The swap."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    SWAP_RULE,
+    tags=TAGS,
+    responses={
+        200: (SwapOut, "The swap."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def get_swap(source_id: int, swap_id: int):
     """Show one meter swap."""
     return dump(SwapOut, _swap_or_404(source_id, swap_id))
 
 
-@operation(SWAP_RULE, ["PUT", "PATCH"], tags=TAGS, body=SwapPatch, responses={
-    200: (SwapOut, "The changed swap."), **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
-})
+@operation(
+    SWAP_RULE,
+    ["PUT", "PATCH"],
+    tags=TAGS,
+    body=SwapPatch,
+    responses={
+        200: (SwapOut, "The changed swap."),
+        **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
+    },
+)
 def update_swap(source_id: int, swap_id: int, body: SwapPatch):
     """Change a meter swap; fields left out keep their value."""
     event = _swap_or_404(source_id, swap_id)
@@ -370,9 +500,15 @@ def update_swap(source_id: int, swap_id: int, body: SwapPatch):
     return dump(SwapOut, event)
 
 
-@operation(SWAP_RULE, ["DELETE"], tags=TAGS, responses={
-    204: (None, "Deleted."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    SWAP_RULE,
+    ["DELETE"],
+    tags=TAGS,
+    responses={
+        204: (None, "Deleted."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def delete_swap(source_id: int, swap_id: int):
     """Delete a meter swap."""
     event = _swap_or_404(source_id, swap_id)
@@ -396,19 +532,30 @@ def _settings_data(source: DataSource) -> dict:
     }
 
 
-@operation(SETTINGS_RULE, tags=TAGS, responses={
-    200: (UsageSettingsOut, "The settings."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    SETTINGS_RULE,
+    tags=TAGS,
+    responses={
+        200: (UsageSettingsOut, "The settings."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def get_usage_settings(source_id: int):
     """Show how a source's usage is counted: register sizes, billing cycle, advance."""
     source = source_or_404(source_id)
     return dump(UsageSettingsOut, _settings_data(source))
 
 
-@operation(SETTINGS_RULE, ["PUT", "PATCH"], tags=TAGS, body=UsageSettingsIn, responses={
-    200: (UsageSettingsOut, "The changed settings."),
-    **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
-})
+@operation(
+    SETTINGS_RULE,
+    ["PUT", "PATCH"],
+    tags=TAGS,
+    body=UsageSettingsIn,
+    responses={
+        200: (UsageSettingsOut, "The changed settings."),
+        **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS),
+    },
+)
 def update_usage_settings(source_id: int, body: UsageSettingsIn):
     """Change how a source's usage is counted; fields left out keep their value."""
     source = source_or_404(source_id)
@@ -417,12 +564,15 @@ def update_usage_settings(source_id: int, body: UsageSettingsIn):
         source,
         rollover_at=body.rollover_at if "rollover_at" in sent else source.rollover_at,
         cycle_day=body.cycle_day if body.cycle_day is not None else source.cycle_day,
-        monthly_advance=(body.monthly_advance if "monthly_advance" in sent
-                         else source.monthly_advance),
-        billing_year_start=(body.billing_year_start if "billing_year_start" in sent
-                            else source.billing_year_start),
-        max_gap_hours=(body.max_gap_hours if body.max_gap_hours is not None
-                       else source.max_gap_hours),
+        monthly_advance=(
+            body.monthly_advance if "monthly_advance" in sent else source.monthly_advance
+        ),
+        billing_year_start=(
+            body.billing_year_start if "billing_year_start" in sent else source.billing_year_start
+        ),
+        max_gap_hours=(
+            body.max_gap_hours if body.max_gap_hours is not None else source.max_gap_hours
+        ),
     )
     return dump(UsageSettingsOut, _settings_data(source))
 

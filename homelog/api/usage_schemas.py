@@ -17,19 +17,28 @@ from homelog.api.schemas import Number, Query, Request, Response, Text, Timestam
 
 Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2999, 12, 31))]
 Money = Annotated[str, Field(pattern=r"^-?[0-9]+\.[0-9]+$", examples=["114.15"])]
-Price = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=20,
-                                 description="A decimal number or a string of one.",
-                                 examples=["0.3412"])]
+Price = Annotated[
+    Decimal,
+    Field(
+        allow_inf_nan=False,
+        max_digits=20,
+        description="A decimal number or a string of one.",
+        examples=["0.3412"],
+    ),
+]
 
 
 # ---- Usage ----------------------------------------------------------------------------------
+
 
 class UsageQuery(Query):
     """Which periods: a kind, and local dates (end exclusive); default: the recent ones."""
 
     period: Literal["day", "week", "month", "year", "cycle"] = Field(
-        "month", description="Calendar periods in the source's timezone; `cycle`: billing "
-        "cycles starting on the source's cycle day.")
+        "month",
+        description="Calendar periods in the source's timezone; `cycle`: billing "
+        "cycles starting on the source's cycle day.",
+    )
     start: Day | None = Field(None, description="First local day wanted (its whole period).")
     end: Day | None = Field(None, description="Local day after the last one wanted.")
     format: Literal["json", "csv"] = Field("json", description="`csv` downloads a table.")
@@ -122,7 +131,8 @@ class UsageOut(Response):
     metrics: dict[str, MeterMetricOut | SensorMetricOut]
     period_costs: list[Money | None] = Field(
         description="Per period, the total cost over the metrics with tariffs (null: unknown "
-        "or incomplete); empty without tariffs.")
+        "or incomplete); empty without tariffs."
+    )
 
 
 class ValueQuery(Query):
@@ -148,6 +158,7 @@ class ValueOut(Response):
 
 # ---- Tariffs --------------------------------------------------------------------------------
 
+
 class TariffOut(Response):
     """A price of one metric, in force from local midnight of `effective_from`."""
 
@@ -166,7 +177,8 @@ class TariffIn(Request):
     """A new price (or all of a price's fields, for PUT)."""
 
     read_only: ClassVar[frozenset[str]] = frozenset(
-        {"id", "data_source_id", "currency", "created_at", "updated_at"})
+        {"id", "data_source_id", "currency", "created_at", "updated_at"}
+    )
 
     metric: Text = Field(max_length=50, examples=["import"])
     effective_from: Day
@@ -191,6 +203,7 @@ class TariffList(RootModel[list[TariffOut]]):
 
 # ---- Meter swaps ----------------------------------------------------------------------------
 
+
 class SwapOut(Response):
     """A meter replaced: usage continues from the old meter's final value, without a spike."""
 
@@ -200,7 +213,8 @@ class SwapOut(Response):
     old_final: dict[str, float] = Field(examples=[{"import": 10700.0}])
     new_start: dict[str, float] = Field(examples=[{"import": 0.0}])
     rollover_at: dict[str, float] | None = Field(
-        description="The new meter's register sizes, where they differ.")
+        description="The new meter's register sizes, where they differ."
+    )
     note: str | None
     created_by_id: int | None
     created_at: datetime
@@ -211,7 +225,8 @@ class SwapIn(Request):
     """A meter swap (or all of its fields, for PUT)."""
 
     read_only: ClassVar[frozenset[str]] = frozenset(
-        {"id", "data_source_id", "created_by_id", "created_at", "updated_at"})
+        {"id", "data_source_id", "created_by_id", "created_at", "updated_at"}
+    )
 
     at: Timestamp
     old_final: dict[str, Number] = Field(examples=[{"import": 10700.0}])
@@ -238,12 +253,14 @@ class SwapList(RootModel[list[SwapOut]]):
 
 # ---- Settings -------------------------------------------------------------------------------
 
+
 class UsageSettingsOut(Response):
     """How a source's usage is counted and billed."""
 
     rollover_at: dict[str, float] = Field(
         description="Register size per metric where it wraps to 0 (100000 for 99999).",
-        examples=[{"import": 100000.0}])
+        examples=[{"import": 100000.0}],
+    )
     cycle_day: int = Field(ge=1, le=31, description="Day of the month billing cycles start.")
     monthly_advance: str | None = Field(examples=["85.00"])
     billing_year_start: date | None

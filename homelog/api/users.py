@@ -66,18 +66,28 @@ def _apply_profile(user: User, body: UserUpdate) -> None:
         user.timezone = body.timezone
 
 
-@operation("/users/me", tags=TAGS, responses={
-    200: (UserOut, "The signed-in user."), **error_responses(*AUTH_ERRORS),
-})
+@operation(
+    "/users/me",
+    tags=TAGS,
+    responses={
+        200: (UserOut, "The signed-in user."),
+        **error_responses(*AUTH_ERRORS),
+    },
+)
 def me():
     """Show the signed-in user."""
     return dump(UserOut, api_user())
 
 
-@operation("/users", tags=TAGS, query=PageQuery, responses={
-    200: (UserList, "Users by email; `Link: rel=\"next\"` when there are more."),
-    **error_responses(*AUTH_ERRORS, 403, 422),
-})
+@operation(
+    "/users",
+    tags=TAGS,
+    query=PageQuery,
+    responses={
+        200: (UserList, 'Users by email; `Link: rel="next"` when there are more.'),
+        **error_responses(*AUTH_ERRORS, 403, 422),
+    },
+)
 def list_users(query: PageQuery):
     """List every account (admins only)."""
     if denied := _forbidden_unless_admin():
@@ -87,27 +97,40 @@ def list_users(query: PageQuery):
     ).all()
     headers = {}
     if len(rows) > query.limit:
-        headers["Link"] = next_link("api.list_users", limit=query.limit,
-                                    offset=query.offset + query.limit)
+        headers["Link"] = next_link(
+            "api.list_users", limit=query.limit, offset=query.offset + query.limit
+        )
     return dump(UserList, rows[: query.limit]), 200, headers
 
 
-@operation("/users", ["POST"], tags=TAGS, body=UserCreate, responses={
-    201: (UserOut, "Created; `Location` names it."),
-    **error_responses(*AUTH_ERRORS, 403, *BODY_ERRORS),
-})
+@operation(
+    "/users",
+    ["POST"],
+    tags=TAGS,
+    body=UserCreate,
+    responses={
+        201: (UserOut, "Created; `Location` names it."),
+        **error_responses(*AUTH_ERRORS, 403, *BODY_ERRORS),
+    },
+)
 def create_user(body: UserCreate):
     """Create an account (admins only)."""
     if denied := _forbidden_unless_admin():
         return denied
-    user = accounts.create_user(body.email, body.password, name=body.name,
-                                is_admin=body.is_admin, timezone=body.timezone)
+    user = accounts.create_user(
+        body.email, body.password, name=body.name, is_admin=body.is_admin, timezone=body.timezone
+    )
     return dump(UserOut, user), 201, {"Location": url_for("api.get_user", user_id=user.id)}
 
 
-@operation("/users/<int:user_id>", tags=TAGS, responses={
-    200: (UserOut, "The user."), **error_responses(*AUTH_ERRORS, 404),
-})
+@operation(
+    "/users/<int:user_id>",
+    tags=TAGS,
+    responses={
+        200: (UserOut, "The user."),
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def get_user(user_id: int):
     """Show one account (admins: any; others: themselves)."""
     user = _visible_user(user_id)
@@ -116,10 +139,16 @@ def get_user(user_id: int):
     return dump(UserOut, user)
 
 
-@operation("/users/<int:user_id>", ["PUT", "PATCH"], tags=TAGS, body=UserUpdate, responses={
-    200: (UserOut, "The changed user."),
-    **error_responses(*AUTH_ERRORS, 403, 404, *BODY_ERRORS),
-})
+@operation(
+    "/users/<int:user_id>",
+    ["PUT", "PATCH"],
+    tags=TAGS,
+    body=UserUpdate,
+    responses={
+        200: (UserOut, "The changed user."),
+        **error_responses(*AUTH_ERRORS, 403, 404, *BODY_ERRORS),
+    },
+)
 def update_user(user_id: int, body: UserUpdate):
     """Change an account; fields left out keep their value.
 
@@ -148,10 +177,15 @@ def update_user(user_id: int, body: UserUpdate):
     return dump(UserOut, user)
 
 
-@operation("/users/<int:user_id>", ["DELETE"], tags=TAGS, responses={
-    204: (None, "Deleted, with all of the user's data."),
-    **error_responses(*AUTH_ERRORS, 403, 404),
-})
+@operation(
+    "/users/<int:user_id>",
+    ["DELETE"],
+    tags=TAGS,
+    responses={
+        204: (None, "Deleted, with all of the user's data."),
+        **error_responses(*AUTH_ERRORS, 403, 404),
+    },
+)
 def delete_user(user_id: int):
     """Delete an account and all its data (admins only; never yourself or the last admin)."""
     user = _visible_user(user_id)

@@ -20,8 +20,9 @@ from homelog.forms import TimezoneField, strip_filter
 class LoginForm(FlaskForm):
     """Email and password."""
 
-    email = StringField("Email", [DataRequired("Enter your email."), Length(max=254)],
-                        filters=[strip_filter])
+    email = StringField(
+        "Email", [DataRequired("Enter your email."), Length(max=254)], filters=[strip_filter]
+    )
     password = PasswordField("Password", [DataRequired("Enter your password."), Length(max=256)])
     remember = BooleanField("Remember me on this device")
 
@@ -51,11 +52,13 @@ class SetupForm(FlaskForm):
 class ChangePasswordForm(FlaskForm):
     """Current password, then the new one twice."""
 
-    current_password = PasswordField("Current password",
-                                     [DataRequired("Enter your current password.")])
+    current_password = PasswordField(
+        "Current password", [DataRequired("Enter your current password.")]
+    )
     new_password = PasswordField("New password", [DataRequired("Enter a new password.")])
-    confirm = PasswordField("Repeat new password",
-                            [EqualTo("new_password", "The passwords differ.")])
+    confirm = PasswordField(
+        "Repeat new password", [EqualTo("new_password", "The passwords differ.")]
+    )
 
 
 def _upper(value):
@@ -69,6 +72,10 @@ class ProfileForm(FlaskForm):
     timezone = TimezoneField("Timezone")
     currency = StringField(
         "Currency",
-        [Optional(), Regexp(r"^[A-Z]{3}$",
-                            message="Enter a three-letter currency code, like EUR or USD.")],
-        filters=[_upper], default="EUR")
+        [
+            Optional(),
+            Regexp(r"^[A-Z]{3}$", message="Enter a three-letter currency code, like EUR or USD."),
+        ],
+        filters=[_upper],
+        default="EUR",
+    )

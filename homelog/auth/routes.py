@@ -60,10 +60,15 @@ def require_new_password():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"],
-               deduct_when=_failed_login)
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], methods=["POST"],
-               key_func=_login_account_key, deduct_when=_failed_login)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"], deduct_when=_failed_login
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
+    methods=["POST"],
+    key_func=_login_account_key,
+    deduct_when=_failed_login,
+)
 def login():
     """Sign in with email and password."""
     if accounts.user_count() == 0:
@@ -113,17 +118,19 @@ def setup():
             getattr(form, error.field or "email").errors.append(str(error))
         else:
             login_user(user)
-            flash("Your administrator account is ready. Add your first meter or sensor.",
-                  "success")
+            flash("Your administrator account is ready. Add your first meter or sensor.", "success")
             return redirect(url_for("sources.index"))
     status = 422 if form.is_submitted() else 200
-    return render_template("auth/setup.html", form=form,
-                           timezones=timeutil.timezone_names()), status
+    return render_template(
+        "auth/setup.html", form=form, timezones=timeutil.timezone_names()
+    ), status
 
 
 def _render_account(profile: ProfileForm, status: int = 200):
     return render_template(
-        "auth/account.html", profile=profile, timezones=timeutil.timezone_names(),
+        "auth/account.html",
+        profile=profile,
+        timezones=timeutil.timezone_names(),
         devices=tokens.user_tokens(current_user),
     ), status
 

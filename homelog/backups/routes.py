@@ -36,8 +36,9 @@ DEFAULT_MAX_RESTORE = 1024 * 1024 * 1024  # the file goes to a temporary file, n
 @login_required
 def download():
     """Download everything in this account as one JSON file (streamed)."""
-    response = Response(stream_with_context(backup.iter_backup(current_user)),
-                        mimetype="application/json")
+    response = Response(
+        stream_with_context(backup.iter_backup(current_user)), mimetype="application/json"
+    )
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{backup.filename(current_user)}"'
     )
@@ -51,8 +52,9 @@ def restore():
     if request.method == "POST":
         # A backup can be far larger than an ordinary form: raise the limit for this view and
         # check the CSRF token here, after that (the app-wide check would read the form first).
-        request.max_content_length = current_app.config.get("RESTORE_MAX_BYTES",
-                                                            DEFAULT_MAX_RESTORE)
+        request.max_content_length = current_app.config.get(
+            "RESTORE_MAX_BYTES", DEFAULT_MAX_RESTORE
+        )
         csrf.protect()
     form = RestoreForm()
     empty = backup.is_empty(current_user)
@@ -75,7 +77,9 @@ def restore():
                     f" with {counts['readings']:,} readings, {counts['locations']} "
                     f"home{'s' if counts['locations'] != 1 else ''}, {counts['tariffs']} "
                     f"price{'s' if counts['tariffs'] != 1 else ''} and {counts['swaps']} "
-                    f"meter swap{'s' if counts['swaps'] != 1 else ''}.", "success")
+                    f"meter swap{'s' if counts['swaps'] != 1 else ''}.",
+                    "success",
+                )
                 return redirect(url_for("sources.index"))
         status = 422
     return render_template("backups/restore.html", form=form, empty=empty), status

@@ -14,14 +14,21 @@ from homelog.models import DataSource
 class HomeForm(FlaskForm):
     """A home's name and timezone, and which of the owner's sources are in it."""
 
-    name = StringField("Name", filters=[strip_filter], validators=[
-        InputRequired("Enter a name, like “Home” or “Cabin”."),
-        Length(max=MAX_NAME_LENGTH, message=f"Use at most {MAX_NAME_LENGTH} characters."),
-    ])
+    name = StringField(
+        "Name",
+        filters=[strip_filter],
+        validators=[
+            InputRequired("Enter a name, like “Home” or “Cabin”."),
+            Length(max=MAX_NAME_LENGTH, message=f"Use at most {MAX_NAME_LENGTH} characters."),
+        ],
+    )
     timezone = TimezoneField("Timezone")
     sources = SelectMultipleField(
-        "Sources in this home", coerce=int, validate_choice=False,
-        widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput(),
+        "Sources in this home",
+        coerce=int,
+        validate_choice=False,
+        widget=widgets.ListWidget(prefix_label=False),
+        option_widget=widgets.CheckboxInput(),
     )
 
     def offer(self, sources: list[DataSource]) -> None:

@@ -34,10 +34,13 @@ def _own_home_or_403(location_id: int) -> Location:
 
 
 def _own_sources() -> list[DataSource]:
-    return list(db.session.scalars(
-        select(DataSource).where(DataSource.owner_id == current_user.id)
-        .order_by(DataSource.name)
-    ))
+    return list(
+        db.session.scalars(
+            select(DataSource)
+            .where(DataSource.owner_id == current_user.id)
+            .order_by(DataSource.name)
+        )
+    )
 
 
 def _apply(form, error: ValidationFailed) -> None:
@@ -48,8 +51,9 @@ def _apply(form, error: ValidationFailed) -> None:
 
 
 def _form_page(form: HomeForm, home: Location | None, status: int = 200):
-    return render_template("homes/form.html", form=form, home=home,
-                           timezones=timeutil.timezone_names()), status
+    return render_template(
+        "homes/form.html", form=form, home=home, timezones=timeutil.timezone_names()
+    ), status
 
 
 @bp.route("/homes")
@@ -57,8 +61,15 @@ def _form_page(form: HomeForm, home: Location | None, status: int = 200):
 def index():
     """List the user's homes and the homes shared with them."""
     homes = locations.visible_homes(current_user)
-    rows = [(home, locations.role_in(current_user, home), len(locations.sources_in(home)),
-             len(locations.members_of(home))) for home in homes]
+    rows = [
+        (
+            home,
+            locations.role_in(current_user, home),
+            len(locations.sources_in(home)),
+            len(locations.members_of(home)),
+        )
+        for home in homes
+    ]
     return render_template("homes/index.html", rows=rows)
 
 
@@ -73,14 +84,14 @@ def create():
         return _form_page(form, None)
     if form.validate_on_submit():
         try:
-            home = locations.create_home(current_user, form.name.data, form.timezone.data,
-                                         form.sources.data or [])
+            home = locations.create_home(
+                current_user, form.name.data, form.timezone.data, form.sources.data or []
+            )
         except ValidationFailed as error:
             db.session.rollback()
             _apply(form, error)
         else:
-            flash(f"“{home.name}” is ready. Invite the people you share it with below.",
-                  "success")
+            flash(f"“{home.name}” is ready. Invite the people you share it with below.", "success")
             return redirect(url_for("homes.detail", location_id=home.id))
     return _form_page(form, None, 422)
 
@@ -93,10 +104,13 @@ def detail(location_id: int):
     role = locations.role_in(current_user, home)
     members = locations.members_of(home)
     return render_template(
-        "homes/detail.html", home=home, role=role, members=members,
-        sources=locations.sources_in(home), invite=InviteForm(formdata=None),
-        role_forms={m.id: RoleForm(formdata=None, role=m.role, prefix=f"m{m.id}")
-                    for m in members},
+        "homes/detail.html",
+        home=home,
+        role=role,
+        members=members,
+        sources=locations.sources_in(home),
+        invite=InviteForm(formdata=None),
+        role_forms={m.id: RoleForm(formdata=None, role=m.role, prefix=f"m{m.id}") for m in members},
         owner=home_owner(home),
     )
 
@@ -118,8 +132,7 @@ def edit(location_id: int):
         return _form_page(form, home)
     if form.validate_on_submit():
         try:
-            locations.update_home(home, form.name.data, form.timezone.data,
-                                  form.sources.data or [])
+            locations.update_home(home, form.name.data, form.timezone.data, form.sources.data or [])
         except ValidationFailed as error:
             db.session.rollback()
             _apply(form, error)
@@ -139,9 +152,12 @@ def delete(location_id: int):
         locations.delete_home(home)
         flash(f"“{name}” is deleted; its sources are kept.", "success")
         return redirect(url_for("homes.index"))
-    return render_template("homes/delete.html", home=home,
-                           sources=locations.sources_in(home),
-                           members=locations.members_of(home))
+    return render_template(
+        "homes/delete.html",
+        home=home,
+        sources=locations.sources_in(home),
+        members=locations.members_of(home),
+    )
 
 
 @bp.route("/homes/<int:location_id>/members", methods=["POST"])
@@ -157,15 +173,20 @@ def invite(location_id: int):
             db.session.rollback()
             _apply(form, error)
         else:
-            flash(f"{member.user.display_name} can now see “{home.name}” as "
-                  f"{member.role}.", "success")
+            flash(
+                f"{member.user.display_name} can now see “{home.name}” as {member.role}.", "success"
+            )
             return redirect(url_for("homes.detail", location_id=home.id))
     members = locations.members_of(home)
     return render_template(
-        "homes/detail.html", home=home, role="owner", members=members,
-        sources=locations.sources_in(home), invite=form, owner=home_owner(home),
-        role_forms={m.id: RoleForm(formdata=None, role=m.role, prefix=f"m{m.id}")
-                    for m in members},
+        "homes/detail.html",
+        home=home,
+        role="owner",
+        members=members,
+        sources=locations.sources_in(home),
+        invite=form,
+        owner=home_owner(home),
+        role_forms={m.id: RoleForm(formdata=None, role=m.role, prefix=f"m{m.id}") for m in members},
     ), 422
 
 

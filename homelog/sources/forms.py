@@ -48,8 +48,10 @@ class SourceForm(FlaskForm):
     name = StringField("Name", filters=[strip_filter])
     description = TextAreaField("Description", filters=[strip_filter])
     kind = RadioField(
-        "Kind", choices=[SelectChoice(value, label) for value, label in KIND_LABELS.items()],
-        default="meter", validate_choice=False,
+        "Kind",
+        choices=[SelectChoice(value, label) for value, label in KIND_LABELS.items()],
+        default="meter",
+        validate_choice=False,
     )
     metrics = FieldList(FormField(MetricForm), min_entries=1, max_entries=MAX_METRIC_ROWS)
     confirm_remove = BooleanField("Yes, remove the metric and delete its values")
@@ -63,21 +65,24 @@ class SourceForm(FlaskForm):
     @classmethod
     def for_source(cls, source: DataSource) -> SourceForm:
         """Return the form filled from source (for the edit page)."""
-        form = cls(data={
-            "name": source.name,
-            "description": source.description,
-            "kind": source.kind,
-            "metrics": [
-                {"name": name, "unit": unit, "original": name}
-                for name, unit in source.metric_list
-            ],
-        })
+        form = cls(
+            data={
+                "name": source.name,
+                "description": source.description,
+                "kind": source.kind,
+                "metrics": [
+                    {"name": name, "unit": unit, "original": name}
+                    for name, unit in source.metric_list
+                ],
+            }
+        )
         return form
 
     def metric_rows(self) -> list[MetricForm]:
         """Return the subforms of the rows that are not entirely blank."""
         return [
-            entry.form for entry in self.metrics.entries
+            entry.form
+            for entry in self.metrics.entries
             if entry.form.name.data or entry.form.unit.data or entry.form.original.data
         ]
 
@@ -91,7 +96,8 @@ class SourceForm(FlaskForm):
         return {
             row.original.data: row.name.data
             for row in self.metric_rows()
-            if row.original.data in existing and row.name.data
+            if row.original.data in existing
+            and row.name.data
             and row.name.data != row.original.data
         }
 

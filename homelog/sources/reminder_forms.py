@@ -12,11 +12,22 @@ from homelog.reminders import WEEKDAYS
 class ReminderForm(FlaskForm):
     """How often the source should be read."""
 
-    every = SelectField("Remind me", choices=[
-        ("", "Never"), ("day", "Every day"), ("week", "Every week"), ("month", "Every month"),
-    ], validate_choice=False)
-    weekday = SelectField("On", choices=[(str(i), name) for i, name in enumerate(WEEKDAYS)],
-                          default="0", validate_choice=False)
+    every = SelectField(
+        "Remind me",
+        choices=[
+            ("", "Never"),
+            ("day", "Every day"),
+            ("week", "Every week"),
+            ("month", "Every month"),
+        ],
+        validate_choice=False,
+    )
+    weekday = SelectField(
+        "On",
+        choices=[(str(i), name) for i, name in enumerate(WEEKDAYS)],
+        default="0",
+        validate_choice=False,
+    )
     month_day = IntegerField("On day", validators=[Optional()], default=1)
 
     def day(self) -> object:

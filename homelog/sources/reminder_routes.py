@@ -22,11 +22,12 @@ def reminder(source_id: int):
     """Choose how often to be reminded to read a source."""
     source = _source_or_404(source_id)
     if request.method == "GET":
-        form = ReminderForm(formdata=None, every=source.reminder_every or "",
-                            weekday=str(source.reminder_day or 0)
-                            if source.reminder_every == "week" else "0",
-                            month_day=source.reminder_day
-                            if source.reminder_every == "month" else 1)
+        form = ReminderForm(
+            formdata=None,
+            every=source.reminder_every or "",
+            weekday=str(source.reminder_day or 0) if source.reminder_every == "week" else "0",
+            month_day=source.reminder_day if source.reminder_every == "month" else 1,
+        )
         return render_template("sources/reminder.html", source=source, form=form)
     form = ReminderForm()
     if form.validate_on_submit():
@@ -35,13 +36,18 @@ def reminder(source_id: int):
         except ValidationFailed as error:
             db.session.rollback()
             for key, messages in error.errors.items():
-                field = form.every if key == "every" else (
-                    form.weekday if form.every.data == "week" else form.month_day)
+                field = (
+                    form.every
+                    if key == "every"
+                    else (form.weekday if form.every.data == "week" else form.month_day)
+                )
                 field.errors = list(field.errors) + messages
         else:
-            flash(f"Reminder for “{source.name}”: "
-                  f"{reminders.describe(source.reminder_every, source.reminder_day)}.",
-                  "success")
+            flash(
+                f"Reminder for “{source.name}”: "
+                f"{reminders.describe(source.reminder_every, source.reminder_day)}.",
+                "success",
+            )
             return redirect(url_for("sources.detail", source_id=source.id))
     return render_template("sources/reminder.html", source=source, form=form), 422
 

@@ -49,6 +49,7 @@ def vary_on_htmx(response):
 
 # ---- helpers --------------------------------------------------------------------------------
 
+
 def _source_or_404(source_id: object) -> DataSource:
     source = access.request_source(current_user, source_id)
     if source is None:
@@ -63,8 +64,14 @@ def _reading_or_404(source: DataSource, reading_id: object) -> Reading:
     return reading
 
 
-def _fragment(template: str, status: int = 200, *, events: tuple[str, ...] = (),
-              headers: dict | None = None, **context):
+def _fragment(
+    template: str,
+    status: int = 200,
+    *,
+    events: tuple[str, ...] = (),
+    headers: dict | None = None,
+    **context,
+):
     """Render a fragment plus any flashed messages (swapped into #flashes out of band)."""
     body = render_template(template, **context) + render_template("sources/_flash_oob.html")
     response = make_response(body, status)
@@ -97,8 +104,7 @@ def _edit_prefix(reading: Reading) -> str:
 def _new_reading_form(source: DataSource):
     """Return an empty add-reading form with the time set to now in the user's timezone."""
     now = timeutil.input_value(datetime.now(UTC), user_zone())
-    return reading_form(source, prefix=_add_prefix(source), formdata=None,
-                        data={"timestamp": now})
+    return reading_form(source, prefix=_add_prefix(source), formdata=None, data={"timestamp": now})
 
 
 def _page(source: DataSource, before: str | None = None) -> readings.Page:
@@ -123,23 +129,26 @@ def _table_context(source: DataSource, page: readings.Page, **extra) -> dict:
 TOTAL_SHOWN_UP_TO = 10_000
 
 
-def _panel_context(source: DataSource, form=None, before: str | None = None,
-                   highlight=None) -> dict:
+def _panel_context(
+    source: DataSource, form=None, before: str | None = None, highlight=None
+) -> dict:
     return _table_context(
         source,
         _page(source, before),
         form=form if form is not None else _new_reading_form(source),
         before=before,
         total=datasources.remembered_reading_count(
-            source, at_most=TOTAL_SHOWN_UP_TO + 1, number=access.loaded_change_number(source)),
+            source, at_most=TOTAL_SHOWN_UP_TO + 1, number=access.loaded_change_number(source)
+        ),
         total_cap=TOTAL_SHOWN_UP_TO,
         highlight=highlight,
     )
 
 
 def _row_flags(source: DataSource, reading: Reading) -> dict:
-    lower = readings.lower_than_previous(source, reading.timestamp, reading.values or {},
-                                         exclude_id=reading.id)
+    lower = readings.lower_than_previous(
+        source, reading.timestamp, reading.values or {}, exclude_id=reading.id
+    )
     return {reading.id: lower} if lower else {}
 
 
@@ -173,8 +182,12 @@ def _save_reading(source: DataSource, form, reading: Reading | None = None) -> R
         return None
     # An edit that keeps time and values (say, of the note) does not ask about an old drop again.
     unchanged = reading is not None and (timestamp, values) == (reading.timestamp, reading.values)
-    lower = {} if unchanged else readings.lower_than_previous(
-        source, timestamp, values, exclude_id=reading.id if reading else None
+    lower = (
+        {}
+        if unchanged
+        else readings.lower_than_previous(
+            source, timestamp, values, exclude_id=reading.id if reading else None
+        )
     )
     if lower and not form.confirm_lower.data:
         form.lower = lower
@@ -183,10 +196,12 @@ def _save_reading(source: DataSource, form, reading: Reading | None = None) -> R
     confirmed = reading.confirmed if unchanged else bool(lower)
     try:
         if reading is None:
-            return readings.create_reading(source, current_user, timestamp, values, note,
-                                           confirmed=confirmed)
-        return readings.update_reading(reading, timestamp=timestamp, values=values, note=note,
-                                       confirmed=confirmed)
+            return readings.create_reading(
+                source, current_user, timestamp, values, note, confirmed=confirmed
+            )
+        return readings.update_reading(
+            reading, timestamp=timestamp, values=values, note=note, confirmed=confirmed
+        )
     except ValidationFailed as error:
         db.session.rollback()
         form.apply_errors(error)
@@ -199,22 +214,30 @@ def _undo_serializer() -> URLSafeTimedSerializer:
 
 # ---- dashboard and sources ------------------------------------------------------------------
 
+
 @bp.route("/")
 @login_required
 def index():
     """Show the dashboard: every source with its last reading and a quick add."""
     sources = db.session.scalars(datasources.visible_sources(current_user)).all()
-    context = {"sources": sources, "latest": datasources.latest_readings(sources),
-               "groups": locations.group_sources(current_user, sources),
-               "reminders": reminders.reminders_for(current_user, sources=sources)}
+    context = {
+        "sources": sources,
+        "latest": datasources.latest_readings(sources),
+        "groups": locations.group_sources(current_user, sources),
+        "reminders": reminders.reminders_for(current_user, sources=sources),
+    }
     if htmx.is_fragment_request():
         return _fragment("sources/_source_list.html", **context)
     return render_template("sources/index.html", **context)
 
 
 def _render_source_form(form: SourceForm, source: DataSource | None, status: int = 200):
-    context = {"form": form, "source": source,
-               "units": datasources.COMMON_UNITS, "max_metrics": datasources.MAX_METRICS}
+    context = {
+        "form": form,
+        "source": source,
+        "units": datasources.COMMON_UNITS,
+        "max_metrics": datasources.MAX_METRICS,
+    }
     if htmx.is_fragment_request():
         return _fragment("sources/_source_form.html", status, **context)
     return render_template("sources/source_form.html", **context), status
@@ -232,8 +255,11 @@ def _metric_rows_action(form: SourceForm, source: DataSource | None):
         if entry is None:
             flash(f"A source has at most {datasources.MAX_METRICS} metrics.", "error")
             return _fragment("sources/_nothing.html", headers={"HX-Reswap": "none"})
-        return _fragment("sources/_metric_row.html", entry=form.metrics.entries[-1],
-                         units=datasources.COMMON_UNITS)
+        return _fragment(
+            "sources/_metric_row.html",
+            entry=form.metrics.entries[-1],
+            units=datasources.COMMON_UNITS,
+        )
     if "remove_metric" in request.form:
         form.remove_row(request.form["remove_metric"])
         return _render_source_form(form, source)
@@ -252,7 +278,10 @@ def create():
     if form.validate_on_submit():
         try:
             source = datasources.create_source(
-                current_user, form.name.data, form.description.data, form.kind.data,
+                current_user,
+                form.name.data,
+                form.description.data,
+                form.kind.data,
                 form.metric_pairs(),
             )
         except ValidationFailed as error:
@@ -301,8 +330,9 @@ def delete(source_id: int):
     if request.method == "POST":
         name = source.name
         count = datasources.delete_source(source)
-        flash(f"“{name}” and its {count} reading{'s' if count != 1 else ''} are deleted.",
-              "success")
+        flash(
+            f"“{name}” and its {count} reading{'s' if count != 1 else ''} are deleted.", "success"
+        )
         if htmx.is_fragment_request():
             # The card that asked is replaced by nothing.
             return _fragment("sources/_nothing.html", events=(READINGS_CHANGED,))
@@ -326,6 +356,7 @@ def detail(source_id: int):
 
 # ---- readings -------------------------------------------------------------------------------
 
+
 @bp.route("/sources/<int:source_id>/readings")
 @login_required
 def readings_page(source_id: int):
@@ -334,8 +365,9 @@ def readings_page(source_id: int):
     before = request.args.get("before") or None
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.detail", source_id=source.id, before=before))
-    return _fragment("sources/_reading_rows.html",
-                     **_table_context(source, _page(source, before), before=before))
+    return _fragment(
+        "sources/_reading_rows.html", **_table_context(source, _page(source, before), before=before)
+    )
 
 
 @bp.route("/sources/<int:source_id>/readings", methods=["POST"])
@@ -347,13 +379,21 @@ def add_reading(source_id: int):
     reading = _save_reading(source, form)
     if reading is None:
         if htmx.is_fragment_request():
-            return _fragment("sources/_reading_form.html", 422, form=form, source=source,
-                             headers={"HX-Retarget": "#add-reading", "HX-Reswap": "outerHTML"})
+            return _fragment(
+                "sources/_reading_form.html",
+                422,
+                form=form,
+                source=source,
+                headers={"HX-Retarget": "#add-reading", "HX-Reswap": "outerHTML"},
+            )
         return render_template("sources/detail.html", **_panel_context(source, form)), 422
     flash("Reading saved.", "success")
     if htmx.is_fragment_request():
-        return _fragment("sources/_readings_panel.html", events=(READINGS_CHANGED,),
-                         **_panel_context(source, highlight=reading.id))
+        return _fragment(
+            "sources/_readings_panel.html",
+            events=(READINGS_CHANGED,),
+            **_panel_context(source, highlight=reading.id),
+        )
     return redirect(url_for("sources.detail", source_id=source.id))
 
 
@@ -364,10 +404,8 @@ def quick_add(source_id: int):
     source = _source_or_404(source_id)
     if request.method == "GET":
         if not htmx.is_fragment_request():
-            return redirect(url_for("sources.detail", source_id=source.id,
-                                    _anchor="add-reading"))
-        return _fragment("sources/_quick_add.html", form=_new_reading_form(source),
-                         source=source)
+            return redirect(url_for("sources.detail", source_id=source.id, _anchor="add-reading"))
+        return _fragment("sources/_quick_add.html", form=_new_reading_form(source), source=source)
     form = reading_form(source, prefix=_add_prefix(source))
     reading = _save_reading(source, form)
     if reading is None:
@@ -377,7 +415,9 @@ def quick_add(source_id: int):
     flash(f"Reading of “{source.name}” saved.", "success")
     if htmx.is_fragment_request():
         return _fragment(
-            "sources/_source_card.html", events=(READINGS_CHANGED,), source=source,
+            "sources/_source_card.html",
+            events=(READINGS_CHANGED,),
+            source=source,
             # The card shows the newest reading, which a backdated one is not.
             latest=datasources.latest_readings([source]),
             headers={"HX-Retarget": f"#source-{source.id}", "HX-Reswap": "outerHTML"},
@@ -393,8 +433,13 @@ def reading_row(source_id: int, reading_id: str):
     reading = _reading_or_404(source, reading_id)
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.detail", source_id=source.id))
-    return _fragment("sources/_reading_row.html", source=source, reading=reading,
-                     flags=_row_flags(source, reading), highlight=None)
+    return _fragment(
+        "sources/_reading_row.html",
+        source=source,
+        reading=reading,
+        flags=_row_flags(source, reading),
+        highlight=None,
+    )
 
 
 @bp.route("/sources/<int:source_id>/readings/<reading_id>/edit", methods=["GET", "POST"])
@@ -405,8 +450,12 @@ def edit_reading(source_id: int, reading_id: str):
     reading = _reading_or_404(source, reading_id)
     fragment = htmx.is_fragment_request()
     if request.method == "GET":
-        form = reading_form(source, prefix=_edit_prefix(reading), formdata=None,
-                            data=reading_form_data(reading, user_zone()))
+        form = reading_form(
+            source,
+            prefix=_edit_prefix(reading),
+            formdata=None,
+            data=reading_form_data(reading, user_zone()),
+        )
         status = 200
     else:
         old_timestamp = reading.timestamp
@@ -418,13 +467,19 @@ def edit_reading(source_id: int, reading_id: str):
             if reading.timestamp != old_timestamp:
                 # It may belong elsewhere in the table now: redraw the first page.
                 return _fragment(
-                    "sources/_reading_rows.html", events=(READINGS_CHANGED,),
+                    "sources/_reading_rows.html",
+                    events=(READINGS_CHANGED,),
                     headers={"HX-Retarget": "#readings-body", "HX-Reswap": "innerHTML"},
                     **_table_context(source, _page(source), highlight=reading.id),
                 )
-            return _fragment("sources/_reading_row.html", events=(READINGS_CHANGED,),
-                             source=source, reading=reading, highlight=reading.id,
-                             flags=_row_flags(source, reading))
+            return _fragment(
+                "sources/_reading_row.html",
+                events=(READINGS_CHANGED,),
+                source=source,
+                reading=reading,
+                highlight=reading.id,
+                flags=_row_flags(source, reading),
+            )
         status = 422
     context = {"form": form, "source": source, "reading": reading}
     if fragment:
@@ -448,9 +503,14 @@ def delete_reading(source_id: int, reading_id: str):
     if not htmx.is_fragment_request():
         flash(f"The reading of {_local(timestamp)} is deleted.", "success")
         return redirect(url_for("sources.detail", source_id=source.id))
-    return _fragment("sources/_reading_deleted_row.html", events=(READINGS_CHANGED,),
-                     source=source, saved=saved, timestamp=timestamp,
-                     token=_undo_serializer().dumps(saved))
+    return _fragment(
+        "sources/_reading_deleted_row.html",
+        events=(READINGS_CHANGED,),
+        source=source,
+        saved=saved,
+        timestamp=timestamp,
+        token=_undo_serializer().dumps(saved),
+    )
 
 
 @bp.route("/sources/<int:source_id>/readings/restore", methods=["POST"])
@@ -475,8 +535,14 @@ def restore_reading(source_id: int):
     flash("Reading restored.", "success")
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.detail", source_id=source.id))
-    return _fragment("sources/_reading_row.html", events=(READINGS_CHANGED,), source=source,
-                     reading=reading, highlight=reading.id, flags=_row_flags(source, reading))
+    return _fragment(
+        "sources/_reading_row.html",
+        events=(READINGS_CHANGED,),
+        source=source,
+        reading=reading,
+        highlight=reading.id,
+        flags=_row_flags(source, reading),
+    )
 
 
 def _local(value: datetime) -> str:

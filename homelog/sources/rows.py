@@ -26,13 +26,13 @@ from homelog.web import format_number, user_name, user_zone
 
 _PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
 
-_TIME = ('<td data-label="Time" class="time"><time datetime="{iso}" title="{ago}">{local}'
-         '</time></td>')
+_TIME = (
+    '<td data-label="Time" class="time"><time datetime="{iso}" title="{ago}">{local}</time></td>'
+)
 _VALUE = '<td class="num" data-label="{label}"><span class="cell">{value}{unit}{lower}</span></td>'
 _EMPTY = '<span class="muted">—</span>'
 _UNIT = ' <span class="unit">{}</span>'
-_LOWER = (' <span class="badge warn" title="Lower than the reading before ({})">↓ lower'
-          '</span>')
+_LOWER = ' <span class="badge warn" title="Lower than the reading before ({})">↓ lower</span>'
 _BY = ' <small class="by muted">by {}</small>'
 _ACTIONS = (
     '<a class="button small" href="{edit}" hx-get="{edit}"\n'
@@ -42,13 +42,13 @@ _ACTIONS = (
 )
 _ROW = (
     '<tr id="reading-{id}" class="reading-row{classes}">\n'
-    '  {time}\n'
-    '  {values}\n'
+    "  {time}\n"
+    "  {values}\n"
     '  <td data-label="Note" class="note">{note}{by}</td>\n'
     '  <td class="row-actions">\n'
-    '    {actions}\n'
-    '  </td>\n'
-    '</tr>\n'
+    "    {actions}\n"
+    "  </td>\n"
+    "</tr>\n"
 )
 
 
@@ -64,14 +64,18 @@ def reading_rows(source, readings: Iterable, flags: Mapping, highlight=None) -> 
     can_write, me = may(source, "write"), current_user.id
     zone = user_zone()
     now = datetime.now(UTC)
-    metrics = [(name, escape(name), _UNIT.format(escape(unit)) if unit else "")
-               for name, unit in source.metric_list]
+    metrics = [
+        (name, escape(name), _UNIT.format(escape(unit)) if unit else "")
+        for name, unit in source.metric_list
+    ]
     if can_write:
         # Routed once, not twice a row: each reading's id goes in place of a placeholder.
-        edit = escape(url_for("sources.edit_reading", source_id=source.id,
-                              reading_id=_PLACEHOLDER_ID))
-        delete = escape(url_for("sources.delete_reading", source_id=source.id,
-                                reading_id=_PLACEHOLDER_ID))
+        edit = escape(
+            url_for("sources.edit_reading", source_id=source.id, reading_id=_PLACEHOLDER_ID)
+        )
+        delete = escape(
+            url_for("sources.delete_reading", source_id=source.id, reading_id=_PLACEHOLDER_ID)
+        )
     out = []
     for reading in readings:
         reading_id = str(reading.id)
@@ -87,20 +91,33 @@ def reading_rows(source, readings: Iterable, flags: Mapping, highlight=None) -> 
         cells = []
         for name, label, unit in metrics:
             value = values.get(name)
-            cells.append(_VALUE.format(
-                label=label,
-                value=_EMPTY if value is None else escape(format_number(value)),
-                unit="" if value is None else unit,
-                lower=_LOWER.format(escape(format_number(lower[name]))) if name in lower else "",
-            ))
+            cells.append(
+                _VALUE.format(
+                    label=label,
+                    value=_EMPTY if value is None else escape(format_number(value)),
+                    unit="" if value is None else unit,
+                    lower=_LOWER.format(escape(format_number(lower[name])))
+                    if name in lower
+                    else "",
+                )
+            )
         author = reading.created_by_id
         by = _BY.format(escape(user_name(author))) if author and author != me else ""
         actions = ""
         if can_write:
-            actions = _ACTIONS.format(edit=edit.replace(_PLACEHOLDER_ID, reading_id),
-                                      delete=delete.replace(_PLACEHOLDER_ID, reading_id))
-        out.append(_ROW.format(
-            id=reading_id, classes=classes, time=time, values="\n  ".join(cells),
-            note=escape(reading.note or ""), by=by, actions=actions,
-        ))
+            actions = _ACTIONS.format(
+                edit=edit.replace(_PLACEHOLDER_ID, reading_id),
+                delete=delete.replace(_PLACEHOLDER_ID, reading_id),
+            )
+        out.append(
+            _ROW.format(
+                id=reading_id,
+                classes=classes,
+                time=time,
+                values="\n  ".join(cells),
+                note=escape(reading.note or ""),
+                by=by,
+                actions=actions,
+            )
+        )
     return Markup("".join(out))

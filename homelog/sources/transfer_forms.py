@@ -18,14 +18,20 @@ class ImportForm(FlaskForm):
     text = TextAreaField("…or paste the lines")
     upload = HiddenField()
     date_order = RadioField(
-        "Dates with slashes are", default="auto",
-        choices=[("auto", "Decide by the file"), ("mdy", "month/day/year"),
-                 ("dmy", "day/month/year")],
+        "Dates with slashes are",
+        default="auto",
+        choices=[
+            ("auto", "Decide by the file"),
+            ("mdy", "month/day/year"),
+            ("dmy", "day/month/year"),
+        ],
         validate_choice=False,
     )
-    accept_lower = BooleanField("Also import meter values lower than the one before "
-                                "(a register that wrapped round, a correction): they are "
-                                "marked confirmed. Record a replaced meter as a swap first")
+    accept_lower = BooleanField(
+        "Also import meter values lower than the one before "
+        "(a register that wrapped round, a correction): they are "
+        "marked confirmed. Record a replaced meter as a swap first"
+    )
 
     def content(self) -> tuple[str, str]:
         """Return (text, file name) of what was sent: the file, else the pasted text.
@@ -50,8 +56,9 @@ class ImportForm(FlaskForm):
             metrics,
         )
         order = self.date_order.data if self.date_order.data in importer.DATE_ORDERS else "auto"
-        return importer.ImportOptions(mapping=mapping, date_order=order,
-                                      accept_lower=bool(self.accept_lower.data))
+        return importer.ImportOptions(
+            mapping=mapping, date_order=order, accept_lower=bool(self.accept_lower.data)
+        )
 
 
 class ExportForm(FlaskForm):

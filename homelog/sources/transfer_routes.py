@@ -25,13 +25,25 @@ SHOWN_PROBLEMS = 300
 SHOWN_ROWS = 8
 
 
-def _render(source: DataSource, form: ImportForm, report: importer.ImportReport | None = None,
-            upload=None, status: int = 200, export_form: ExportForm | None = None):
+def _render(
+    source: DataSource,
+    form: ImportForm,
+    report: importer.ImportReport | None = None,
+    upload=None,
+    status: int = 200,
+    export_form: ExportForm | None = None,
+):
     """Answer the preview fragment to htmx, else the whole import/export page."""
-    context = {"source": source, "form": form, "report": report, "upload": upload,
-               "export_form": export_form or ExportForm(formdata=None),
-               "shown_problems": SHOWN_PROBLEMS,
-               "shown_rows": SHOWN_ROWS, "zone": source_zone(source)}
+    context = {
+        "source": source,
+        "form": form,
+        "report": report,
+        "upload": upload,
+        "export_form": export_form or ExportForm(formdata=None),
+        "shown_problems": SHOWN_PROBLEMS,
+        "shown_rows": SHOWN_ROWS,
+        "zone": source_zone(source),
+    }
     if htmx.is_fragment_request() and report is not None:
         return _fragment("sources/_import_preview.html", status, **context)
     return render_template("sources/import.html", **context), status
@@ -75,14 +87,19 @@ def import_preview(source_id: int):
         except ValidationFailed as error:
             form.file.errors = error.errors["file"]
             if htmx.is_fragment_request():
-                return _fragment("sources/_import_upload.html", 422, source=source, form=form,
-                                 headers={"HX-Retarget": "#import-upload",
-                                          "HX-Reswap": "outerHTML"})
+                return _fragment(
+                    "sources/_import_upload.html",
+                    422,
+                    source=source,
+                    form=form,
+                    headers={"HX-Retarget": "#import-upload", "HX-Reswap": "outerHTML"},
+                )
             return _render(source, form, status=422)
         upload = importer.save_upload(current_user, source, text, name)
         form.upload.data, form.text.data = upload.id, ""
-    report = importer.preview(source, upload.content, form.options(request.form,
-                                                                   source.metric_names))
+    report = importer.preview(
+        source, upload.content, form.options(request.form, source.metric_names)
+    )
     return _render(source, form, report, upload, 200 if report.ok else 422)
 
 
@@ -99,8 +116,13 @@ def import_confirm(source_id: int):
     if upload is None:
         flash("This upload has expired; choose the file again.", "error")
         return _redirect(url_for("sources.import_page", source_id=source.id))
-    report = importer.import_csv(source, current_user, upload.content,
-                                 form.options(request.form, source.metric_names), upload)
+    report = importer.import_csv(
+        source,
+        current_user,
+        upload.content,
+        form.options(request.form, source.metric_names),
+        upload,
+    )
     if not report.ok:
         return _render(source, form, report, upload, 422)
     skipped = report.skipped
@@ -123,8 +145,9 @@ def export_csv(source_id: int):
     zone = source_zone(source)
     start = _midnight(form.start.data, zone) if form.start.data else None
     end = _midnight(form.end.data + timedelta(days=1), zone) if form.end.data else None
-    response = Response(stream_with_context(export.iter_csv(source, start, end)),
-                        mimetype="text/csv")
+    response = Response(
+        stream_with_context(export.iter_csv(source, start, end)), mimetype="text/csv"
+    )
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{export.filename(source, form.start.data, form.end.data)}"'
     )

@@ -44,22 +44,25 @@ class TariffForm(DomainForm):
     metric = SelectField("Metric", choices=[])
     effective_from = StringField("Valid from", filters=[strip_filter])
     unit_price = StringField("Price per unit", filters=[strip_filter])
-    standing_charge = StringField("Standing charge per day", filters=[strip_filter],
-                                  default="0")
+    standing_charge = StringField("Standing charge per day", filters=[strip_filter], default="0")
 
 
 def tariff_form(source: DataSource, tariff: Tariff | None = None, **kwargs) -> TariffForm:
     """Return a tariff form offering source's metrics (filled from tariff when given)."""
     if tariff is not None and "formdata" not in kwargs:
-        kwargs.setdefault("data", {
-            "metric": tariff.metric,
-            "effective_from": tariff.effective_from.isoformat(),
-            "unit_price": _plain(tariff.unit_price),
-            "standing_charge": _plain(tariff.standing_charge),
-        })
+        kwargs.setdefault(
+            "data",
+            {
+                "metric": tariff.metric,
+                "effective_from": tariff.effective_from.isoformat(),
+                "unit_price": _plain(tariff.unit_price),
+                "standing_charge": _plain(tariff.standing_charge),
+            },
+        )
     form = TariffForm(**kwargs)
-    form.metric.choices = [(name, f"{name} ({unit})" if unit else name)
-                           for name, unit in source.metric_list]
+    form.metric.choices = [
+        (name, f"{name} ({unit})" if unit else name) for name, unit in source.metric_list
+    ]
     return form
 
 
@@ -86,20 +89,28 @@ class SwapForm(DomainForm):
     def rows(self):
         """Yield (metric, unit, old field, new field, size field) per metric."""
         for index, (name, unit) in enumerate(self._metric_list):
-            yield (name, unit, self._fields[f"old_final_{index}"],
-                   self._fields[f"new_start_{index}"], self._fields[f"rollover_at_{index}"])
+            yield (
+                name,
+                unit,
+                self._fields[f"old_final_{index}"],
+                self._fields[f"new_start_{index}"],
+                self._fields[f"rollover_at_{index}"],
+            )
 
 
 def swap_form(source: DataSource, **kwargs) -> SwapForm:
     """Return a swap form with old/new/size inputs for each of source's metrics."""
     fields = {}
     for index, (name, _unit) in enumerate(source.metric_list):
-        fields[f"old_final_{index}"] = StringField(f"{name}: old meter's final value",
-                                                   filters=[strip_filter])
-        fields[f"new_start_{index}"] = StringField(f"{name}: new meter's first value",
-                                                   filters=[strip_filter])
-        fields[f"rollover_at_{index}"] = StringField(f"{name}: new register size",
-                                                     filters=[strip_filter])
+        fields[f"old_final_{index}"] = StringField(
+            f"{name}: old meter's final value", filters=[strip_filter]
+        )
+        fields[f"new_start_{index}"] = StringField(
+            f"{name}: new meter's first value", filters=[strip_filter]
+        )
+        fields[f"rollover_at_{index}"] = StringField(
+            f"{name}: new register size", filters=[strip_filter]
+        )
     form = type("SourceSwapForm", (SwapForm,), fields)(**kwargs)
     form._metric_list = list(source.metric_list)
     form._metric_names = source.metric_names
@@ -110,16 +121,19 @@ class SettingsForm(DomainForm):
     """How usage is counted and billed (register sizes are added per source)."""
 
     cycle_day = StringField("Billing cycle starts on day", filters=[strip_filter])
-    max_gap_hours = StringField("Mark usage as estimated across gaps longer than (hours)",
-                                filters=[strip_filter])
+    max_gap_hours = StringField(
+        "Mark usage as estimated across gaps longer than (hours)", filters=[strip_filter]
+    )
     monthly_advance = StringField("Monthly advance payment", filters=[strip_filter])
     billing_year_start = StringField("Billing year starts on", filters=[strip_filter])
 
     def sizes(self) -> dict[str, str]:
         """Return {metric: register size text} for the metrics with one."""
-        return {name: self._fields[f"rollover_at_{index}"].data
-                for index, name in enumerate(self._metric_names)
-                if self._fields[f"rollover_at_{index}"].data}
+        return {
+            name: self._fields[f"rollover_at_{index}"].data
+            for index, name in enumerate(self._metric_names)
+            if self._fields[f"rollover_at_{index}"].data
+        }
 
     def size_fields(self):
         """Yield (metric, unit, field) per metric."""
@@ -139,8 +153,9 @@ def settings_form(source: DataSource, **kwargs) -> SettingsForm:
             "cycle_day": str(source.cycle_day or 1),
             "max_gap_hours": str(source.max_gap_hours or 48),
             "monthly_advance": _plain(source.monthly_advance),
-            "billing_year_start": (source.billing_year_start.isoformat()
-                                   if source.billing_year_start else ""),
+            "billing_year_start": (
+                source.billing_year_start.isoformat() if source.billing_year_start else ""
+            ),
         }
         for index, name in enumerate(source.metric_names):
             size = sizes.get(name)

@@ -25,12 +25,18 @@ from homelog.web import user_zone
 
 LINE_POINTS = 300
 MAX_CHART_SERIES = 3
-PERIOD_NAMES = {"day": "Day", "week": "Week", "month": "Month", "year": "Year",
-                "cycle": "Billing cycle"}
+PERIOD_NAMES = {
+    "day": "Day",
+    "week": "Week",
+    "month": "Month",
+    "year": "Year",
+    "cycle": "Billing cycle",
+}
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 
 
 # ---- Formatting -----------------------------------------------------------------------------
+
 
 @bp.app_template_filter("amount")
 def amount_filter(value: float | None, places: int = 2) -> str:
@@ -63,6 +69,7 @@ def change_filter(value: float | None) -> str:
 
 
 # ---- The usage panel ------------------------------------------------------------------------
+
 
 @dataclass
 class Cell:
@@ -104,8 +111,10 @@ def _last_year(source, result: consumption.SourceUsage):
     """Return last year's usage for the same periods (months and billing cycles), or None."""
     if source.kind != "meter" or result.kind not in ("month", "cycle") or not result.periods:
         return None
-    shifted = [period_of(result.kind, add_years(p.first_day, -1), result.zone,
-                         source.cycle_day or 1) for p in result.periods]
+    shifted = [
+        period_of(result.kind, add_years(p.first_day, -1), result.zone, source.cycle_day or 1)
+        for p in result.periods
+    ]
     return consumption.usage_over(source, shifted)
 
 
@@ -113,13 +122,21 @@ def _rows(result: consumption.SourceUsage, previous) -> list[Row]:
     rows = []
     costs = result.period_costs()
     for index, period in enumerate(result.periods):
-        row = Row(consumption.period_label(result.kind, period), period,
-                  cost=costs[index] if result.has_costs else None)
+        row = Row(
+            consumption.period_label(result.kind, period),
+            period,
+            cost=costs[index] if result.has_costs else None,
+        )
         for metric in result.metrics:
             if result.source.kind == "sensor":
                 s = result.sensor[metric][index]
-                row.cells[metric] = Cell(s.average, not s.complete and s.count > 0,
-                                         s.estimated, minimum=s.minimum, maximum=s.maximum)
+                row.cells[metric] = Cell(
+                    s.average,
+                    not s.complete and s.count > 0,
+                    s.estimated,
+                    minimum=s.minimum,
+                    maximum=s.maximum,
+                )
                 continue
             p = result.meter[metric].periods[index]
             value = p.usage if p.complete else p.measured_usage
@@ -127,8 +144,13 @@ def _rows(result: consumption.SourceUsage, previous) -> list[Row]:
             before = None
             if previous is not None:
                 before = previous.meter[metric].periods[index].usage
-            row.cells[metric] = Cell(value, not p.complete and value is not None, p.estimated,
-                                     cost.total if cost is not None else None, before)
+            row.cells[metric] = Cell(
+                value,
+                not p.complete and value is not None,
+                p.estimated,
+                cost.total if cost is not None else None,
+                before,
+            )
         rows.append(row)
     return rows
 
@@ -149,20 +171,30 @@ def _charts(result: consumption.SourceUsage, rows: list[Row]) -> list[charts.Cha
             if cell.partial:
                 title += " (so far)"
             if sensor:
-                values.append(charts.Value(None, low=cell.minimum, high=cell.maximum,
-                                           mean=cell.value, title=title))
+                values.append(
+                    charts.Value(
+                        None, low=cell.minimum, high=cell.maximum, mean=cell.value, title=title
+                    )
+                )
             else:
-                values.append(charts.Value(cell.value, cell.estimated, cell.partial,
-                                           previous=cell.last_year, title=title))
+                values.append(
+                    charts.Value(
+                        cell.value,
+                        cell.estimated,
+                        cell.partial,
+                        previous=cell.last_year,
+                        title=title,
+                    )
+                )
         series.append(values)
-    labels = [row.label if result.kind != "cycle" else f"{row.period.first_day:%b %d}"
-              for row in rows]
+    labels = [
+        row.label if result.kind != "cycle" else f"{row.period.first_day:%b %d}" for row in rows
+    ]
     if result.kind == "day":
         labels = [f"{row.period.first_day:%d %b}" for row in rows]
     line = result.line.get(result.metrics[0], []) if result.metrics else []
     span = (result.periods[0].start, result.periods[-1].end) if result.periods else None
-    options = {"line": line, "span": span, "include_zero": not sensor,
-               "line_on_value_axis": sensor}
+    options = {"line": line, "span": span, "include_zero": not sensor, "line_on_value_axis": sensor}
     wide = charts.bar_chart(labels, series, width=760, height=280, max_labels=12, **options)
     narrow = charts.bar_chart(labels, series, width=360, height=230, max_labels=4, **options)
     return [wide, narrow]
@@ -179,13 +211,19 @@ def _panel_context(source, kind: str, start: date | None, end: date | None) -> d
     after = result.periods[-1].last_day + timedelta(days=1)
     length = after - first
     context = {
-        "source": source, "usage": result, "rows": rows, "kind": kind,
-        "period_names": PERIOD_NAMES, "charts": _charts(result, rows) if rows else [],
+        "source": source,
+        "usage": result,
+        "rows": rows,
+        "kind": kind,
+        "period_names": PERIOD_NAMES,
+        "charts": _charts(result, rows) if rows else [],
         "has_last_year": previous is not None,
         "earlier": {"start": (first - length).isoformat(), "end": first.isoformat()},
         "later": {"start": after.isoformat(), "end": (after + length).isoformat()},
-        "start": start, "end": end,
-        "comparison": None, "projection": None,
+        "start": start,
+        "end": end,
+        "comparison": None,
+        "projection": None,
     }
     if source.kind == "meter":
         context["comparison"] = consumption.compare(source)
@@ -237,13 +275,18 @@ def confirm_reading(source_id: int, reading_id: str):
 
 # ---- Prices ---------------------------------------------------------------------------------
 
+
 def _submit_tariff(source, save, message: str, editing=None):
     """Validate the posted price form and save it with save(metric, from, price, standing)."""
     form = tariff_form(source)
     if form.validate_on_submit():
         try:
-            save(form.metric.data, form.effective_from.data, form.unit_price.data,
-                 form.standing_charge.data)
+            save(
+                form.metric.data,
+                form.effective_from.data,
+                form.unit_price.data,
+                form.standing_charge.data,
+            )
         except ValidationFailed as error:
             db.session.rollback()
             form.apply_errors(error)
@@ -255,8 +298,12 @@ def _submit_tariff(source, save, message: str, editing=None):
 
 def _tariff_page(source, form, status: int = 200, editing=None):
     return render_template(
-        "sources/tariffs.html", source=source, form=form, editing=editing,
-        tariffs=consumption.tariffs_of(source), currency=consumption.currency_of(source),
+        "sources/tariffs.html",
+        source=source,
+        form=form,
+        editing=editing,
+        tariffs=consumption.tariffs_of(source),
+        currency=consumption.currency_of(source),
     ), status
 
 
@@ -281,7 +328,9 @@ def edit_tariff(source_id: int, tariff_id: int):
     if request.method == "GET":
         return _tariff_page(source, tariff_form(source, tariff), editing=tariff)
     return _submit_tariff(
-        source, lambda *fields: consumption.update_tariff(tariff, *fields), "Price updated.",
+        source,
+        lambda *fields: consumption.update_tariff(tariff, *fields),
+        "Price updated.",
         editing=tariff,
     )
 
@@ -299,12 +348,15 @@ def delete_tariff(source_id: int, tariff_id: int):
 
 # ---- Meter: settings and swaps --------------------------------------------------------------
 
+
 def _meter_page(source, settings=None, swap=None, status: int = 200):
     return render_template(
-        "sources/meter.html", source=source,
+        "sources/meter.html",
+        source=source,
         settings=settings or settings_form(source, formdata=None, prefix="settings"),
         swap=swap or swap_form(source, formdata=None, prefix="swap"),
-        swaps=consumption.swaps_of(source), currency=consumption.currency_of(source),
+        swaps=consumption.swaps_of(source),
+        currency=consumption.currency_of(source),
     ), status
 
 
@@ -319,7 +371,9 @@ def meter(source_id: int):
     if form.validate_on_submit():
         try:
             consumption.update_settings(
-                source, rollover_at=form.sizes(), cycle_day=form.cycle_day.data or 1,
+                source,
+                rollover_at=form.sizes(),
+                cycle_day=form.cycle_day.data or 1,
                 monthly_advance=form.monthly_advance.data or None,
                 billing_year_start=form.billing_year_start.data or None,
                 max_gap_hours=form.max_gap_hours.data or 48,
@@ -346,9 +400,15 @@ def record_swap(source_id: int):
             form.at.errors = [str(error)]
         else:
             try:
-                consumption.create_swap(source, current_user, at, form.values("old_final"),
-                                        form.values("new_start"), form.values("rollover_at"),
-                                        form.note.data)
+                consumption.create_swap(
+                    source,
+                    current_user,
+                    at,
+                    form.values("old_final"),
+                    form.values("new_start"),
+                    form.values("rollover_at"),
+                    form.note.data,
+                )
             except ValidationFailed as error:
                 db.session.rollback()
                 form.apply_errors(error)
@@ -367,4 +427,3 @@ def delete_swap(source_id: int, swap_id: int):
     consumption.delete_swap(event)
     flash("Meter swap deleted.", "success")
     return _redirect(url_for("sources.meter", source_id=source.id))
-

@@ -67,8 +67,9 @@ class MeterSwap:
 ROLLOVER_SHARE = 0.1
 
 
-def is_rollover(value: float, before: float, size: float | None,
-                share: float = ROLLOVER_SHARE) -> bool:
+def is_rollover(
+    value: float, before: float, size: float | None, share: float = ROLLOVER_SHARE
+) -> bool:
     """Return True when value after before is a register of `size` wrapping round, not a drop.
 
     size is the value the register wraps to 0 at (None or 0: it does not wrap); the forward
@@ -77,8 +78,9 @@ def is_rollover(value: float, before: float, size: float | None,
     return bool(size) and value < before and value + size - before <= size * share
 
 
-def register_sizes(sizes: Mapping[str, float | None],
-                   changes: Mapping | None) -> dict[str, float | None]:
+def register_sizes(
+    sizes: Mapping[str, float | None], changes: Mapping | None
+) -> dict[str, float | None]:
     """Return sizes ({metric: size}) with a source's or a swap's stored sizes applied.
 
     A stored size that is 0, empty or not a number means the register does not wrap (None).
@@ -180,13 +182,37 @@ class _Track:
     """One metric's register as readings stream in, and its values at the boundaries."""
 
     __slots__ = (
-        "metric", "bounds", "count", "index", "next_bound", "values", "gaps", "bases", "wraps",
-        "check_drops", "wrap", "offset", "base", "prev_raw", "pt", "pv", "prev_row",
-        "first_t", "first_v", "suspects", "share",
+        "metric",
+        "bounds",
+        "count",
+        "index",
+        "next_bound",
+        "values",
+        "gaps",
+        "bases",
+        "wraps",
+        "check_drops",
+        "wrap",
+        "offset",
+        "base",
+        "prev_raw",
+        "pt",
+        "pv",
+        "prev_row",
+        "first_t",
+        "first_v",
+        "suspects",
+        "share",
     )
 
-    def __init__(self, metric: str, bounds: list[float], wrap: float | None, check_drops: bool,
-                 share: float = 0.1):
+    def __init__(
+        self,
+        metric: str,
+        bounds: list[float],
+        wrap: float | None,
+        check_drops: bool,
+        share: float = 0.1,
+    ):
         self.metric = metric
         self.bounds = bounds
         self.count = len(bounds)
@@ -255,14 +281,16 @@ class _Track:
 
     def _suspect(self, raw: float, row: Row | None) -> None:
         prev_row = self.prev_row
-        self.suspects.append(SuspectReading(
-            metric=self.metric,
-            timestamp=row[0] if row is not None else _utc(self.pt),
-            value=raw,
-            previous_timestamp=prev_row[0] if prev_row is not None else _utc(self.pt),
-            previous_value=self.prev_raw,
-            key=row[3] if row is not None and len(row) > 3 else None,
-        ))
+        self.suspects.append(
+            SuspectReading(
+                metric=self.metric,
+                timestamp=row[0] if row is not None else _utc(self.pt),
+                value=raw,
+                previous_timestamp=prev_row[0] if prev_row is not None else _utc(self.pt),
+                previous_value=self.prev_raw,
+                key=row[3] if row is not None and len(row) > 3 else None,
+            )
+        )
 
     def value_at(self, instant: float, index: Mapping[float, int]) -> float | None:
         """Return the register at a boundary or at the first or last reading."""
@@ -306,8 +334,12 @@ def run_registers(
             for metric, track in tracks.items():
                 if metric in swap.old_final and metric in swap.new_start:
                     wrap = swap.rollover_at.get(metric) if swap.rollover_at is not None else None
-                    track.swap(next_swap, float(swap.old_final[metric]),
-                               float(swap.new_start[metric]), wrap)
+                    track.swap(
+                        next_swap,
+                        float(swap.old_final[metric]),
+                        float(swap.new_start[metric]),
+                        wrap,
+                    )
             swap_index += 1
             next_swap = swap_times[swap_index] if swap_index < len(swaps) else INF
 
@@ -360,9 +392,7 @@ def meter_usage(
     report = {}
     for metric, track in tracks.items():
         plan = tariffs.get(metric)
-        results = [
-            _period_usage(period, track, index, max_gap, plan) for period in periods
-        ]
+        results = [_period_usage(period, track, index, max_gap, plan) for period in periods]
         report[metric] = MetricUsage(
             metric=metric,
             periods=results,
@@ -374,7 +404,10 @@ def meter_usage(
 
 
 def _period_usage(
-    period: Period, track: _Track, index: Mapping[float, int], max_gap: float,
+    period: Period,
+    track: _Track,
+    index: Mapping[float, int],
+    max_gap: float,
     plan: TariffPlan | None,
 ) -> PeriodUsage:
     start, end = period.start.timestamp(), period.end.timestamp()
@@ -439,9 +472,11 @@ def meter_values_at(
             if wrap:
                 shown %= wrap
             gap = track.gaps[k]
-            found.append(MeterValue(
-                instant, shown, register, gap > 0, timedelta(seconds=gap) if gap else None
-            ))
+            found.append(
+                MeterValue(
+                    instant, shown, register, gap > 0, timedelta(seconds=gap) if gap else None
+                )
+            )
         result[metric] = found
     return result
 

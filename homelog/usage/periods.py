@@ -107,8 +107,10 @@ def period_of(kind: str, first_day: date, tz: ZoneInfo | str, cycle_day: int = 1
     zone = as_zone(tz)
     after = next_first_day(kind, first_day, cycle_day)
     return Period(
-        local_midnight(first_day, zone), local_midnight(after, zone),
-        first_day, after - timedelta(days=1),
+        local_midnight(first_day, zone),
+        local_midnight(after, zone),
+        first_day,
+        after - timedelta(days=1),
     )
 
 

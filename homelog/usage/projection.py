@@ -79,8 +79,9 @@ def project_year(
     year_end_day = add_years(year_start, 1)
     last_year_days = periods_between("day", add_years(year_start, -1), year_start, zone)
     this_year_days = periods_between("day", year_start, year_end_day, zone)
-    report = meter_usage(_until(readings, as_of), last_year_days + this_year_days, metrics,
-                         config, tariffs)
+    report = meter_usage(
+        _until(readings, as_of), last_year_days + this_year_days, metrics, config, tariffs
+    )
     split = len(last_year_days)
     measured_cost: Decimal | None = ZERO
     measured_usage: dict[str, float] = {}
@@ -103,7 +104,8 @@ def project_year(
             seconds += high - low
             if plan is not None:
                 measured_cost = (
-                    None if measured_cost is None or day.measured_cost is None
+                    None
+                    if measured_cost is None or day.measured_cost is None
                     else measured_cost + day.measured_cost.total
                 )
             if low > start:
@@ -139,7 +141,8 @@ def project_year(
                 tariff = plan.tariff_at(datetime.fromtimestamp(low, zone))
                 standing = plan.standing(low, high)
                 projected_cost = (
-                    None if tariff is None or standing is None
+                    None
+                    if tariff is None or standing is None
                     else projected_cost + to_decimal(used) * tariff.unit_price + standing
                 )
         projected_usage[metric] = total
@@ -147,7 +150,8 @@ def project_year(
             projected_cost = None
     total_cost = (
         measured_cost + projected_cost
-        if measured_cost is not None and projected_cost is not None else None
+        if measured_cost is not None and projected_cost is not None
+        else None
     )
     advances = monthly_advance * 12
     return YearProjection(

@@ -182,10 +182,14 @@ def sensor_values_at(
         for instant, point in zip(instants, points, strict=True):
             k = index[point]
             value, gap = track.values[k], track.gaps[k]
-            found.append(MeterValue(
-                instant, value, value, value is not None and gap > 0,
-                timedelta(seconds=gap) if value is not None and gap else None,
-            ))
+            found.append(
+                MeterValue(
+                    instant,
+                    value,
+                    value,
+                    value is not None and gap > 0,
+                    timedelta(seconds=gap) if value is not None and gap else None,
+                )
+            )
         result[metric] = found
     return result
-

@@ -11,8 +11,9 @@ from tests.conftest import PASSWORD
 
 
 def login(client, email="owner@example.com", password=PASSWORD, **extra):
-    return client.post("/api/auth/login", json={"username": email, "password": password, **extra},
-                       csrf=False)
+    return client.post(
+        "/api/auth/login", json={"username": email, "password": password, **extra}, csrf=False
+    )
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -76,8 +77,9 @@ def test_expired_token_stops_working(client, user, api_headers):
 
 
 def test_deactivated_users_tokens_stop_working(client, user, admin, api_headers, admin_headers):
-    response = client.patch(f"/api/users/{user.id}", json={"is_active": False},
-                            headers=admin_headers, csrf=False)
+    response = client.patch(
+        f"/api/users/{user.id}", json={"is_active": False}, headers=admin_headers, csrf=False
+    )
     assert response.status_code == 200 and response.get_json()["is_active"] is False
     assert client.get("/api/users/me", headers=api_headers).status_code == 401
     assert db.session.scalar(db.select(ApiToken).where(ApiToken.user_id == user.id)).revoked_at
@@ -90,8 +92,12 @@ def test_deactivation_elsewhere_also_stops_tokens(client, user, admin, api_heade
 
 def test_change_password(client, user, api_headers, make_headers):
     elsewhere = make_headers(user)
-    response = client.put("/api/auth/password", headers=api_headers, csrf=False, json={
-        "current_password": PASSWORD, "new_password": "a brand new passphrase"})
+    response = client.put(
+        "/api/auth/password",
+        headers=api_headers,
+        csrf=False,
+        json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+    )
     assert response.status_code == 204
     assert client.get("/api/users/me", headers=api_headers).status_code == 200
     assert client.get("/api/users/me", headers=elsewhere).status_code == 401
@@ -99,12 +105,20 @@ def test_change_password(client, user, api_headers, make_headers):
 
 
 def test_change_password_errors(client, user, api_headers):
-    response = client.put("/api/auth/password", headers=api_headers, csrf=False, json={
-        "current_password": "wrong wrong wrong", "new_password": "a brand new passphrase"})
+    response = client.put(
+        "/api/auth/password",
+        headers=api_headers,
+        csrf=False,
+        json={"current_password": "wrong wrong wrong", "new_password": "a brand new passphrase"},
+    )
     assert response.status_code == 422
     assert "current_password" in response.get_json()["errors"]
-    response = client.put("/api/auth/password", headers=api_headers, csrf=False, json={
-        "current_password": PASSWORD, "new_password": "short"})
+    response = client.put(
+        "/api/auth/password",
+        headers=api_headers,
+        csrf=False,
+        json={"current_password": PASSWORD, "new_password": "short"},
+    )
     assert response.status_code == 422
     assert "new_password" in response.get_json()["errors"]
 
@@ -133,22 +147,31 @@ def test_successful_logins_do_not_use_up_the_limit(app, client, user):
 
 def test_browser_session_works_and_needs_csrf_for_changes(logged_in):
     assert logged_in.get("/api/users/me").status_code == 200
-    response = logged_in.post("/api/sources", json={"name": "Gas", "metrics": {"m": "m³"}},
-                              csrf=False)
+    response = logged_in.post(
+        "/api/sources", json={"name": "Gas", "metrics": {"m": "m³"}}, csrf=False
+    )
     assert response.status_code == 400 and response.is_json
     response = logged_in.post("/api/sources", json={"name": "Gas", "metrics": {"m": "m³"}})
     assert response.status_code == 201
 
 
 def test_bearer_requests_need_no_csrf(client, api_headers):
-    response = client.post("/api/sources", json={"name": "Gas", "metrics": {"m": "m³"}},
-                           headers=api_headers, csrf=False)
+    response = client.post(
+        "/api/sources",
+        json={"name": "Gas", "metrics": {"m": "m³"}},
+        headers=api_headers,
+        csrf=False,
+    )
     assert response.status_code == 201
 
 
 def test_login_body_errors(client, user):
-    assert client.post("/api/auth/login", data="{", content_type="application/json",
-                       csrf=False).status_code == 400
+    assert (
+        client.post(
+            "/api/auth/login", data="{", content_type="application/json", csrf=False
+        ).status_code
+        == 400
+    )
     assert client.post("/api/auth/login", data={"username": "x"}, csrf=False).status_code == 415
     response = client.post("/api/auth/login", json={"username": "x"}, csrf=False)
     assert response.status_code == 422 and "password" in response.get_json()["errors"]

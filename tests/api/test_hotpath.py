@@ -94,8 +94,9 @@ def test_hot_routes_note_when_a_token_was_used(client, user, meter):
     assert db.session.scalar(select(ApiToken.last_used_at).where(ApiToken.id == token_id)) == first
     # ... and noted again once it is older.
     stale = first - tokens.LAST_USED_RESOLUTION - timedelta(seconds=1)
-    db.session.execute(ApiToken.__table__.update().where(ApiToken.id == token_id)
-                       .values(last_used_at=stale))
+    db.session.execute(
+        ApiToken.__table__.update().where(ApiToken.id == token_id).values(last_used_at=stale)
+    )
     db.session.commit()
     assert _get(client, f"/api/sources/{meter.id}", raw).status_code == 200
     db.session.expire_all()
@@ -124,8 +125,7 @@ def test_a_hot_view_can_still_load_the_orm_user(app, user):
         assert api_user() is loaded  # once per request
 
 
-def test_a_bearer_list_is_checked_and_answered_by_one_statement(client, user, meter,
-                                                                make_reading):
+def test_a_bearer_list_is_checked_and_answered_by_one_statement(client, user, meter, make_reading):
     from tests.test_performance import counting_statements
 
     for n in range(5):
@@ -144,7 +144,7 @@ def test_a_bearer_list_is_checked_and_answered_by_one_statement(client, user, me
         assert "FROM readings" in statements[0]
     # The next page (cursor) comes the same way, and equals the ORM path's.
     link = response.headers["Link"]
-    cursor = link[link.index("cursor=") + 7:link.index(">")].split("&")[0]
+    cursor = link[link.index("cursor=") + 7 : link.index(">")].split("&")[0]
     with counting_statements() as statements:
         response = _get(client, f"{path}&cursor={cursor}", raw)
     assert response.status_code == 200 and len(statements) == (1 if postgres else 2)
@@ -173,15 +173,24 @@ def test_page_sizes_do_not_grow_the_statement_caches_without_end(client, auth, u
     auth.login()
     for path_headers in ({"Authorization": f"Bearer {raw}"}, {}):  # token, then session
         for _ in range(3):
-            assert client.get(f"/api/sources/{meter.id}/readings?limit=7",
-                              headers=path_headers).status_code == 200
+            assert (
+                client.get(
+                    f"/api/sources/{meter.id}/readings?limit=7", headers=path_headers
+                ).status_code
+                == 200
+            )
         kept = len(hotpath._compiled)
-        assert client.get(f"/api/sources/{meter.id}/readings?limit=7",
-                          headers=path_headers).status_code == 200
+        assert (
+            client.get(
+                f"/api/sources/{meter.id}/readings?limit=7", headers=path_headers
+            ).status_code
+            == 200
+        )
         assert len(hotpath._compiled) == kept  # the same size: nothing new
     for limit in range(1, 501):
-        assert _get(client, f"/api/sources/{meter.id}/readings?limit={limit}",
-                    raw).status_code == 200
+        assert (
+            _get(client, f"/api/sources/{meter.id}/readings?limit={limit}", raw).status_code == 200
+        )
     assert len(hotpath._compiled) <= hotpath._COMPILED_KEPT
 
 
@@ -210,14 +219,19 @@ def test_a_bearer_list_checks_the_token_before_the_query(client, user, other, me
 
 def _post(client, source_id: int, raw: str | None, body: dict):
     headers = {"Authorization": f"Bearer {raw}"} if raw else {}
-    return client.post(f"/api/sources/{source_id}/readings", json=body, headers=headers,
-                       csrf=raw is None)
+    return client.post(
+        f"/api/sources/{source_id}/readings", json=body, headers=headers, csrf=raw is None
+    )
 
 
 def test_hot_create_answers_like_the_orm_path(client, auth, user, meter):
     raw, _ = _token(user)
-    body = {"timestamp": "2026-03-01T12:30:00.250000", "values": {"import": 123.5},
-            "note": "read by \"Anna\" \u00e9", "confirmed": True}
+    body = {
+        "timestamp": "2026-03-01T12:30:00.250000",
+        "values": {"import": 123.5},
+        "note": 'read by "Anna" \u00e9',
+        "confirmed": True,
+    }
     by_token = _post(client, meter.id, raw, {**body, "id": str(uuid.UUID(int=7))})
     auth.login()
     by_session = _post(client, meter.id, None, {**body, "id": str(uuid.UUID(int=8))})
@@ -227,7 +241,8 @@ def test_hot_create_answers_like_the_orm_path(client, auth, user, meter):
     assert made["id"] == str(uuid.UUID(int=7))
     ignored = ("id", "created_at", "updated_at")
     assert {k: v for k, v in made.items() if k not in ignored} == {
-        k: v for k, v in also.items() if k not in ignored}
+        k: v for k, v in also.items() if k not in ignored
+    }
     assert made["timestamp"] == "2026-03-01T11:30:00.250000Z"  # the user's zone: Berlin
     # What was stored reads back exactly as answered.
     stored = _get(client, f"/api/sources/{meter.id}/readings/{made['id']}", raw).get_json()
@@ -236,38 +251,45 @@ def test_hot_create_answers_like_the_orm_path(client, auth, user, meter):
 
 def test_hot_create_resends_conflicts_and_bad_input_as_the_orm_path_does(client, user, meter):
     raw, _ = _token(user)
-    body = {"id": str(uuid.UUID(int=9)), "timestamp": "2026-03-02T08:00:00Z",
-            "values": {"import": 130}}
+    body = {
+        "id": str(uuid.UUID(int=9)),
+        "timestamp": "2026-03-02T08:00:00Z",
+        "values": {"import": 130},
+    }
     first = _post(client, meter.id, raw, body)
     assert first.status_code == 201
     again = _post(client, meter.id, raw, body)
     assert again.status_code == 200 and again.get_json() == first.get_json()
     clash = _post(client, meter.id, raw, {**body, "values": {"import": 131}})
     assert clash.status_code == 409 and clash.get_json()["current"] == first.get_json()
-    for values, field in (({"import": "lots"}, "values.import"), ({"gas": 1}, "values"),
-                          ({"import": 1e16}, "values.import")):
-        bad = _post(client, meter.id, raw, {"timestamp": "2026-03-02T09:00:00Z",
-                                            "values": values})
+    for values, field in (
+        ({"import": "lots"}, "values.import"),
+        ({"gas": 1}, "values"),
+        ({"import": 1e16}, "values.import"),
+    ):
+        bad = _post(client, meter.id, raw, {"timestamp": "2026-03-02T09:00:00Z", "values": values})
         assert bad.status_code == 422 and field in bad.get_json()["errors"], bad.get_json()
     count = _get(client, f"/api/sources/{meter.id}/readings", raw).get_json()
     assert len(count) == 2  # the fixture's reading and the first one
 
 
-def test_hot_creates_are_numbered_in_the_change_feed_with_the_rest(client, user, meter,
-                                                                   make_reading):
+def test_hot_creates_are_numbered_in_the_change_feed_with_the_rest(
+    client, user, meter, make_reading
+):
     raw, _ = _token(user)
     headers = {"Authorization": f"Bearer {raw}"}
     cursor = client.get("/api/sync/changes", headers=headers).get_json()["next_cursor"]
     make_reading(meter, {"import": 200})  # through the ORM
-    made = _post(client, meter.id, raw, {"timestamp": "2026-04-01T00:00:00Z",
-                                         "values": {"import": 210}}).get_json()
+    made = _post(
+        client, meter.id, raw, {"timestamp": "2026-04-01T00:00:00Z", "values": {"import": 210}}
+    ).get_json()
     make_reading(meter, {"import": 220})
-    feed = client.get("/api/sync/changes", headers=headers,
-                      query_string={"since": cursor}).get_json()
+    feed = client.get(
+        "/api/sync/changes", headers=headers, query_string={"since": cursor}
+    ).get_json()
     assert [r["values"]["import"] for r in feed["readings"]] == [200, 210, 220]
     assert made in feed["readings"]
     assert int(feed["next_cursor"]) == int(cursor) + 3
-
 
 
 @postgresql_only

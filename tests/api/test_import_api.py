@@ -9,21 +9,27 @@ from sqlalchemy import func, select
 from homelog.extensions import db
 from homelog.models import Reading
 
-CSV = ("date;import (kWh);note\n"
-       "01.01.2026 00:00;100,5;first\n"
-       "02.01.2026 00:00;101;\n"
-       "03.01.2026 00:00;99;\n"
-       "someday;5;\n")
+CSV = (
+    "date;import (kWh);note\n"
+    "01.01.2026 00:00;100,5;first\n"
+    "02.01.2026 00:00;101;\n"
+    "03.01.2026 00:00;99;\n"
+    "someday;5;\n"
+)
 
 
 def post_csv(client, source, headers, text=CSV, query="", content_type="text/csv"):
-    return client.post(f"/api/sources/{source.id}/import{query}", data=text.encode(),
-                       headers={**headers, "Content-Type": content_type})
+    return client.post(
+        f"/api/sources/{source.id}/import{query}",
+        data=text.encode(),
+        headers={**headers, "Content-Type": content_type},
+    )
 
 
 def count(source) -> int:
     return db.session.scalar(
-        select(func.count()).select_from(Reading).where(Reading.data_source_id == source.id))
+        select(func.count()).select_from(Reading).where(Reading.data_source_id == source.id)
+    )
 
 
 def test_dry_run_reports_every_line_and_stores_nothing(client, api_headers, make_source, user):
@@ -36,15 +42,20 @@ def test_dry_run_reports_every_line_and_stores_nothing(client, api_headers, make
     assert (body["separator"], body["decimal"], body["date_format"]) == (";", ",", "DD.MM.YYYY")
     assert [c["target"] for c in body["columns"]] == ["import", "note"]
     assert body["problems"] == [
-        {"line": 4, "code": "lower", "skipped": True,
-         "reason": "Lower than the previous meter value (import 99 < 101)."},
+        {
+            "line": 4,
+            "code": "lower",
+            "skipped": True,
+            "reason": "Lower than the previous meter value (import 99 < 101).",
+        },
         {"line": 5, "code": "date", "skipped": True, "reason": "“someday” is not a date."},
     ]
     assert count(source) == 0
 
 
-def test_import_stores_valid_lines_and_a_resend_adds_nothing(client, api_headers, make_source,
-                                                             user):
+def test_import_stores_valid_lines_and_a_resend_adds_nothing(
+    client, api_headers, make_source, user
+):
     source = make_source(user)
     body = post_csv(client, source, api_headers).get_json()
     assert body["created"] == 2 and body["dry_run"] is False
@@ -58,8 +69,13 @@ def test_import_stores_valid_lines_and_a_resend_adds_nothing(client, api_headers
 def test_columns_and_options_in_the_query(client, api_headers, make_source, user):
     source = make_source(user, metrics={"import": "kWh", "export": "kWh"})
     text = "when,a,b,c\n01/02/2026,5,x,1\n02/03/2026,4,y,2\n"
-    body = post_csv(client, source, api_headers, text,
-                    "?columns=import,,export&date_order=dmy&accept_lower=true").get_json()
+    body = post_csv(
+        client,
+        source,
+        api_headers,
+        text,
+        "?columns=import,,export&date_order=dmy&accept_lower=true",
+    ).get_json()
     assert body["created"] == 2
     assert [c["target"] for c in body["columns"]] == ["import", None, "export"]
     assert body["problems"][0]["skipped"] is False
@@ -75,8 +91,7 @@ def test_an_unreadable_file_is_422(client, api_headers, make_source, user):
     assert "No column matches" in response.get_json()["errors"]["file"][0]
 
 
-def test_not_csv_is_415_and_too_large_is_413(client, api_headers, make_source, user,
-                                             monkeypatch):
+def test_not_csv_is_415_and_too_large_is_413(client, api_headers, make_source, user, monkeypatch):
     source = make_source(user)
     response = post_csv(client, source, api_headers, content_type="application/json")
     assert response.status_code == 415
@@ -89,24 +104,31 @@ def test_not_csv_is_415_and_too_large_is_413(client, api_headers, make_source, u
 def test_someone_elses_source_is_404(client, other_headers, make_source, user):
     source = make_source(user)
     assert post_csv(client, source, other_headers).status_code == 404
-    assert client.get(f"/api/sources/{source.id}/export.csv",
-                      headers=other_headers).status_code == 404
+    assert (
+        client.get(f"/api/sources/{source.id}/export.csv", headers=other_headers).status_code == 404
+    )
     assert count(source) == 0
 
 
-def test_export_csv_round_trips_through_import(client, api_headers, make_source, user,
-                                               make_reading):
+def test_export_csv_round_trips_through_import(
+    client, api_headers, make_source, user, make_reading
+):
     source = make_source(user)
     make_reading(source, {"import": 1.5}, timestamp=datetime(2026, 5, 1, tzinfo=UTC), note="a")
     make_reading(source, {"import": 2.25}, timestamp=datetime(2026, 5, 2, tzinfo=UTC))
-    response = client.get(f"/api/sources/{source.id}/export.csv?start=2026-05-01T12:00:00Z",
-                          headers=api_headers, buffered=True)
+    response = client.get(
+        f"/api/sources/{source.id}/export.csv?start=2026-05-01T12:00:00Z",
+        headers=api_headers,
+        buffered=True,
+    )
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.get_data(as_text=True) == (
-        "timestamp,import (kWh),note\n2026-05-02T02:00:00+02:00,2.25,\n")
+        "timestamp,import (kWh),note\n2026-05-02T02:00:00+02:00,2.25,\n"
+    )
     copy = make_source(user, "Copy")
-    full = client.get(f"/api/sources/{source.id}/export.csv", headers=api_headers,
-                      buffered=True).get_data(as_text=True)
+    full = client.get(
+        f"/api/sources/{source.id}/export.csv", headers=api_headers, buffered=True
+    ).get_data(as_text=True)
     body = post_csv(client, copy, api_headers, full).get_json()
     assert body["created"] == 2 and body["problems"] == []
 

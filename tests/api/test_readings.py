@@ -31,33 +31,49 @@ def count() -> int:
 
 
 def test_create_reading_201_with_location(client, user, source, api_headers):
-    response = client.post(url(source), headers=api_headers, json={
-        "timestamp": "2026-03-01T12:00:00+01:00", "values": {"import": 12.5, "export": 1},
-        "note": "first"})
+    response = client.post(
+        url(source),
+        headers=api_headers,
+        json={
+            "timestamp": "2026-03-01T12:00:00+01:00",
+            "values": {"import": 12.5, "export": 1},
+            "note": "first",
+        },
+    )
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert response.headers["Location"] == url(source, body["id"])
     assert body["timestamp"].startswith("2026-03-01T11:00:00")
     assert body["values"] == {"import": 12.5, "export": 1.0}
     assert body["data_source_id"] == source.id and body["created_by_id"] == user.id
-    assert set(body) == {"id", "data_source_id", "timestamp", "values", "note", "confirmed",
-                         "created_by_id", "created_at", "updated_at"}
+    assert set(body) == {
+        "id",
+        "data_source_id",
+        "timestamp",
+        "values",
+        "note",
+        "confirmed",
+        "created_by_id",
+        "created_at",
+        "updated_at",
+    }
     assert body["confirmed"] is False
     uuid.UUID(body["id"])
 
 
 def test_timestamp_without_offset_is_the_users_timezone(client, source, api_headers):
     # user is in Europe/Berlin: 12:00 local in winter is 11:00 UTC.
-    response = client.post(url(source), headers=api_headers, json={
-        "timestamp": "2026-01-15T12:00:00", "values": {"import": 1, "export": 1}})
+    response = client.post(
+        url(source),
+        headers=api_headers,
+        json={"timestamp": "2026-01-15T12:00:00", "values": {"import": 1, "export": 1}},
+    )
     assert response.status_code == 201
-    assert response.get_json()["timestamp"] in ("2026-01-15T11:00:00Z",
-                                                "2026-01-15T11:00:00+00:00")
+    assert response.get_json()["timestamp"] in ("2026-01-15T11:00:00Z", "2026-01-15T11:00:00+00:00")
 
 
 def test_same_client_id_same_content_is_unchanged(client, source, api_headers):
-    payload = {"id": RID, "timestamp": "2026-03-01T12:00:00Z",
-               "values": {"import": 1, "export": 2}}
+    payload = {"id": RID, "timestamp": "2026-03-01T12:00:00Z", "values": {"import": 1, "export": 2}}
     first = client.post(url(source), headers=api_headers, json=payload)
     again = client.post(url(source), headers=api_headers, json=payload)
     assert first.status_code == 201 and again.status_code == 200
@@ -66,11 +82,11 @@ def test_same_client_id_same_content_is_unchanged(client, source, api_headers):
 
 
 def test_same_client_id_other_content_is_409_with_server_copy(client, source, api_headers):
-    payload = {"id": RID, "timestamp": "2026-03-01T12:00:00Z",
-               "values": {"import": 1, "export": 2}}
+    payload = {"id": RID, "timestamp": "2026-03-01T12:00:00Z", "values": {"import": 1, "export": 2}}
     client.post(url(source), headers=api_headers, json=payload)
-    response = client.post(url(source), headers=api_headers,
-                           json={**payload, "values": {"import": 9, "export": 9}})
+    response = client.post(
+        url(source), headers=api_headers, json={**payload, "values": {"import": 9, "export": 9}}
+    )
     assert response.status_code == 409
     body = response.get_json()
     assert body["detail"] and body["current"]["values"] == {"import": 1.0, "export": 2.0}
@@ -78,26 +94,39 @@ def test_same_client_id_other_content_is_409_with_server_copy(client, source, ap
 
 
 def test_client_id_used_by_another_user_is_409_without_their_data(
-        client, other, make_source, make_reading, source, api_headers):
+    client, other, make_source, make_reading, source, api_headers
+):
     theirs = make_reading(make_source(other), {"import": 3.0}, id=uuid.UUID(RID))
-    response = client.post(url(source), headers=api_headers, json={
-        "id": str(theirs.id), "timestamp": "2026-03-01T12:00:00Z",
-        "values": {"import": 1, "export": 2}})
+    response = client.post(
+        url(source),
+        headers=api_headers,
+        json={
+            "id": str(theirs.id),
+            "timestamp": "2026-03-01T12:00:00Z",
+            "values": {"import": 1, "export": 2},
+        },
+    )
     assert response.status_code == 409
     assert response.get_json()["current"] is None
 
 
-@pytest.mark.parametrize(("values", "field"), [
-    ({"import": "12", "export": 1}, "values.import"),
-    ({"import": True, "export": 1}, "values.import"),
-    ({"import": None, "export": 1}, "values.import"),
-    ({"import": 1, "export": 1, "solar": 3}, "values"),
-    ({"import": 1}, "values.export"),
-    ([1, 2], "values"),
-])
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"import": "12", "export": 1}, "values.import"),
+        ({"import": True, "export": 1}, "values.import"),
+        ({"import": None, "export": 1}, "values.import"),
+        ({"import": 1, "export": 1, "solar": 3}, "values"),
+        ({"import": 1}, "values.export"),
+        ([1, 2], "values"),
+    ],
+)
 def test_invalid_values_are_422(client, source, api_headers, values, field):
-    response = client.post(url(source), headers=api_headers,
-                           json={"timestamp": "2026-03-01T12:00:00Z", "values": values})
+    response = client.post(
+        url(source),
+        headers=api_headers,
+        json={"timestamp": "2026-03-01T12:00:00Z", "values": values},
+    )
     assert response.status_code == 422, response.get_json()
     assert field in response.get_json()["errors"]
     assert count() == 0
@@ -107,32 +136,51 @@ def test_invalid_values_are_422(client, source, api_headers, values, field):
 def test_non_finite_values_are_422(client, source, api_headers, raw):
     body = '{"timestamp": "2026-03-01T12:00:00Z", "values": {"import": RAW, "export": 1}}'
     body = body.replace("RAW", raw)
-    response = client.post(url(source), headers=api_headers, data=body,
-                           content_type="application/json")
+    response = client.post(
+        url(source), headers=api_headers, data=body, content_type="application/json"
+    )
     assert response.status_code == 422
     assert "values.import" in response.get_json()["errors"]
 
 
-@pytest.mark.parametrize("timestamp", [
-    "yesterday", "2026-13-01T00:00:00Z", "", 1700000000, None, "1800-01-01T00:00:00Z",
-    "2026-03-29T02:30:00",  # skipped by daylight saving in Berlin
-])
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+        "",
+        1700000000,
+        None,
+        "1800-01-01T00:00:00Z",
+        "2026-03-29T02:30:00",  # skipped by daylight saving in Berlin
+    ],
+)
 def test_bad_timestamps_are_422(client, source, api_headers, timestamp):
-    response = client.post(url(source), headers=api_headers,
-                           json={"timestamp": timestamp, "values": {"import": 1, "export": 1}})
+    response = client.post(
+        url(source),
+        headers=api_headers,
+        json={"timestamp": timestamp, "values": {"import": 1, "export": 1}},
+    )
     assert response.status_code == 422
     assert "timestamp" in response.get_json()["errors"]
 
 
 def test_bad_client_id_is_422(client, source, api_headers):
-    response = client.post(url(source), headers=api_headers, json={
-        "id": "not-a-uuid", "timestamp": "2026-03-01T12:00:00Z",
-        "values": {"import": 1, "export": 1}})
+    response = client.post(
+        url(source),
+        headers=api_headers,
+        json={
+            "id": "not-a-uuid",
+            "timestamp": "2026-03-01T12:00:00Z",
+            "values": {"import": 1, "export": 1},
+        },
+    )
     assert response.status_code == 422 and "id" in response.get_json()["errors"]
 
 
 def test_paging_returns_every_reading_once_with_equal_timestamps(
-        client, source, make_reading, api_headers):
+    client, source, make_reading, api_headers
+):
     made = {str(make_reading(source, timestamp=hour(n // 3)).id) for n in range(10)}
     seen, pages = [], 0
     next_url = url(source) + "?limit=3"
@@ -144,7 +192,7 @@ def test_paging_returns_every_reading_once_with_equal_timestamps(
         stamps = [row["timestamp"] for row in rows]
         assert stamps == sorted(stamps, reverse=True)
         link = response.headers.get("Link")
-        next_url = link[link.index("<") + 1:link.index(">")] if link else None
+        next_url = link[link.index("<") + 1 : link.index(">")] if link else None
         pages += 1
     assert len(seen) == 10 and set(seen) == made
     assert pages == 4
@@ -153,19 +201,33 @@ def test_paging_returns_every_reading_once_with_equal_timestamps(
 def test_start_and_end_filters(client, source, make_reading, api_headers):
     for n in range(6):
         make_reading(source, timestamp=hour(n))
-    response = client.get(url(source), headers=api_headers, query_string={
-        "start": "2026-01-01T01:00:00Z", "end": "2026-01-01T04:00:00+00:00", "limit": 2})
+    response = client.get(
+        url(source),
+        headers=api_headers,
+        query_string={
+            "start": "2026-01-01T01:00:00Z",
+            "end": "2026-01-01T04:00:00+00:00",
+            "limit": 2,
+        },
+    )
     rows = response.get_json()
     assert [r["timestamp"][:13] for r in rows] == ["2026-01-01T03", "2026-01-01T02"]
     link = response.headers["Link"]
     assert "start=" in link and "end=" in link
-    following = client.get(link[link.index("<") + 1:link.index(">")], headers=api_headers)
+    following = client.get(link[link.index("<") + 1 : link.index(">")], headers=api_headers)
     assert [r["timestamp"][:13] for r in following.get_json()] == ["2026-01-01T01"]
 
 
-@pytest.mark.parametrize("query", [
-    "limit=0", "limit=501", "limit=abc", "start=nope", "cursor=garbage",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=501",
+        "limit=abc",
+        "start=nope",
+        "cursor=garbage",
+    ],
+)
 def test_bad_list_parameters_are_422(client, source, api_headers, query):
     response = client.get(url(source) + "?" + query, headers=api_headers)
     assert response.status_code == 422
@@ -183,8 +245,9 @@ def test_get_put_patch_delete_reading(client, source, make_reading, api_headers)
     body["note"] = None
     response = client.put(reading_url, headers=api_headers, json=body)
     assert response.status_code == 200 and response.get_json()["note"] is None
-    response = client.patch(reading_url, headers=api_headers,
-                            json={"timestamp": "2026-02-01T00:00:00Z"})
+    response = client.patch(
+        reading_url, headers=api_headers, json={"timestamp": "2026-02-01T00:00:00Z"}
+    )
     assert response.get_json()["timestamp"].startswith("2026-02-01T00:00:00")
     response = client.patch(reading_url, headers=api_headers, json={"values": {"x": 1}})
     assert response.status_code == 422
@@ -194,7 +257,8 @@ def test_get_put_patch_delete_reading(client, source, make_reading, api_headers)
 
 
 def test_reading_of_another_source_of_mine_is_404_under_the_wrong_source(
-        client, user, source, make_source, make_reading, api_headers):
+    client, user, source, make_source, make_reading, api_headers
+):
     second = make_source(user, "Gas", metrics={"m": "m³"})
     reading = make_reading(second, {"m": 1.0})
     assert client.get(url(source, reading.id), headers=api_headers).status_code == 404
@@ -203,16 +267,27 @@ def test_reading_of_another_source_of_mine_is_404_under_the_wrong_source(
 
 def test_trailing_slashes_need_no_redirect(client, source, make_reading, api_headers):
     reading = make_reading(source)
-    for path in ("/api/sources/", f"/api/sources/{source.id}/", url(source) + "/",
-                 url(source, reading.id) + "/", "/api/users/me/"):
+    for path in (
+        "/api/sources/",
+        f"/api/sources/{source.id}/",
+        url(source) + "/",
+        url(source, reading.id) + "/",
+        "/api/users/me/",
+    ):
         assert client.get(path, headers=api_headers).status_code == 200, path
 
 
 def test_a_phone_confirms_a_meter_drop(client, source, api_headers):
     """A lower value is suspect until confirmed; then usage counts it (a meter ran back)."""
     for day, value in enumerate((100.0, 50.0, 60.0, 70.0, 80.0), start=1):
-        response = client.post(url(source), headers=api_headers, json={
-            "timestamp": f"2026-03-0{day}T00:00:00Z", "values": {"import": value, "export": 0}})
+        response = client.post(
+            url(source),
+            headers=api_headers,
+            json={
+                "timestamp": f"2026-03-0{day}T00:00:00Z",
+                "values": {"import": value, "export": 0},
+            },
+        )
         assert response.status_code == 201
     drop = client.get(url(source), headers=api_headers).get_json()[-2]
     assert drop["values"]["import"] == 50.0 and drop["confirmed"] is False
@@ -224,11 +299,9 @@ def test_a_phone_confirms_a_meter_drop(client, source, api_headers):
         return [p["usage"] for p in found["periods"]], len(found["suspects"])
 
     assert march_usage() == ([None, None], 3)  # 50, 60, 70: all below 100
-    response = client.patch(url(source, drop["id"]), headers=api_headers,
-                            json={"confirmed": True})
+    response = client.patch(url(source, drop["id"]), headers=api_headers, json={"confirmed": True})
     assert response.status_code == 200 and response.get_json()["confirmed"] is True
-    assert client.get(url(source, drop["id"]),
-                      headers=api_headers).get_json()["confirmed"] is True
+    assert client.get(url(source, drop["id"]), headers=api_headers).get_json()["confirmed"] is True
     assert march_usage() == ([pytest.approx(7.5), pytest.approx(10.0)], 0)
     # PATCH without the field keeps it; false takes the confirmation back.
     client.patch(url(source, drop["id"]), headers=api_headers, json={"note": "checked"})
@@ -238,8 +311,12 @@ def test_a_phone_confirms_a_meter_drop(client, source, api_headers):
 
 
 def test_a_reading_can_be_created_confirmed(client, source, api_headers):
-    payload = {"id": RID, "timestamp": "2026-03-01T12:00:00Z",
-               "values": {"import": 1, "export": 2}, "confirmed": True}
+    payload = {
+        "id": RID,
+        "timestamp": "2026-03-01T12:00:00Z",
+        "values": {"import": 1, "export": 2},
+        "confirmed": True,
+    }
     response = client.post(url(source), headers=api_headers, json=payload)
     assert response.status_code == 201 and response.get_json()["confirmed"] is True
     assert db.session.get(Reading, uuid.UUID(RID)).confirmed is True
@@ -250,9 +327,15 @@ def test_a_reading_can_be_created_confirmed(client, source, api_headers):
 
 @pytest.mark.parametrize("value", ["yes", 1, None])
 def test_confirmed_must_be_a_boolean(client, source, api_headers, value):
-    response = client.post(url(source), headers=api_headers, json={
-        "timestamp": "2026-03-01T12:00:00Z", "values": {"import": 1, "export": 2},
-        "confirmed": value})
+    response = client.post(
+        url(source),
+        headers=api_headers,
+        json={
+            "timestamp": "2026-03-01T12:00:00Z",
+            "values": {"import": 1, "export": 2},
+            "confirmed": value,
+        },
+    )
     assert response.status_code == 422 and "confirmed" in response.get_json()["errors"]
 
 
@@ -265,16 +348,26 @@ def test_the_openapi_document_describes_confirmed(client):
 
 
 def test_every_page_equals_the_schemas_json_of_the_same_readings(
-        client, user, source, make_reading, api_headers):
+    client, user, source, make_reading, api_headers
+):
     # On PostgreSQL the list is written by the database (readings.page_as_json); it must be
     # what the response schema makes of the same readings, page by page, cursor by cursor.
-    notes = [None, "plain", 'quote " and \\ backslash', "Zählerwechsel ✓", "line\nbreak\ttab",
-             "\x01 control", ""]
+    notes = [
+        None,
+        "plain",
+        'quote " and \\ backslash',
+        "Zählerwechsel ✓",
+        "line\nbreak\ttab",
+        "\x01 control",
+        "",
+    ]
     for n in range(13):
         make_reading(
-            source, {"import": [5, 0.1, 1e15, 123456789.123, 1e-7][n % 5], "export": n * 0.25},
+            source,
+            {"import": [5, 0.1, 1e15, 123456789.123, 1e-7][n % 5], "export": n * 0.25},
             timestamp=hour(n // 2).replace(microsecond=[0, 5, 123000, 999999][n % 4]),
-            note=notes[n % len(notes)] or None, confirmed=n % 3 == 0,
+            note=notes[n % len(notes)] or None,
+            confirmed=n % 3 == 0,
             created_by_id=user.id if n % 2 else None,
         )
     cursor, pages = None, 0
@@ -288,7 +381,7 @@ def test_every_page_equals_the_schemas_json_of_the_same_readings(
         assert (link is None) == (page.next_cursor is None)
         if link is None:
             break
-        cursor = link[link.index("cursor=") + 7:link.index(">")].split("&")[0]
+        cursor = link[link.index("cursor=") + 7 : link.index(">")].split("&")[0]
         assert readings.decode_cursor(cursor) == readings.decode_cursor(page.next_cursor)
         pages += 1
     assert pages == 3

@@ -61,16 +61,24 @@ def test_api_matches_its_document(fuzz_app):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def fuzz(case):
             with fuzz_app.app_context():
                 raw, _ = tokens.issue_token(db.session.get(User, user_id), "schemathesis")
             # A fresh token each time: a fuzzed logout revokes the one it used.
             case.call_and_validate(
                 headers={"Authorization": f"Bearer {raw}"},
-                checks=[not_a_server_error, status_code_conformance, content_type_conformance,
-                        response_schema_conformance],
+                checks=[
+                    not_a_server_error,
+                    status_code_conformance,
+                    content_type_conformance,
+                    response_schema_conformance,
+                ],
             )
 
         try:

@@ -23,8 +23,13 @@ def source(user, make_source):
 
 
 def item(source, n: int, value: float = 1.0, **extra) -> dict:
-    return {"id": str(uuid.UUID(int=n + 1)), "data_source_id": source.id,
-            "timestamp": f"2026-01-01T{n % 24:02d}:00:00Z", "values": {"import": value}, **extra}
+    return {
+        "id": str(uuid.UUID(int=n + 1)),
+        "data_source_id": source.id,
+        "timestamp": f"2026-01-01T{n % 24:02d}:00:00Z",
+        "values": {"import": value},
+        **extra,
+    }
 
 
 def reading_count() -> int:
@@ -35,11 +40,13 @@ def sync(client, headers, items):
     return client.post("/api/sync/readings", headers=headers, json={"readings": items})
 
 
-def test_batch_reports_each_item_and_saves_the_valid_ones(client, user, other, make_source,
-                                                          source, api_headers):
+def test_batch_reports_each_item_and_saves_the_valid_ones(
+    client, user, other, make_source, source, api_headers
+):
     theirs = make_source(other)
     items = [
-        item(source, 0), item(source, 1),
+        item(source, 0),
+        item(source, 1),
         {**item(source, 2), "values": {"import": "lots"}},
         {**item(source, 3), "values": {"gas": 1}},
         {**item(source, 4), "data_source_id": theirs.id},
@@ -52,8 +59,17 @@ def test_batch_reports_each_item_and_saves_the_valid_ones(client, user, other, m
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     statuses = [result["status"] for result in body["results"]]
-    assert statuses == ["created", "created", "invalid", "invalid", "invalid", "invalid",
-                        "invalid", "unchanged", "conflict"]
+    assert statuses == [
+        "created",
+        "created",
+        "invalid",
+        "invalid",
+        "invalid",
+        "invalid",
+        "invalid",
+        "unchanged",
+        "conflict",
+    ]
     assert [r["index"] for r in body["results"]] == list(range(9))
     assert body["results"][2]["errors"] == {"values.import": ["Input should be a valid number"]}
     assert "values" in body["results"][3]["errors"]
@@ -90,7 +106,8 @@ def test_conflict_returns_the_servers_copy(client, source, api_headers):
 
 
 def test_ids_of_other_users_readings_are_conflicts_without_data(
-        client, other, make_source, make_reading, source, api_headers):
+    client, other, make_source, make_reading, source, api_headers
+):
     theirs = make_reading(make_source(other), {"import": 5.0}, id=uuid.UUID(int=1))
     result = sync(client, api_headers, [item(source, 0)]).get_json()["results"][0]
     assert result["id"] == str(theirs.id)
@@ -100,8 +117,10 @@ def test_ids_of_other_users_readings_are_conflicts_without_data(
 def test_batch_limits_and_shape(client, source, api_headers):
     response = sync(client, api_headers, [item(source, n) for n in range(1001)])
     assert response.status_code == 422 and "readings" in response.get_json()["errors"]
-    assert client.post("/api/sync/readings", headers=api_headers,
-                       json={"readings": "x"}).status_code == 422
+    assert (
+        client.post("/api/sync/readings", headers=api_headers, json={"readings": "x"}).status_code
+        == 422
+    )
     assert client.post("/api/sync/readings", headers=api_headers, json=[]).status_code == 422
     assert sync(client, api_headers, []).get_json()["results"] == []
 
@@ -135,6 +154,7 @@ def test_two_concurrent_identical_batches_leave_one_copy(app, source, api_header
 
 # ---- The change feed ------------------------------------------------------------------------
 
+
 def changes(client, headers, since=None, limit=None):
     query = {k: v for k, v in (("since", since), ("limit", limit)) if v is not None}
     response = client.get("/api/sync/changes", headers=headers, query_string=query)
@@ -142,8 +162,9 @@ def changes(client, headers, since=None, limit=None):
     return response.get_json()
 
 
-def test_feed_lists_everything_then_only_what_changed(client, user, source, make_reading,
-                                                      api_headers):
+def test_feed_lists_everything_then_only_what_changed(
+    client, user, source, make_reading, api_headers
+):
     first = make_reading(source, {"import": 1.0}, timestamp=hour(1))
     second = make_reading(source, {"import": 2.0}, timestamp=hour(2))
     feed = changes(client, api_headers)
@@ -159,8 +180,7 @@ def test_feed_lists_everything_then_only_what_changed(client, user, source, make
     feed = changes(client, api_headers, since=cursor)
     assert [r["id"] for r in feed["readings"]] == [second_id]
     assert feed["readings"][0]["values"] == {"import": 3.0}
-    assert [(d["type"], d["data_source_id"]) for d in feed["deleted"]] == [
-        ("reading", source.id)]
+    assert [(d["type"], d["data_source_id"]) for d in feed["deleted"]] == [("reading", source.id)]
     assert int(feed["next_cursor"]) > int(cursor)
 
 
@@ -173,8 +193,14 @@ def test_feed_sees_api_writes_and_source_deletion(client, user, source, api_head
     source_id = source.id
     client.delete(f"/api/sources/{source_id}", headers=api_headers)
     feed = changes(client, api_headers, since=feed["next_cursor"])
-    assert feed["deleted"] == [{"type": "source", "id": str(source_id), "data_source_id": None,
-                                "deleted_at": feed["deleted"][0]["deleted_at"]}]
+    assert feed["deleted"] == [
+        {
+            "type": "source",
+            "id": str(source_id),
+            "data_source_id": None,
+            "deleted_at": feed["deleted"][0]["deleted_at"],
+        }
+    ]
     # From scratch, the deleted source's readings are gone with it.
     feed = changes(client, api_headers)
     assert feed["readings"] == [] and feed["sources"] == []
@@ -189,8 +215,11 @@ def test_feed_pages_without_missing_or_repeating(client, user, source, api_heade
         cursor = feed["next_cursor"]
         pages += 1
         if pages == 1:  # a write while paging moves that object behind the cursor
-            client.patch(f"/api/sources/{source.id}/readings/{uuid.UUID(int=1)}",
-                         headers=api_headers, json={"note": "edited"})
+            client.patch(
+                f"/api/sources/{source.id}/readings/{uuid.UUID(int=1)}",
+                headers=api_headers,
+                json={"note": "edited"},
+            )
         if not feed["has_more"]:
             break
     assert pages == 3
@@ -201,12 +230,18 @@ def test_feed_pages_without_missing_or_repeating(client, user, source, api_heade
 def test_feed_is_per_user(client, other, make_source, make_reading, api_headers):
     make_reading(make_source(other))
     feed = changes(client, api_headers)
-    assert feed == {"sources": [], "readings": [], "deleted": [], "next_cursor": "0",
-                    "has_more": False}
+    assert feed == {
+        "sources": [],
+        "readings": [],
+        "deleted": [],
+        "next_cursor": "0",
+        "has_more": False,
+    }
 
 
-@pytest.mark.parametrize("query", ["since=abc", "since=-1", "since=99999999999999999999",
-                                   "limit=0", "limit=1001"])
+@pytest.mark.parametrize(
+    "query", ["since=abc", "since=-1", "since=99999999999999999999", "limit=0", "limit=1001"]
+)
 def test_feed_rejects_bad_parameters(client, api_headers, query):
     response = client.get("/api/sync/changes?" + query, headers=api_headers)
     assert response.status_code == 422
@@ -224,8 +259,9 @@ def test_change_numbers_commit_in_order(app, user, source):
     def second_writer():
         with app.app_context():
             try:
-                db.session.add(Reading(data_source_id=source.id, timestamp=hour(2),
-                                       values={"import": 2.0}))
+                db.session.add(
+                    Reading(data_source_id=source.id, timestamp=hour(2), values={"import": 2.0})
+                )
                 db.session.commit()
             finally:
                 db.session.remove()
@@ -237,29 +273,38 @@ def test_change_numbers_commit_in_order(app, user, source):
     db.session.commit()
     thread.join(10)
     assert done.is_set()
-    rows = db.session.scalars(db.select(SyncChange).where(SyncChange.kind == "reading")
-                              .order_by(SyncChange.seq)).all()
+    rows = db.session.scalars(
+        db.select(SyncChange).where(SyncChange.kind == "reading").order_by(SyncChange.seq)
+    ).all()
     assert [row.object_id for row in rows][0] == str(first.id) and len(rows) == 2
 
 
 def test_batch_items_may_be_confirmed_and_the_feed_shows_it(client, source, api_headers):
-    response = sync(client, api_headers, [item(source, 1, 100.0),
-                                          item(source, 2, 40.0, confirmed=True)])
+    response = sync(
+        client, api_headers, [item(source, 1, 100.0), item(source, 2, 40.0, confirmed=True)]
+    )
     assert response.get_json()["created"] == 2
     stored = {r.values["import"]: r.confirmed for r in db.session.scalars(db.select(Reading))}
     assert stored == {100.0: False, 40.0: True}
-    again = sync(client, api_headers, [item(source, 2, 40.0, confirmed=True),
-                                       item(source, 1, 100.0, confirmed=True)])
+    again = sync(
+        client,
+        api_headers,
+        [item(source, 2, 40.0, confirmed=True), item(source, 1, 100.0, confirmed=True)],
+    )
     assert [r["status"] for r in again.get_json()["results"]] == ["unchanged", "conflict"]
-    assert sync(client, api_headers, [item(source, 3, confirmed="yes")]).get_json()[
-        "results"][0]["errors"].keys() == {"confirmed"}
+    assert sync(client, api_headers, [item(source, 3, confirmed="yes")]).get_json()["results"][0][
+        "errors"
+    ].keys() == {"confirmed"}
     feed = client.get("/api/sync/changes", headers=api_headers).get_json()
     assert {r["values"]["import"]: r["confirmed"] for r in feed["readings"]} == {
-        100.0: False, 40.0: True}
+        100.0: False,
+        40.0: True,
+    }
 
 
 def test_an_editors_batch_is_in_the_owners_feed_and_safe_to_resend(
-        client, user, other, make_source, api_headers, other_headers):
+    client, user, other, make_source, api_headers, other_headers
+):
     home = locations.create_home(user, "Farmhouse", "Europe/Vienna")
     shared = make_source(user, "Power", location_id=home.id)
     locations.invite(home, other.email, "editor")

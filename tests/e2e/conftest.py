@@ -28,7 +28,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-
 def pytest_collection_modifyitems(items):
     """Mark every test under tests/e2e as `e2e` (deselect with -m "not e2e")."""
     for item in items:
@@ -123,14 +122,17 @@ def _browser_page(request, browser, live_server: str, **options):
 def page(request, browser, live_server, app):
     """Return a fresh page (own cookies) at desktop size; base URL is the live server."""
     errors: list[str] = []
-    with _browser_page(request, browser, live_server,
-                       viewport={"width": 1280, "height": 900}) as page:
+    with _browser_page(
+        request, browser, live_server, viewport={"width": 1280, "height": 900}
+    ) as page:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on(
             "console",
-            lambda msg: errors.append(msg.text)
-            if msg.type == "error" and "Content Security Policy" in msg.text
-            else None,
+            lambda msg: (
+                errors.append(msg.text)
+                if msg.type == "error" and "Content Security Policy" in msg.text
+                else None
+            ),
         )
         yield page
     # JavaScript errors and CSP violations are bugs a user would hit.
@@ -140,8 +142,14 @@ def page(request, browser, live_server, app):
 @pytest.fixture
 def phone_page(request, browser, live_server, app):
     """Return a fresh page at phone size (390x844)."""
-    with _browser_page(request, browser, live_server, viewport={"width": 390, "height": 844},
-                       is_mobile=True, has_touch=True) as page:
+    with _browser_page(
+        request,
+        browser,
+        live_server,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+    ) as page:
         yield page
 
 
@@ -161,8 +169,9 @@ def htmx_settled(page) -> None:
     before that can land in the wrong field (CI once typed a reading's export value into
     its import field, which the settle step had just focused).
     """
-    expect(page.locator(".htmx-request, .htmx-added, .htmx-settling, .htmx-swapping")
-           ).to_have_count(0)
+    expect(
+        page.locator(".htmx-request, .htmx-added, .htmx-settling, .htmx-swapping")
+    ).to_have_count(0)
 
 
 def source_page_ready(page) -> None:

@@ -93,7 +93,8 @@ def test_meter_with_two_metrics_and_readings(page, user):
     expect(page.locator("#readings-body tr.reading-row")).to_have_count(4)
     htmx_settled(page)
     page.locator("#readings-body tr", has_text="2026-03-04 08:00").get_by_role(
-        "link", name="Delete").click()
+        "link", name="Delete"
+    ).click()
     expect(page.get_by_text("is deleted")).to_be_visible()
     _assert_same_page(page)
     page.reload()
@@ -123,16 +124,21 @@ def test_paging_through_sixty_readings(page, user, make_source, make_reading):
         clicks += 1
     _assert_same_page(page)
     assert clicks >= 2
-    values = [float(v.split()[0]) for v in page.locator(
-        "#readings-body tr.reading-row td.num").all_inner_texts()]
+    values = [
+        float(v.split()[0])
+        for v in page.locator("#readings-body tr.reading-row td.num").all_inner_texts()
+    ]
     assert sorted(values) == [float(i) for i in range(60)]
 
 
 def test_source_page_on_phone(phone_page, user, make_source, make_reading):
     source = make_source(user, "Heating", metrics={"heat": "MWh", "water": "m³"})
     for i in range(5):
-        make_reading(source, {"heat": 10.0 + i, "water": 100.0 + i},
-                     timestamp=datetime(2026, 2, 1 + i, 7, tzinfo=UTC))
+        make_reading(
+            source,
+            {"heat": 10.0 + i, "water": 100.0 + i},
+            timestamp=datetime(2026, 2, 1 + i, 7, tzinfo=UTC),
+        )
     sign_in(phone_page, user.email, PASSWORD)
     phone_page.goto(f"/sources/{source.id}")
     source_page_ready(phone_page)
