@@ -1,4 +1,4 @@
-"""Routes: the JSON API (see DESIGN.md for the contract), gathered on one blueprint.
+"""Routes: the JSON API (the contract: docs/api.md), gathered on one blueprint.
 
 Each module registers its routes on `bp` (homelog/api/core.py) when imported.
 """
