@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test lint format install install-dev e2e clean bench
+.PHONY: run test test-fast screenshots browser lint format install install-dev clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,39 @@ run: install
 	HOMELOG_ENV=$${HOMELOG_ENV:-development} $(BIN)/flask db upgrade
 	HOMELOG_ENV=$${HOMELOG_ENV:-development} $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-## The whole suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set.
-test: install-dev
-	HOMELOG_TEST_BACKEND=sqlite $(BIN)/pytest $(PYTEST_ARGS)
+## The whole suite: on SQLite, then on PostgreSQL too when TEST_DATABASE_URL is set. Browser
+## tests (tests/e2e) run once, in the last pass; without Chromium they are skipped with one
+## loud line at the end (with CI=true a missing browser fails the run).
+test: install-dev browser
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-		echo "== The same suite on PostgreSQL ($$TEST_DATABASE_URL) =="; \
+		echo "== The suite on SQLite (browser tests run in the PostgreSQL pass) =="; \
+		HOMELOG_TEST_BACKEND=sqlite $(BIN)/pytest -m "not e2e" $(PYTEST_ARGS) || exit $$?; \
+		echo "== The same suite on PostgreSQL, browser tests included =="; \
 		HOMELOG_TEST_BACKEND=postgresql $(BIN)/pytest $(PYTEST_ARGS); \
+	else \
+		HOMELOG_TEST_BACKEND=sqlite $(BIN)/pytest $(PYTEST_ARGS); \
+	fi
+
+## The quick inner loop: SQLite only, no browser and no gunicorn fault tests, two processes,
+## stops at the first failure.
+test-fast: install-dev
+	HOMELOG_TEST_BACKEND=sqlite $(BIN)/pytest -m "not e2e" --ignore=tests/faults -x -n 2 $(PYTEST_ARGS)
+
+## Refresh the README's screenshots (docs/screenshots/) from the browser tests that take them.
+screenshots: install-dev browser
+	HOMELOG_DOCS_SCREENSHOTS=1 HOMELOG_TEST_BACKEND=sqlite $(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+## Debian's Chromium for the browser tests, installed when this machine can (root + apt-get).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "== Installing Debian's chromium for the browser tests =="; \
+			( timeout 600 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 \
+			  apt-get install -y -qq chromium fonts-dejavu-core >/dev/null ) \
+			|| echo "!!! Could not install chromium: the browser tests will be skipped !!!"; \
+		else \
+			echo "!!! /usr/bin/chromium is missing (apt-get install chromium): browser tests will be skipped !!!"; \
+		fi; \
 	fi
 
 ## Benchmarks (not part of CI; needs wrk): fill the PostgreSQL benchmark database (once per

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import htmx_settled, screenshot, sign_in, source_page_ready
-
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from tests.e2e.conftest import (
+    docs_screenshot,
+    htmx_settled,
+    screenshot,
+    sign_in,
+    source_page_ready,
+)
 
 
 def _mark_page(page) -> None:
@@ -100,8 +103,7 @@ def test_meter_with_two_metrics_and_readings(page, user):
     page.reload()
     expect(page.locator("#readings-body tr.reading-row")).to_have_count(3)
 
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_SCREENSHOTS / "source-page.png"), full_page=True)
+    docs_screenshot(page, "source-page")
 
 
 def test_paging_through_sixty_readings(page, user, make_source, make_reading):
@@ -146,5 +148,4 @@ def test_source_page_on_phone(phone_page, user, make_source, make_reading):
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width}px wide on a 390px phone"
     screenshot(phone_page, "source-phone")
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    phone_page.screenshot(path=str(DOCS_SCREENSHOTS / "source-page-phone.png"), full_page=True)
+    docs_screenshot(phone_page, "source-page-phone")
