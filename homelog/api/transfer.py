@@ -29,6 +29,8 @@ def _report(report: importer.ImportReport) -> dict:
         "to_import": report.to_import,
         "lines": report.lines,
         "skipped": report.skipped,
+        "already_stored": report.already_stored,
+        "problems_left_out": report.problems_left_out,
         "separator": report.separator,
         "decimal": report.decimal,
         "date_format": report.date_format,
