@@ -564,18 +564,20 @@ def _describe_reading(survey: _Survey, report: ImportReport, zone: ZoneInfo) -> 
     report.decimal = "," if survey.comma > survey.point else "."
     if report.decimal == ",":
         report.notes.append("Numbers are read with a decimal comma (1234,5).")
+    year = "YY" if survey.short_years else "YYYY"
     labels = {
         "iso": "ISO 8601",
-        "dotted": "DD.MM.YYYY",
-        "slashed": "MM/DD/YYYY" if report.date_order == "mdy" else "DD/MM/YYYY",
+        "dotted": f"DD.MM.{year}",
+        "slashed": f"MM/DD/{year}" if report.date_order == "mdy" else f"DD/MM/{year}",
     }
     report.date_format = ", ".join(
         labels[s] for s in ("iso", "dotted", "slashed") if s in survey.styles
     )
     if survey.short_years:
+        last = SHORT_YEAR_PIVOT - 1
         report.notes.append(
-            f"Two-digit years are read as 20{SHORT_YEAR_PIVOT - 1:02d} and before "
-            f"(00–{SHORT_YEAR_PIVOT - 1:02d}) or 19{SHORT_YEAR_PIVOT:02d}–1999."
+            f"Two-digit years are read as 2000–20{last:02d} (00–{last:02d}) "
+            f"and 19{SHORT_YEAR_PIVOT:02d}–1999 ({SHORT_YEAR_PIVOT:02d}–99)."
         )
     report.notes.append(f"Times without an offset are in {zone.key}.")
 
@@ -1006,24 +1008,32 @@ def _recalled(source: DataSource, text: str, options: ImportOptions) -> tuple[Im
 
 
 def _remember(source: DataSource, text: str, options: ImportOptions, report: ImportReport) -> None:
-    """Keep the columns chosen by hand for this source and the file's layout (not committed)."""
-    if not options.mapping and options.date_order == "auto":
-        return
-    key = read_layout(text).key
-    mapping = {
-        str(c.index): "note" if c.target == NOTE else (c.target or "") for c in report.columns
-    }
-    layout = db.session.scalar(
+    """Keep the columns chosen by hand for this source and the file's layout (not committed).
+
+    Columns the headings match by themselves need no memory: a kept choice is then dropped.
+    """
+    layout = read_layout(text)
+    targets = [c.target for c in report.columns]
+    found = ImportReport()
+    _columns(layout, source.metrics, ImportOptions(), found)
+    by_hand = targets != [c.target for c in found.columns] or options.date_order != "auto"
+    kept = db.session.scalar(
         select(ImportLayout).where(
-            ImportLayout.data_source_id == source.id, ImportLayout.key == key
+            ImportLayout.data_source_id == source.id, ImportLayout.key == layout.key
         )
     )
-    if layout is None:
-        layout = ImportLayout(data_source_id=source.id, key=key)
-        db.session.add(layout)
-    layout.mapping = mapping
-    layout.date_order = options.date_order if options.date_order != "auto" else None
-    layout.updated_at = utcnow()
+    if not by_hand:
+        if kept is not None:
+            db.session.delete(kept)
+        return
+    if kept is None:
+        kept = ImportLayout(data_source_id=source.id, key=layout.key)
+        db.session.add(kept)
+    kept.mapping = {
+        str(c.index): "note" if c.target == NOTE else (c.target or "") for c in report.columns
+    }
+    kept.date_order = options.date_order if options.date_order != "auto" else None
+    kept.updated_at = utcnow()
 
 
 def preview(source: DataSource, text: str, options: ImportOptions | None = None) -> ImportReport:

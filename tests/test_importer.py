@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from homelog import importer
 from homelog.extensions import db
 from homelog.importer import NOTE, ImportOptions
-from homelog.models import MeterEvent, Reading, SyncChange
+from homelog.models import ImportLayout, MeterEvent, Reading, SyncChange
 
 BERLIN = ZoneInfo("Europe/Berlin")
 METRICS = {"import": "kWh", "export": "kWh"}
@@ -463,3 +463,11 @@ def test_a_layout_mapped_by_hand_is_remembered_for_the_source(meter, make_source
     # A mapping sent with the request wins over the remembered one.
     swapped = importer.preview(meter, later, ImportOptions(mapping={1: "export", 2: "import"}))
     assert [c.target for c in swapped.columns] == ["export", "import"] and not swapped.remembered
+
+
+def test_columns_the_headings_match_by_themselves_are_not_kept(meter, user):
+    importer.import_csv(
+        meter, user, CSV, ImportOptions(mapping={1: "import", 2: "export", 3: NOTE})
+    )
+    assert db.session.scalar(select(func.count()).select_from(ImportLayout)) == 0
+    assert not importer.preview(meter, CSV).remembered
