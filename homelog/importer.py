@@ -9,7 +9,11 @@ The layout a file may have:
 - separator `,` `;` or tab (sniffed), decimal point or comma (decided for the whole file);
 - dates as ISO 8601 (an offset is honoured), `DD.MM.YYYY HH:MM`, or `MM/DD/YYYY HH:MM`
   (`DD/MM/YYYY` when the file shows that order; the whole file decides, and the report says
-  which order was taken). A time without offset is in the source's timezone.
+  which order was taken); two-digit years too. A time without offset is in the source's
+  timezone.
+
+The text is never split into a list of lines: it is read line by line, once to count the
+lines (stopping at MAX_ROWS) and decide the decimal mark and date order, once to parse them.
 
 `preview` reports what would be imported and each problem line with its number and reason;
 `import_csv` does the same and stores every valid row in one transaction (all or nothing),
