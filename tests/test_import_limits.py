@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -62,7 +63,7 @@ def test_oversized_imports_answer_4xx_within_64_mb(database_url, user, make_sour
 def test_the_line_limit_stops_the_file_before_reading_its_rows(monkeypatch):
     monkeypatch.setattr(importer, "MAX_ROWS", 10)
     text = "date,import\n" + "".join(f"2026-01-{day:02d},{day}\n" for day in range(1, 12))
-    result = importer.parse(text, {"import": "kWh"}, importer.ZoneInfo("UTC"))
+    result = importer.parse(text, {"import": "kWh"}, ZoneInfo("UTC"))
     assert result.report.errors == ["The file has more than 10 lines; split it up."]
     assert result.candidates == [] and result.report.problems == []
 
