@@ -43,6 +43,7 @@ def _render(
         "shown_problems": SHOWN_PROBLEMS,
         "shown_rows": SHOWN_ROWS,
         "zone": source_zone(source),
+        "max_import_bytes": importer.MAX_IMPORT_BYTES,
     }
     if htmx.is_fragment_request() and report is not None:
         return _fragment("sources/_import_preview.html", status, **context)
@@ -92,6 +93,7 @@ def import_preview(source_id: int):
                     422,
                     source=source,
                     form=form,
+                    max_import_bytes=importer.MAX_IMPORT_BYTES,
                     headers={"HX-Retarget": "#import-upload", "HX-Reswap": "outerHTML"},
                 )
             return _render(source, form, status=422)

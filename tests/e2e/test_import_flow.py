@@ -81,3 +81,20 @@ def test_import_a_spreadsheet_then_the_same_file_again(request, user, make_sourc
     db.session.rollback()  # end the test's read transaction: see what the server wrote since
     assert db.session.scalar(select(func.count()).select_from(ImportUpload)) == 0
     assert not errors, errors
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_sent(page, user, make_source):
+    water = make_source(user, "Water", metrics={"water": "m³"})
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"/sources/{water.id}/import")
+    htmx_settled(page)
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    big = b"date;water\n" + b"01.04.2026 07:31;1\n" * (17 * 1024 * 1024 // 19 + 1)
+    page.set_input_files(
+        "#file", files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": big}]
+    )
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#file-error")).to_have_text("The file is larger than 16 MB.")
+    expect(page.locator("#file")).to_have_attribute("aria-invalid", "true")
+    assert posts == []
