@@ -76,6 +76,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TOO_LARGE = f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB."
 NOT_TEXT = "This is not a text (CSV) file: it holds NUL characters."
 
+_UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # as secrets.token_urlsafe makes them
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _DOTTED = re.compile(
     r"^(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"
@@ -1153,7 +1154,7 @@ def save_upload(user: User, source: DataSource, text: str, filename: str = "") -
         id=secrets.token_urlsafe(32),
         user_id=user.id,
         data_source_id=source.id,
-        filename=(filename or "")[:255],
+        filename="".join(ch for ch in filename or "" if ch.isprintable())[:255],
         content=text,
         size=len(text),
     )
@@ -1164,7 +1165,7 @@ def save_upload(user: User, source: DataSource, text: str, filename: str = "") -
 
 def get_upload(user: User, source: DataSource, upload_id: object) -> ImportUpload | None:
     """Return user's upload for source with upload_id, or None (expired, or not theirs)."""
-    if not isinstance(upload_id, str) or not 0 < len(upload_id) <= 64:
+    if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
         return None
     upload = db.session.get(ImportUpload, upload_id)
     if (

@@ -189,3 +189,21 @@ def test_problem_lines_beyond_the_first_thousand_are_counted(
     assert body["skipped"] == 1500 and body["to_import"] == 1
     assert len(body["problems"]) == 1000 and body["problems_left_out"] == 500
     assert [p["line"] for p in body["problems"][:2]] == [3, 4]
+
+
+def test_nul_in_the_other_fields_of_a_multipart_import_is_no_500(logged_in, make_source, user):
+    source = make_source(user)
+    for path in ("import", "import/confirm", "import/cancel"):
+        response = logged_in.post(
+            f"/sources/{source.id}/{path}",
+            data={"upload": "abc\x00def", "map-1": "imp\x00ort"},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code in (302, 422), (path, response.status_code)
+    named = logged_in.post(
+        f"/sources/{source.id}/import",
+        data={"file": (io.BytesIO(b"date,import\n2026-01-01,1\n"), "a\x00b\x1b.csv")},
+        content_type="multipart/form-data",
+    )
+    assert named.status_code == 200
+    assert db.session.scalar(select(ImportUpload.filename)) == "ab.csv"
