@@ -40,6 +40,7 @@ WRITE_READINGS = frozenset(
         "sources.import_page",
         "sources.import_preview",
         "sources.import_confirm",
+        "sources.import_cancel",
         "api.create_reading",
         "api.update_reading",
         "api.delete_reading",

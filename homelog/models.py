@@ -359,7 +359,8 @@ class ImportUpload(db.Model):
     """A CSV file kept between its preview and the user's confirmation (homelog/importer.py).
 
     Kept in the database, not in the session cookie or on one server's disk, so any worker
-    can answer the confirmation. Uploads older than a day are deleted on the next upload.
+    can answer the confirmation. An upload is deleted when it is imported or cancelled; older
+    than a day, or beyond the person's quota, on their next upload.
     """
 
     __tablename__ = "import_uploads"
@@ -371,7 +372,29 @@ class ImportUpload(db.Model):
     )
     filename: Mapped[str] = mapped_column(sa.String(255), default="")
     content: Mapped[str] = mapped_column(sa.Text)
+    # Characters of content, counted against the person's quota (homelog.importer.UPLOAD_QUOTA).
+    size: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportLayout(db.Model):
+    """The columns a person chose for a CSV layout of a source, used for the next such file.
+
+    key: a fingerprint of the file's column headings (homelog.importer.Layout.key).
+    mapping: {"1": metric name, "note" or "" (ignored)} by column, 1 the first after the date.
+    """
+
+    __tablename__ = "import_layouts"
+    __table_args__ = (sa.UniqueConstraint("data_source_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    data_source_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("data_sources.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(64))
+    mapping: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    date_order: Mapped[str | None] = mapped_column(sa.String(3))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 ROLES = ("viewer", "editor")

@@ -201,3 +201,136 @@ def test_an_export_imports_cleanly_into_a_new_source(logged_in, make_source, use
         ]
 
     assert content(copy) == content(source)
+
+
+def confirm(client, source, **fields):
+    upload_id = db.session.scalar(select(ImportUpload.id).order_by(ImportUpload.created_at.desc()))
+    return client.post(
+        f"/sources/{source.id}/import/confirm", data={"upload": upload_id, **fields}, headers=HTMX
+    )
+
+
+def uploads() -> int:
+    return db.session.scalar(select(func.count()).select_from(ImportUpload))
+
+
+def test_the_same_file_again_says_all_readings_are_already_stored(logged_in, make_source, user):
+    source = make_source(user)
+    text = "date;import (kWh)\n01.01.2026 00:00;100,5\n02.01.2026 00:00;101\n"
+    upload(logged_in, source, text)
+    confirm(logged_in, source)
+    page = " ".join(upload(logged_in, source, text, headers=HTMX).get_data(as_text=True).split())
+    assert "All 2 readings are already stored</strong> — nothing to do." in page
+    assert "Lines with problems" not in page and "Already stored" not in page
+    assert "Import 0" not in page and ">Done</button>" in page
+    # Confirming anyway stores nothing, says so, and deletes the upload.
+    response = confirm(logged_in, source)
+    assert response.headers["HX-Redirect"] == f"/sources/{source.id}"
+    assert readings_of(source) == 2 and uploads() == 0
+    shown = logged_in.get(f"/sources/{source.id}").get_data(as_text=True)
+    assert "All 2 readings are already stored: nothing to do." in shown
+
+
+def test_stored_lines_are_counted_apart_from_real_problems(logged_in, make_source, user):
+    source = make_source(user)
+    upload(logged_in, source, "date;import\n01.01.2026 00:00;100,5\n")
+    confirm(logged_in, source)
+    page = " ".join(upload(logged_in, source, headers=HTMX).get_data(as_text=True).split())
+    assert "<strong>1 reading</strong> will be imported from 3 lines." in page
+    assert "1 is already stored." in page
+    assert "1 other line</strong> is left out" in page
+    assert "“soon” is not a date." in page and "Already stored" not in page
+
+
+def test_cancel_deletes_the_upload(logged_in, make_source, user, make_user):
+    source = make_source(user)
+    upload(logged_in, source)
+    upload_id = db.session.scalar(select(ImportUpload.id))
+    response = logged_in.post(
+        f"/sources/{source.id}/import/cancel", data={"upload": upload_id}, headers=HTMX
+    )
+    assert response.headers["HX-Redirect"] == f"/sources/{source.id}/import"
+    assert uploads() == 0 and readings_of(source) == 0
+    plain = logged_in.post(f"/sources/{source.id}/import/cancel", data={"upload": upload_id})
+    assert plain.status_code == 302
+    no_token = logged_in.post(
+        f"/sources/{source.id}/import/cancel", data={"upload": upload_id}, csrf=False
+    )
+    assert no_token.status_code == 400
+
+
+def test_waiting_uploads_are_held_to_a_quota_per_person(logged_in, make_source, user, monkeypatch):
+    monkeypatch.setattr("homelog.importer.UPLOAD_QUOTA", 2 * len(CSV))
+    first, second = make_source(user), make_source(user, "Gas")
+    upload(logged_in, first)
+    oldest = db.session.scalar(select(ImportUpload.id))
+    upload(logged_in, second)
+    upload(logged_in, first)
+    kept = db.session.scalars(select(ImportUpload)).all()
+    assert len(kept) == 2 and oldest not in {u.id for u in kept}
+    assert sum(u.size for u in kept) <= 2 * len(CSV)
+    assert {u.size for u in kept} == {len(CSV)}
+
+
+def test_columns_mapped_for_a_layout_are_offered_next_time(logged_in, make_source, user):
+    source = make_source(user, metrics={"import": "kWh", "export": "kWh"})
+    upload(logged_in, source, "Datum;Bezug;Einspeisung\n01.01.2026;100;1\n")
+    confirm(logged_in, source, **{"map-1": "import", "map-2": "export"})
+    assert readings_of(source) == 1
+    page = upload(
+        logged_in, source, "Datum;Bezug;Einspeisung\n02.01.2026;101,5;2\n", headers=HTMX
+    ).get_data(as_text=True)
+    assert "<strong>1 reading</strong> will be imported" in page
+    assert "Columns as you chose them for the last file with these headings." in page
+    assert "decimal comma" in page
+
+
+def test_a_one_number_column_file_and_a_decimal_comma_before_mapping(logged_in, make_source, user):
+    water = make_source(user, "Water", metrics={"water": "m³"})
+    page = upload(
+        logged_in, water, "Datum;Zählerstand (m³)\n01.04.26 07:31;12,5\n02.04.26 07:30;13\n"
+    ).get_data(as_text=True)
+    assert "<strong>2 readings</strong> will be imported" in page
+    two = make_source(user, "Power", metrics={"import": "kWh", "export": "kWh"})
+    page = upload(logged_in, two, "Datum;Bezug;Einspeisung\n01.01.2026;100,5;1,25\n").get_data(
+        as_text=True
+    )
+    assert "No column matches" in page and "decimal comma" in page
+
+
+def test_the_forms_disable_their_buttons_with_selectors_that_match(logged_in, make_source, user):
+    """htmx resolves `find button` from the button that sends, which holds no button."""
+    source = make_source(user)
+    page = upload(logged_in, source).get_data(as_text=True)
+    assert 'hx-disabled-elt="find button"' not in page
+    assert 'hx-disabled-elt=".upload-form button"' in page
+    assert 'hx-disabled-elt=".preview-form button"' in page
+
+
+def test_notes_that_look_like_formulas_survive_export_and_import(
+    logged_in, make_source, user, make_reading
+):
+    source = make_source(user)
+    notes = ["=1+2", "+49 30 1234", "-3 °C outside", "@home", "it's fine", "'quoted"]
+    for day, note in enumerate(notes, start=1):
+        make_reading(
+            source, {"import": float(day)}, timestamp=datetime(2026, 3, day, tzinfo=UTC), note=note
+        )
+    exported = logged_in.get(f"/sources/{source.id}/export.csv", buffered=True).get_data(
+        as_text=True
+    )
+    copy = make_source(user, "Copy")
+    upload(logged_in, copy, exported)
+    confirm(logged_in, copy)
+    imported = db.session.scalars(
+        select(Reading.note).where(Reading.data_source_id == copy.id).order_by(Reading.timestamp)
+    ).all()
+    assert imported == notes
+
+
+def test_an_export_with_quoted_formulas_imports_the_text(logged_in, make_source, user):
+    source = make_source(user)
+    text = "timestamp,import (kWh),note\n2026-03-01T00:00:00+01:00,1,'=1+2\n"
+    upload(logged_in, source, text)
+    confirm(logged_in, source)
+    assert db.session.scalar(select(Reading.note)) == "=1+2"

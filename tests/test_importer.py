@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from homelog import importer
 from homelog.extensions import db
 from homelog.importer import NOTE, ImportOptions
-from homelog.models import MeterEvent, Reading, SyncChange
+from homelog.models import ImportLayout, MeterEvent, Reading, SyncChange
 
 BERLIN = ZoneInfo("Europe/Berlin")
 METRICS = {"import": "kWh", "export": "kWh"}
@@ -378,3 +378,96 @@ def test_an_export_style_file_round_trips_notes_and_offsets(meter, user):
     assert reading.values == {"import": 100.0}
     assert reading.note == "a, quoted note"
     assert reading.timestamp == datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
+
+
+# ---- what a household's own files look like ---------------------------------------------------
+
+
+def test_one_number_column_matches_a_one_metric_source_without_mapping():
+    report, rows = parsed(
+        "Datum;Zählerstand (m³);Bemerkung\n01.04.2026 07:31;123,45;neu\n02.04.2026 07:30;124;\n",
+        {"water": "m³"},
+    )
+    assert report.ok, report.errors
+    assert [c.target for c in report.columns] == ["water", None]
+    assert [row.values for row in rows] == [{"water": 123.45}, {"water": 124.0}]
+    assert "“Zählerstand (m³)” is read as “water”" in report.notes[0]
+
+
+def test_two_number_columns_still_ask_which_is_which():
+    report, _ = parsed("Datum;A;B\n01.04.2026;1;2\n", {"water": "m³"})
+    assert not report.ok and "No column matches" in report.errors[0]
+
+
+def test_the_decimal_comma_is_seen_before_the_columns_are_mapped():
+    report, _ = parsed("Datum;Bezug;Einspeisung\n01.01.2026;100,5;1,25\n02.01.2026;101,5;2\n")
+    assert not report.ok  # the columns still need mapping
+    assert report.decimal == ","
+
+
+@pytest.mark.parametrize(
+    "cell, expected",
+    [
+        ("01.04.26 07:31", datetime(2026, 4, 1, 7, 31)),
+        ("1.4.26", datetime(2026, 4, 1)),
+        ("31.12.99 23:00", datetime(1999, 12, 31, 23)),
+        ("04/01/26 7:31 AM", datetime(2026, 4, 1, 7, 31)),
+    ],
+)
+def test_two_digit_years_as_spreadsheets_write_them(cell, expected):
+    report, rows = parsed(f"date,import\n{cell},1\n")
+    assert rows, report.problems
+    assert rows[0].timestamp == expected.replace(tzinfo=BERLIN).astimezone(UTC)
+    assert any("Two-digit years" in note for note in report.notes)
+
+
+@pytest.mark.parametrize(
+    "cell, note",
+    [
+        ('\'=HYPERLINK("http://example.com","x")', '=HYPERLINK("http://example.com","x")'),
+        ("'+49 30 1234", "+49 30 1234"),
+        ("'-3 degrees outside", "-3 degrees outside"),
+        ("'@home", "@home"),
+        ("'\tindented", "\tindented"),
+        ("'quoted on purpose", "'quoted on purpose"),
+        ("it's fine", "it's fine"),
+    ],
+)
+def test_a_quote_an_export_put_before_a_formula_is_taken_off(cell, note):
+    _, rows = parsed(f'date,import,note\n2026-01-01,1,"{cell.replace(chr(34), 2 * chr(34))}"\n')
+    assert rows[0].note == note
+
+
+def test_reimporting_the_same_file_says_nothing_is_new(meter, user):
+    importer.import_csv(meter, user, CSV)
+    report = importer.preview(meter, CSV)
+    assert report.nothing_new and report.already_stored == 3 and report.to_import == 0
+    assert all(problem.stored for problem in report.problems)
+
+
+def test_a_layout_mapped_by_hand_is_remembered_for_the_source(meter, make_source, user):
+    text = "Datum;Bezug;Einspeisung\n01.01.2026;100;1\n"
+    assert not importer.preview(meter, text).ok
+    mapping = {1: "import", 2: "export"}
+    importer.import_csv(meter, user, text, ImportOptions(mapping=mapping))
+
+    later = "Datum;Bezug;Einspeisung\n02.01.2026;101;2\n"
+    report = importer.preview(meter, later)
+    assert report.ok and report.remembered, report.errors
+    assert [c.target for c in report.columns] == ["import", "export"]
+    assert report.rows[0].values == {"import": 101.0, "export": 2.0}
+    # Only for this source, and only for the same headings.
+    other = make_source(user, "Other", metrics=METRICS)
+    assert not importer.preview(other, later).ok
+    assert not importer.preview(meter, "Datum;Bezug;Lieferung\n02.01.2026;101;2\n").ok
+    # A mapping sent with the request wins over the remembered one.
+    swapped = importer.preview(meter, later, ImportOptions(mapping={1: "export", 2: "import"}))
+    assert [c.target for c in swapped.columns] == ["export", "import"] and not swapped.remembered
+
+
+def test_columns_the_headings_match_by_themselves_are_not_kept(meter, user):
+    importer.import_csv(
+        meter, user, CSV, ImportOptions(mapping={1: "import", 2: "export", 3: NOTE})
+    )
+    assert db.session.scalar(select(func.count()).select_from(ImportLayout)) == 0
+    assert not importer.preview(meter, CSV).remembered

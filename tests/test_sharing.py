@@ -123,6 +123,7 @@ PAGE_ROUTES = [
     ("GET", "/sources/{s}/import", "write", None, {}),
     ("POST", "/sources/{s}/import", "write", {"text": "date,import\n2026-03-01,130\n"}, {}),
     ("POST", "/sources/{s}/import/confirm", "write", {"upload": "nope"}, {}),
+    ("POST", "/sources/{s}/import/cancel", "write", {"upload": "nope"}, {}),
     ("GET", "/sources/{s}/edit", "manage", None, {}),
     (
         "POST",

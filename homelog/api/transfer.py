@@ -29,6 +29,8 @@ def _report(report: importer.ImportReport) -> dict:
         "to_import": report.to_import,
         "lines": report.lines,
         "skipped": report.skipped,
+        "already_stored": report.already_stored,
+        "problems_left_out": report.problems_left_out,
         "separator": report.separator,
         "decimal": report.decimal,
         "date_format": report.date_format,
@@ -60,8 +62,9 @@ def _report(report: importer.ImportReport) -> dict:
         200: (
             ImportReportOut,
             "Imported (or, with `dry_run`, previewed): the report "
-            "names every line left out and why. Importing the same file again "
-            "adds nothing (its lines are reported as duplicates).",
+            "names the lines left out and why (the first 1,000; the rest are counted). "
+            "Importing the same file again adds nothing (its lines are reported as "
+            "duplicates and counted in `already_stored`).",
         ),
         **error_responses(*AUTH_ERRORS, 403, 404, 413, 415, 422),
     },
@@ -72,7 +75,8 @@ def import_readings(source_id: int, query: ImportQuery):
     First column the date/time (ISO 8601, `DD.MM.YYYY HH:MM` or `MM/DD/YYYY HH:MM`; without an
     offset in the source's timezone), then one column per metric, matched by header name
     (units like `import (kWh)` tolerated) or given in `columns`. Separator `,` `;` or tab;
-    decimal point or comma. A file that cannot be read at all answers 422.
+    decimal point or comma. A file that cannot be read at all (over 500,000 lines, NUL
+    characters, a field over 131,072 characters, no column for any metric) answers 422.
     """
     source = source_or_404(source_id)
     if request.mimetype not in CSV_TYPES:

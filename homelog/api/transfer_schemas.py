@@ -67,6 +67,13 @@ class ImportReportOut(Response):
     to_import: int = Field(description="Lines that are (or would be) imported.")
     lines: int = Field(description="Data lines read (blank lines not counted).")
     skipped: int
+    already_stored: int = Field(
+        description="Lines whose reading is stored already (same time and values); they are "
+        "among the skipped lines and listed as `duplicate` problems."
+    )
+    problems_left_out: int = Field(
+        description="Problem lines not listed: `problems` holds the first 1,000 by line."
+    )
     separator: str = Field(examples=[";"])
     decimal: Literal[".", ","]
     date_format: str = Field(examples=["DD.MM.YYYY"])

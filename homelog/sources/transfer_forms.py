@@ -37,7 +37,7 @@ class ImportForm(FlaskForm):
         """Return (text, file name) of what was sent: the file, else the pasted text.
 
         Raises:
-            ValidationFailed: nothing was sent, or the file is not text.
+            ValidationFailed: nothing was sent, or it is not text (binary, NUL characters).
         """
         storage = self.file.data
         if storage is not None and getattr(storage, "filename", ""):
@@ -46,7 +46,7 @@ class ImportForm(FlaskForm):
                 return importer.decode(data), storage.filename
         text = self.text.data or ""
         if text.strip():
-            return text, ""
+            return importer.check_text(text), ""
         raise ValidationFailed({"file": ["Choose a CSV file or paste its lines."]})
 
     def options(self, formdata, metrics: list[str]) -> importer.ImportOptions:

@@ -43,6 +43,7 @@ def _render(
         "shown_problems": SHOWN_PROBLEMS,
         "shown_rows": SHOWN_ROWS,
         "zone": source_zone(source),
+        "max_import_bytes": importer.MAX_IMPORT_BYTES,
     }
     if htmx.is_fragment_request() and report is not None:
         return _fragment("sources/_import_preview.html", status, **context)
@@ -92,6 +93,7 @@ def import_preview(source_id: int):
                     422,
                     source=source,
                     form=form,
+                    max_import_bytes=importer.MAX_IMPORT_BYTES,
                     headers={"HX-Retarget": "#import-upload", "HX-Reswap": "outerHTML"},
                 )
             return _render(source, form, status=422)
@@ -125,13 +127,38 @@ def import_confirm(source_id: int):
     )
     if not report.ok:
         return _render(source, form, report, upload, 422)
-    skipped = report.skipped
-    message = f"{report.created:,} reading{'s' if report.created != 1 else ''} imported."
-    if skipped:
-        message += f" {skipped:,} line{'s' if skipped != 1 else ''} left out."
-    flash(message, "success")
+    flash(_imported_message(report), "success")
     response = _redirect(url_for("sources.detail", source_id=source.id))
     return htmx.trigger(response, READINGS_CHANGED)
+
+
+def _imported_message(report: importer.ImportReport) -> str:
+    """Return what an import did, in a sentence or two."""
+    if report.nothing_new:
+        return (
+            f"All {report.lines:,} reading{'s are' if report.lines != 1 else ' is'} already "
+            "stored: nothing to do."
+        )
+    message = f"{report.created:,} reading{'s' if report.created != 1 else ''} imported."
+    skipped = report.skipped
+    if skipped:
+        message += f" {skipped:,} line{'s' if skipped != 1 else ''} left out"
+        if report.already_stored:
+            message += f" ({report.already_stored:,} already stored)"
+        message += "."
+    return message
+
+
+@bp.route("/sources/<int:source_id>/import/cancel", methods=["POST"])
+@login_required
+def import_cancel(source_id: int):
+    """Forget a previewed upload without importing it, and show the empty import page."""
+    source = _source_or_404(source_id)
+    form = ImportForm()
+    upload = importer.get_upload(current_user, source, form.upload.data)
+    if upload is not None:
+        importer.discard_upload(upload)
+    return _redirect(url_for("sources.import_page", source_id=source.id))
 
 
 @bp.route("/sources/<int:source_id>/export.csv")

@@ -85,8 +85,8 @@ def test_columns_and_options_in_the_query(client, api_headers, make_source, user
 
 
 def test_an_unreadable_file_is_422(client, api_headers, make_source, user):
-    source = make_source(user)
-    response = post_csv(client, source, api_headers, "Datum;Bezug\n01.01.2026;1\n")
+    source = make_source(user, metrics={"import": "kWh", "export": "kWh"})
+    response = post_csv(client, source, api_headers, "Datum;Bezug;Lieferung\n01.01.2026;1;2\n")
     assert response.status_code == 422
     assert "No column matches" in response.get_json()["errors"]["file"][0]
 
