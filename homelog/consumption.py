@@ -222,6 +222,12 @@ def stream_readings(
             yield timestamp, values or {}, confirmed, reading_id
 
 
+def count_readings(source: DataSource, limit: int) -> int:
+    """Return how many readings source has, counting no further than limit."""
+    found = select(Reading.id).where(Reading.data_source_id == source.id).limit(limit).subquery()
+    return db.session.scalar(select(func.count()).select_from(found)) or 0
+
+
 #: Advisory lock class of a source's breaks recompute (the other key is the source id).
 BREAKS_LOCK = 7301
 
@@ -479,6 +485,40 @@ def period_label(kind: str, period: Period) -> str:
     return f"{first.isoformat()} – {period.last_day.isoformat()}"
 
 
+def _day_month(day: date) -> str:
+    return f"{day.day} {day:%b}"
+
+
+def display_label(kind: str, period: Period) -> str:
+    """Return a label people read for a period ("Nov 2026", "24–30 Nov", "Wed 2 Dec")."""
+    first, last = period.first_day, period.last_day
+    if first is None or last is None:
+        return period_label(kind, period)
+    if kind == "day":
+        return f"{first:%a} {_day_month(first)}"
+    if kind == "month":
+        return f"{first:%b %Y}"
+    if kind == "year":
+        return str(first.year)
+    if first.month == last.month and first.year == last.year:
+        text = f"{first.day}–{_day_month(last)}"
+    else:
+        text = f"{_day_month(first)} – {_day_month(last)}"
+    return text if kind == "week" else f"{text} {last.year}"
+
+
+def chart_label(kind: str, period: Period, index: int = 0) -> str:
+    """Return a short axis label for a period ("Nov", "Jan 2027", "24 Nov", "2 Dec")."""
+    first = period.first_day
+    if first is None:
+        return period_label(kind, period)
+    if kind == "month":
+        return f"{first:%b %Y}" if index == 0 or first.month == 1 else f"{first:%b}"
+    if kind == "year":
+        return str(first.year)
+    return _day_month(first)
+
+
 def check_period_kind(kind: object) -> str:
     """Return kind if it is a period kind, else raise ValidationFailed (key "period")."""
     if kind not in PERIOD_KINDS:
@@ -711,6 +751,23 @@ class Span:
     complete: bool
     estimated: bool
     cost: Decimal | None
+    #: The usage of the part the readings cover, even when they do not cover it all.
+    measured: float | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One figure of a comparison: a register (or the registers' total), its unit and cost.
+
+    `cost` covers exactly `usage`: the register's own price and standing charge, or for the
+    total every register's (None when some register has no price).
+    """
+
+    label: str | None
+    usage: float | None
+    unit: str
+    cost: Decimal | None
+    total: bool = False
 
 
 @dataclass
@@ -723,13 +780,91 @@ class Comparison:
     labels: dict[str, str]
     metrics: dict[str, dict[str, Span]]
     costs: dict[str, Decimal | None]
+    tariff_metrics: tuple[str, ...] = ()
 
     def change(self, metric: str, key: str, against: str) -> float | None:
-        """Return the relative change of key against another span, e.g. +0.12 for 12% more."""
+        """Return the relative change of key against another span, e.g. +0.12 for 12% more.
+
+        None unless the readings cover both spans completely: a part-covered year against a
+        whole one is no comparison.
+        """
         now, before = self.metrics[metric].get(key), self.metrics[metric].get(against)
         if now is None or before is None or now.usage is None or not before.usage:
             return None
+        if not (now.complete and before.complete):
+            return None
         return now.usage / before.usage - 1
+
+    @property
+    def names(self) -> list[str]:
+        """Return the metrics compared, in the source's order."""
+        return [m for m in self.source.metric_names if m in self.metrics]
+
+    @property
+    def common_unit(self) -> str | None:
+        """Return the unit every register shares, or None when they differ."""
+        units = {self.source.metrics[m] for m in self.names}
+        return units.pop() if len(units) == 1 else None
+
+    def total(self, key: str) -> float | None:
+        """Return the registers' usage summed over span key (None if units differ or unknown)."""
+        if self.common_unit is None:
+            return None
+        values = [self.metrics[m][key].usage for m in self.names]
+        return None if any(v is None for v in values) else sum(values)
+
+    def has(self, key: str) -> bool:
+        """Return True when some register has a (measured) usage over span key."""
+        return any(
+            self.metrics[m][key].usage is not None or self.metrics[m][key].measured is not None
+            for m in self.names
+        )
+
+    def complete(self, key: str) -> bool:
+        """Return True when the readings cover span key for every register."""
+        return all(self.metrics[m][key].complete for m in self.names)
+
+    def lines(self, key: str) -> list[Line]:
+        """Return the figures of span key: each register labelled, then their total.
+
+        One register: a single unlabelled line with the source's cost. Several: each with its
+        own cost, then a total line (usage only when the units agree; cost only when every
+        register has a price, so a cost always covers exactly the usage beside it).
+        """
+        names = self.names
+        units = self.source.metrics
+        if len(names) == 1:
+            span = self.metrics[names[0]][key]
+            return [Line(None, span.usage, units[names[0]], self.costs.get(key))]
+        found = [
+            Line(name, self.metrics[name][key].usage, units[name], self.metrics[name][key].cost)
+            for name in names
+        ]
+        priced = set(self.tariff_metrics) == set(names)
+        total_cost = self.costs.get(key) if priced else None
+        if self.common_unit is not None or total_cost is not None:
+            found.append(
+                Line("Total", self.total(key), self.common_unit or "", total_cost, total=True)
+            )
+        return found
+
+    def total_change(self, key: str, against: str) -> float | None:
+        """Return the relative change of the registers' total (or the one register's)."""
+        names = self.names
+        if len(names) == 1:
+            return self.change(names[0], key, against)
+        now, before = self.total(key), self.total(against)
+        if now is None or not before or not (self.complete(key) and self.complete(against)):
+            return None
+        return now / before - 1
+
+    def incomparable(self, key: str, against: str) -> bool:
+        """Return True when both spans have figures but the readings cover one only in part."""
+        return (
+            self.has(key)
+            and self.has(against)
+            and not (self.complete(key) and self.complete(against))
+        )
 
 
 def compare(source: DataSource, now: datetime | None = None) -> Comparison:
@@ -790,6 +925,7 @@ def compare(source: DataSource, now: datetime | None = None) -> Comparison:
                 item.complete,
                 item.estimated,
                 cost.total if cost is not None else None,
+                item.measured_usage,
             )
     for index, key in enumerate(keys):
         total: Decimal | None = None
@@ -800,7 +936,7 @@ def compare(source: DataSource, now: datetime | None = None) -> Comparison:
                 break
             total = (total or Decimal(0)) + span.cost
         costs[key] = total
-    return Comparison(source, last, usage.currency, labels, metrics, costs)
+    return Comparison(source, last, usage.currency, labels, metrics, costs, usage.tariff_metrics)
 
 
 def _shift_years(instant: datetime, years: int, zone: ZoneInfo) -> datetime:
@@ -1254,14 +1390,18 @@ __all__ = [
     "CURRENCIES",
     "Comparison",
     "Cost",
+    "Line",
     "SourceUsage",
     "Span",
     "check_period_kind",
     "compare",
+    "count_readings",
     "create_swap",
     "create_tariff",
     "currency_of",
+    "chart_label",
     "default_range",
+    "display_label",
     "delete_swap",
     "delete_tariff",
     "get_swap",
