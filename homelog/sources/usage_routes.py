@@ -14,7 +14,7 @@ from decimal import Decimal
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from homelog import charts, consumption, htmx, readings, timeutil
+from homelog import charts, consumption, datasources, htmx, locations, readings, timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.sources.routes import READINGS_CHANGED, _fragment, _redirect, _source_or_404, bp
@@ -345,6 +345,65 @@ def usage_summary(source_id: int):
         return redirect(url_for("sources.usage", source_id=source.id))
     comparison = consumption.compare(source) if source.kind == "meter" else None
     return _fragment("sources/_usage_summary.html", source=source, comparison=comparison)
+
+
+# ---- The whole home -------------------------------------------------------------------------
+
+
+@dataclass
+class HomeView:
+    """One home's costs on the dashboard: the figures and their chart (wide and narrow)."""
+
+    group: object
+    costs: consumption.HomeCosts
+    labels: list[str]
+    wide: charts.Chart | None = None
+    narrow: charts.Chart | None = None
+
+
+def _home_chart(costs: consumption.HomeCosts, labels: list[str], width: int, height: int, ticks):
+    series = []
+    for source in costs.sources:
+        values = []
+        for index, label in enumerate(labels):
+            cost = costs.costs[source.id][index]
+            title = f"{label}: {source.name} {money_filter(cost, costs.currency)}"
+            if costs.partial[source.id][index]:
+                title += " (so far: readings cover only part of the month)"
+            values.append(
+                charts.Value(
+                    float(cost) if cost is not None else None,
+                    partial=costs.partial[source.id][index],
+                    title=title,
+                )
+            )
+        series.append(values)
+    axis = [consumption.month_axis_label(day, index) for index, day in enumerate(costs.months)]
+    return charts.bar_chart(
+        axis, series, width=width, height=height, max_labels=ticks, stacked=True
+    )
+
+
+@bp.route("/usage/home")
+@login_required
+def home_usage():
+    """Show every meter's costs per month by home, the year so far and the projected balance."""
+    sources = db.session.scalars(datasources.visible_sources(current_user)).all()
+    views = []
+    for group in locations.group_sources(current_user, sources):
+        if not any(s.kind == "meter" for s in group.sources):
+            continue
+        costs = consumption.home_costs(group.sources)
+        labels = [f"{day:%b %Y}" for day in costs.months]
+        view = HomeView(group, costs, labels)
+        if costs.has_costs:
+            view.wide = _home_chart(costs, labels, 760, 260, 13)
+            view.narrow = _home_chart(costs, labels, 360, 220, 5)
+        views.append(view)
+    context = {"views": views, "several": len(views) > 1}
+    if htmx.is_fragment_request():
+        return _fragment("sources/_home_usage.html", **context)
+    return render_template("sources/home_usage.html", **context)
 
 
 @bp.route("/sources/<int:source_id>/readings/<reading_id>/confirm", methods=["POST"])

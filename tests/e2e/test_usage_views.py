@@ -1,0 +1,101 @@
+"""Browser views of usage at desktop and phone size: registers, estimates, sparse data and
+the whole home. Each test keeps screenshots under tests/e2e/artifacts/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from homelog import consumption
+from homelog.extensions import db
+from homelog.models import Location, Reading
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import htmx_settled, screenshot, sign_in
+
+SIZES = {"desktop": "page", "phone": "phone_page"}
+
+
+def add(source, rows) -> None:
+    for when, values in rows:
+        db.session.add(Reading(data_source_id=source.id, timestamp=when, values=values))
+    db.session.commit()
+
+
+def month_starts(count: int, day: int = 1, hour: int = 9) -> list[datetime]:
+    """Return `day` of each of the last `count` months at `hour` UTC, oldest first, up to now."""
+    now = datetime.now(UTC)
+    found = []
+    year, month = now.year, now.month
+    while len(found) < count:
+        when = datetime(year, month, day, hour, tzinfo=UTC)
+        if when < now:
+            found.insert(0, when)
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return found
+
+
+@pytest.fixture
+def home(user, make_source):
+    """Return a home's sources: a day/night meter, a monthly water meter, a sensor, empties."""
+    place = Location(owner_id=user.id, name="Lindenweg 4", timezone="Europe/Berlin")
+    db.session.add(place)
+    db.session.commit()
+    power = make_source(
+        user, "Electricity", metrics={"day": "kWh", "night": "kWh"}, location_id=place.id
+    )
+    readings = []
+    start = month_starts(1)[0] - timedelta(days=420)
+    for index in range(0, 430, 14):
+        when = start + timedelta(days=index)
+        if when < datetime.now(UTC):
+            readings.append((when, {"day": 1000 + 3.8 * index, "night": 500 + 3.4 * index}))
+    add(power, readings)
+    consumption.create_tariff(power, "day", "2024-01-01", "0.34", "0.40")
+    consumption.create_tariff(power, "night", "2024-01-01", "0.24", "0")
+    consumption.update_settings(power, monthly_advance="80", billing_year_start="2026-03-01")
+    water = make_source(user, "Water", metrics={"volume": "m³"}, location_id=place.id)
+    add(water, [(t, {"volume": 100 + 9.5 * i}) for i, t in enumerate(month_starts(14, day=2))])
+    consumption.create_tariff(water, "volume", "2024-01-01", "4.10", "0.30")
+    make_source(user, "Gas", metrics={"volume": "m³"}, location_id=place.id)
+    make_source(user, "Attic", kind="sensor", metrics={"temperature": "°C"}, location_id=place.id)
+    climate = make_source(
+        user,
+        "Bedroom",
+        kind="sensor",
+        metrics={"temperature": "°C", "humidity": "%"},
+        location_id=place.id,
+    )
+    now = datetime.now(UTC)
+    add(
+        climate,
+        [
+            (
+                now - timedelta(hours=5 * k),
+                {"temperature": 18 + (k % 5) * 0.7, "humidity": 50 + k % 9},
+            )
+            for k in range(0, 120)
+        ],
+    )
+    by_name = {"power": power, "water": water, "climate": climate}
+    return by_name
+
+
+def open_usage(page, source, query: str = "") -> None:
+    page.goto(f"/sources/{source.id}/usage{query}")
+    expect(page.locator("#usage-panel")).to_be_visible()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_usage_views(request, user, home, size):
+    page = request.getfixturevalue(SIZES[size])
+    sign_in(page, user.email, PASSWORD)
+    htmx_settled(page)
+    screenshot(page, f"usage-dashboard-{size}")
+    open_usage(page, home["power"])
+    screenshot(page, f"usage-two-registers-{size}")
+    open_usage(page, home["water"])
+    screenshot(page, f"usage-monthly-{size}")
+    open_usage(page, home["climate"], "?period=week")
+    screenshot(page, f"usage-sensor-{size}")
