@@ -153,6 +153,8 @@ def _rows(result: consumption.SourceUsage, previous) -> list[Row]:
             p = result.meter[metric].periods[index]
             value = p.usage if p.complete else p.measured_usage
             cost = p.cost if p.complete else p.measured_cost
+            if not p.complete and p.measured_start == p.measured_end:
+                value = cost = None  # one reading: no span measured yet
             before = None
             if previous is not None:
                 before = previous.meter[metric].periods[index].usage
