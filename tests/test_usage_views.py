@@ -13,6 +13,7 @@ import pytest
 from homelog import consumption
 from homelog.extensions import db
 from homelog.models import Location, Reading
+from homelog.usage import money
 from tests.conftest import BERLIN, berlin
 
 HX = {"HX-Request": "true"}
@@ -72,9 +73,7 @@ def test_the_dashboard_card_shows_each_register_their_total_and_the_cost_of_all(
         f"{day.usage:,.1f}".rstrip("0").rstrip("."),
         f"{night.usage:,.1f}".rstrip("0").rstrip("."),
         f"{day.usage + night.usage:,.1f}".rstrip("0").rstrip("."),
-        f"{consumption.money(cost):,}"
-        if hasattr(consumption, "money")
-        else str(cost.quantize(Decimal("0.01"))),
+        f"{money(cost):,}",
         "€",
     ]
 
@@ -114,7 +113,8 @@ def test_the_chart_stacks_registers_of_one_unit_and_hides_the_readings_line(logg
     html = panel(logged_in, day_night, period="week")
     wide = html.split('class="chart chart-wide"', 1)[1].split("</svg>", 1)[0]
     bars = re.findall(
-        r'<rect class="bar s(\d)[^"]*"\s+x="([\d.]+)" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"',
+        r'<rect class="bar s(\d)[^"]*"\s+x="([\d.]+)" y="([\d.]+)" '
+        r'width="[\d.]+" height="([\d.]+)"',
         wide,
     )
     firsts = {x: (float(y), float(h)) for s, x, y, h in bars if s == "0"}
@@ -335,7 +335,8 @@ def test_the_whole_home_view_stacks_costs_by_source_per_home(logged_in, two_home
     assert "Secret meter" not in html
     blocks = dict(
         re.findall(
-            r'<div class="home-block" id="home-usage-(\d+)">(.*?)(?=<div class="home-block"|</section>)',
+            r'<div class="home-block" id="home-usage-(\d+)">'
+            r'(.*?)(?=<div class="home-block"|</section>)',
             html,
             re.S,
         )
