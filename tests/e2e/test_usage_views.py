@@ -58,8 +58,10 @@ def home(user, make_source):
     water = make_source(user, "Water", metrics={"volume": "m³"}, location_id=place.id)
     add(water, [(t, {"volume": 100 + 9.5 * i}) for i, t in enumerate(month_starts(14, day=2))])
     consumption.create_tariff(water, "volume", "2024-01-01", "4.10", "0.30")
-    make_source(user, "Gas", metrics={"volume": "m³"}, location_id=place.id)
-    make_source(user, "Attic", kind="sensor", metrics={"temperature": "°C"}, location_id=place.id)
+    gas = make_source(user, "Gas", metrics={"volume": "m³"}, location_id=place.id)
+    attic = make_source(
+        user, "Attic", kind="sensor", metrics={"temperature": "°C"}, location_id=place.id
+    )
     climate = make_source(
         user,
         "Bedroom",
@@ -78,8 +80,7 @@ def home(user, make_source):
             for k in range(0, 120)
         ],
     )
-    by_name = {"power": power, "water": water, "climate": climate}
-    return by_name
+    return {"power": power, "water": water, "climate": climate, "gas": gas, "attic": attic}
 
 
 def open_usage(page, source, query: str = "") -> None:
@@ -87,15 +88,69 @@ def open_usage(page, source, query: str = "") -> None:
     expect(page.locator("#usage-panel")).to_be_visible()
 
 
+def no_sideways_scroll(page) -> None:
+    """Fail when the page is wider than the screen (a phone would scroll sideways)."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], width
+
+
 @pytest.mark.parametrize("size", SIZES)
-def test_usage_views(request, user, home, size):
+def test_registers_on_the_dashboard_and_the_whole_home(request, user, home, size):
     page = request.getfixturevalue(SIZES[size])
     sign_in(page, user.email, PASSWORD)
+    card = page.locator(f"#source-{home['power'].id}")
+    expect(card.locator(".summary-table thead")).to_contain_text("night")
+    expect(card.locator(".summary-table thead")).to_contain_text("Total")
+    whole = page.locator("#home-usage")
+    expect(whole.locator(".home-table")).to_be_visible()
+    expect(whole.locator(".home-table thead")).to_contain_text("Electricity")
+    expect(whole.locator(".home-table thead")).to_contain_text("Water")
+    expect(whole).to_contain_text("Projected balance")
+    expect(whole.locator("svg.chart rect.bar.s1").first).to_be_attached()
     htmx_settled(page)
+    no_sideways_scroll(page)
     screenshot(page, f"usage-dashboard-{size}")
+    whole.scroll_into_view_if_needed()
+    whole.screenshot(path=str(screenshot(page, f"usage-home-{size}")))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_two_register_meter_and_a_monthly_meter(request, user, home, size):
+    page = request.getfixturevalue(SIZES[size])
+    sign_in(page, user.email, PASSWORD)
     open_usage(page, home["power"])
+    boxes = page.locator("#usage-panel .compare")
+    expect(boxes).to_contain_text("night")
+    expect(boxes.locator("li.total").first).to_contain_text("Total")
+    chart = "svg.chart-wide" if size == "desktop" else "svg.chart-narrow"
+    expect(page.locator(f"{chart} polyline.reading-line")).to_have_count(0)
+    page.get_by_role("link", name="Show the readings line").click()
+    expect(page.locator(f"{chart} polyline.reading-line")).to_have_count(1)
+    no_sideways_scroll(page)
     screenshot(page, f"usage-two-registers-{size}")
     open_usage(page, home["water"])
+    # Read on the 2nd of each month: every whole month is solid.
+    expect(page.locator(f"{chart} rect.bar")).not_to_have_count(0)
+    expect(page.locator(f"{chart} rect.bar.estimated")).to_have_count(0)
+    no_sideways_scroll(page)
     screenshot(page, f"usage-monthly-{size}")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_empty_sources_and_a_two_metric_sensor(request, user, home, size):
+    page = request.getfixturevalue(SIZES[size])
+    sign_in(page, user.email, PASSWORD)
+    for name in ("gas", "attic"):
+        open_usage(page, home[name])
+        expect(page.locator("#usage-panel .usage-empty")).to_contain_text("No readings yet.")
+        expect(page.locator("#usage-panel svg")).to_have_count(0)
+        expect(page.locator("#usage-panel table")).to_have_count(0)
+        no_sideways_scroll(page)
+        screenshot(page, f"usage-empty-{name}-{size}")
     open_usage(page, home["climate"], "?period=week")
+    chart = "svg.chart-wide" if size == "desktop" else "svg.chart-narrow"
+    expect(page.locator(f"#usage-panel {chart}")).to_have_count(2)
+    expect(page.locator("#usage-panel .legend").nth(1)).to_contain_text("average")
+    expect(page.locator("#usage-panel .chart-title").nth(1)).to_have_text("humidity (%)")
+    no_sideways_scroll(page)
     screenshot(page, f"usage-sensor-{size}")
