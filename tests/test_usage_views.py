@@ -85,7 +85,7 @@ def test_a_cost_covers_only_the_registers_beside_it(logged_in, user, make_source
     consumption.create_tariff(source, "day", "2020-01-01", "1", "0")
     html = logged_in.get(f"/sources/{source.id}/usage/summary", headers=HX).get_data(as_text=True)
     assert "Cost of day" in text_of(html)
-    boxes = panel(logged_in, source).split('<dl class="compare">', 1)[1].split("</dl>", 1)[0]
+    boxes = panel(logged_in, source).split('<dl class="compare', 1)[1].split("</dl>", 1)[0]
     total = re.search(r'<li class="total">(.*?)</li>', boxes, re.S)[1]
     assert "€" not in total  # the total's usage includes night, which has no price
     lines = re.findall(r"<li>(.*?)</li>", boxes, re.S)
@@ -94,9 +94,7 @@ def test_a_cost_covers_only_the_registers_beside_it(logged_in, user, make_source
 
 
 def test_the_panel_boxes_label_every_register_and_add_them_up(logged_in, day_night):
-    boxes = text_of(
-        panel(logged_in, day_night).split('<dl class="compare">', 1)[1].split("</dl>")[0]
-    )
+    boxes = text_of(panel(logged_in, day_night).split('<dl class="compare', 1)[1].split("</dl>")[0])
     found = consumption.compare(day_night)
     total = found.total("last_month")
     assert total == pytest.approx(
@@ -182,7 +180,7 @@ def test_a_meter_with_one_reading_says_the_next_one_brings_usage(
 def test_no_year_earlier_column_or_box_without_readings_a_year_earlier(logged_in, day_night):
     html = panel(logged_in, day_night, period="month")
     assert "a year earlier" not in html
-    assert "same days" not in text_of(html.split('<dl class="compare">', 1)[1].split("</dl>")[0])
+    assert "same days" not in text_of(html.split('<dl class="compare', 1)[1].split("</dl>")[0])
     summary = logged_in.get(f"/sources/{day_night.id}/usage/summary", headers=HX)
     last_year = (datetime.now(UTC).astimezone(BERLIN) - timedelta(days=365)).strftime("%B %Y")
     assert last_year not in summary.get_data(as_text=True)

@@ -245,7 +245,7 @@ def _charts(
                     )
                 )
             series.append(values)
-        line_metric = metrics[0] if (sensor or with_line) else None
+        line_metric = metrics[0] if with_line else None
         line = result.line.get(line_metric, []) if line_metric else []
         options = {
             "line": line,
@@ -283,7 +283,7 @@ def _panel_context(
             kind,
             start,
             end,
-            line_points=LINE_POINTS if with_line or source.kind == "sensor" else 0,
+            line_points=LINE_POINTS if with_line else 0,
         )
     except ValidationFailed as error:
         abort(400, " ".join(m for messages in error.errors.values() for m in messages))
