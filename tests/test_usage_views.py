@@ -393,3 +393,22 @@ def test_the_whole_home_year_so_far_against_last_year(user, make_source):
 def test_no_whole_home_view_without_meters(logged_in, user, make_source):
     make_source(user, "Cellar", kind="sensor", metrics={"t": "°C"})
     assert 'id="home-usage"' not in logged_in.get("/").get_data(as_text=True)
+
+
+def test_the_panel_and_the_whole_home_cost_no_statement_per_period(logged_in, day_night):
+    from tests.test_performance import counting_statements
+
+    def statements(url: str) -> int:
+        logged_in.get(url, headers=HX)  # warm: breaks brought up to date, session loaded
+        with counting_statements() as found:
+            assert logged_in.get(url, headers=HX).status_code == 200
+        return len(found)
+
+    base = f"/sources/{day_night.id}/usage?period="
+    # Four months against four years of months, two weeks against 100 weeks: a statement or
+    # so depends on where the readings lie, none on the number of periods.
+    few = statements(base + "month&start=2026-06-01&end=2026-09-01")
+    assert abs(statements(base + "month&start=2023-01-01&end=2026-12-01") - few) <= 1
+    few = statements(base + "week&start=2026-11-01&end=2026-11-15")
+    assert abs(statements(base + "week&start=2025-01-01&end=2026-12-01") - few) <= 1
+    assert statements("/usage/home") <= 20
