@@ -120,10 +120,13 @@ def bar_chart(
     span: tuple[datetime, datetime] | None = None,
     include_zero: bool = True,
     line_on_value_axis: bool = False,
+    stacked: bool = False,
 ) -> Chart:
     """Lay out grouped bars (one group per period, one bar per series) and a line.
 
-    line: (instant, value) points drawn across span on their own scale (right axis).
+    stacked: the series of a period are stacked into one bar (registers of one unit, so the
+    bar's height is their total); a period's `previous` is then the stack's total a year
+    earlier. line: (instant, value) points drawn across span on their own scale (right axis).
     """
     own_axis = bool(line) and not line_on_value_axis
     chart = Chart(
@@ -137,6 +140,11 @@ def bar_chart(
         for v in (item.value, item.low, item.high, item.previous, item.mean)
         if v is not None
     ]
+    if stacked:
+        for index in range(count):
+            column = [s[index].value for s in series if s[index].value is not None]
+            values.append(sum(v for v in column if v > 0))
+            values.append(sum(v for v in column if v < 0))
     if line_on_value_axis:
         values += [v for _, v in line]
     low = min(values, default=0.0)
@@ -153,15 +161,35 @@ def bar_chart(
     chart.zero = y_of(max(bottom_value, min(0.0, top_value)))
     chart.y_ticks = [Tick(round(y_of(t), 1), label(t)) for t in ticks]
     slot = (chart.right - chart.left) / max(count, 1)
-    groups = max(len(series), 1)
+    groups = 1 if stacked else max(len(series), 1)
     gap = slot * (0.25 if count > 1 else 0.5)
     bar_w = max((slot - gap) / groups, 0.5)
     for index in range(count):
         x0 = chart.left + index * slot + gap / 2
+        above = below = 0.0  # stacked: the stack's top and bottom so far
         for number, values_of in enumerate(series):
             item = values_of[index]
-            x = x0 + number * bar_w
-            if item.value is not None:
+            x = x0 if stacked else x0 + number * bar_w
+            if item.value is not None and stacked:
+                if item.value >= 0:
+                    top, base = y_of(above + item.value), y_of(above)
+                    above += item.value
+                else:
+                    top, base = y_of(below), y_of(below + item.value)
+                    below += item.value
+                chart.bars.append(
+                    Bar(
+                        round(x, 2),
+                        round(top, 2),
+                        round(bar_w, 2),
+                        round(max(base - top, 0.5), 2),
+                        number,
+                        item.estimated,
+                        item.partial,
+                        item.title,
+                    )
+                )
+            elif item.value is not None:
                 top, base = y_of(max(item.value, 0.0) if include_zero else item.value), chart.zero
                 if item.value < 0:
                     top, base = chart.zero, y_of(item.value)

@@ -222,6 +222,12 @@ def stream_readings(
             yield timestamp, values or {}, confirmed, reading_id
 
 
+def count_readings(source: DataSource, limit: int) -> int:
+    """Return how many readings source has, counting no further than limit."""
+    found = select(Reading.id).where(Reading.data_source_id == source.id).limit(limit).subquery()
+    return db.session.scalar(select(func.count()).select_from(found)) or 0
+
+
 #: Advisory lock class of a source's breaks recompute (the other key is the source id).
 BREAKS_LOCK = 7301
 
@@ -479,6 +485,47 @@ def period_label(kind: str, period: Period) -> str:
     return f"{first.isoformat()} – {period.last_day.isoformat()}"
 
 
+def _day_month(day: date) -> str:
+    return f"{day.day} {day:%b}"
+
+
+def display_label(kind: str, period: Period) -> str:
+    """Return a label people read for a period ("Nov 2026", "24–30 Nov", "Wed 2 Dec")."""
+    first, last = period.first_day, period.last_day
+    if first is None or last is None:
+        return period_label(kind, period)
+    if kind == "day":
+        return f"{first:%a} {_day_month(first)}"
+    if kind == "month":
+        return f"{first:%b %Y}"
+    if kind == "year":
+        return str(first.year)
+    if first.month == last.month and first.year == last.year:
+        text = f"{first.day}–{_day_month(last)}"
+    else:
+        text = f"{_day_month(first)} – {_day_month(last)}"
+    return text if kind == "week" else f"{text} {last.year}"
+
+
+def month_axis_label(first: date, index: int) -> str:
+    """Return a month's axis label: "Nov", with the year on January and on the first bar."""
+    # Not on the first bar when January stands right beside it: the labels would collide.
+    with_year = first.month == 1 or (index == 0 and first.month != 12)
+    return f"{first:%b %Y}" if with_year else f"{first:%b}"
+
+
+def chart_label(kind: str, period: Period, index: int = 0) -> str:
+    """Return a short axis label for a period ("Nov", "Jan 2027", "24 Nov", "2 Dec")."""
+    first = period.first_day
+    if first is None:
+        return period_label(kind, period)
+    if kind == "month":
+        return month_axis_label(first, index)
+    if kind == "year":
+        return str(first.year)
+    return _day_month(first)
+
+
 def check_period_kind(kind: object) -> str:
     """Return kind if it is a period kind, else raise ValidationFailed (key "period")."""
     if kind not in PERIOD_KINDS:
@@ -711,6 +758,23 @@ class Span:
     complete: bool
     estimated: bool
     cost: Decimal | None
+    #: The usage of the part the readings cover, even when they do not cover it all.
+    measured: float | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One figure of a comparison: a register (or the registers' total), its unit and cost.
+
+    `cost` covers exactly `usage`: the register's own price and standing charge, or for the
+    total every register's (None when some register has no price).
+    """
+
+    label: str | None
+    usage: float | None
+    unit: str
+    cost: Decimal | None
+    total: bool = False
 
 
 @dataclass
@@ -723,13 +787,91 @@ class Comparison:
     labels: dict[str, str]
     metrics: dict[str, dict[str, Span]]
     costs: dict[str, Decimal | None]
+    tariff_metrics: tuple[str, ...] = ()
 
     def change(self, metric: str, key: str, against: str) -> float | None:
-        """Return the relative change of key against another span, e.g. +0.12 for 12% more."""
+        """Return the relative change of key against another span, e.g. +0.12 for 12% more.
+
+        None unless the readings cover both spans completely: a part-covered year against a
+        whole one is no comparison.
+        """
         now, before = self.metrics[metric].get(key), self.metrics[metric].get(against)
         if now is None or before is None or now.usage is None or not before.usage:
             return None
+        if not (now.complete and before.complete):
+            return None
         return now.usage / before.usage - 1
+
+    @property
+    def names(self) -> list[str]:
+        """Return the metrics compared, in the source's order."""
+        return [m for m in self.source.metric_names if m in self.metrics]
+
+    @property
+    def common_unit(self) -> str | None:
+        """Return the unit every register shares, or None when they differ."""
+        units = {self.source.metrics[m] for m in self.names}
+        return units.pop() if len(units) == 1 else None
+
+    def total(self, key: str) -> float | None:
+        """Return the registers' usage summed over span key (None if units differ or unknown)."""
+        if self.common_unit is None:
+            return None
+        values = [self.metrics[m][key].usage for m in self.names]
+        return None if any(v is None for v in values) else sum(values)
+
+    def has(self, key: str) -> bool:
+        """Return True when some register has a (measured) usage over span key."""
+        return any(
+            self.metrics[m][key].usage is not None or self.metrics[m][key].measured is not None
+            for m in self.names
+        )
+
+    def complete(self, key: str) -> bool:
+        """Return True when the readings cover span key for every register."""
+        return all(self.metrics[m][key].complete for m in self.names)
+
+    def lines(self, key: str) -> list[Line]:
+        """Return the figures of span key: each register labelled, then their total.
+
+        One register: a single unlabelled line with the source's cost. Several: each with its
+        own cost, then a total line (usage only when the units agree; cost only when every
+        register has a price, so a cost always covers exactly the usage beside it).
+        """
+        names = self.names
+        units = self.source.metrics
+        if len(names) == 1:
+            span = self.metrics[names[0]][key]
+            return [Line(None, span.usage, units[names[0]], self.costs.get(key))]
+        found = [
+            Line(name, self.metrics[name][key].usage, units[name], self.metrics[name][key].cost)
+            for name in names
+        ]
+        priced = set(self.tariff_metrics) == set(names)
+        total_cost = self.costs.get(key) if priced else None
+        if self.common_unit is not None or total_cost is not None:
+            found.append(
+                Line("Total", self.total(key), self.common_unit or "", total_cost, total=True)
+            )
+        return found
+
+    def total_change(self, key: str, against: str) -> float | None:
+        """Return the relative change of the registers' total (or the one register's)."""
+        names = self.names
+        if len(names) == 1:
+            return self.change(names[0], key, against)
+        now, before = self.total(key), self.total(against)
+        if now is None or not before or not (self.complete(key) and self.complete(against)):
+            return None
+        return now / before - 1
+
+    def incomparable(self, key: str, against: str) -> bool:
+        """Return True when both spans have figures but the readings cover one only in part."""
+        return (
+            self.has(key)
+            and self.has(against)
+            and not (self.complete(key) and self.complete(against))
+        )
 
 
 def compare(source: DataSource, now: datetime | None = None) -> Comparison:
@@ -738,6 +880,41 @@ def compare(source: DataSource, now: datetime | None = None) -> Comparison:
     "So far" ends at the last reading this month (or now), and the year-ago spans end at the
     same local date and time a year earlier, so the comparisons are like for like.
     """
+    spans, labels, last = _comparison_spans(source, now)
+    keys = list(spans)
+    usage = usage_over(source, [spans[k] for k in keys])
+    metrics: dict[str, dict[str, Span]] = {}
+    costs: dict[str, Decimal | None] = {k: None for k in keys}
+    for metric, found in usage.meter.items():
+        metrics[metric] = {}
+        for key, item in zip(keys, found.periods, strict=True):
+            measured = key == "this_month" or key == "year_to_date"
+            value = item.measured_usage if measured else item.usage
+            cost = item.measured_cost if measured else item.cost
+            metrics[metric][key] = Span(
+                item.period,
+                value,
+                item.complete,
+                item.estimated,
+                cost.total if cost is not None else None,
+                item.measured_usage,
+            )
+    for index, key in enumerate(keys):
+        total: Decimal | None = None
+        for metric in usage.tariff_metrics:
+            span = metrics[metric][keys[index]]
+            if span.cost is None:
+                total = None
+                break
+            total = (total or Decimal(0)) + span.cost
+        costs[key] = total
+    return Comparison(source, last, usage.currency, labels, metrics, costs, usage.tariff_metrics)
+
+
+def _comparison_spans(
+    source: DataSource, now: datetime | None
+) -> tuple[dict[str, Period], dict[str, str], datetime | None]:
+    """Return compare's spans, their labels and the source's last reading up to now."""
     zone = source_zone(source)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     month = period_containing("month", now, zone)
@@ -774,33 +951,131 @@ def compare(source: DataSource, now: datetime | None = None) -> Comparison:
         "year_to_date": f"{month.first_day.year} to date",
         "last_year_to_date": f"{month.first_day.year - 1}, same days",
     }
-    keys = list(spans)
-    usage = usage_over(source, [spans[k] for k in keys])
-    metrics: dict[str, dict[str, Span]] = {}
-    costs: dict[str, Decimal | None] = {k: None for k in keys}
-    for metric, found in usage.meter.items():
-        metrics[metric] = {}
-        for key, item in zip(keys, found.periods, strict=True):
-            measured = key == "this_month" or key == "year_to_date"
-            value = item.measured_usage if measured else item.usage
-            cost = item.measured_cost if measured else item.cost
-            metrics[metric][key] = Span(
-                item.period,
-                value,
-                item.complete,
-                item.estimated,
-                cost.total if cost is not None else None,
+    return spans, labels, last
+
+
+# ---- The whole home -------------------------------------------------------------------------
+
+#: Months the whole-home view shows: this one and the twelve before.
+HOME_MONTHS = 13
+
+
+@dataclass
+class HomeCosts:
+    """A home's meters' costs per month, the year so far against last year, and the balance.
+
+    `costs[source_id][i]` is the cost of month i (the measured part, flagged in `partial`,
+    when the readings cover the month only in part; None with no readings or no price).
+    """
+
+    currency: str
+    months: list[date]
+    sources: list[DataSource] = field(default_factory=list)
+    unpriced: list[DataSource] = field(default_factory=list)
+    costs: dict[int, list[Decimal | None]] = field(default_factory=dict)
+    partial: dict[int, list[bool]] = field(default_factory=dict)
+    year: int = 0
+    year_to_date: Decimal | None = None
+    last_year_to_date: Decimal | None = None
+    #: Sources whose readings cover this year or last year's same days only in part.
+    incomplete: list[DataSource] = field(default_factory=list)
+    projections: list[tuple[DataSource, YearProjection]] = field(default_factory=list)
+
+    def month_total(self, index: int) -> Decimal | None:
+        """Return month index's cost over every source that has one."""
+        found = [c[index] for c in self.costs.values() if c[index] is not None]
+        return sum(found, Decimal(0)) if found else None
+
+    def month_partial(self, index: int) -> bool:
+        """Return True when some source's figure for month index is a measured part."""
+        return any(flags[index] for flags in self.partial.values())
+
+    @property
+    def change(self) -> float | None:
+        """Return the year so far's change against last year's same days (None if unsure)."""
+        if self.incomplete or not self.last_year_to_date or self.year_to_date is None:
+            return None
+        return float(self.year_to_date / self.last_year_to_date) - 1
+
+    @property
+    def balance(self) -> Decimal | None:
+        """Return the billing years' projected balances added up (None if none is known)."""
+        found = [p.balance for _, p in self.projections if p.balance is not None]
+        return sum(found, Decimal(0)) if found else None
+
+    @property
+    def has_costs(self) -> bool:
+        """Return True when some month has a cost."""
+        return any(c is not None for costs in self.costs.values() for c in costs)
+
+
+def _add_cost(total: Decimal | None, cost: Cost | None) -> Decimal | None:
+    return None if total is None or cost is None else total + cost.total
+
+
+def home_costs(sources: Sequence[DataSource], now: datetime | None = None) -> HomeCosts:
+    """Return the meters' costs per month, the year so far against last year, and balances.
+
+    One usage pass per meter (thirteen months and the two year-to-date spans together), and
+    one more for a meter with a billing year. Sources in another currency than the first
+    meter's are left out of the sums (listed as unpriced).
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    meters = [s for s in sources if s.kind == "meter"]
+    currency = currency_of(meters[0]) if meters else "EUR"
+    result = HomeCosts(currency, [])
+    for source in meters:
+        zone = source_zone(source)
+        current = period_containing("month", now, zone)
+        months = [current]
+        while len(months) < HOME_MONTHS:
+            months.insert(
+                0, period_containing("month", months[0].start - timedelta(seconds=1), zone)
             )
-    for index, key in enumerate(keys):
-        total: Decimal | None = None
-        for metric in usage.tariff_metrics:
-            span = metrics[metric][keys[index]]
-            if span.cost is None:
-                total = None
-                break
-            total = (total or Decimal(0)) + span.cost
-        costs[key] = total
-    return Comparison(source, last, usage.currency, labels, metrics, costs)
+        if not result.months:
+            result.months = [m.first_day for m in months]
+            result.year = current.first_day.year
+        plans = tariff_plans(source)
+        if not plans or currency_of(source) != currency:
+            result.unpriced.append(source)
+            continue
+        spans, _, _ = _comparison_spans(source, now)
+        wanted = [*months, spans["year_to_date"], spans["last_year_to_date"]]
+        report = _meter_report(source, wanted, meter_config(source), plans)
+        priced = [m for m in source.metric_names if m in plans]
+        costs: list[Decimal | None] = []
+        partial: list[bool] = []
+        for index in range(len(months)):
+            total: Decimal | None = Decimal(0)
+            whole = True
+            for metric in priced:
+                item = report.metrics[metric].periods[index]
+                whole = whole and item.complete
+                total = _add_cost(total, item.cost if item.complete else item.measured_cost)
+            costs.append(total)
+            partial.append(total is not None and not whole)
+        ytd: Decimal | None = Decimal(0)
+        last_ytd: Decimal | None = Decimal(0)
+        complete = True
+        for metric in priced:
+            now_item, before = report.metrics[metric].periods[-2:]
+            ytd = _add_cost(ytd, now_item.measured_cost)
+            last_ytd = _add_cost(last_ytd, before.measured_cost)
+            complete = complete and now_item.complete and before.complete
+        result.sources.append(source)
+        result.costs[source.id] = costs
+        result.partial[source.id] = partial
+        if ytd is not None:
+            result.year_to_date = (result.year_to_date or Decimal(0)) + ytd
+        if last_ytd is not None:
+            result.last_year_to_date = (result.last_year_to_date or Decimal(0)) + last_ytd
+        if not complete and (ytd is not None or last_ytd is not None):
+            result.incomplete.append(source)
+        if source.billing_year_start is not None:
+            found = projection(source, now)
+            if found is not None:
+                result.projections.append((source, found))
+    return result
 
 
 def _shift_years(instant: datetime, years: int, zone: ZoneInfo) -> datetime:
@@ -1254,19 +1529,26 @@ __all__ = [
     "CURRENCIES",
     "Comparison",
     "Cost",
+    "HomeCosts",
+    "Line",
     "SourceUsage",
     "Span",
     "check_period_kind",
     "compare",
+    "count_readings",
     "create_swap",
     "create_tariff",
     "currency_of",
+    "chart_label",
     "default_range",
+    "display_label",
     "delete_swap",
     "delete_tariff",
     "get_swap",
     "get_tariff",
+    "home_costs",
     "meter_config",
+    "month_axis_label",
     "period_label",
     "projection",
     "rename_metrics",

@@ -720,7 +720,8 @@ def test_the_worked_example_in_the_docs():
     months = periods_between("month", date(2025, 12, 1), date(2026, 3, 1), BERLIN)
     report = meter_usage(readings, months, ["import"], config, {"import": plan})
     december, january, february = report.metrics["import"].periods
-    assert january.usage == pytest.approx(310.0) and january.estimated
+    # Both ends of January lie 4.5 days from a reading: solid, not estimated.
+    assert january.usage == pytest.approx(310.0) and not january.estimated
     assert (money(january.cost.energy), money(january.cost.standing)) == (
         Decimal("99.40"),
         Decimal("14.75"),
@@ -761,3 +762,30 @@ def test_estimated_depends_on_the_gap_relative_to_the_period():
     assert all(p.estimated for p in daily)
     assert not any(p.estimated for p in monthly)
     assert sum(p.usage for p in monthly) == pytest.approx(100.0 / 7 * (28 + 31))
+
+
+@pytest.mark.parametrize(
+    ("day", "estimated"),
+    [(1, False), (3, False), (5, False), (27, False), (9, True), (15, True), (20, True)],
+)
+def test_monthly_readings_near_the_first_leave_months_solid(day, estimated):
+    # Read once a month on the same day: a month is a guess only when that day is far from
+    # its edges (more than a fifth of the month, about six days).
+    readings = [
+        (datetime(2026 + (m - 1) // 12, (m - 1) % 12 + 1, day, 8, tzinfo=UTC), {"m": 30.0 * m})
+        for m in range(1, 14)
+    ]
+    months = periods_between("month", date(2026, 3, 1), date(2026, 11, 1), "UTC")
+    found = meter_usage(readings, months, ["m"]).metrics["m"].periods
+    assert [p.estimated for p in found] == [estimated] * 8
+
+
+def test_readings_every_two_weeks_leave_most_months_solid():
+    start = datetime(2026, 1, 3, 18, tzinfo=UTC)
+    readings = [(start + timedelta(days=14 * i), {"m": 10.0 * i}) for i in range(30)]
+    months = periods_between("month", date(2026, 2, 1), date(2027, 1, 1), "UTC")
+    found = meter_usage(readings, months, ["m"]).metrics["m"].periods
+    assert sum(p.estimated for p in found) <= 3
+    # Daily bars from the same readings stay estimates.
+    days = periods_between("day", date(2026, 3, 5), date(2026, 3, 10), "UTC")
+    assert all(p.estimated for p in meter_usage(readings, days, ["m"]).metrics["m"].periods)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from homelog import charts, consumption, htmx, readings, timeutil
+from homelog import charts, consumption, datasources, htmx, locations, readings, timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.sources.routes import READINGS_CHANGED, _fragment, _redirect, _source_or_404, bp
@@ -118,21 +118,33 @@ def _last_year(source, result: consumption.SourceUsage):
     return consumption.usage_over(source, shifted)
 
 
+ESTIMATED_HINT = (
+    "Estimated: an edge of this period lies far from any reading, so how the usage between "
+    "the readings on either side is split across the edge is a guess (spread evenly). The "
+    "total across the readings is exact."
+)
+PARTIAL_HINT = "Readings cover only part of this period: this is the measured part."
+
+
 def _rows(result: consumption.SourceUsage, previous) -> list[Row]:
     rows = []
     costs = result.period_costs()
     for index, period in enumerate(result.periods):
         row = Row(
-            consumption.period_label(result.kind, period),
+            consumption.display_label(result.kind, period),
             period,
             cost=costs[index] if result.has_costs else None,
         )
         for metric in result.metrics:
             if result.source.kind == "sensor":
                 s = result.sensor[metric][index]
+                if s.count == 0:
+                    # No reading inside: the line across the gap is no statistic.
+                    row.cells[metric] = Cell(None)
+                    continue
                 row.cells[metric] = Cell(
                     s.average,
-                    not s.complete and s.count > 0,
+                    not s.complete,
                     s.estimated,
                     minimum=s.minimum,
                     maximum=s.maximum,
@@ -141,6 +153,8 @@ def _rows(result: consumption.SourceUsage, previous) -> list[Row]:
             p = result.meter[metric].periods[index]
             value = p.usage if p.complete else p.measured_usage
             cost = p.cost if p.complete else p.measured_cost
+            if not p.complete and p.measured_start == p.measured_end:
+                value = cost = None  # one reading: no span measured yet
             before = None
             if previous is not None:
                 before = previous.meter[metric].periods[index].usage
@@ -155,58 +169,130 @@ def _rows(result: consumption.SourceUsage, previous) -> list[Row]:
     return rows
 
 
-def _charts(result: consumption.SourceUsage, rows: list[Row]) -> list[charts.Chart]:
+def _has_figures(result: consumption.SourceUsage, rows: list[Row]) -> bool:
+    """Return True when some period has a usage or a statistic to show."""
+    return any(cell.value is not None for row in rows for cell in row.cells.values())
+
+
+def _bar_title(row: Row, metric: str, cell: Cell, unit: str) -> str:
+    title = f"{row.label}: {metric} {amount_filter(cell.value)} {unit}".rstrip()
+    if cell.partial:
+        title += " (so far: readings cover only part of this period)"
+    if cell.estimated:
+        title += ". " + ESTIMATED_HINT
+    return title
+
+
+@dataclass
+class ChartGroup:
+    """One chart (wide and narrow) of the metrics that share a unit, and its legend."""
+
+    unit: str
+    metrics: list[str]
+    wide: charts.Chart
+    narrow: charts.Chart
+    title: str
+    line_metric: str | None = None
+
+
+def _charts(
+    result: consumption.SourceUsage, rows: list[Row], with_line: bool, has_last_year: bool
+) -> list[ChartGroup]:
+    """Return the charts: a meter's registers of one unit stacked; a sensor's metrics each."""
     units = result.source.metrics
     sensor = result.source.kind == "sensor"
-    # Sensor metrics rarely share a unit (°C and %): chart the first, tabulate them all.
-    metrics = result.metrics[:1] if sensor else result.metrics[:MAX_CHART_SERIES]
-    series = []
-    for metric in metrics:
-        values = []
-        for row in rows:
-            cell = row.cells[metric]
-            title = f"{row.label}: {metric} {amount_filter(cell.value)} {units[metric]}"
-            if cell.estimated:
-                title += " (estimated)"
-            if cell.partial:
-                title += " (so far)"
-            if sensor:
-                values.append(
-                    charts.Value(
-                        None, low=cell.minimum, high=cell.maximum, mean=cell.value, title=title
-                    )
-                )
-            else:
-                values.append(
-                    charts.Value(
-                        cell.value,
-                        cell.estimated,
-                        cell.partial,
-                        previous=cell.last_year,
-                        title=title,
-                    )
-                )
-        series.append(values)
+    if sensor:
+        groups = [(units[m], [m]) for m in result.metrics]
+    else:
+        by_unit: dict[str, list[str]] = {}
+        for metric in result.metrics:
+            by_unit.setdefault(units[metric], []).append(metric)
+        groups = list(by_unit.items())
     labels = [
-        row.label if result.kind != "cycle" else f"{row.period.first_day:%b %d}" for row in rows
+        consumption.chart_label(result.kind, row.period, index) for index, row in enumerate(rows)
     ]
-    if result.kind == "day":
-        labels = [f"{row.period.first_day:%d %b}" for row in rows]
-    line = result.line.get(result.metrics[0], []) if result.metrics else []
-    span = (result.periods[0].start, result.periods[-1].end) if result.periods else None
-    options = {"line": line, "span": span, "include_zero": not sensor, "line_on_value_axis": sensor}
-    wide = charts.bar_chart(labels, series, width=760, height=280, max_labels=12, **options)
-    narrow = charts.bar_chart(labels, series, width=360, height=230, max_labels=4, **options)
-    return [wide, narrow]
+    span = (result.periods[0].start, result.periods[-1].end)
+    found = []
+    kind_name = PERIOD_NAMES[result.kind].lower()
+    for unit, metrics in groups[:MAX_CHART_SERIES]:
+        series = []
+        for number, metric in enumerate(metrics):
+            values = []
+            for row in rows:
+                cell = row.cells[metric]
+                title = _bar_title(row, metric, cell, unit)
+                if sensor:
+                    values.append(
+                        charts.Value(
+                            None,
+                            cell.estimated,
+                            low=cell.minimum,
+                            high=cell.maximum,
+                            mean=cell.value,
+                            title=title,
+                        )
+                    )
+                    continue
+                previous = None
+                if has_last_year and number == 0:
+                    # The stack's total a year earlier, drawn once across the stack.
+                    earlier = [row.cells[m].last_year for m in metrics]
+                    if all(v is not None for v in earlier):
+                        previous = sum(earlier)
+                values.append(
+                    charts.Value(
+                        cell.value, cell.estimated, cell.partial, previous=previous, title=title
+                    )
+                )
+            series.append(values)
+        line_metric = metrics[0] if with_line else None
+        line = result.line.get(line_metric, []) if line_metric else []
+        options = {
+            "line": line,
+            "span": span,
+            "include_zero": not sensor,
+            "line_on_value_axis": sensor,
+            "stacked": not sensor,
+        }
+        what = "Usage" if not sensor else f"Range and average of {metrics[0]}"
+        if not sensor and len(metrics) > 1:
+            what = f"Usage of {' + '.join(metrics)} stacked"
+        title = (
+            f"{what} per {kind_name}, {rows[0].label} to {rows[-1].label}; "
+            "the table below has the numbers."
+        )
+        found.append(
+            ChartGroup(
+                unit,
+                metrics,
+                charts.bar_chart(labels, series, width=760, height=280, max_labels=12, **options),
+                charts.bar_chart(labels, series, width=360, height=230, max_labels=4, **options),
+                title,
+                line_metric if line else None,
+            )
+        )
+    return found
 
 
-def _panel_context(source, kind: str, start: date | None, end: date | None) -> dict:
+def _panel_context(
+    source, kind: str, start: date | None, end: date | None, with_line: bool = False
+) -> dict:
     try:
-        result = consumption.usage_for(source, kind, start, end, line_points=LINE_POINTS)
+        result = consumption.usage_for(
+            source,
+            kind,
+            start,
+            end,
+            line_points=LINE_POINTS if with_line else 0,
+        )
     except ValidationFailed as error:
         abort(400, " ".join(m for messages in error.errors.values() for m in messages))
     previous = _last_year(source, result)
     rows = _rows(result, previous)
+    has_figures = _has_figures(result, rows)
+    has_last_year = previous is not None and any(
+        cell.last_year is not None for row in rows for cell in row.cells.values()
+    )
     first = result.periods[0].first_day
     after = result.periods[-1].last_day + timedelta(days=1)
     length = after - first
@@ -216,16 +302,21 @@ def _panel_context(source, kind: str, start: date | None, end: date | None) -> d
         "rows": rows,
         "kind": kind,
         "period_names": PERIOD_NAMES,
-        "charts": _charts(result, rows) if rows else [],
-        "has_last_year": previous is not None,
+        "charts": _charts(result, rows, with_line, has_last_year) if has_figures else [],
+        "has_figures": has_figures,
+        "readings_count": None if has_figures else consumption.count_readings(source, 2),
+        "has_last_year": has_last_year,
+        "with_line": with_line,
         "earlier": {"start": (first - length).isoformat(), "end": first.isoformat()},
         "later": {"start": after.isoformat(), "end": (after + length).isoformat()},
         "start": start,
         "end": end,
         "comparison": None,
         "projection": None,
+        "estimated_hint": ESTIMATED_HINT,
+        "partial_hint": PARTIAL_HINT,
     }
-    if source.kind == "meter":
+    if source.kind == "meter" and (has_figures or context["readings_count"] >= 2):
         context["comparison"] = consumption.compare(source)
         if source.billing_year_start is not None:
             context["projection"] = consumption.projection(source)
@@ -240,7 +331,8 @@ def usage(source_id: int):
     kind = request.args.get("period") or ("month" if source.kind == "meter" else "day")
     if kind not in PERIOD_NAMES:
         abort(400, "Choose day, week, month, year or cycle.")
-    context = _panel_context(source, kind, _parse_day("start"), _parse_day("end"))
+    with_line = request.args.get("line") == "1"
+    context = _panel_context(source, kind, _parse_day("start"), _parse_day("end"), with_line)
     if htmx.is_fragment_request():
         return _fragment("sources/_usage_panel.html", **context)
     return render_template("sources/usage.html", **context)
@@ -255,6 +347,65 @@ def usage_summary(source_id: int):
         return redirect(url_for("sources.usage", source_id=source.id))
     comparison = consumption.compare(source) if source.kind == "meter" else None
     return _fragment("sources/_usage_summary.html", source=source, comparison=comparison)
+
+
+# ---- The whole home -------------------------------------------------------------------------
+
+
+@dataclass
+class HomeView:
+    """One home's costs on the dashboard: the figures and their chart (wide and narrow)."""
+
+    group: object
+    costs: consumption.HomeCosts
+    labels: list[str]
+    wide: charts.Chart | None = None
+    narrow: charts.Chart | None = None
+
+
+def _home_chart(costs: consumption.HomeCosts, labels: list[str], width: int, height: int, ticks):
+    series = []
+    for source in costs.sources:
+        values = []
+        for index, label in enumerate(labels):
+            cost = costs.costs[source.id][index]
+            title = f"{label}: {source.name} {money_filter(cost, costs.currency)}"
+            if costs.partial[source.id][index]:
+                title += " (so far: readings cover only part of the month)"
+            values.append(
+                charts.Value(
+                    float(cost) if cost is not None else None,
+                    partial=costs.partial[source.id][index],
+                    title=title,
+                )
+            )
+        series.append(values)
+    axis = [consumption.month_axis_label(day, index) for index, day in enumerate(costs.months)]
+    return charts.bar_chart(
+        axis, series, width=width, height=height, max_labels=ticks, stacked=True
+    )
+
+
+@bp.route("/usage/home")
+@login_required
+def home_usage():
+    """Show every meter's costs per month by home, the year so far and the projected balance."""
+    sources = db.session.scalars(datasources.visible_sources(current_user)).all()
+    views = []
+    for group in locations.group_sources(current_user, sources):
+        if not any(s.kind == "meter" for s in group.sources):
+            continue
+        costs = consumption.home_costs(group.sources)
+        labels = [f"{day:%b %Y}" for day in costs.months]
+        view = HomeView(group, costs, labels)
+        if costs.has_costs:
+            view.wide = _home_chart(costs, labels, 760, 260, 13)
+            view.narrow = _home_chart(costs, labels, 360, 220, 5)
+        views.append(view)
+    context = {"views": views, "several": len(views) > 1}
+    if htmx.is_fragment_request():
+        return _fragment("sources/_home_usage.html", **context)
+    return render_template("sources/home_usage.html", **context)
 
 
 @bp.route("/sources/<int:source_id>/readings/<reading_id>/confirm", methods=["POST"])

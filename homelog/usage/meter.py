@@ -12,9 +12,10 @@ Rules (docs/usage.md has the worked example):
   when both ends lie within the readings (`complete`); otherwise `measured_usage` covers the
   part of the period between the first and last reading (e.g. "this month so far").
 - `estimated`: an end of the period was interpolated between readings further apart than
-  `max_gap` (default 2 days) and than a quarter of the period itself, so the split of usage
-  across that gap is a guess that matters (weekly readings make daily bars estimates, not
-  monthly ones).
+  `max_gap` (default 2 days), and the nearest of them is more than a fifth of the period away
+  (about six days for a month), so the split of usage across that gap is a guess that
+  matters. Weekly readings make daily bars estimates, not monthly ones; monthly readings
+  taken within a few days of the 1st leave months solid.
 - A swap (meter replaced) is a known point of the register: the old meter's final value at
   the swap instant; readings from that instant on are the new meter's, continued from there.
 - A rollover (a register that wraps, e.g. to 0 after 99999.9: `rollover_at` 100000) is a
@@ -40,8 +41,9 @@ from homelog.usage.periods import Period
 from homelog.usage.tariffs import Cost, TariffPlan
 
 INF = math.inf
-# A boundary interpolated across a gap longer than this share of the period marks it estimated.
-LONG_GAP_SHARE = 0.25
+# A boundary interpolated across a long gap marks its period estimated when the nearest
+# reading is further from it than this share of the period.
+NEAR_SHARE = 0.2
 
 #: A reading as the engine takes it: (timestamp, {metric: value}[, confirmed[, key]]).
 #: `key` (e.g. the reading's id) is echoed back in SuspectReading.
@@ -189,6 +191,7 @@ class _Track:
         "next_bound",
         "values",
         "gaps",
+        "nears",
         "bases",
         "wraps",
         "check_drops",
@@ -221,6 +224,8 @@ class _Track:
         self.values: list[float | None] = [None] * self.count
         # Per boundary: 0.0 when a reading is at it, else the span of the surrounding readings.
         self.gaps: list[float] = [0.0] * self.count
+        # Per boundary: how far the nearest reading is (0.0 when one is at it).
+        self.nears: list[float] = [0.0] * self.count
         self.bases: list[float] = [0.0] * self.count
         self.wraps: list[float | None] = [None] * self.count
         self.check_drops = check_drops
@@ -254,7 +259,7 @@ class _Track:
 
     def _reach(self, t: float, value: float) -> None:
         """Fill every boundary up to t, interpolating from the previous point."""
-        bounds, values, gaps = self.bounds, self.values, self.gaps
+        bounds, values, gaps, nears = self.bounds, self.values, self.gaps, self.nears
         pt, pv = self.pt, self.pv
         index, bound = self.index, self.next_bound
         while bound <= t:
@@ -263,6 +268,7 @@ class _Track:
             elif pt is not None:
                 values[index] = pv + (value - pv) * ((bound - pt) / (t - pt))
                 gaps[index] = t - pt
+                nears[index] = min(bound - pt, t - bound)
             self.bases[index] = self.base
             self.wraps[index] = self.wrap
             index += 1
@@ -418,14 +424,18 @@ def _period_usage(
             return PeriodUsage(period, None, False, False, _utc(first), _utc(first), None)
         return PeriodUsage(period, None, False, False)
     i, j = index[start], index[end]
-    values, gaps = track.values, track.gaps
+    values, gaps, nears = track.values, track.gaps, track.nears
     from_t, to_t = max(start, first), min(end, last)
     from_v = values[i] if start >= first else track.first_v
     to_v = values[j] if end <= last else track.pv
     # A long gap matters relative to the period: three days between readings make a day's
-    # usage a guess, but barely move a month's.
-    threshold = max(max_gap, (end - start) * LONG_GAP_SHARE)
-    estimated = (start >= first and gaps[i] > threshold) or (end <= last and gaps[j] > threshold)
+    # usage a guess, but a reading three days from the 1st barely moves a month's.
+    near = (end - start) * NEAR_SHARE
+
+    def guessed(k: int) -> bool:
+        return gaps[k] > max_gap and nears[k] > near
+
+    estimated = (start >= first and guessed(i)) or (end <= last and guessed(j))
     complete = start >= first and end <= last
     measured = to_v - from_v
 

@@ -71,7 +71,7 @@ def test_the_worked_example_through_the_api(client, api_headers, meter):
     assert [m["label"] for m in months] == ["2025-12", "2026-01", "2026-02"]
     january = months[1]
     assert january["usage"] == pytest.approx(310.0)
-    assert january["complete"] and january["estimated"]
+    assert january["complete"] and not january["estimated"]
     assert january["cost"] == {"energy": "99.40", "standing": "14.75", "total": "114.15"}
     assert months[0]["usage"] is None and months[0]["measured_usage"] == pytest.approx(45.0)
     assert months[0]["cost"] is None and months[0]["measured_cost"]["total"] == "15.53"

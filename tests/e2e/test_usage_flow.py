@@ -21,7 +21,7 @@ def test_chart_updates_when_a_reading_is_added(page, user, make_source, make_rea
     source_page_ready(page)
     panel = page.locator("#usage-panel")
     expect(panel.locator("svg.chart-wide")).to_be_visible()
-    month = timeutil.to_local(now, timeutil.zone(user.timezone)).strftime("%Y-%m")
+    month = timeutil.to_local(now, timeutil.zone(user.timezone)).strftime("%b %Y")
     this_month = panel.locator(".usage-table tbody tr", has=page.locator(f"th:text-is('{month}')"))
     before = this_month.inner_text()
     page.evaluate("window.__samePage = true")
