@@ -15,11 +15,12 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
+from homelog import timeutil
 from homelog.consumption import source_zone
 from homelog.extensions import db
 from homelog.importer import NOTE, NOTE_HEADERS, match_column
 from homelog.models import DataSource, Reading
-from homelog.readings import clean_timestamp, format_value
+from homelog.readings import format_value
 
 CHUNK_ROWS = 2000
 
@@ -64,9 +65,9 @@ def iter_csv(
         Reading.data_source_id == source.id
     )
     if start is not None:
-        query = query.where(Reading.timestamp >= clean_timestamp(start))
+        query = query.where(Reading.timestamp >= timeutil.clamp(start))
     if end is not None:
-        query = query.where(Reading.timestamp < clean_timestamp(end))
+        query = query.where(Reading.timestamp < timeutil.clamp(end))
     query = query.order_by(Reading.timestamp, Reading.id).execution_options(yield_per=CHUNK_ROWS)
 
     def chunks() -> Iterator[str]:

@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from homelog import hotpath
+from homelog import hotpath, timeutil
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.forms import parse_number
@@ -47,7 +47,7 @@ from homelog.usage.meter import is_rollover, register_sizes
 MAX_NOTE_LENGTH = 500
 # No household meter or sensor gets near this; larger numbers are typos or junk.
 MAX_ABS_VALUE = 1e15
-MIN_YEAR, MAX_YEAR = 1900, 2999
+MIN_YEAR, MAX_YEAR = timeutil.MIN_YEAR, timeutil.MAX_YEAR
 MAX_PAGE_SIZE = 500
 
 
@@ -126,17 +126,17 @@ def clean_timestamp(timestamp: object) -> datetime:
     """Return timestamp (an aware datetime) in UTC.
 
     Raises:
-        ValidationFailed: not a datetime, without a timezone, or outside years 1900-2999.
+        ValidationFailed: not a datetime, without a timezone, or outside the supported range
+            (homelog.timeutil).
     """
     if not isinstance(timestamp, datetime):
         raise ValidationFailed({"timestamp": ["Enter a date and time."]})
     if timestamp.tzinfo is None or timestamp.utcoffset() is None:
         raise ValidationFailed({"timestamp": ["Give the time with its timezone."]})
-    if not MIN_YEAR <= timestamp.year <= MAX_YEAR:
-        raise ValidationFailed(
-            {"timestamp": [f"Enter a date between the years {MIN_YEAR} and {MAX_YEAR}."]}
-        )
-    return timestamp.astimezone(UTC)
+    try:
+        return timeutil.check_time(timestamp).astimezone(UTC)
+    except ValueError as error:
+        raise ValidationFailed({"timestamp": [str(error)]}) from None
 
 
 def clean_note(note: object) -> str | None:
