@@ -100,9 +100,7 @@ def test_value_at_the_ends_of_the_range_answers(
 
 
 @pytest.mark.parametrize("stamp", OUTSIDE)
-def test_a_reading_outside_the_range_is_a_422_in_the_api(
-    client, headers, user, make_source, stamp
-):
+def test_a_reading_outside_the_range_is_a_422_in_the_api(client, headers, user, make_source, stamp):
     source = make_source(user)
     response = client.post(
         f"/api/sources/{source.id}/readings",
