@@ -291,6 +291,9 @@ class ReadingsQuery(Query):
     cursor: str | None = Field(
         None, max_length=200, description='From the `Link: rel="next"` of the previous page.'
     )
+    offset: int = Field(
+        0, ge=0, le=2**31 - 1, description="Readings to skip (after the cursor, if any)."
+    )
     start: Timestamp | None = Field(None, description="Only readings at or after this time.")
     end: Timestamp | None = Field(None, description="Only readings before this time.")
 
