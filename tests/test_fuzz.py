@@ -24,58 +24,50 @@ from homelog.models import Location, LocationMember, MeterEvent, Tariff
 from homelog.web import MAX_JSON_DEPTH
 
 LONG = "x" * 100_000
+# Right-to-left override, other control characters, a line separator and emoji, in one text.
+ODD = "\u202egnp.exe\u202c\x01\x08\x1b[2J\x7f\u0085\u2028🔥💧⚡\u200d👩‍👩‍👧"
 TEXT_EDGES = [
     "\x00",
-    "a\x00b",
     LONG,
-    "\u202egnp.exe\u202c",  # right-to-left override
-    "\x01\x08\x1b[2J\x7f\u0085\u2028",  # control characters
+    ODD,
     "\r\n\t=1+1",
-    "🔥💧⚡\u200d👩‍👩‍👧",
     "1e308",
     "-1e308",
     "NaN",
-    "-Infinity",
     "0001-01-01T00:00",
     "9999-12-31T23:59:59",
-    "0001-01-01",
     "9999-12-31",
     "-1",
-    "2147483648",
     "99999999999999999999999",
     "",
 ]
+# The values most likely to break what reads them, for the wider sweeps.
+SHORT_EDGES = ["\x00", LONG, ODD, "NaN", "0001-01-01T00:00", "9999-12-31"]
 NESTED = json.loads("[" * (MAX_JSON_DEPTH - 2) + "]" * (MAX_JSON_DEPTH - 2))
 JSON_EDGES = [
-    *[text for text in TEXT_EDGES if text != LONG],
+    "\x00",
     LONG,
+    ODD,
+    "1e308",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-12:00",
+    "-1",
+    "",
     1e308,
     -1e308,
     float("nan"),
-    float("inf"),
-    0,
-    -1,
-    2**31,
     2**63,
-    0.1,
     True,
     None,
     [],
-    {},
-    {"\x00": "\x00"},
+    {"\x00": 1},
     NESTED,
 ]
 RAW_BODIES = [
     b'["\\u0000",' + b"[" * 2000,
-    b"[" * 2000 + b"]" * 2000,
     b'{"a":' * 2000 + b"1" + b"}" * 2000,
     b"NaN",
-    b"1e999",
-    b'"\\ud800"',
-    b"\xff\xfe\x00",
-    b"",
     b"{",
-    b"[]",
 ]
 # The query names any page or operation reads; every one gets each edge value.
 PAGE_QUERY = [
@@ -276,19 +268,13 @@ def test_no_route_answers_5xx_to_edge_values(
             query_names = list(op.query.model_fields) if op and op.query else PAGE_QUERY
             body_names = list(op.body.model_fields) if op and op.body else []
             # Path variables out of range and of the wrong shape.
-            for bad in (2**63, 0):
-                send(
-                    method,
-                    world.url(rule.rule, **dict.fromkeys(world.ids, bad)),
-                    "path",
-                    headers=headers,
-                )
-            send(method, world.url(rule.rule, reading_id="not-a-uuid\x00"), "path", headers=headers)
-            values = JSON_EDGES if api else TEXT_EDGES
+            bad = {**dict.fromkeys(world.ids, 2**63), "reading_id": "not-a-uuid\x00"}
+            send(method, world.url(rule.rule, **bad), "path", headers=headers)
+            values = JSON_EDGES if api else SHORT_EDGES
             if rule.endpoint in PASSWORD_CHECKS:
                 values = values[::3]
             elif api and method == "GET" and not (op and op.query):
-                values = ["\x00", "9999-12-31", LONG]  # no query parameters to reach
+                values = ["\x00", LONG]  # no query parameters to reach
             for value in values:
                 text = value if isinstance(value, str) else json.dumps(value)
                 query = dict.fromkeys(query_names, text[:2000])
@@ -333,7 +319,7 @@ def test_no_route_answers_5xx_to_edge_values(
             elif method != "GET" and url in forms:
                 # One field at a time, the others as the page filled them.
                 fields = {k: v for k, v in forms[url].items() if k != "csrf_token"}
-                step = 9 if rule.endpoint in PASSWORD_CHECKS else 3
+                step = 9 if rule.endpoint in PASSWORD_CHECKS else 4
                 for index, name in enumerate(fields):
                     for value in TEXT_EDGES[index % step :: step]:
                         send(method, url, f"{name} = {value[:40]!r}", data={**fields, name: value})
@@ -347,5 +333,6 @@ def test_no_route_answers_5xx_to_edge_values(
                     )
             if DESTRUCTIVE.search(rule.endpoint) or rule.endpoint in ("api.update_user",):
                 world.sign_in()  # the route may have ended the session or revoked the token
-    assert sent > 2000
+    assert sent > 1000
+    print(f"{sent} requests")
     assert not failures, f"{len(failures)} of {sent} requests failed:\n" + "\n".join(failures)
