@@ -63,7 +63,7 @@ MAX_PERIODS = 4000
 MAX_PRICE = Decimal("999999.999999")
 MAX_ADVANCE = Decimal("9999999999.99")
 MAX_REGISTER = 1e15
-MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)
+MIN_DATE, MAX_DATE = timeutil.FIRST_DAY, timeutil.LAST_DAY
 CURRENCIES = (
     "EUR",
     "USD",
@@ -1180,7 +1180,7 @@ def _date(value: object, key: str, errors: dict, required: bool = True) -> date 
         errors.setdefault(key, []).append("Enter a date like 2026-03-31.")
         return None
     if not MIN_DATE <= value <= MAX_DATE:
-        errors.setdefault(key, []).append("Enter a date between the years 1900 and 2999.")
+        errors.setdefault(key, []).append(timeutil.RANGE_MESSAGE)
         return None
     return value
 
@@ -1329,8 +1329,8 @@ def _check_swap(
     if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
         errors["at"] = ["Enter a date and time."]
         when = None
-    elif not MIN_DATE.year <= at.year <= MAX_DATE.year:
-        errors["at"] = ["Enter a date between the years 1900 and 2999."]
+    elif not timeutil.EARLIEST <= at < timeutil.END:
+        errors["at"] = [timeutil.RANGE_MESSAGE]
         when = None
     else:
         when = at.astimezone(UTC)

@@ -4,24 +4,59 @@ Columns: `timestamp` (ISO 8601 with the offset, in the source's timezone), one c
 metric headed "name (unit)", and `note`; comma-separated, decimal point. An export therefore
 imports cleanly into a new source with the same metrics. Rows are streamed from the database
 in chunks, so a source with millions of readings never sits in memory.
+
+Every CSV homelog writes passes its cells through `neutralise`, so text a person typed (a
+note, a metric's name or unit) that starts like a formula stays text when the file is opened
+in a spreadsheet; `unneutralise` gives the typed text back on import.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 
 from sqlalchemy import select
 
+from homelog import timeutil
 from homelog.consumption import source_zone
 from homelog.extensions import db
 from homelog.importer import NOTE, NOTE_HEADERS, match_column
 from homelog.models import DataSource, Reading
-from homelog.readings import clean_timestamp, format_value
+from homelog.readings import format_value
 
 CHUNK_ROWS = 2000
+# A spreadsheet runs a cell starting with these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
+
+
+def _needs_quote(text: str) -> bool:
+    """Return True when text, after any quotes that lead it, starts like a formula.
+
+    Counting the leading quotes makes the quote reversible: a typed "'=x" is written "''=x".
+    """
+    bare = text.lstrip("'")
+    return bare[:1] in FORMULA_STARTS and _NUMBER.fullmatch(bare) is None
+
+
+def neutralise(cell: str) -> str:
+    """Return a CSV cell a spreadsheet shows as text: a quote before a formula's start.
+
+    Numbers are left alone, so a negative value stays a number.
+    """
+    return "'" + cell if _needs_quote(cell) else cell
+
+
+def unneutralise(text: str) -> str:
+    """Return the text neutralise was given for a cell it wrote (other text unchanged)."""
+    return text[1:] if text[:1] == "'" and _needs_quote(text[1:]) else text
+
+
+def _row(cells: list[str]) -> list[str]:
+    return [neutralise(cell) for cell in cells]
 
 
 def header(source: DataSource) -> list[str]:
@@ -64,22 +99,24 @@ def iter_csv(
         Reading.data_source_id == source.id
     )
     if start is not None:
-        query = query.where(Reading.timestamp >= clean_timestamp(start))
+        query = query.where(Reading.timestamp >= timeutil.clamp(start))
     if end is not None:
-        query = query.where(Reading.timestamp < clean_timestamp(end))
+        query = query.where(Reading.timestamp < timeutil.clamp(end))
     query = query.order_by(Reading.timestamp, Reading.id).execution_options(yield_per=CHUNK_ROWS)
 
     def chunks() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(first_line)
+        writer.writerow(_row(first_line))
         pending = 0
         for timestamp, values, note in db.session.execute(query):
             values = values or {}
             writer.writerow(
-                [timestamp.astimezone(zone).isoformat()]
-                + [format_value(values.get(name)) for name in names]
-                + [note or ""]
+                _row(
+                    [timestamp.astimezone(zone).isoformat()]
+                    + [format_value(values.get(name)) for name in names]
+                    + [note or ""]
+                )
             )
             pending += 1
             if pending >= CHUNK_ROWS:
@@ -92,4 +129,4 @@ def iter_csv(
     return chunks()
 
 
-__all__ = ["filename", "header", "iter_csv"]
+__all__ = ["filename", "header", "iter_csv", "neutralise", "unneutralise"]

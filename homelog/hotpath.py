@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app
 from sqlalchemy import Executable, Select, and_, bindparam, case, exc, select, update
 
 from homelog import tokens
@@ -64,7 +65,7 @@ def _caller_statement() -> Select:
 
 
 @functools.lru_cache(maxsize=64)
-def _caller_with_page(shape: tuple[bool, bool, bool], limit: int) -> Select:
+def _caller_with_page(shape: tuple[bool, ...], limit: int) -> Select:
     """Return the caller statement that also brings a page of the source's readings as JSON.
 
     The page is read only when the source is the caller's to see (its row was found); the
@@ -112,8 +113,9 @@ class Caller:
 
 
 def is_available() -> bool:
-    """Return True when the app's database is PostgreSQL (the only one with a hot path)."""
-    return db.engine.dialect.name == "postgresql"
+    """Return True when the app's database is PostgreSQL (the only one with a hot path) and
+    API_HOT_PATH is on."""
+    return db.engine.dialect.name == "postgresql" and current_app.config["API_HOT_PATH"]
 
 
 def authenticate(

@@ -1,10 +1,71 @@
-"""Timezone helpers: users type local times, the database keeps UTC."""
+"""Timezone helpers: users type local times, the database keeps UTC; the supported range.
+
+Every time homelog takes (forms, JSON, query strings, CSV import, restore) lies between
+1900-01-01T00:00:00Z and 2999-12-31T23:59:59.999999Z, and every date between 1900-01-01 and
+2999-12-31 (docs/api.md says why). check_time, check_day and to_utc apply that rule; times
+outside it would overflow Python's datetime (years 1 to 9999) when shifted by an offset or a
+period, so nothing else needs to guard against that.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+MIN_YEAR, MAX_YEAR = 1900, 2999
+EARLIEST = datetime(MIN_YEAR, 1, 1, tzinfo=UTC)
+END = datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC)  # the first instant past the range
+FIRST_DAY, LAST_DAY = date(MIN_YEAR, 1, 1), date(MAX_YEAR, 12, 31)
+RANGE_MESSAGE = f"Enter a date between the years {MIN_YEAR} and {MAX_YEAR}."
+
+
+def check_time(moment: datetime) -> datetime:
+    """Return moment when it lies in the supported range (an aware time as an instant in UTC).
+
+    A naive time (a local time not yet placed in a timezone) is judged by its year.
+
+    Raises:
+        ValueError: with RANGE_MESSAGE.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        if not MIN_YEAR <= moment.year <= MAX_YEAR:
+            raise ValueError(RANGE_MESSAGE)
+        return moment
+    # Comparing aware times subtracts their offsets exactly: no overflow, even at year 1.
+    if not EARLIEST <= moment < END:
+        raise ValueError(RANGE_MESSAGE)
+    return moment
+
+
+def check_day(day: date) -> date:
+    """Return day when it lies in the supported range.
+
+    Raises:
+        ValueError: with RANGE_MESSAGE.
+    """
+    if isinstance(day, datetime):
+        day = day.date()
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(RANGE_MESSAGE)
+    return day
+
+
+def clamp(moment: datetime) -> datetime:
+    """Return an aware bound of a filter moved into the range (the start of the first day of
+    the range in a timezone east of UTC is before EARLIEST, yet means "from the first")."""
+    return min(max(moment, EARLIEST), END).astimezone(UTC)
+
+
+def to_utc(moment: datetime, tz: ZoneInfo) -> datetime:
+    """Return moment in UTC, a naive one taken as a local time in tz, within the range.
+
+    Raises:
+        ValueError: outside the range (RANGE_MESSAGE), or a local time the clocks skip.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return check_time(localize(check_time(moment.replace(tzinfo=None)), tz))
+    return check_time(moment).astimezone(UTC)
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +116,7 @@ def parse_local(text: str, tz: ZoneInfo) -> datetime:
     """Parse a date-time typed by a user (no offset means tz) and return it in UTC.
 
     Raises:
-        ValueError: with a message fit to show the user.
+        ValueError: with a message fit to show the user (also outside the supported range).
     """
     text = (text or "").strip()
     if not text:
@@ -74,9 +135,7 @@ def parse_local(text: str, tz: ZoneInfo) -> datetime:
                 continue
         if parsed is None:
             raise ValueError("Enter a date and time like 2026-03-31 18:45.") from None
-    if parsed.tzinfo is not None:
-        return parsed.astimezone(UTC)
-    return localize(parsed, tz)
+    return to_utc(parsed, tz)
 
 
 def to_local(value: datetime, tz: ZoneInfo) -> datetime:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 import time
 from datetime import datetime
 from urllib.parse import urlsplit
 
+import flask
 from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from homelog import htmx, timeutil
 from homelog.extensions import db
@@ -95,15 +98,71 @@ def json_error(status: int, detail: str, errors: dict | None = None, headers=Non
     return response
 
 
-def _has_nul(value) -> bool:
-    """Return True when a parsed value holds a NUL character anywhere."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+NUL_MESSAGE = "Text must not contain NUL characters."
+# The deepest JSON any route takes is 4 levels ({"readings": [{"values": {}}]}); 32 leaves room
+# and keeps every parser and walker far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
+
+
+def _nested_pattern(depth: int) -> re.Pattern[bytes]:
+    """Return a pattern matching bracket sequences at most depth levels deep.
+
+    Possessive repeats never backtrack: the match costs one pass over the text.
+    """
+    inner = b""
+    for _ in range(depth):
+        inner = rb"(?:[\[{]" + inner + rb"[\]}])*+"
+    return re.compile(inner)
+
+
+_WITHIN_DEPTH = _nested_pattern(MAX_JSON_DEPTH)
+_STRUCTURE = bytes(range(256)).translate(None, b'[]{}"')  # every byte but brackets and quotes
+_STRING = re.compile(rb'"[^"]*"')
+
+
+def json_body_problem(raw: bytes) -> str | None:
+    """Return why a JSON body must be refused before anything parses it, or None.
+
+    Refused: a NUL character (escaped: a raw one is invalid JSON), brackets that do not
+    balance, nesting deeper than MAX_JSON_DEPTH (json.loads would raise RecursionError at
+    ~1,000 levels, and anything walking the parsed value recursively far sooner). Linear in
+    the body's size and done in C: strings are cut out after their escaped backslashes and
+    quotes, and the brackets left are matched against a pattern of bounded depth.
+    """
+    encoding = json.detect_encoding(raw)
+    if encoding != "utf-8":
+        try:
+            raw = raw.decode(encoding).encode()
+        except UnicodeError:
+            return "The body is not valid JSON."
+    unescaped = raw.replace(b"\\\\", b"")  # an escaped backslash cannot start an escape
+    if b"\\u0000" in unescaped:
+        return NUL_MESSAGE
+    opening = raw.count(b"[") + raw.count(b"{")
+    if opening <= MAX_JSON_DEPTH and raw.count(b"]") + raw.count(b"}") == opening:
+        return None  # too few brackets to nest that deep (balance counted over strings too)
+    brackets = _STRING.sub(b"", unescaped.replace(b'\\"', b"").translate(None, _STRUCTURE))
+    if _WITHIN_DEPTH.fullmatch(brackets) is not None:
+        return None
+    if brackets.count(b"[") + brackets.count(b"{") != brackets.count(b"]") + brackets.count(b"}"):
+        return "The body is not valid JSON."
+    return f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."
+
+
+class Request(flask.Request):
+    """The app's request: a form holding a NUL character is refused wherever it is read.
+
+    Checked when the form is parsed (by the CSRF check or a view), so a view that raises
+    the size limits for its form first (a restore, an import) still gets them.
+    """
+
+    def _load_form_data(self) -> None:
+        loaded = "form" in self.__dict__
+        super()._load_form_data()
+        if not loaded and any(
+            "\x00" in key or "\x00" in value for key, value in self.form.items(multi=True)
+        ):
+            raise BadRequest(NUL_MESSAGE)
 
 
 def init_app(app: Flask) -> None:
@@ -114,31 +173,34 @@ def init_app(app: Flask) -> None:
         ping_idle_connections(db.engine, app.config["DB_IDLE_PING_SECONDS"])
     _check_only_decorated_rate_limits(app)
 
+    app.request_class = Request
+
     @app.before_request
-    def refuse_nul_characters():
+    def refuse_unsafe_input():
         # PostgreSQL cannot store NUL in text, and no person types one: refuse it up front
-        # with a clear answer instead of failing deep inside a query.
-        found = _has_nul(request.path) or any(
-            _has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)
-        )
-        if not found and request.mimetype == "application/x-www-form-urlencoded":
-            found = any(_has_nul(k) or _has_nul(v) for k, v in request.form.items(multi=True))
-        elif not found and request.is_json:
-            if wants_json():
-                # Apply the API's body limit before reading the body here (413, not a parse).
-                request.max_content_length = app.config.get("API_MAX_BODY_BYTES")
-            # JSON can only carry NUL escaped (a raw one is invalid): without "\u0000" in the
-            # bytes there is none, and a 1,000-reading batch is neither parsed nor walked here.
-            raw = request.get_data(cache=True)
-            if b"\\u0000" in raw or b"\x00" in raw:
-                found = _has_nul(request.get_json(silent=True))
-        if not found:
+        # with a clear answer instead of failing deep inside a query. A JSON body is checked
+        # for NUL and for nesting before anything parses it. Forms: see Request.
+        if request.routing_exception is not None:
+            return None  # 404 or 405: the body is never read
+        problem = None
+        if "\x00" in request.path or any(
+            "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
+        ):
+            problem = NUL_MESSAGE
+        elif request.is_json:
+            # No page takes a larger JSON body than the API: apply its limit before reading
+            # (413, not a parse).
+            request.max_content_length = app.config.get("API_MAX_BODY_BYTES")
+            problem = json_body_problem(request.get_data(cache=True))
+        if problem is None:
             return None
-        message = "Text must not contain NUL characters."
         if wants_json():
-            return json_error(422, message, {"body": [message]})
+            status = 422 if problem == NUL_MESSAGE else 400
+            return json_error(status, problem, {"body": [problem]})
+        if htmx.is_fragment_request():
+            return render_template("errors/_message.html", message=problem), 400
         return render_template(
-            "errors/error.html", code=400, message=message, name="Bad request"
+            "errors/error.html", code=400, message=problem, name="Bad request"
         ), 400
 
     @app.after_request

@@ -25,7 +25,7 @@ from homelog import accounts, htmx, timeutil
 from homelog.admin.forms import CreateUserForm, ResetPasswordForm
 from homelog.auth.routes import safe_next
 from homelog.extensions import db
-from homelog.models import User
+from homelog.models import User, parse_id
 
 bp = Blueprint("admin", __name__)
 
@@ -47,7 +47,9 @@ def vary_on_htmx(response):
 
 
 def _get_user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
+    # An id no row can have (beyond the column's range) finds no one: 404, not an overflow.
+    wanted = parse_id(user_id)
+    user = db.session.get(User, wanted) if wanted is not None else None
     if user is None:
         abort(404, "There is no such user.")
     return user

@@ -352,12 +352,15 @@ def aware(value: datetime | None, user: User, field_name: str) -> datetime | Non
     """Return value with a timezone: a time without offset is in user's timezone.
 
     Raises:
-        ValidationFailed: the local time does not exist (skipped by a daylight-saving change).
+        ValidationFailed: the local time does not exist (skipped by a daylight-saving change),
+            or the time is outside the supported range (homelog.timeutil).
     """
-    if value is None or value.tzinfo is not None:
+    if value is None:
         return value
     try:
-        return timeutil.localize(value, timeutil.zone(user.timezone))
+        if value.tzinfo is not None and value.utcoffset() is not None:
+            return timeutil.check_time(value)
+        return timeutil.to_utc(value, timeutil.zone(user.timezone))
     except (ValueError, OverflowError) as error:
         raise ValidationFailed({field_name: [str(error)]}) from None
 

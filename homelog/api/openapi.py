@@ -76,6 +76,33 @@ def _models(operations: list[Operation]) -> list[tuple[type[BaseModel], str]]:
     return list(seen)
 
 
+def _operation_id(op: Operation, method: str) -> str:
+    name = op.endpoint.split(".", 1)[1]
+    return name if len(op.methods) == 1 else f"{name}_{method.lower()}"
+
+
+def _links(op: Operation, method: str) -> dict[str, dict]:
+    """Return the OpenAPI links of a creation's 201 answer: the new object's `id` fills the
+    path of every route under it (a new source's readings, usage, value, import, export...).
+
+    Path parameters the creation itself had pass on as they were.
+    """
+    if method != "POST" or 201 not in op.responses:
+        return {}
+    item = re.compile(re.escape(op.rule) + r"/<(?:\w+:)?(\w+)>")
+    links = {}
+    for target in OPERATIONS:
+        found = item.match(target.rule)
+        if found is None:
+            continue
+        parameters = {name: f"$request.path.{name}" for _, name in _PARAM.findall(op.rule)}
+        parameters[found.group(1)] = "$response.body#/id"
+        for target_method in target.methods:
+            operation_id = _operation_id(target, target_method)
+            links[operation_id] = {"operationId": operation_id, "parameters": parameters}
+    return links
+
+
 def build_document() -> dict[str, Any]:
     """Return the OpenAPI 3.1 document of every route declared with `operation`."""
     refs, definitions = models_json_schema(
@@ -87,9 +114,9 @@ def build_document() -> dict[str, Any]:
         if op.query is not None:
             parameters += _query_parameters(op.query)
         for method in op.methods:
-            name = op.endpoint.split(".", 1)[1]
+            links = _links(op, method)
             entry: dict[str, Any] = {
-                "operationId": name if len(op.methods) == 1 else f"{name}_{method.lower()}",
+                "operationId": _operation_id(op, method),
                 "summary": op.summary,
                 "tags": list(op.tags),
                 "responses": {
@@ -104,6 +131,7 @@ def build_document() -> dict[str, Any]:
                             if model
                             else {}
                         ),
+                        **({"links": links} if code == 201 and links else {}),
                     }
                     for code, (model, text) in sorted(op.responses.items())
                 },

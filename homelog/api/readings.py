@@ -52,7 +52,7 @@ def _json_page(query: ReadingsQuery, source_id: int) -> readings.JsonPageRequest
     if any(value is not None and value.tzinfo is None for value in (query.start, query.end)):
         return None
     return readings.json_page_request(
-        source_id, query.cursor, query.limit, start=query.start, end=query.end
+        source_id, query.cursor, query.limit, start=query.start, end=query.end, offset=query.offset
     )
 
 
@@ -68,7 +68,11 @@ def _json_page(query: ReadingsQuery, source_id: int) -> readings.JsonPageRequest
     },
 )
 def list_readings(source_id: int, query: ReadingsQuery):
-    """List a source's readings, newest first; `start` inclusive, `end` exclusive."""
+    """List a source's readings, newest first; `start` inclusive, `end` exclusive.
+
+    Page on with the `cursor` of the `Link: rel="next"` header, or with `offset` (readings to
+    skip, counted after the cursor when both are given).
+    """
     hot = caller()  # a bearer client on PostgreSQL: checked without the ORM
     source = source_or_404(source_id) if hot is None else None
     who = hot if hot is not None else api_user()
@@ -76,12 +80,14 @@ def list_readings(source_id: int, query: ReadingsQuery):
     if hotpath.is_available():
         # The database writes the JSON (readings.page_as_json): the hot path of the API.
         wanted = readings.json_page_request(
-            source_id, query.cursor, query.limit, start=start, end=end
+            source_id, query.cursor, query.limit, start=start, end=end, offset=query.offset
         )
         text, next_cursor = readings.page_as_json(wanted, prefetched(wanted))
         response = current_app.response_class(text + "\n", mimetype="application/json")
     else:
-        page = readings.page_of_readings(source, query.cursor, query.limit, start=start, end=end)
+        page = readings.page_of_readings(
+            source, query.cursor, query.limit, start=start, end=end, offset=query.offset
+        )
         response, next_cursor = dump(ReadingList, page.readings), page.next_cursor
     if next_cursor:
         kept = {key: request.args[key] for key in ("start", "end") if request.args.get(key)}

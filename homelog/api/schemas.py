@@ -13,22 +13,26 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, WithJsonSchema
 
+from homelog import timeutil
+
 MAX_PAGE = 500
 MAX_BATCH = 1000
 
 
 def _iso_datetime(value: Any) -> datetime:
-    """Parse an ISO 8601 date-time text (an offset is optional); reject everything else."""
+    """Parse an ISO 8601 date-time text (an offset is optional) in the supported range
+    (homelog.timeutil); reject everything else."""
     if isinstance(value, datetime):
-        return value
+        return timeutil.check_time(value)
     if not isinstance(value, str) or len(value) > 40:
         raise ValueError("Give an ISO 8601 date and time, like 2026-03-31T18:45:00+02:00.")
     try:
-        return datetime.fromisoformat(value.strip())
+        parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise ValueError(
             "Give an ISO 8601 date and time, like 2026-03-31T18:45:00+02:00."
         ) from None
+    return timeutil.check_time(parsed)
 
 
 Timestamp = Annotated[
@@ -38,7 +42,10 @@ Timestamp = Annotated[
         {
             "type": "string",
             "format": "date-time",
-            "description": "ISO 8601; without an offset the time is in the user's timezone.",
+            "description": (
+                "ISO 8601; without an offset the time is in the user's timezone. From "
+                "1900-01-01T00:00:00Z to 2999-12-31T23:59:59Z."
+            ),
             "examples": ["2026-03-31T18:45:00+02:00"],
         },
         mode="validation",
@@ -283,6 +290,9 @@ class ReadingsQuery(Query):
     limit: int = Field(50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(
         None, max_length=200, description='From the `Link: rel="next"` of the previous page.'
+    )
+    offset: int = Field(
+        0, ge=0, le=2**31 - 1, description="Readings to skip (after the cursor, if any)."
     )
     start: Timestamp | None = Field(None, description="Only readings at or after this time.")
     end: Timestamp | None = Field(None, description="Only readings before this time.")

@@ -43,6 +43,7 @@ from homelog.api.usage_schemas import (
     ValueOut,
     ValueQuery,
 )
+from homelog.export import neutralise
 from homelog.models import DataSource, Tariff
 from homelog.usage import Cost, money
 
@@ -159,18 +160,13 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _safe(text: str) -> str:
-    """Keep spreadsheet programs from running a cell as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def usage_csv(result: consumption.SourceUsage) -> str:
     """Return a usage result as CSV: one row per period, columns per metric."""
     units = result.source.metrics
     sensor = result.source.kind == "sensor"
     header = ["period", "start", "end", "first_day", "last_day"]
     for metric in result.metrics:
-        name = _safe(f"{metric} ({units[metric]})" if units[metric] else metric)
+        name = f"{metric} ({units[metric]})" if units[metric] else metric
         if sensor:
             header += [
                 f"{name} min",
@@ -182,12 +178,12 @@ def usage_csv(result: consumption.SourceUsage) -> str:
         else:
             header += [f"{name} usage", f"{name} measured", f"{name} complete", f"{name} estimated"]
             if metric in result.tariff_metrics:
-                header.append(f"{_safe(metric)} cost ({result.currency})")
+                header.append(f"{metric} cost ({result.currency})")
     if result.has_costs:
         header.append(f"total cost ({result.currency})")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([_safe(h) for h in header])
+    writer.writerow([neutralise(h) for h in header])
     costs = result.period_costs()
     for index, period in enumerate(result.periods):
         row = [
@@ -208,7 +204,7 @@ def usage_csv(result: consumption.SourceUsage) -> str:
                     row.append(_money(p.cost.total) if p.cost else None)
         if result.has_costs:
             row.append(_money(costs[index]))
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow([neutralise(_cell(value)) for value in row])
     return out.getvalue()
 
 

@@ -13,9 +13,10 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, RootModel
 
+from homelog import timeutil
 from homelog.api.schemas import Number, Query, Request, Response, Text, Timestamp
 
-Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2999, 12, 31))]
+Day = Annotated[date, Field(ge=timeutil.FIRST_DAY, le=timeutil.LAST_DAY)]
 Money = Annotated[str, Field(pattern=r"^-?[0-9]+\.[0-9]+$", examples=["114.15"])]
 Price = Annotated[
     Decimal,

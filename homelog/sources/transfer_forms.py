@@ -7,7 +7,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, HiddenField, RadioField, TextAreaField
 from wtforms.validators import Optional, ValidationError
 
-from homelog import importer
+from homelog import importer, timeutil
 from homelog.errors import ValidationFailed
 
 
@@ -70,7 +70,16 @@ class ExportForm(FlaskForm):
     start = DateField("From", validators=[Optional()])
     end = DateField("To (inclusive)", validators=[Optional()])
 
+    def validate_start(self, field) -> None:
+        """Refuse a day outside the supported range."""
+        if field.data:
+            try:
+                timeutil.check_day(field.data)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
+
     def validate_end(self, field) -> None:
-        """Refuse a range that ends before it starts."""
+        """Refuse a day outside the supported range or a range that ends before it starts."""
+        self.validate_start(field)
         if field.data and self.start.data and field.data < self.start.data:
             raise ValidationError("Choose a day on or after the first.")

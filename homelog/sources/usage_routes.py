@@ -102,9 +102,10 @@ def _parse_day(name: str) -> date | None:
         day = date.fromisoformat(text)
     except ValueError:
         abort(400, f"“{text[:20]}” is not a date like 2026-03-31.")
-    if not 1900 <= day.year <= 2999:
-        abort(400, "Choose a date between the years 1900 and 2999.")
-    return day
+    try:
+        return timeutil.check_day(day)
+    except ValueError as error:
+        abort(400, str(error))
 
 
 def _last_year(source, result: consumption.SourceUsage):

@@ -392,7 +392,7 @@ def test_a_deep_cursor_is_an_index_bound_not_a_filter(source, make_reading):
     # points instead of reading every newer row and throwing it away.
     for n in range(3):
         make_reading(source, timestamp=hour(n))
-    statement = readings._page_query((True, False, False))
+    statement = readings._page_query((True, False, False, False))
     sql = str(statement.compile(dialect=db.engine.dialect))
     assert "(readings.timestamp, readings.id) <" in sql
     assert " OR " not in sql.upper()
