@@ -543,7 +543,7 @@ def usage_for(
             ):
                 start = first_day
     _check_range(start, end, zone)
-    periods = list(_iter_limited(kind, start, end, zone, source.cycle_day or 1))
+    periods = list(limited_periods(kind, start, end, zone, source.cycle_day or 1))
     return _compute(source, kind, zone, periods, line_points)
 
 
@@ -557,7 +557,14 @@ def _check_range(start, end, zone) -> None:
         raise ValidationFailed({"end": ["The end must be after the start."]})
 
 
-def _iter_limited(kind, start, end, zone, cycle_day):
+def limited_periods(
+    kind: str, start: date | datetime, end: date | datetime, zone: ZoneInfo, cycle_day: int
+) -> Iterator[Period]:
+    """Yield the calendar periods overlapping [start, end), refusing more than MAX_PERIODS.
+
+    Raises:
+        ValidationFailed: key "period", once the range holds more than MAX_PERIODS periods.
+    """
     for count, period in enumerate(iter_periods(kind, start, end, zone, cycle_day)):
         if count >= MAX_PERIODS:
             raise ValidationFailed(
@@ -811,19 +818,23 @@ def _shift_years(instant: datetime, years: int, zone: ZoneInfo) -> datetime:
     return shifted.astimezone(UTC)
 
 
+def billing_year_containing(first_start: date, today: date) -> date:
+    """Return the start of the billing year (yearly from first_start) that contains today.
+
+    Counted in one step, not year by year: first_start may lie centuries away.
+    """
+    start = add_years(first_start, today.year - first_start.year)
+    return start if start <= today else add_years(first_start, today.year - first_start.year - 1)
+
+
 def projection(source: DataSource, now: datetime | None = None) -> YearProjection | None:
     """Project the billing year's cost against the monthly advance (None when not set up)."""
     if source.kind != "meter" or source.billing_year_start is None:
         return None
     zone = source_zone(source)
     now = now or datetime.now(UTC)
-    year_start = source.billing_year_start
     today = now.astimezone(zone).date()
-    # The billing year that contains today, counted from the chosen start date.
-    while add_years(year_start, 1) <= today:
-        year_start = add_years(year_start, 1)
-    while year_start > today:
-        year_start = add_years(year_start, -1)
+    year_start = billing_year_containing(source.billing_year_start, today)
     plans = tariff_plans(source)
     begin = datetime.combine(add_years(year_start, -1), datetime.min.time(), tzinfo=zone)
     rows = stream_readings(source, begin.astimezone(UTC), now)
