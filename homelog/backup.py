@@ -14,7 +14,7 @@ so both ends stream: the backup is written from a server-side cursor in chunks, 
 restore parses the file incrementally (any JSON layout, as long as the readings come after
 the homes and sources), inserting readings in batches. A restore holds a bounded amount of
 memory whatever the file: limits on nesting depth, on the size of one value, on what comes
-before the readings and on each reading (MAX_* below, docs/api.md). The restore is one
+before the readings and on each reading (MAX_* below, README.md). The restore is one
 transaction: all or nothing. Ids are not kept for homes and sources (new rows get new ids);
 readings keep theirs unless this server already has the id (a copy of the account), where
 they get new ones. A restore trusts nothing in the file: everything restored belongs to the
@@ -238,7 +238,7 @@ def filename(user: User, today: date | None = None) -> str:
 
 # ---- Restore -------------------------------------------------------------------------------
 
-#: Limits of a restore file, whatever its layout (docs/api.md, "Backup and restore").
+#: Limits of a restore file, whatever its layout (README.md, "Backup and restore").
 MAX_DEPTH = 8  # objects and lists inside each other; a backup needs 5
 MAX_TOKEN_BYTES = 1024 * 1024  # the longest single value (text or number) or run of spaces
 MAX_HEAD_VALUES = 100_000  # values in everything but the readings
@@ -369,6 +369,8 @@ def _split(stream: IO) -> tuple[dict, Iterator[tuple[int, Any]]]:
             continue
         if event != "start_array":
             raise _Bad("“readings” must be a list.")
+        if any(needed not in head for needed in HEAD_KEYS):
+            raise _Bad("The account, homes and sources must come before the readings.")
         return head, _readings(events, budget)
     raise _Bad("This is not a homelog backup (JSON expected).")
 
@@ -386,7 +388,7 @@ def _readings(events: Iterator[tuple[str, Any]], rest: _Budget) -> Iterator[tupl
         if event == "end_map":
             break
         if key in HEAD_KEYS:
-            raise _Bad(f"“{key}” must come before the readings, as in a backup from homelog.")
+            raise _Bad("The account, homes and sources must come before the readings.")
         rest.spend(key)
         event, value = next(events, ("", None))
         _build(events, event, value, rest)

@@ -3,7 +3,7 @@
 A request that would hang or eat memory cannot take the test run (or the machine) with it:
 the child gets `headroom` bytes of address space above what it uses once warmed up, and a
 generous timeout ends a hang. The child reports how its request went and how much its peak
-resident memory grew while it ran.
+resident memory (VmHWM, reset when the measured part starts) grew while it ran.
 """
 
 from __future__ import annotations
@@ -20,19 +20,21 @@ MIB = 1024 * 1024
 _RUNNER = """
 import gc, json, resource, sys, traceback
 
-def _vm_size():
+def _status(field):
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmSize:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmSize")
+    raise RuntimeError("no " + field)
 
 namespace = {}
 exec(compile(sys.stdin.read(), "<capped>", "exec"), namespace)
 state = namespace["setup"]()
 gc.collect()
-base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-limit = _vm_size() + HEADROOM
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")  # start the peak (VmHWM) afresh from here
+base_rss = _status("VmRSS")
+limit = _status("VmSize") + HEADROOM
 resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 outcome = {}
 try:
@@ -41,7 +43,7 @@ except MemoryError:
     outcome["error"] = "MemoryError"
 except BaseException as error:
     outcome["error"] = "".join(traceback.format_exception_only(error))[-2000:]
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = _status("VmHWM")
 outcome["growth"] = max(0, peak - base_rss)
 sys.stdout.write("\\n@@capped@@" + json.dumps(outcome, default=str))
 """

@@ -3,6 +3,7 @@ SQLite, refusals that leave nothing behind, and streaming."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
@@ -10,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from homelog import backup, create_app
 from homelog.errors import ValidationFailed
@@ -24,7 +25,8 @@ from homelog.models import (
     Tariff,
     User,
 )
-from tests.conftest import app_config
+from tests.capped import MIB, run_capped
+from tests.conftest import PASSWORD, app_config
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -339,3 +341,162 @@ def test_round_trip_between_this_database_and_another_backend(app, user, make_us
     fresh = make_user("fresh@example.com")
     backup.restore(fresh, io.StringIO(returned))
     assert snapshot(fresh.id) == as_restored(snapshot(user.id))
+
+
+# ---- A restore trusts nothing and stays within its limits -----------------------------------
+
+
+def restore_page(client, data: bytes):
+    """Post data as a backup file through the restore page."""
+    return client.post(
+        "/account/restore",
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(data), "backup.json"), "confirm": "y"},
+    )
+
+
+def test_a_restore_records_everything_as_the_restoring_account(app, user, make_user):
+    """A file may name anyone as a recorder or member: none of it reaches another account."""
+    helper = make_user("helper@example.com", name="Helper")
+    build_account(user, helper)
+    document = json.loads(backup_text(user))
+    for reading in document["readings"]:
+        reading["created_by"] = helper.email
+    document["locations"][0]["members"].append({"email": "stranger@example.com", "role": "viewer"})
+    document["account"]["email"] = helper.email
+    document["account"]["name"] = "Renamed"
+    empty = make_user("empty@example.com", name="Emma")
+    counts = backup.restore(empty, io.StringIO(json.dumps(document)))
+    assert counts["members_skipped"] == 2
+    restored = db.session.scalars(
+        select(Reading.created_by_id).join(DataSource).where(DataSource.owner_id == empty.id)
+    ).all()
+    assert len(restored) == 20 and set(restored) == {empty.id}
+    swaps = db.session.scalars(
+        select(MeterEvent.created_by_id).join(DataSource).where(DataSource.owner_id == empty.id)
+    ).all()
+    assert swaps == [empty.id]
+    assert db.session.scalar(select(func.count()).select_from(LocationMember)) == 1  # the original
+    assert (db.session.get(User, helper.id).name, db.session.get(User, empty.id).name) == (
+        "Helper",
+        "Emma",
+    )
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda d: d["sources"][0].update(name="Power\u202e"), "letters, digits and punctuation"),
+        (lambda d: d["locations"][0].update(name="Cottage\u0007"), "letters, digits and punct"),
+        (lambda d: d["sources"][0]["metrics"][0].__setitem__(0, "im\u0000port"), "NUL"),
+        (lambda d: d["readings"][0].update(note="a\u0000b"), "NUL"),
+        (lambda d: d["locations"][0].update(timezone="Mars/Base"), "Choose a timezone"),
+        (lambda d: d["sources"][0].update(max_gap_hours=10**9), "from 1 to 8784"),
+        (lambda d: d["sources"][0].update(billing_year_start="0001-01-01"), "1900 and 2999"),
+        (lambda d: d["sources"][0].update(monthly_advance="1e30"), "from 0 to 9999999999.99"),
+        (lambda d: d["sources"][0]["tariffs"][0].update(unit_price="1e30"), "a price"),
+        (lambda d: d["readings"][0].update(timestamp="0001-01-01T00:00:00+14:00"), "1900"),
+        (lambda d: d["readings"][0]["values"].update(export=1e16), "too large"),
+        (lambda d: d["readings"][1].update(id=d["readings"][0]["id"]), "appears twice"),
+        (lambda d: d["sources"][0]["swaps"][0].update(note="x" * 501), "500 characters"),
+        (
+            lambda d: d["sources"][0]["tariffs"].append(dict(d["sources"][0]["tariffs"][0])),
+            "two prices",
+        ),
+    ],
+)
+def test_restored_values_pass_the_checks_of_typed_in_ones(app, user, make_user, breakage, message):
+    build_account(user)
+    document = json.loads(backup_text(user))
+    breakage(document)
+    empty = make_user("empty@example.com")
+    with pytest.raises(ValidationFailed) as caught:
+        backup.restore(empty, io.StringIO(json.dumps(document)))
+    assert message in caught.value.errors["file"][0]
+    assert backup.is_empty(empty)
+
+
+def test_any_layout_restores_when_the_readings_come_last(app, user, make_user):
+    build_account(user)
+    document = json.loads(backup_text(user))
+    one_line = json.dumps(document, separators=(",", ":")).encode()
+    empty = make_user("empty@example.com")
+    assert backup.restore(empty, io.BytesIO(codecs.BOM_UTF8 + one_line))["readings"] == 20
+
+    readings_first = {"readings": document.pop("readings"), **document}
+    other = make_user("other@example.com")
+    with pytest.raises(ValidationFailed) as caught:
+        backup.restore(other, io.StringIO(json.dumps(readings_first)))
+    assert "must come before the readings" in caught.value.errors["file"][0]
+
+
+EMPTY_HEAD = '{"format":"homelog-backup","version":1,"account":{},"locations":[],"sources":[],'
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('{"format":"homelog-backup","version":1,"x":' + "[" * 2000, "more than 8 deep"),
+        ('{"format":"\\u0000","x":' + "[" * 2000, "NUL"),
+        (
+            '{"format":"homelog-backup","version":1,"sources":[' + "{}," * 200_000 + "{}]}",
+            "holds more than this",
+        ),
+        ('{"format":"homelog-backup","version":1,"name":"' + "x" * 3_000_000 + '"}', "longer"),
+        (EMPTY_HEAD + '"readings":[{"a":[' + "1," * 500 + "1]}]}", "Reading 1 holds more"),
+        ("\xff\xfe{}", "JSON expected"),
+    ],
+)
+def test_a_hostile_file_gets_a_clear_refusal_on_the_page(logged_in, body, message):
+    response = restore_page(logged_in, body.encode("utf-8", "surrogateescape"))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert message in page and "Restore a backup" in page
+
+
+RESTORE_CHILD = """
+URL, EMAIL, PASSWORD, COUNT = {args!r}
+
+def setup():
+    from homelog import create_app
+    from tests.conftest import CSRFClient, app_config
+
+    app = create_app(app_config(URL))
+    app.test_client_class = CSRFClient
+    client = app.test_client()
+    assert client.post("/login", data={{"email": EMAIL, "password": PASSWORD}}).status_code == 302
+    assert client.get("/account/restore").status_code == 200
+    bomb = b'{{"format":"homelog-backup","version":1,"locations":[' + b"{{}}," * COUNT + b"{{}}]}}"
+    boundary = "capped-boundary"
+    body = b"".join(
+        [
+            f"--{{boundary}}\\r\\n".encode(),
+            b'Content-Disposition: form-data; name="confirm"\\r\\n\\r\\ny\\r\\n',
+            f"--{{boundary}}\\r\\n".encode(),
+            b'Content-Disposition: form-data; name="file"; filename="bomb.json"\\r\\n',
+            b"Content-Type: application/json\\r\\n\\r\\n",
+            bomb,
+            f"\\r\\n--{{boundary}}--\\r\\n".encode(),
+        ]
+    )
+    return client, body, boundary
+
+def measured(state):
+    client, body, boundary = state
+    response = client.post(
+        "/account/restore",
+        data=body,
+        content_type=f"multipart/form-data; boundary={{boundary}}",
+    )
+    return {{"status": response.status_code, "page": response.get_data(as_text=True)}}
+"""
+
+
+def test_a_restore_bomb_is_refused_within_bounded_memory(database_url, user):
+    """Three million empty objects (9 MB) once took +154 MB; now a refusal within 64 MB."""
+    script = RESTORE_CHILD.format(args=(database_url, user.email, PASSWORD, 3_000_000))
+    outcome = run_capped(script, timeout=120)
+    result = outcome.get("result") or {}
+    assert result.get("status") == 422, outcome
+    assert "holds more than this server restores" in result["page"]
+    assert outcome["growth"] < 64 * MIB, outcome["growth"]
