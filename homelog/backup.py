@@ -321,29 +321,41 @@ def _build(events: Iterator[tuple[str, Any]], event: str, value: Any, budget: _B
         budget.spend(value)
         return value
     root: Any = {} if event == "start_map" else []
-    budget.spend(root)
-    stack, keys = [root], [None]
+    # Counted here and charged to the budget at the end: this loop runs for every value.
+    values, characters = 1, 0
+    most_values, most_characters = budget.values, budget.characters
+    stack, keys, container, key = [root], [], root, None
     for event, value in events:
         if event == "map_key":
-            budget.spend(value)
-            keys[-1] = value
+            key = value
+            characters += len(value)
             continue
         if event == "end_map" or event == "end_array":
             stack.pop()
-            keys.pop()
             if not stack:
+                budget.values -= values - 1
+                budget.spend(root)
+                budget.characters -= characters
                 return root
+            container, key = stack[-1], keys.pop()
             continue
-        item = {} if event == "start_map" else [] if event == "start_array" else value
-        budget.spend(item)
-        parent = stack[-1]
-        if isinstance(parent, list):
-            parent.append(item)
+        values += 1
+        if event == "start_map" or event == "start_array":
+            item: Any = {} if event == "start_map" else []
         else:
-            parent[keys[-1]] = item
+            item = value
+            if event == "string":
+                characters += len(value)
+        if values > most_values or characters > most_characters:
+            raise _Bad(f"{budget.what} holds more than this server restores.")
+        if type(container) is list:
+            container.append(item)
+        else:
+            container[key] = item
         if event == "start_map" or event == "start_array":
             stack.append(item)
-            keys.append(None)
+            keys.append(key)
+            container, key = item, None
     raise _Bad("This is not a homelog backup (JSON expected).")
 
 
