@@ -416,6 +416,13 @@ def test_restored_values_pass_the_checks_of_typed_in_ones(app, user, make_user, 
     assert backup.is_empty(empty)
 
 
+def test_a_home_name_typed_in_refuses_control_characters_as_a_restored_one(logged_in):
+    response = logged_in.post("/homes/new", data={"name": "Cabin\u202e", "timezone": "UTC"})
+    assert response.status_code == 422
+    assert "Use letters, digits and punctuation only." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Location)) == 0
+
+
 def test_any_layout_restores_when_the_readings_come_last(app, user, make_user):
     build_account(user)
     document = json.loads(backup_text(user))
