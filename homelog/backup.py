@@ -373,6 +373,8 @@ def _split(stream: IO) -> tuple[dict, Iterator[tuple[int, Any]]]:
     budget = _Budget(MAX_HEAD_VALUES, MAX_HEAD_CHARACTERS, "Everything but the readings")
     for event, key in events:
         if event == "end_map":
+            for _ in events:
+                pass  # trailing text is a parse error, raised here
             return head, iter(())
         budget.spend(key)
         event, value = next(events, ("", None))

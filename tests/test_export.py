@@ -452,6 +452,7 @@ EMPTY_HEAD = '{"format":"homelog-backup","version":1,"account":{},"locations":[]
         ('{"format":"homelog-backup","version":1,"name":"' + "x" * 3_000_000 + '"}', "longer"),
         (EMPTY_HEAD + '"readings":[{"a":[' + "1," * 500 + "1]}]}", "Reading 1 holds more"),
         ("\xff\xfe{}", "JSON expected"),
+        ('{"format":"homelog-backup","version":1}{"more":1}', "JSON expected"),
     ],
 )
 def test_a_hostile_file_gets_a_clear_refusal_on_the_page(logged_in, body, message):
