@@ -11,33 +11,36 @@ document, written so that each reading sits on a line of its own after `"reading
     ]}
 
 so both ends stream: the backup is written from a server-side cursor in chunks, and the
-restore reads it line by line, inserting readings in batches (any JSON reformatting of the
-file is read too, in memory). The restore is one transaction: all or nothing. Ids are not
-kept for homes and sources (new rows get new ids); readings keep theirs unless this server
-already has the id (a copy of the account), where they get new ones. People are referred to
-by email: a reading's recorder and a home's members are matched to accounts on this server.
-Free of request objects and database-agnostic: a backup from PostgreSQL restores on SQLite
-and back.
+restore parses the file incrementally (any JSON layout, as long as the readings come after
+the homes and sources), inserting readings in batches. A restore holds a bounded amount of
+memory whatever the file: limits on nesting depth, on the size of one value, on what comes
+before the readings and on each reading (MAX_* below, README.md). The restore is one
+transaction: all or nothing. Ids are not kept for homes and sources (new rows get new ids);
+readings keep theirs unless this server already has the id (a copy of the account), where
+they get new ones. A restore trusts nothing in the file: everything restored belongs to the
+restoring account (its readings and swaps are recorded by it, whoever recorded them before),
+home members listed in the file are skipped and counted (the owner invites them again), and
+every value is checked by the same rules as one typed in. Free of request objects and
+database-agnostic: a backup from PostgreSQL restores on SQLite and back.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
-import math
+import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import IO, Any
 
+import ijson
 from sqlalchemy import func, select
 
-from homelog import bulk, sync, timeutil
-from homelog.datasources import clean_metrics
+from homelog import bulk, consumption, datasources, locations, readings, sync, timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import (
-    KINDS,
     DataSource,
     Location,
     LocationMember,
@@ -48,7 +51,6 @@ from homelog.models import (
     utcnow,
     uuid7,
 )
-from homelog.readings import MAX_ABS_VALUE, MAX_NOTE_LENGTH
 from homelog.reminders import clean_schedule
 
 FORMAT = "homelog-backup"
@@ -236,117 +238,187 @@ def filename(user: User, today: date | None = None) -> str:
 
 # ---- Restore -------------------------------------------------------------------------------
 
+#: Limits of a restore file, whatever its layout (README.md, "Backup and restore").
+MAX_DEPTH = 8  # objects and lists inside each other; a backup needs 5
+MAX_TOKEN_BYTES = 1024 * 1024  # the longest single value (text or number) or run of spaces
+MAX_HEAD_VALUES = 100_000  # values in everything but the readings
+MAX_HEAD_CHARACTERS = 4 * 1024 * 1024  # text in everything but the readings
+MAX_READING_VALUES = 200  # values in one reading
+MAX_READING_CHARACTERS = 16 * 1024  # text in one reading
+MAX_READINGS = 10_000_000
+READ_SIZE = 64 * 1024
+HEAD_KEYS = ("format", "version", "account", "locations", "sources")
+CURRENCY = re.compile(r"[A-Z]{3}")  # as the account page takes it
+
 
 class _Bad(Exception):
     """A value of the backup is wrong: the restore stops with this message."""
 
 
-def _split(lines: Iterable[str]) -> tuple[dict, Iterator[tuple[int, dict]]]:
-    """Return the backup's head and an iterator of (line number, reading).
+def _refused(what: str, error: ValidationFailed) -> _Bad:
+    """Return the message of a value refused by the validation of typed-in values."""
+    messages = [m for ms in error.errors.values() for m in ms] or [error.detail]
+    return _Bad(f"{what}: {' '.join(messages)}")
 
-    Reads the streaming layout line by line; any other layout is parsed as a whole.
+
+class _Budget:
+    """How many values and characters a part of the file may still hold."""
+
+    def __init__(self, values: int, characters: int, what: str):
+        self.values, self.characters, self.what = values, characters, what
+
+    def spend(self, value: Any) -> None:
+        self.values -= 1
+        if isinstance(value, str):
+            self.characters -= len(value)
+        if self.values < 0 or self.characters < 0:
+            raise _Bad(f"{self.what} holds more than this server restores.")
+
+
+def _events(stream: IO) -> Iterator[tuple[str, Any]]:
+    """Yield the JSON parse events of stream (bytes or text), read in small chunks.
+
+    Memory stays bounded whatever the layout: no value may take more than MAX_TOKEN_BYTES
+    and nothing may nest deeper than MAX_DEPTH. NUL characters are refused, as in requests.
     """
-    lines = iter(lines)
-    head_lines: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        # Only the layout this module writes (no indentation) streams; others are read whole.
-        if line.rstrip("\r\n") == READINGS_LINE:
-            text = "".join(head_lines).rstrip().rstrip(",") + "}"
-            try:
-                head = json.loads(text)
-            except ValueError:
-                raise _Bad("This is not a homelog backup (JSON expected).") from None
-            return head, _reading_lines(lines, number)
-        head_lines.append(line)
-        if number == 1 and not line.lstrip().startswith("{"):
-            raise _Bad("This is not a homelog backup (JSON expected).")
-    try:
-        document = json.loads("".join(head_lines))
-    except ValueError:
-        raise _Bad("This is not a homelog backup (JSON expected).") from None
-    if not isinstance(document, dict):
-        raise _Bad("This is not a homelog backup.")
-    readings = document.pop("readings", [])
-    if not isinstance(readings, list):
-        raise _Bad("“readings” must be a list.")
-    return document, ((0, item) for item in readings)
-
-
-def _reading_lines(lines: Iterator[str], number: int) -> Iterator[tuple[int, dict]]:
-    closed = False
-    for line in lines:
-        number += 1
-        text = line.strip()
-        if not text:
-            continue
-        if closed:
-            raise _Bad(f"Line {number}: unexpected text after the end of the backup.")
-        if text == ",":
-            continue
-        if text in ("]}", "]", "}"):
-            closed = text == "]}" or closed
-            continue
+    found = ijson.sendable_list()
+    parser = ijson.basic_parse_coro(found, use_float=True)
+    depth, quiet, first = 0, 0, True
+    while True:
+        chunk = stream.read(READ_SIZE)
+        if isinstance(chunk, str):
+            chunk = chunk.encode("utf-8", "surrogatepass")
+        if first:
+            chunk, first = chunk.removeprefix(codecs.BOM_UTF8), False
         try:
-            yield number, json.loads(text[1:] if text.startswith(",") else text.rstrip(","))
-        except ValueError:
-            raise _Bad(f"Line {number}: not a reading (invalid JSON).") from None
+            if chunk:
+                parser.send(chunk)
+            else:
+                parser.close()
+        except (ijson.JSONError, ValueError, UnicodeError):
+            raise _Bad("This is not a homelog backup (JSON expected).") from None
+        quiet = 0 if found else quiet + len(chunk)
+        if quiet > MAX_TOKEN_BYTES:
+            raise _Bad(f"A value in the file is longer than {MAX_TOKEN_BYTES:,} bytes.")
+        for event, value in found:
+            if event == "start_map" or event == "start_array":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _Bad(f"The file nests values more than {MAX_DEPTH} deep.")
+            elif event == "end_map" or event == "end_array":
+                depth -= 1
+            elif (event == "string" or event == "map_key") and "\x00" in value:
+                raise _Bad("Text must not contain NUL characters.")
+            yield event, value
+        del found[:]
+        if not chunk:
+            return
 
 
-def _text(value: Any, what: str, limit: int, *, required: bool = True) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
-        raise _Bad(f"{what} must be text of at most {limit} characters.")
-    return value.strip()
+def _build(events: Iterator[tuple[str, Any]], event: str, value: Any, budget: _Budget) -> Any:
+    """Return the value that starts with (event, value), read from events within budget."""
+    if event != "start_map" and event != "start_array":
+        budget.spend(value)
+        return value
+    root: Any = {} if event == "start_map" else []
+    # Counted here and charged to the budget at the end: this loop runs for every value.
+    values, characters = 1, 0
+    most_values, most_characters = budget.values, budget.characters
+    stack, keys, container, key = [root], [], root, None
+    for event, value in events:
+        if event == "map_key":
+            key = value
+            characters += len(value)
+            continue
+        if event == "end_map" or event == "end_array":
+            stack.pop()
+            if not stack:
+                budget.values -= values - 1
+                budget.spend(root)
+                budget.characters -= characters
+                return root
+            container, key = stack[-1], keys.pop()
+            continue
+        values += 1
+        if event == "start_map" or event == "start_array":
+            item: Any = {} if event == "start_map" else []
+        else:
+            item = value
+            if event == "string":
+                characters += len(value)
+        if values > most_values or characters > most_characters:
+            raise _Bad(f"{budget.what} holds more than this server restores.")
+        if type(container) is list:
+            container.append(item)
+        else:
+            container[key] = item
+        if event == "start_map" or event == "start_array":
+            stack.append(item)
+            keys.append(key)
+            container, key = item, None
+    raise _Bad("This is not a homelog backup (JSON expected).")
+
+
+def _split(stream: IO) -> tuple[dict, Iterator[tuple[int, Any]]]:
+    """Return the backup's head (everything but the readings) and an iterator of readings.
+
+    The readings are read as the iterator is consumed; everything the restore needs before
+    them (format, account, homes, sources) must come first, as a backup writes it.
+    """
+    events = _events(stream)
+    event, _ = next(events, ("", None))
+    if event != "start_map":
+        raise _Bad("This is not a homelog backup (JSON expected).")
+    head: dict = {}
+    budget = _Budget(MAX_HEAD_VALUES, MAX_HEAD_CHARACTERS, "Everything but the readings")
+    for event, key in events:
+        if event == "end_map":
+            for _ in events:
+                pass  # trailing text is a parse error, raised here
+            return head, iter(())
+        budget.spend(key)
+        event, value = next(events, ("", None))
+        if key != "readings":
+            head[key] = _build(events, event, value, budget)
+            continue
+        if event != "start_array":
+            raise _Bad("“readings” must be a list.")
+        if any(needed not in head for needed in HEAD_KEYS):
+            raise _Bad("The account, homes and sources must come before the readings.")
+        return head, _readings(events, budget)
+    raise _Bad("This is not a homelog backup (JSON expected).")
+
+
+def _readings(events: Iterator[tuple[str, Any]], rest: _Budget) -> Iterator[tuple[int, Any]]:
+    for number, (event, value) in enumerate(events, start=1):
+        if event == "end_array":
+            break
+        if number > MAX_READINGS:
+            raise _Bad(f"A backup restores at most {MAX_READINGS:,} readings.")
+        budget = _Budget(MAX_READING_VALUES, MAX_READING_CHARACTERS, f"Reading {number}")
+        yield number, _build(events, event, value, budget)
+    # What follows the readings is read (within limits) but must not be needed before them.
+    for event, key in events:
+        if event == "end_map":
+            break
+        if key in HEAD_KEYS:
+            raise _Bad("The account, homes and sources must come before the readings.")
+        rest.spend(key)
+        event, value = next(events, ("", None))
+        _build(events, event, value, rest)
+    for _ in events:
+        pass  # trailing text is a parse error, raised here
 
 
 def _when(value: Any, what: str) -> datetime:
+    """Return a timestamp of the file, checked like one typed in."""
     try:
         moment = datetime.fromisoformat(value)
+        return readings.clean_timestamp(moment)
     except (TypeError, ValueError):
         raise _Bad(f"{what}: “{str(value)[:40]}” is not a date and time.") from None
-    if moment.tzinfo is None:
-        raise _Bad(f"{what}: the time has no offset.")
-    return moment
-
-
-def _day(value: Any, what: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise _Bad(f"{what}: “{str(value)[:40]}” is not a date.") from None
-
-
-def _decimal(value: Any, what: str) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise _Bad(f"{what}: “{str(value)[:40]}” is not a number.") from None
-    if not number.is_finite():
-        raise _Bad(f"{what} must be a finite number.")
-    return number
-
-
-def _numbers(value: Any, names: set[str], what: str) -> dict[str, float]:
-    if not isinstance(value, dict):
-        raise _Bad(f"{what} must be {{metric: number}}.")
-    cleaned = {}
-    for key, number in value.items():
-        if key not in names:
-            raise _Bad(f"{what}: “{str(key)[:40]}” is not a metric of the source.")
-        if (
-            isinstance(number, bool)
-            or not isinstance(number, int | float)
-            or not math.isfinite(number)
-            or abs(number) > MAX_ABS_VALUE
-        ):
-            raise _Bad(f"{what}: the value of “{key}” is not a number.")
-        cleaned[key] = float(number)
-    return cleaned
+    except ValidationFailed as error:
+        raise _refused(what, error) from None
 
 
 def is_empty(user: User) -> bool:
@@ -366,10 +438,15 @@ def is_empty(user: User) -> bool:
     return owned == 0 and homes == 0
 
 
-def restore(user: User, lines: Iterable[str]) -> dict[str, int]:
-    """Restore a backup (given as lines of text) into user's empty account and commit.
+def restore(user: User, stream: IO) -> dict[str, int]:
+    """Restore a backup (a binary or text file object) into user's empty account and commit.
 
-    Returns how many homes, sources, readings, tariffs and swaps were restored.
+    Everything restored belongs to user and is checked as if typed in; the file is read in
+    small chunks within the limits above. Home members listed in the file are not added
+    (they are counted in "members_skipped": the owner invites them again).
+
+    Returns how many homes, sources, readings, tariffs and swaps were restored, and how many
+    members were skipped.
 
     Raises:
         ValidationFailed: key "file": the account is not empty, or the backup is invalid
@@ -384,7 +461,7 @@ def restore(user: User, lines: Iterable[str]) -> dict[str, int]:
             }
         )
     try:
-        counts = _restore(user, lines)
+        counts = _restore(user, stream)
     except _Bad as error:
         db.session.rollback()
         raise ValidationFailed(
@@ -397,68 +474,75 @@ def restore(user: User, lines: Iterable[str]) -> dict[str, int]:
     return counts
 
 
-def _restore(user: User, lines: Iterable[str]) -> dict[str, int]:
-    head, readings = _split(lines)
+def _restore(user: User, stream: IO) -> dict[str, int]:
+    head, rows = _split(stream)
     if head.get("format") != FORMAT:
         raise _Bad("This is not a homelog backup.")
     if head.get("version") != VERSION:
         raise _Bad(
-            f"This backup has version {head.get('version')}; this server reads version {VERSION}."
+            f"This backup has version {str(head.get('version'))[:20]}; "
+            f"this server reads version {VERSION}."
         )
-    users_by_email = {
-        email.casefold(): uid for uid, email in db.session.execute(select(User.id, User.email))
-    }
     account = head.get("account") or {}
-    original_email = str(account.get("email") or "").casefold()
-
-    def person(email: Any) -> int | None:
-        if not isinstance(email, str):
-            return None
-        if email.casefold() == original_email:
-            return user.id
-        return users_by_email.get(email.casefold())
-
+    if not isinstance(account, dict):
+        raise _Bad("“account” must be an object.")
     if timeutil.is_valid_timezone(account.get("timezone") or ""):
         user.timezone = account["timezone"]
-    if isinstance(account.get("currency"), str) and len(account["currency"]) == 3:
+    if isinstance(account.get("currency"), str) and CURRENCY.fullmatch(account["currency"]):
         user.currency = account["currency"]
 
-    counts = {"locations": 0, "sources": 0, "readings": 0, "tariffs": 0, "swaps": 0}
+    counts = {
+        "locations": 0,
+        "sources": 0,
+        "readings": 0,
+        "tariffs": 0,
+        "swaps": 0,
+        "members_skipped": 0,
+    }
     location_ids: dict[Any, int] = {}
     for item in _list(head, "locations"):
-        zone = item.get("timezone")
-        location = Location(
-            owner_id=user.id,
-            name=_text(item.get("name"), "A home's name", 100),
-            timezone=zone if timeutil.is_valid_timezone(zone or "") else "UTC",
-        )
+        try:
+            name, zone = locations.clean_home(item.get("name"), item.get("timezone"))
+        except ValidationFailed as error:
+            raise _refused(f"Home “{str(item.get('name'))[:40]}”", error) from None
+        location = Location(owner_id=user.id, name=name, timezone=zone)
         if item.get("created_at"):
-            location.created_at = _when(item["created_at"], "A home's creation time")
+            location.created_at = _when(item["created_at"], f"Home “{name}”")
         db.session.add(location)
         db.session.flush()
         location_ids[item.get("id")] = location.id
-        _restore_members(location, item.get("members") or [], person)
+        members = item.get("members") or []
+        if not isinstance(members, list):
+            raise _Bad(f"Home “{name}”: the members must be a list.")
+        counts["members_skipped"] += len(members)
         counts["locations"] += 1
 
-    sources: dict[Any, tuple[DataSource, set[str]]] = {}
+    sources: dict[Any, DataSource] = {}
     for item in _list(head, "sources"):
-        source = _restore_source(user, item, location_ids, person, counts)
-        sources[item.get("id")] = (source, set(source.metric_names))
+        if item.get("id") in sources:
+            raise _Bad(f"The source id {str(item.get('id'))[:20]} appears twice.")
+        sources[item.get("id")] = _restore_source(user, item, location_ids, counts)
         counts["sources"] += 1
+    new_source_ids = {source.id for source in sources.values()}
 
     connection = db.session.connection()
     now = utcnow()
     batch: list[dict] = []
-    seen: set[uuid.UUID] = set()
 
     def flush_batch() -> None:
         if not batch:
             return
         wanted = [row["id"] for row in batch]
-        taken = set(db.session.scalars(select(Reading.id).where(Reading.id.in_(wanted))))
+        taken = dict(
+            db.session.execute(
+                select(Reading.id, Reading.data_source_id).where(Reading.id.in_(wanted))
+            ).all()
+        )
         for row in batch:
+            if taken.get(row["id"]) in new_source_ids:
+                raise _Bad(f"The reading id {row['id']} appears twice.")
             if row["id"] in taken:
-                row["id"] = uuid7()
+                row["id"] = uuid7()  # another account on this server has it
         bulk.insert_rows(connection, Reading.__table__, batch)
         by_owner = [
             sync.Change(sync.READING, str(row["id"]), row["data_source_id"]) for row in batch
@@ -467,36 +551,33 @@ def _restore(user: User, lines: Iterable[str]) -> dict[str, int]:
         counts["readings"] += len(batch)
         batch.clear()
 
-    for number, item in readings:
-        where = f"Line {number}" if number else "A reading"
+    for number, item in rows:
+        where = f"Reading {number}"
         if not isinstance(item, dict):
             raise _Bad(f"{where}: not a reading.")
-        found = sources.get(item.get("source"))
-        if found is None:
+        source = sources.get(item.get("source"))
+        if source is None:
             raise _Bad(f"{where}: its source is not in the backup.")
-        source, names = found
         try:
             reading_id = uuid.UUID(str(item.get("id")))
         except ValueError:
             reading_id = uuid7()
-        if reading_id in seen:
+        if any(row["id"] == reading_id for row in batch):
             raise _Bad(f"{where}: the id {reading_id} appears twice.")
-        seen.add(reading_id)
-        values = _numbers(item.get("values"), names, where)
-        if not values:
-            raise _Bad(f"{where}: a reading needs at least one value.")
-        note = item.get("note")
-        if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE_LENGTH):
-            raise _Bad(f"{where}: the note must be text of at most {MAX_NOTE_LENGTH} characters.")
+        try:
+            values = readings.clean_values(source, item.get("values"), require_all=False)
+            note = readings.clean_note(item.get("note"))
+        except ValidationFailed as error:
+            raise _refused(where, error) from None
         batch.append(
             {
                 "id": reading_id,
                 "data_source_id": source.id,
                 "timestamp": _when(item.get("timestamp"), where),
                 "values": values,
-                "note": note or None,
+                "note": note,
                 "confirmed": item.get("confirmed") is True,
-                "created_by_id": person(item.get("created_by")),
+                "created_by_id": user.id,
                 "created_at": _when(item["created_at"], where) if item.get("created_at") else now,
                 "updated_at": _when(item["updated_at"], where) if item.get("updated_at") else now,
             }
@@ -514,104 +595,106 @@ def _list(head: dict, key: str) -> list[dict]:
     return items
 
 
-def _restore_members(location: Location, members: Any, person) -> None:
-    if not isinstance(members, list):
-        raise _Bad("A home's members must be a list.")
-    for member in members:
-        if not isinstance(member, dict):
-            raise _Bad("A home's members must be a list of objects.")
-        user_id = person(member.get("email"))
-        if user_id is None or user_id == location.owner_id:
-            continue  # that person has no account here: the owner can invite them again
-        if member.get("role") not in ("viewer", "editor"):
-            raise _Bad("A member's role must be viewer or editor.")
-        db.session.add(
-            LocationMember(location_id=location.id, user_id=user_id, role=member["role"])
-        )
-
-
 def _restore_source(
-    user: User, item: dict, location_ids: dict, person, counts: dict[str, int]
+    user: User, item: dict, location_ids: dict, counts: dict[str, int]
 ) -> DataSource:
-    name = _text(item.get("name"), "A source's name", 100)
-    if item.get("kind") not in KINDS:
-        raise _Bad(f"Source “{name}”: the kind must be meter or sensor.")
+    label = f"Source “{str(item.get('name'))[:40]}”"
     try:
-        metric_list = clean_metrics(item.get("metrics"))
+        name, description, kind, metric_list = datasources.clean_source(
+            item.get("name"), item.get("description"), item.get("kind"), item.get("metrics")
+        )
     except ValidationFailed as error:
-        messages = [m for ms in error.errors.values() for m in ms]
-        raise _Bad(f"Source “{name}”: {' '.join(messages)}") from None
-    names = {metric for metric, _ in metric_list}
-    cycle_day = item.get("cycle_day", 1)
-    gap = item.get("max_gap_hours", 48)
-    if not isinstance(cycle_day, int) or not 1 <= cycle_day <= 31:
-        raise _Bad(f"Source “{name}”: the billing cycle day must be 1 to 31.")
-    if not isinstance(gap, int) or gap < 1:
-        raise _Bad(f"Source “{name}”: max_gap_hours must be a positive whole number.")
+        raise _refused(label, error) from None
+    label = f"Source “{name}”"
     source = DataSource(
         owner_id=user.id,
         location_id=location_ids.get(item.get("location")),
         name=name,
-        description=_text(
-            item.get("description"), f"Source “{name}”: the description", 2000, required=False
-        ),
-        kind=item["kind"],
+        description=description,
+        kind=kind,
         metric_list=metric_list,
-        rollover_at=_numbers(item.get("rollover_at") or {}, names, f"Source “{name}”: rollover_at"),
-        cycle_day=cycle_day,
-        max_gap_hours=gap,
-        monthly_advance=_decimal(item.get("monthly_advance"), f"Source “{name}”: advance"),
-        billing_year_start=_day(
-            item.get("billing_year_start"), f"Source “{name}”: billing year start"
-        ),
     )
-    schedule = item.get("reminder") or {}
     try:
-        source.reminder_every, source.reminder_day = clean_schedule(
-            schedule.get("every") if isinstance(schedule, dict) else "?",
-            schedule.get("day") if isinstance(schedule, dict) else None,
+        settings = consumption.clean_settings(
+            source,
+            rollover_at=item.get("rollover_at") or {},
+            cycle_day=item.get("cycle_day", 1),
+            monthly_advance=item.get("monthly_advance"),
+            billing_year_start=item.get("billing_year_start"),
+            max_gap_hours=item.get("max_gap_hours", 48),
         )
-    except ValidationFailed:
-        raise _Bad(f"Source “{name}”: the reading reminder is invalid.") from None
+        schedule = item.get("reminder") or {}
+        if not isinstance(schedule, dict):
+            raise ValidationFailed({"reminder": ["The reading reminder is invalid."]})
+        source.reminder_every, source.reminder_day = clean_schedule(
+            schedule.get("every"), schedule.get("day")
+        )
+    except ValidationFailed as error:
+        raise _refused(label, error) from None
+    for field_name, value in settings.items():
+        setattr(source, field_name, value)
     if item.get("created_at"):
-        source.created_at = _when(item["created_at"], f"Source “{name}”")
+        source.created_at = _when(item["created_at"], label)
     db.session.add(source)
     db.session.flush()
-    for tariff in item.get("tariffs") or []:
-        if not isinstance(tariff, dict) or tariff.get("metric") not in names:
-            raise _Bad(f"Source “{name}”: a price is for an unknown metric.")
-        day = _day(tariff.get("effective_from"), f"Source “{name}”: a price's first day")
-        price = _decimal(tariff.get("unit_price"), f"Source “{name}”: a unit price")
-        if day is None or price is None:
-            raise _Bad(f"Source “{name}”: a price needs a first day and a unit price.")
+    prices, swaps = item.get("tariffs") or [], item.get("swaps") or []
+    if not isinstance(prices, list) or not isinstance(swaps, list):
+        raise _Bad(f"{label}: the prices and meter swaps must be lists.")
+    days: set[tuple] = set()
+    for tariff in prices:
+        if not isinstance(tariff, dict):
+            raise _Bad(f"{label}: a price is not an object.")
+        try:
+            metric, day, price, standing = consumption.check_tariff(
+                source,
+                tariff.get("metric"),
+                tariff.get("effective_from"),
+                tariff.get("unit_price"),
+                tariff.get("standing_charge"),
+            )
+        except ValidationFailed as error:
+            raise _refused(f"{label}: a price", error) from None
+        if (metric, day) in days:
+            raise _Bad(f"{label}: “{metric}” has two prices starting on {day}.")
+        days.add((metric, day))
         db.session.add(
             Tariff(
                 data_source_id=source.id,
-                metric=tariff["metric"],
+                metric=metric,
                 effective_from=day,
                 unit_price=price,
-                standing_charge=_decimal(
-                    tariff.get("standing_charge"), f"Source “{name}”: a standing charge"
-                )
-                or Decimal(0),
+                standing_charge=standing,
             )
         )
         counts["tariffs"] += 1
-    for swap in item.get("swaps") or []:
+    instants: set[datetime] = set()
+    for swap in swaps:
+        what = f"{label}: a meter swap"
         if not isinstance(swap, dict):
-            raise _Bad(f"Source “{name}”: a meter swap is not an object.")
-        what = f"Source “{name}”: a meter swap"
+            raise _Bad(f"{what} is not an object.")
+        try:
+            at, old, new, sizes, note = consumption.check_swap(
+                source,
+                _when(swap.get("at"), what),
+                swap.get("old_final"),
+                swap.get("new_start"),
+                swap.get("rollover_at"),
+                swap.get("note"),
+            )
+        except ValidationFailed as error:
+            raise _refused(what, error) from None
+        if at in instants:
+            raise _Bad(f"{what}: two swaps are recorded at {at.isoformat()}.")
+        instants.add(at)
         db.session.add(
             MeterEvent(
                 data_source_id=source.id,
-                at=_when(swap.get("at"), what),
-                old_final=_numbers(swap.get("old_final"), names, what),
-                new_start=_numbers(swap.get("new_start"), names, what),
-                rollover_at=_numbers(swap["rollover_at"], names, what)
-                if swap.get("rollover_at")
-                else None,
-                note=_text(swap.get("note"), what + "'s note", 500, required=False) or None,
-                created_by_id=person(swap.get("created_by")),
+                at=at,
+                old_final=old,
+                new_start=new,
+                rollover_at=sizes,
+                note=note,
+                created_by_id=user.id,
             )
         )
         counts["swaps"] += 1

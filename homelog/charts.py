@@ -80,23 +80,34 @@ class Value:
     title: str = ""
 
 
+#: Beyond this size a value is no reading or cost homelog makes: the axis just spans it.
+HUGE = 1e300
+#: A step is at least this many float steps of the values, so adding it always moves a tick.
+MIN_STEP_ULPS = 64
+
+
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
-    """Return round tick values covering [low, high] (1, 2, 2.5 or 5 × a power of ten)."""
+    """Return round tick values covering [low, high] (1, 2, 2.5 or 5 × a power of ten).
+
+    At most count + 3 ticks, whatever the values: ticks are counted by index, never by
+    adding a step that may be too small to change a float near 10^15.
+    """
     if not math.isfinite(low) or not math.isfinite(high):
         return [0.0, 1.0]
-    if high <= low:
+    if high < low:
+        low, high = high, low
+    if max(abs(low), abs(high)) > HUGE:
+        return [min(low, 0.0), max(high, 0.0)]
+    if high == low:
         high = low + (abs(low) or 1.0)
-    raw = (high - low) / count
-    power = 10 ** math.floor(math.log10(raw))
+    spacing = math.ulp(max(abs(low), abs(high)))
+    raw = max((high - low) / max(count, 1), spacing * MIN_STEP_ULPS)
+    power = 10.0 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    first = math.floor(low / step) * step
-    ticks, value = [], first
-    while value < high + step * 1e-9:
-        ticks.append(round(value, 10))
-        value += step
-    if ticks[-1] < high - step * 1e-9:
-        ticks.append(round(value, 10))
-    return ticks
+    first = math.floor(low / step)
+    last = max(math.ceil(high / step - 1e-9), first + 1)
+    digits = max(10, 3 - math.floor(math.log10(step)))
+    return [round(index * step, digits) for index in range(first, last + 1)]
 
 
 def label(value: float) -> str:

@@ -590,7 +590,7 @@ def usage_for(
             ):
                 start = first_day
     _check_range(start, end, zone)
-    periods = list(_iter_limited(kind, start, end, zone, source.cycle_day or 1))
+    periods = list(limited_periods(kind, start, end, zone, source.cycle_day or 1))
     return _compute(source, kind, zone, periods, line_points)
 
 
@@ -604,7 +604,14 @@ def _check_range(start, end, zone) -> None:
         raise ValidationFailed({"end": ["The end must be after the start."]})
 
 
-def _iter_limited(kind, start, end, zone, cycle_day):
+def limited_periods(
+    kind: str, start: date | datetime, end: date | datetime, zone: ZoneInfo, cycle_day: int
+) -> Iterator[Period]:
+    """Yield the calendar periods overlapping [start, end), refusing more than MAX_PERIODS.
+
+    Raises:
+        ValidationFailed: key "period", once the range holds more than MAX_PERIODS periods.
+    """
     for count, period in enumerate(iter_periods(kind, start, end, zone, cycle_day)):
         if count >= MAX_PERIODS:
             raise ValidationFailed(
@@ -1086,19 +1093,23 @@ def _shift_years(instant: datetime, years: int, zone: ZoneInfo) -> datetime:
     return shifted.astimezone(UTC)
 
 
+def billing_year_containing(first_start: date, today: date) -> date:
+    """Return the start of the billing year (yearly from first_start) that contains today.
+
+    Counted in one step, not year by year: first_start may lie centuries away.
+    """
+    start = add_years(first_start, today.year - first_start.year)
+    return start if start <= today else add_years(first_start, today.year - first_start.year - 1)
+
+
 def projection(source: DataSource, now: datetime | None = None) -> YearProjection | None:
     """Project the billing year's cost against the monthly advance (None when not set up)."""
     if source.kind != "meter" or source.billing_year_start is None:
         return None
     zone = source_zone(source)
     now = now or datetime.now(UTC)
-    year_start = source.billing_year_start
     today = now.astimezone(zone).date()
-    # The billing year that contains today, counted from the chosen start date.
-    while add_years(year_start, 1) <= today:
-        year_start = add_years(year_start, 1)
-    while year_start > today:
-        year_start = add_years(year_start, -1)
+    year_start = billing_year_containing(source.billing_year_start, today)
     plans = tariff_plans(source)
     begin = datetime.combine(add_years(year_start, -1), datetime.min.time(), tzinfo=zone)
     rows = stream_readings(source, begin.astimezone(UTC), now)
@@ -1185,13 +1196,18 @@ def _date(value: object, key: str, errors: dict, required: bool = True) -> date 
     return value
 
 
-def _check_tariff(
+def check_tariff(
     source: DataSource,
     metric: object,
     effective_from: object,
     unit_price: object,
     standing_charge: object,
 ) -> tuple:
+    """Return a price's (metric, first day, unit price, standing charge) checked as typed in.
+
+    Raises:
+        ValidationFailed: keys "metric", "effective_from", "unit_price", "standing_charge".
+    """
     errors: dict[str, list[str]] = {}
     if source.kind != "meter":
         raise ValidationFailed({"metric": ["Prices apply to meters only."]})
@@ -1243,7 +1259,7 @@ def create_tariff(
         ValidationFailed: keys "metric", "effective_from", "unit_price", "standing_charge";
             also when the metric already has a price starting that day.
     """
-    metric, day, price, standing = _check_tariff(
+    metric, day, price, standing = check_tariff(
         source, metric, effective_from, unit_price, standing_charge
     )
     tariff = Tariff(
@@ -1266,7 +1282,7 @@ def update_tariff(
     standing_charge: object = 0,
 ) -> Tariff:
     """Change a tariff (all fields) and commit; raises ValidationFailed like create_tariff."""
-    metric, day, price, standing = _check_tariff(
+    metric, day, price, standing = check_tariff(
         tariff.source, metric, effective_from, unit_price, standing_charge
     )
     tariff.metric, tariff.effective_from = metric, day
@@ -1315,7 +1331,7 @@ def _register_values(
     return cleaned
 
 
-def _check_swap(
+def check_swap(
     source: DataSource,
     at: object,
     old_final: object,
@@ -1323,6 +1339,12 @@ def _check_swap(
     rollover_at: object,
     note: object,
 ) -> tuple:
+    """Return a swap's (at in UTC, old finals, new starts, sizes or None, note), checked.
+
+    Raises:
+        ValidationFailed: keys "at", "old_final[.metric]", "new_start[.metric]",
+            "rollover_at[.metric]", "note".
+    """
     if source.kind != "meter":
         raise ValidationFailed({"at": ["Only meters are replaced; sensors have no register."]})
     errors: dict[str, list[str]] = {}
@@ -1382,7 +1404,7 @@ def create_swap(
         ValidationFailed: keys "at", "old_final[.metric]", "new_start[.metric]",
             "rollover_at[.metric]", "note"; also when a swap is already recorded at `at`.
     """
-    when, old, new, sizes, clean_note = _check_swap(
+    when, old, new, sizes, clean_note = check_swap(
         source, at, old_final, new_start, rollover_at, note
     )
     event = MeterEvent(
@@ -1408,7 +1430,7 @@ def update_swap(
     note: str | None = None,
 ) -> MeterEvent:
     """Change a recorded swap (all fields) and commit; raises like create_swap."""
-    when, old, new, sizes, clean_note = _check_swap(
+    when, old, new, sizes, clean_note = check_swap(
         event.source, at, old_final, new_start, rollover_at, note
     )
     event.at, event.old_final, event.new_start = when, old, new
@@ -1441,6 +1463,34 @@ def update_settings(
         ValidationFailed: keys "rollover_at[.metric]", "cycle_day", "monthly_advance",
             "billing_year_start", "max_gap_hours".
     """
+    settings = clean_settings(
+        source,
+        rollover_at=rollover_at,
+        cycle_day=cycle_day,
+        monthly_advance=monthly_advance,
+        billing_year_start=billing_year_start,
+        max_gap_hours=max_gap_hours,
+    )
+    for name, value in settings.items():
+        setattr(source, name, value)
+    db.session.commit()
+    return source
+
+
+def clean_settings(
+    source: DataSource,
+    *,
+    rollover_at: Mapping | None = None,
+    cycle_day: object = 1,
+    monthly_advance: object = None,
+    billing_year_start: object = None,
+    max_gap_hours: object = 48,
+) -> dict:
+    """Return source's usage settings checked as typed in: {field name: clean value}.
+
+    Raises:
+        ValidationFailed: as update_settings.
+    """
     errors: dict[str, list[str]] = {}
     sizes = _register_values(source, rollover_at, "rollover_at", errors, positive=True)
     day = _int(cycle_day, "cycle_day", errors, 1, 31, "Enter a day of the month from 1 to 31.")
@@ -1464,13 +1514,13 @@ def update_settings(
     year_start = _date(billing_year_start, "billing_year_start", errors, required=False)
     if errors:
         raise ValidationFailed(errors)
-    source.rollover_at = sizes
-    source.cycle_day = day
-    source.max_gap_hours = gap
-    source.monthly_advance = advance
-    source.billing_year_start = year_start
-    db.session.commit()
-    return source
+    return {
+        "rollover_at": sizes,
+        "cycle_day": day,
+        "max_gap_hours": gap,
+        "monthly_advance": advance,
+        "billing_year_start": year_start,
+    }
 
 
 def _int(value: object, key: str, errors: dict, low: int, high: int, message: str) -> int:

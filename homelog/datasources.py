@@ -241,7 +241,8 @@ def _clean_text(value: object) -> str:
     return value.strip()
 
 
-def _has_control_characters(text: str) -> bool:
+def has_control_characters(text: str) -> bool:
+    """Return True when text holds a control, format or line/paragraph separator character."""
     return any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in text)
 
 
@@ -255,7 +256,7 @@ def _check_name(value: object, errors: dict[str, list[str]]) -> str:
         errors.setdefault("name", []).append("Enter a name.")
     elif len(name) > MAX_NAME_LENGTH:
         errors.setdefault("name", []).append(f"Use at most {MAX_NAME_LENGTH} characters.")
-    elif _has_control_characters(name):
+    elif has_control_characters(name):
         errors.setdefault("name", []).append("Use letters, digits and punctuation only.")
     return name
 
@@ -321,14 +322,14 @@ def clean_metrics(
                 name_errors.append("Enter a metric name.")
             elif len(name) > MAX_METRIC_NAME_LENGTH:
                 name_errors.append(f"Use at most {MAX_METRIC_NAME_LENGTH} characters.")
-            elif _has_control_characters(name):
+            elif has_control_characters(name):
                 name_errors.append("Use letters, digits and punctuation only.")
             elif name.casefold() in seen:
                 name_errors.append(f"“{name}” is already a metric of this source.")
             unit_errors: list[str] = []
             if len(unit) > MAX_UNIT_LENGTH:
                 unit_errors.append(f"Use at most {MAX_UNIT_LENGTH} characters.")
-            elif _has_control_characters(unit):
+            elif has_control_characters(unit):
                 unit_errors.append("Use letters, digits and punctuation only.")
             if name_errors:
                 errors.setdefault(f"metrics.{index}.name", []).extend(name_errors)
@@ -344,6 +345,24 @@ def clean_metrics(
     return cleaned
 
 
+def clean_source(
+    name: object, description: object, kind: object, metrics: object
+) -> tuple[str, str, str, list[list[str]]]:
+    """Return a source's (name, description, kind, metrics) checked as typed in.
+
+    Raises:
+        ValidationFailed: keys "name", "description", "kind", "metrics[...]".
+    """
+    errors: dict[str, list[str]] = {}
+    clean_name = _check_name(name, errors)
+    clean_description = _check_description(description, errors)
+    clean_kind = _check_kind(kind, errors)
+    clean_metric_list = clean_metrics(metrics, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return clean_name, clean_description, clean_kind, clean_metric_list
+
+
 def create_source(
     owner: User,
     name: str,
@@ -356,13 +375,9 @@ def create_source(
     Raises:
         ValidationFailed: a field breaks a rule (see the module docstring for the keys).
     """
-    errors: dict[str, list[str]] = {}
-    clean_name = _check_name(name, errors)
-    clean_description = _check_description(description, errors)
-    clean_kind = _check_kind(kind, errors)
-    clean_metric_list = clean_metrics(metrics, errors)
-    if errors:
-        raise ValidationFailed(errors)
+    clean_name, clean_description, clean_kind, clean_metric_list = clean_source(
+        name, description, kind, metrics
+    )
     source = DataSource(
         owner_id=owner.id,
         name=clean_name,

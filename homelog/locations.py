@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from homelog import accounts, timeutil
+from homelog.datasources import has_control_characters
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import ROLES, DataSource, Location, LocationMember, User, parse_id
@@ -83,13 +84,20 @@ def sources_in(home: Location) -> list[DataSource]:
     )
 
 
-def _check(name: object, timezone: object) -> tuple[str, str]:
+def clean_home(name: object, timezone: object) -> tuple[str, str]:
+    """Return a home's (name, timezone) checked as typed in.
+
+    Raises:
+        ValidationFailed: keys "name", "timezone".
+    """
     errors: dict[str, list[str]] = {}
     clean_name = name.strip() if isinstance(name, str) else ""
     if not clean_name:
         errors["name"] = ["Enter a name, like “Home” or “Cabin”."]
     elif len(clean_name) > MAX_NAME_LENGTH:
         errors["name"] = [f"Use at most {MAX_NAME_LENGTH} characters."]
+    elif has_control_characters(clean_name):
+        errors["name"] = ["Use letters, digits and punctuation only."]
     zone = timezone.strip() if isinstance(timezone, str) else ""
     if not timeutil.is_valid_timezone(zone):
         errors["timezone"] = ["Choose a timezone from the list, like Europe/Berlin."]
@@ -116,7 +124,7 @@ def _assign(owner: User, home: Location, source_ids: Iterable[int]) -> None:
 
 def create_home(owner: User, name: str, timezone: str, source_ids: Sequence[int] = ()) -> Location:
     """Create owner's home with the given sources in it, and commit."""
-    clean_name, zone = _check(name, timezone)
+    clean_name, zone = clean_home(name, timezone)
     home = Location(owner_id=owner.id, name=clean_name, timezone=zone)
     db.session.add(home)
     db.session.flush()
@@ -129,7 +137,7 @@ def update_home(
     home: Location, name: str, timezone: str, source_ids: Sequence[int] | None = None
 ) -> Location:
     """Change a home (and which of its owner's sources are in it), and commit."""
-    home.name, home.timezone = _check(name, timezone)
+    home.name, home.timezone = clean_home(name, timezone)
     if source_ids is not None:
         _assign(db.session.get(User, home.owner_id), home, source_ids)
     db.session.commit()

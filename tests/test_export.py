@@ -3,6 +3,7 @@ SQLite, refusals that leave nothing behind, and streaming."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
@@ -10,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from homelog import backup, create_app
 from homelog.errors import ValidationFailed
@@ -24,7 +25,8 @@ from homelog.models import (
     Tariff,
     User,
 )
-from tests.conftest import app_config
+from tests.capped import MIB, run_capped
+from tests.conftest import PASSWORD, app_config
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -179,6 +181,20 @@ def snapshot(user_id: int, with_ids: bool = False) -> dict:
     }
 
 
+def as_restored(original: dict) -> dict:
+    """Return what a restore of an account snapshot gives: the restoring account recorded
+    every reading and swap, and no member is added."""
+    sources = {
+        name: {
+            **source,
+            "swaps": [(*swap[:5], True) for swap in source["swaps"]],
+            "readings": [(*r[:4], "owner", *r[5:]) for r in source["readings"]],
+        }
+        for name, source in original["sources"].items()
+    }
+    return {**original, "members": [], "sources": sources}
+
+
 def backup_text(user: User) -> str:
     return "".join(backup.iter_backup(user))
 
@@ -224,9 +240,10 @@ def test_the_page_downloads_and_restores_into_a_new_account(client, auth, user, 
     assert restored.status_code == 302, restored.get_data(as_text=True)
     flashed = client.get("/").get_data(as_text=True)
     assert "Restored 2 sources with 20 readings, 1 home, 2 prices and 1 meter swap." in flashed
+    assert "1 home member was in the backup and not added" in flashed
 
     original, copy = snapshot(user.id), snapshot(copy_id)
-    assert copy == original
+    assert copy == as_restored(original)
     # Same server: the readings could not keep their ids, so they got new ones.
     assert not (
         {r[-1] for s in snapshot(user.id, True)["sources"].values() for r in s["readings"]}
@@ -254,8 +271,8 @@ def test_restore_refuses_an_account_that_is_not_empty(client, auth, user, make_s
             lambda t: t.rstrip()[:-3] + ',\n{"id":"x","source":999,"values":{}}\n]}\n',
             "its source is not in the backup",
         ),
-        (lambda t: t.replace('"temperature":12.5', '"temperature":"warm"'), "is not a number"),
-        (lambda t: t.replace('"humidity":60.0', '"pressure":60.0'), "not a metric"),
+        (lambda t: t.replace('"temperature":12.5', '"temperature":"warm"'), "Enter a number"),
+        (lambda t: t.replace('"humidity":60.0', '"pressure":60.0'), "Not a metric of this source"),
         (lambda t: "nonsense", "JSON expected"),
     ],
 )
@@ -279,7 +296,7 @@ def test_a_reformatted_backup_is_read_too(app, user, make_user):
     empty = make_user("empty@example.com")
     counts = backup.restore(empty, io.StringIO(pretty))
     assert counts["readings"] == 20
-    assert snapshot(empty.id) == snapshot(user.id)
+    assert snapshot(empty.id) == as_restored(snapshot(user.id))
 
 
 def test_backup_streams_readings_in_chunks(app, user, make_source, monkeypatch):
@@ -303,7 +320,7 @@ def test_round_trip_between_this_database_and_another_backend(app, user, make_us
     """Backup here (PostgreSQL in CI) and restore on a SQLite app, and the other way round."""
     helper = make_user("helper@example.com")
     build_account(user, helper)
-    here = snapshot(user.id, with_ids=True)
+    here = as_restored(snapshot(user.id, with_ids=True))
     text = backup_text(user)
 
     other = create_app(app_config(f"sqlite:///{tmp_path / 'other.db'}"))
@@ -323,4 +340,171 @@ def test_round_trip_between_this_database_and_another_backend(app, user, make_us
 
     fresh = make_user("fresh@example.com")
     backup.restore(fresh, io.StringIO(returned))
-    assert snapshot(fresh.id) == snapshot(user.id)
+    assert snapshot(fresh.id) == as_restored(snapshot(user.id))
+
+
+# ---- A restore trusts nothing and stays within its limits -----------------------------------
+
+
+def restore_page(client, data: bytes):
+    """Post data as a backup file through the restore page."""
+    return client.post(
+        "/account/restore",
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(data), "backup.json"), "confirm": "y"},
+    )
+
+
+def test_a_restore_records_everything_as_the_restoring_account(app, user, make_user):
+    """A file may name anyone as a recorder or member: none of it reaches another account."""
+    helper = make_user("helper@example.com", name="Helper")
+    build_account(user, helper)
+    document = json.loads(backup_text(user))
+    for reading in document["readings"]:
+        reading["created_by"] = helper.email
+    document["locations"][0]["members"].append({"email": "stranger@example.com", "role": "viewer"})
+    document["account"]["email"] = helper.email
+    document["account"]["name"] = "Renamed"
+    empty = make_user("empty@example.com", name="Emma")
+    counts = backup.restore(empty, io.StringIO(json.dumps(document)))
+    assert counts["members_skipped"] == 2
+    restored = db.session.scalars(
+        select(Reading.created_by_id).join(DataSource).where(DataSource.owner_id == empty.id)
+    ).all()
+    assert len(restored) == 20 and set(restored) == {empty.id}
+    swaps = db.session.scalars(
+        select(MeterEvent.created_by_id).join(DataSource).where(DataSource.owner_id == empty.id)
+    ).all()
+    assert swaps == [empty.id]
+    assert db.session.scalar(select(func.count()).select_from(LocationMember)) == 1  # the original
+    assert (db.session.get(User, helper.id).name, db.session.get(User, empty.id).name) == (
+        "Helper",
+        "Emma",
+    )
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda d: d["sources"][0].update(name="Power\u202e"), "letters, digits and punctuation"),
+        (lambda d: d["locations"][0].update(name="Cottage\u0007"), "letters, digits and punct"),
+        (lambda d: d["sources"][0]["metrics"][0].__setitem__(0, "im\u0000port"), "NUL"),
+        (lambda d: d["readings"][0].update(note="a\u0000b"), "NUL"),
+        (lambda d: d["locations"][0].update(timezone="Mars/Base"), "Choose a timezone"),
+        (lambda d: d["sources"][0].update(max_gap_hours=10**9), "from 1 to 8784"),
+        (lambda d: d["sources"][0].update(billing_year_start="0001-01-01"), "1900 and 2999"),
+        (lambda d: d["sources"][0].update(monthly_advance="1e30"), "from 0 to 9999999999.99"),
+        (lambda d: d["sources"][0]["tariffs"][0].update(unit_price="1e30"), "a price"),
+        (lambda d: d["readings"][0].update(timestamp="0001-01-01T00:00:00+14:00"), "1900"),
+        (lambda d: d["readings"][0]["values"].update(export=1e16), "too large"),
+        (lambda d: d["readings"][1].update(id=d["readings"][0]["id"]), "appears twice"),
+        (lambda d: d["sources"][0]["swaps"][0].update(note="x" * 501), "500 characters"),
+        (
+            lambda d: d["sources"][0]["tariffs"].append(dict(d["sources"][0]["tariffs"][0])),
+            "two prices",
+        ),
+    ],
+)
+def test_restored_values_pass_the_checks_of_typed_in_ones(app, user, make_user, breakage, message):
+    build_account(user)
+    document = json.loads(backup_text(user))
+    breakage(document)
+    empty = make_user("empty@example.com")
+    with pytest.raises(ValidationFailed) as caught:
+        backup.restore(empty, io.StringIO(json.dumps(document)))
+    assert message in caught.value.errors["file"][0]
+    assert backup.is_empty(empty)
+
+
+def test_a_home_name_typed_in_refuses_control_characters_as_a_restored_one(logged_in):
+    response = logged_in.post("/homes/new", data={"name": "Cabin\u202e", "timezone": "UTC"})
+    assert response.status_code == 422
+    assert "Use letters, digits and punctuation only." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Location)) == 0
+
+
+def test_any_layout_restores_when_the_readings_come_last(app, user, make_user):
+    build_account(user)
+    document = json.loads(backup_text(user))
+    one_line = json.dumps(document, separators=(",", ":")).encode()
+    empty = make_user("empty@example.com")
+    assert backup.restore(empty, io.BytesIO(codecs.BOM_UTF8 + one_line))["readings"] == 20
+
+    readings_first = {"readings": document.pop("readings"), **document}
+    other = make_user("other@example.com")
+    with pytest.raises(ValidationFailed) as caught:
+        backup.restore(other, io.StringIO(json.dumps(readings_first)))
+    assert "must come before the readings" in caught.value.errors["file"][0]
+
+
+EMPTY_HEAD = '{"format":"homelog-backup","version":1,"account":{},"locations":[],"sources":[],'
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('{"format":"homelog-backup","version":1,"x":' + "[" * 2000, "more than 8 deep"),
+        ('{"format":"\\u0000","x":' + "[" * 2000, "NUL"),
+        (
+            '{"format":"homelog-backup","version":1,"sources":[' + "{}," * 200_000 + "{}]}",
+            "holds more than this",
+        ),
+        ('{"format":"homelog-backup","version":1,"name":"' + "x" * 3_000_000 + '"}', "longer"),
+        (EMPTY_HEAD + '"readings":[{"a":[' + "1," * 500 + "1]}]}", "Reading 1 holds more"),
+        ("\xff\xfe{}", "JSON expected"),
+        ('{"format":"homelog-backup","version":1}{"more":1}', "JSON expected"),
+    ],
+)
+def test_a_hostile_file_gets_a_clear_refusal_on_the_page(logged_in, body, message):
+    response = restore_page(logged_in, body.encode("utf-8", "surrogateescape"))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert message in page and "Restore a backup" in page
+
+
+RESTORE_CHILD = """
+URL, EMAIL, PASSWORD, COUNT = {args!r}
+
+def setup():
+    from homelog import create_app
+    from tests.conftest import CSRFClient, app_config
+
+    app = create_app(app_config(URL))
+    app.test_client_class = CSRFClient
+    client = app.test_client()
+    assert client.post("/login", data={{"email": EMAIL, "password": PASSWORD}}).status_code == 302
+    assert client.get("/account/restore").status_code == 200
+    bomb = b'{{"format":"homelog-backup","version":1,"locations":[' + b"{{}}," * COUNT + b"{{}}]}}"
+    boundary = "capped-boundary"
+    body = b"".join(
+        [
+            f"--{{boundary}}\\r\\n".encode(),
+            b'Content-Disposition: form-data; name="confirm"\\r\\n\\r\\ny\\r\\n',
+            f"--{{boundary}}\\r\\n".encode(),
+            b'Content-Disposition: form-data; name="file"; filename="bomb.json"\\r\\n',
+            b"Content-Type: application/json\\r\\n\\r\\n",
+            bomb,
+            f"\\r\\n--{{boundary}}--\\r\\n".encode(),
+        ]
+    )
+    return client, body, boundary
+
+def measured(state):
+    client, body, boundary = state
+    response = client.post(
+        "/account/restore",
+        data=body,
+        content_type=f"multipart/form-data; boundary={{boundary}}",
+    )
+    return {{"status": response.status_code, "page": response.get_data(as_text=True)}}
+"""
+
+
+def test_a_restore_bomb_is_refused_within_bounded_memory(database_url, user):
+    """Three million empty objects (9 MB) once took +154 MB; now a refusal within 64 MB."""
+    script = RESTORE_CHILD.format(args=(database_url, user.email, PASSWORD, 3_000_000))
+    outcome = run_capped(script, timeout=120)
+    result = outcome.get("result") or {}
+    assert result.get("status") == 422, outcome
+    assert "holds more than this server restores" in result["page"]
+    assert outcome["growth"] < 64 * MIB, outcome["growth"]

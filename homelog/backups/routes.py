@@ -1,13 +1,11 @@
 """Routes: download the whole account as one JSON file, and restore one into an empty account.
 
-The backup is streamed as it is written (homelog.backup.iter_backup); the restore reads the
-uploaded file line by line from the request's temporary file, so neither end holds the whole
-account in memory.
+The backup is streamed as it is written (homelog.backup.iter_backup); the restore parses the
+uploaded file in small chunks from the request's temporary file, so neither end holds the
+whole account in memory.
 """
 
 from __future__ import annotations
-
-import io
 
 from flask import (
     Blueprint,
@@ -66,9 +64,8 @@ def restore():
         elif not form.confirm.data:
             form.confirm.errors = ["Tick this to restore."]
         else:
-            lines = io.TextIOWrapper(storage.stream, encoding="utf-8-sig", errors="replace")
             try:
-                counts = backup.restore(current_user, lines)
+                counts = backup.restore(current_user, storage.stream)
             except ValidationFailed as error:
                 form.file.errors = error.errors.get("file", [error.detail])
             else:
@@ -80,6 +77,13 @@ def restore():
                     f"meter swap{'s' if counts['swaps'] != 1 else ''}.",
                     "success",
                 )
+                skipped = counts["members_skipped"]
+                if skipped:
+                    flash(
+                        f"{skipped} home member{'s were' if skipped != 1 else ' was'} in the "
+                        "backup and not added: invite them again from each home's page.",
+                        "info",
+                    )
                 return redirect(url_for("sources.index"))
         status = 422
     return render_template("backups/restore.html", form=form, empty=empty), status
