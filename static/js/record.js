@@ -371,8 +371,13 @@
     if (done && done.some((result) => result.id === item.id)) {
       message.textContent = "Saved.";
     } else if (state.items.some((waiting) => waiting.id === item.id)) {
-      message.textContent = "Kept on this phone: it is sent when you are back online.";
-      backgroundSync();
+      if (navigator.onLine) {
+        // A lost answer or a server hiccup: the next open or "Send now" sends it.
+        message.textContent = "Kept on this phone: not sent yet, it waits in the outbox.";
+      } else {
+        message.textContent = "Kept on this phone: it is sent when you are back online.";
+        backgroundSync();
+      }
     }
   }
 

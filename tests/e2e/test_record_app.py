@@ -131,3 +131,154 @@ def test_record_screen_opens_offline_after_a_reload_and_after_reopening(
     expect(form_of(again, "Electricity").get_by_text("Last: 17 kWh")).to_be_visible()
     number = form_of(again, "Electricity").get_by_label("import")
     assert number.get_attribute("inputmode") == "decimal"
+
+
+def test_readings_typed_offline_reach_the_server_once_stamped_when_typed(
+    phone, make_user, make_source, make_reading
+):
+    owner, partner = make_user(), make_user()
+    electricity = make_source(owner, "Electricity")
+    make_reading(electricity, {"import": 990.0}, timestamp=datetime(2026, 2, 1, tzinfo=UTC))
+    water = make_source(partner, "Water", metrics={"cold": "m³"})
+    share(owner, partner, [electricity], "editor")
+    sign_in(phone, partner.email, PASSWORD)
+    open_record(phone)
+    expect(form_of(phone, "Electricity").get_by_text("Last: 990 kWh")).to_be_visible()
+
+    phone.context.set_offline(True)
+    typed = [datetime(2026, 3, 1, 8, 0, tzinfo=UTC) + timedelta(minutes=n) for n in range(3)]
+    phone.clock.set_fixed_time(typed[0])
+    record(phone, "Electricity", {"import": "1000"})
+    expect(form_of(phone, "Electricity").get_by_text("Kept on this phone")).to_be_visible()
+    phone.clock.set_fixed_time(typed[1])
+    record(phone, "Water", {"cold": "55,5"})
+    phone.clock.set_fixed_time(typed[2])
+    record(phone, "Electricity", {"import": "1001.25"})
+    expect(phone.locator("#outbox-count")).to_have_text("3")
+    expect(phone.locator("#outbox-list > li")).to_have_count(3)
+    expect(form_of(phone, "Electricity").get_by_text("Last: 1001.25 kWh")).to_be_visible()
+    phone.evaluate("() => window.scrollTo(0, 0)")
+    screenshot(phone, "record-offline-outbox")
+    assert readings_of(electricity)[-1].values == {"import": 990.0}  # nothing sent yet
+
+    phone.context.set_offline(False)
+    expect(phone.locator("#outbox-badge")).to_be_hidden()
+    expect(phone.locator("#results-list > li", has_text="saved")).to_have_count(3)
+    sent = readings_of(electricity)[1:] + readings_of(water)
+    assert [(r.timestamp, r.values, r.created_by_id) for r in sent] == [
+        (typed[0], {"import": 1000.0}, partner.id),
+        (typed[2], {"import": 1001.25}, partner.id),
+        (typed[1], {"cold": 55.5}, partner.id),
+    ]
+
+
+def lose_the_next_answer(page) -> list[dict]:
+    """Let the next upload reach the server but lose its answer; return what was sent."""
+    lost: list[dict] = []
+
+    def handle(route):
+        route.fetch()  # the server stores the batch...
+        lost.append(route.request.post_data_json)
+        route.abort()  # ...and its answer never arrives
+
+    page.route("**/api/sync/readings", handle, times=1)
+    return lost
+
+
+def test_a_batch_whose_answer_is_lost_is_sent_again_without_duplicates(
+    phone, make_user, make_source
+):
+    user = make_user()
+    meter = make_source(user, "Electricity")
+    sign_in(phone, user.email, PASSWORD)
+    open_record(phone)
+    lost = lose_the_next_answer(phone)
+    record(phone, "Electricity", {"import": "1500"})
+    expect(form_of(phone, "Electricity").get_by_text("Kept on this phone:")).to_be_visible()
+    expect(phone.locator("#outbox-count")).to_have_text("1")
+    assert len(lost) == 1 and len(readings_of(meter)) == 1
+
+    phone.reload()  # opening the app sends what waits
+    expect(phone.locator("#outbox-badge")).to_be_hidden()
+    expect(phone.locator("#results-list > li", has_text="already there")).to_have_count(1)
+    stored = readings_of(meter)
+    assert [(str(r.id), r.values) for r in stored] == [
+        (lost[0]["readings"][0]["id"], {"import": 1500.0})
+    ]
+
+
+def test_a_conflict_is_shown_and_resolved(phone, make_user, make_source):
+    user = make_user()
+    meter = make_source(user, "Electricity")
+    sign_in(phone, user.email, PASSWORD)
+    open_record(phone)
+    lose_the_next_answer(phone)
+    record(phone, "Electricity", {"import": "1500"})
+    expect(form_of(phone, "Electricity").get_by_text("Kept on this phone:")).to_be_visible()
+    expect(phone.locator("#outbox-count")).to_have_text("1")
+
+    # The server has 1500; the phone, never told, corrects the waiting reading to 1550.
+    item = phone.locator("#outbox-list > li")
+    item.get_by_role("button", name="Edit").click()
+    item.get_by_label("import").fill("1550")
+    item.get_by_role("button", name="Save changes").click()
+    expect(item.get_by_text("conflict", exact=True)).to_be_visible()
+    expect(item.get_by_text("On the server: import 1500 kWh")).to_be_visible()
+    screenshot(phone, "record-conflict")
+
+    item.get_by_role("button", name="Keep mine").click()
+    expect(phone.locator("#outbox-badge")).to_be_hidden()
+    expect(phone.locator("#results-list > li", has_text="saved")).to_have_count(1)
+    assert [r.values for r in readings_of(meter)] == [{"import": 1550.0}]
+
+
+def test_the_servers_copy_can_win_a_conflict(phone, make_user, make_source):
+    user = make_user()
+    meter = make_source(user, "Electricity")
+    sign_in(phone, user.email, PASSWORD)
+    open_record(phone)
+    lose_the_next_answer(phone)
+    record(phone, "Electricity", {"import": "1500"})
+    expect(form_of(phone, "Electricity").get_by_text("Kept on this phone:")).to_be_visible()
+    expect(phone.locator("#outbox-count")).to_have_text("1")
+    item = phone.locator("#outbox-list > li")
+    item.get_by_role("button", name="Edit").click()
+    item.get_by_label("import").fill("1550")
+    item.get_by_role("button", name="Save changes").click()
+    item.get_by_role("button", name="Keep the server's").click()
+    expect(phone.locator("#outbox-badge")).to_be_hidden()
+    expect(form_of(phone, "Electricity").get_by_text("Last: 1500 kWh")).to_be_visible()
+    assert [r.values for r in readings_of(meter)] == [{"import": 1500.0}]
+
+
+def test_a_source_shared_as_viewer_offers_no_entry(phone, make_user, make_source):
+    owner, viewer = make_user(), make_user()
+    make_source(viewer, "Heat")
+    garage = make_source(owner, "Garage meter")
+    share(owner, viewer, [garage], "viewer")
+    sign_in(phone, viewer.email, PASSWORD)
+    open_record(phone)
+    expect(form_of(phone, "Heat")).to_be_visible()
+    expect(phone.locator("#view-only-list")).to_have_text("Garage meter")
+    expect(form_of(phone, "Garage meter")).to_have_count(0)
+    expect(phone.get_by_role("textbox")).to_have_count(1)  # Heat's import field only
+
+
+def test_a_new_app_version_is_announced_and_picked_up(phone, make_user, make_source, monkeypatch):
+    user = make_user()
+    make_source(user, "Electricity")
+    sign_in(phone, user.email, PASSWORD)
+    open_record(phone)
+    first = record_routes.shell_version()
+    expect(phone.locator("#app-version")).to_have_text(f"App version {first}")
+
+    # A deploy changes a shell file, hence the worker's version.
+    monkeypatch.setattr(record_routes, "shell_version", lambda: "0123456789ab")
+    phone.reload()
+    banner = phone.get_by_text("A new version is ready")
+    expect(banner).to_be_visible()
+    expect(phone.locator("#app-version")).to_have_text(f"App version {first}")  # not yet
+    banner.get_by_role("button", name="reload").click()
+    expect(phone.locator("#app-version")).to_have_text("App version 0123456789ab")
+    expect(phone.get_by_text("A new version is ready")).to_be_hidden()
+    assert phone.evaluate("() => caches.keys()") == ["homelog-shell-0123456789ab"]
