@@ -7,12 +7,11 @@ the work, as on a phone in a cellar.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from homelog.extensions import db
 from homelog.models import Location, LocationMember, Reading
