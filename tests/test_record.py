@@ -39,7 +39,9 @@ def test_the_session_check_says_who_is_signed_in_and_gives_the_csrf_token(logged
         csrf=False,
     )
     assert sent.status_code == 200
-    assert logged_in.post("/api/sync/readings", json={"readings": []}, csrf=False).status_code == 400
+    assert (
+        logged_in.post("/api/sync/readings", json={"readings": []}, csrf=False).status_code == 400
+    )
 
 
 def test_the_session_check_answers_401_when_signed_out(client):

@@ -394,10 +394,18 @@
   // ---- Sync -------------------------------------------------------------------------------
 
   let syncing = null;
+  let queued = null;
 
-  /** Send the outbox and refresh from the server; resolve to the readings just stored. */
+  /** Send the outbox and refresh from the server; resolve to the readings just stored.
+
+      A call while a sync runs is run after it (once for all such calls): what it was asked
+      for, a new reading or a connection back, may have come too late for the running one. */
   function sync() {
-    syncing = syncing || syncOnce().finally(() => (syncing = null));
+    if (syncing) {
+      queued = queued || syncing.then(() => ((queued = null), sync()));
+      return queued;
+    }
+    syncing = syncOnce().finally(() => (syncing = null));
     return syncing;
   }
 

@@ -60,9 +60,10 @@ def test_the_cursor_continues_the_change_feed_after_the_snapshot(
     power = make_source(user, "Electricity")
     make_reading(power, {"import": 1.0}, timestamp=hour(0))
     cursor = client.get("/api/sync/latest", headers=api_headers).get_json()["next_cursor"]
-    assert client.get(f"/api/sync/changes?since={cursor}", headers=api_headers).get_json()[
-        "readings"
-    ] == []
+    assert (
+        client.get(f"/api/sync/changes?since={cursor}", headers=api_headers).get_json()["readings"]
+        == []
+    )
 
     later = make_reading(power, {"import": 2.0}, timestamp=hour(1))
     changes = client.get(f"/api/sync/changes?since={cursor}", headers=api_headers).get_json()

@@ -281,3 +281,94 @@ def test_a_new_app_version_is_announced_and_picked_up(phone, make_user, make_sou
     expect(phone.locator("#app-version")).to_have_text("App version 0123456789ab")
     expect(phone.get_by_text("A new version is ready")).to_be_hidden()
     assert phone.evaluate("() => caches.keys()") == ["homelog-shell-0123456789ab"]
+
+
+def test_a_session_that_expired_offline_keeps_the_outbox_until_signing_in(
+    phone, make_user, make_source
+):
+    user = make_user()
+    meter = make_source(user, "Electricity")
+    sign_in(phone, user.email, PASSWORD)
+    open_record(phone)
+    phone.context.set_offline(True)
+    record(phone, "Electricity", {"import": "42"})
+    phone.context.clear_cookies()  # the session ends while the phone is away
+    phone.context.set_offline(False)
+
+    expect(phone.get_by_text("You are signed out: 1 reading(s) wait on this phone")).to_be_visible()
+    expect(phone.locator("#outbox-count")).to_have_text("1")
+    assert readings_of(meter) == []
+
+    phone.get_by_role("link", name="Sign in").click()
+    phone.get_by_label("Email").fill(user.email)
+    phone.get_by_label("Password", exact=True).fill(PASSWORD)
+    phone.get_by_role("button", name="Sign in").click()
+    phone.wait_for_url("**/record")
+    expect(phone.locator("#results-list > li", has_text="saved")).to_have_count(1)
+    expect(phone.locator("#outbox-badge")).to_be_hidden()
+    assert [r.values for r in readings_of(meter)] == [{"import": 42.0}]
+
+
+def test_a_lower_meter_value_is_questioned_offline_and_saved_as_confirmed(
+    phone, make_user, make_source, make_reading
+):
+    user = make_user()
+    meter = make_source(user, "Electricity")
+    make_reading(meter, {"import": 500.0}, timestamp=datetime(2026, 1, 1, tzinfo=UTC))
+    sign_in(phone, user.email, PASSWORD)
+    open_record(phone)
+    phone.context.set_offline(True)
+    phone.reload()
+    form = form_of(phone, "Electricity")
+    record(phone, "Electricity", {"import": "499,5"})
+    expect(form.get_by_text("Lower than the last reading (import 500)")).to_be_visible()
+    expect(phone.locator("#outbox-badge")).to_be_hidden()  # nothing kept yet
+    form.get_by_role("button", name="Save anyway").click()
+    expect(phone.locator("#outbox-count")).to_have_text("1")
+    phone.context.set_offline(False)
+    expect(phone.locator("#outbox-badge")).to_be_hidden()
+    newest = readings_of(meter)[-1]
+    assert (newest.values, newest.confirmed) == ({"import": 499.5}, True)
+
+
+def test_a_refused_reading_shows_why_and_can_be_fixed(phone, make_user, make_source):
+    user = make_user()
+    meter = make_source(user, "Electricity")
+    sign_in(phone, user.email, PASSWORD)
+    open_record(phone)
+    phone.context.set_offline(True)
+    record(phone, "Electricity", {"import": "1e400"})  # not a number a meter shows
+    expect(form_of(phone, "Electricity").get_by_text("Enter a number")).to_be_visible()
+    record(phone, "Electricity", {"import": "12"})
+    # Meanwhile the meter's metric is renamed on the server: the waiting value no longer fits.
+    meter.metrics = {"peak": "kWh"}
+    db.session.commit()
+    phone.context.set_offline(False)
+    item = phone.locator("#outbox-list > li")
+    expect(item.get_by_text("refused", exact=True)).to_be_visible()
+    expect(item.locator(".item-reason")).to_contain_text("Edit it and save to send again.")
+    # Fixed: the value goes under the new metric name and is sent again.
+    item.get_by_role("button", name="Edit").click()
+    item.get_by_label("peak").fill("12")
+    item.get_by_role("button", name="Save changes").click()
+    expect(phone.locator("#outbox-badge")).to_be_hidden()
+    assert [r.values for r in readings_of(meter)] == [{"peak": 12.0}]
+
+
+def test_a_waiting_reading_can_be_deleted_before_it_is_sent(phone, make_user, make_source):
+    user = make_user()
+    meter = make_source(user, "Electricity")
+    sign_in(phone, user.email, PASSWORD)
+    open_record(phone)
+    phone.context.set_offline(True)
+    record(phone, "Electricity", {"import": "12"})
+    record(phone, "Electricity", {"import": "13"})
+    expect(phone.locator("#outbox-count")).to_have_text("2")
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.locator("#outbox-list > li", has_text="import 12 kWh").get_by_role(
+        "button", name="Delete"
+    ).click()
+    expect(phone.locator("#outbox-count")).to_have_text("1")
+    phone.context.set_offline(False)
+    expect(phone.locator("#outbox-badge")).to_be_hidden()
+    assert [r.values for r in readings_of(meter)] == [{"import": 13.0}]
