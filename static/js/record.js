@@ -495,6 +495,7 @@
     });
     $("connection").hidden = navigator.onLine;
     await paint();
+    performance.mark("record-painted"); // the meters are on screen (bench/record_app_bench.py)
     registerWorker();
     sync();
   });
