@@ -359,13 +359,21 @@
       form.querySelector(".save").textContent = "Save anyway";
       return;
     }
-    const item = await store.add(owner, source.id, values, confirmed);
+    // Clear the form before anything waits, so a quick next value is not wiped by it.
     form.reset();
     delete form.dataset.confirm;
     form.querySelector(".lower-warning").hidden = true;
     form.querySelector(".save").textContent = "Save";
-    message.textContent = "Kept on this phone, sending…";
     nextForm(form);
+    let item;
+    try {
+      item = await store.add(owner, source.id, values, confirmed);
+    } catch (error) {
+      message.textContent = "Could not keep this reading on the phone: " + error.message;
+      for (const [metric, value] of Object.entries(values)) form.elements[metric].value = value;
+      return;
+    }
+    message.textContent = "Kept on this phone, sending…";
     await paint();
     const done = await sync();
     if (done && done.some((result) => result.id === item.id)) {

@@ -117,6 +117,7 @@ def test_record_screen_opens_offline_after_a_reload_and_after_reopening(
     sign_in(phone, user.email, PASSWORD)
     open_record(phone)
     expect(form_of(phone, "Electricity").get_by_text("Last: 1234.5 kWh")).to_be_visible()
+    screenshot(phone, "record-online")
     context = phone.context
     context.set_offline(True)
     phone.reload()
