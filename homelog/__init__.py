@@ -55,12 +55,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from homelog.backups.routes import bp as backups_bp
     from homelog.cli import register_cli
     from homelog.homes.routes import bp as homes_bp
+    from homelog.record.routes import bp as record_bp
     from homelog.sources.routes import bp as sources_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(sources_bp)
     app.register_blueprint(backups_bp)
     app.register_blueprint(homes_bp)
+    app.register_blueprint(record_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api")
     web.init_app(app)

@@ -10,6 +10,7 @@ from homelog.api import (  # noqa: F401
     openapi,
     readings,
     reminders,
+    snapshot,
     sources,
     sync,
     transfer,
