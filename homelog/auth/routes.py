@@ -36,6 +36,23 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+# Browsers keep Secure cookies on these hosts even over http (they are secure contexts).
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def cookies_need_https() -> bool:
+    """Return True when this browser will drop the sign-in cookie: Secure cookies, plain http.
+
+    In production the session cookie is sent over HTTPS only; opened as http://192.168.1.20
+    the browser discards it, so every sign-in (and every form) fails without a word.
+    """
+    if not current_app.config.get("SESSION_COOKIE_SECURE") or request.is_secure:
+        return False
+    host = request.host
+    name = host[1 : host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+    return name.lower() not in _LOOPBACK_HOSTS
+
+
 def _login_account_key() -> str:
     return "login-account:" + accounts.normalize_email(request.form.get("email", ""))[:254]
 
@@ -87,7 +104,9 @@ def login():
         status = 401
     elif form.is_submitted():
         status = 422
-    return render_template("auth/login.html", form=form), status
+    return render_template(
+        "auth/login.html", form=form, cookies_need_https=cookies_need_https()
+    ), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -122,7 +141,10 @@ def setup():
             return redirect(url_for("sources.index"))
     status = 422 if form.is_submitted() else 200
     return render_template(
-        "auth/setup.html", form=form, timezones=timeutil.timezone_names()
+        "auth/setup.html",
+        form=form,
+        timezones=timeutil.timezone_names(),
+        cookies_need_https=cookies_need_https(),
     ), status
 
 
@@ -178,6 +200,8 @@ def profile():
 def password():
     """Change the password (required after an admin set a temporary one)."""
     form = ChangePasswordForm()
+    # A first password replaces one an administrator chose: a new account's first sign-in.
+    first = current_user.must_change_password
     if form.validate_on_submit():
         if not accounts.verify_password(current_user, form.current_password.data):
             form.current_password.errors.append("That is not your current password.")
@@ -191,6 +215,13 @@ def password():
             else:
                 # The session identity changed with the password; renew this session only.
                 login_user(current_user._get_current_object())
+                if first:
+                    flash(
+                        f"Welcome to homelog, {current_user.display_name}. Your password is set; "
+                        "here is everything shared with you.",
+                        "success",
+                    )
+                    return redirect(url_for("sources.index"))
                 flash("Your password is changed. Other devices were signed out.", "success")
                 return redirect(url_for("auth.account"))
     status = 422 if form.is_submitted() else 200

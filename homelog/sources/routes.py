@@ -125,10 +125,6 @@ def _table_context(source: DataSource, page: readings.Page, **extra) -> dict:
     }
 
 
-# The readings header counts up to this many, then says "more than"; see reading_count.
-TOTAL_SHOWN_UP_TO = 10_000
-
-
 def _panel_context(
     source: DataSource, form=None, before: str | None = None, highlight=None
 ) -> dict:
@@ -137,10 +133,10 @@ def _panel_context(
         _page(source, before),
         form=form if form is not None else _new_reading_form(source),
         before=before,
+        # Counted in full once per change of the owner's readings, then remembered.
         total=datasources.remembered_reading_count(
-            source, at_most=TOTAL_SHOWN_UP_TO + 1, number=access.loaded_change_number(source)
+            source, number=access.loaded_change_number(source)
         ),
-        total_cap=TOTAL_SHOWN_UP_TO,
         highlight=highlight,
     )
 

@@ -56,7 +56,18 @@ def money_filter(value: Decimal | None, currency: str = "EUR") -> str:
         return "—"
     rounded = money(Decimal(value))
     symbol = SYMBOLS.get(currency, currency)
-    return f"{rounded:,} {symbol}"
+    # A no-break space: the currency never wraps away from its number.
+    return f"{rounded:,}\N{NO-BREAK SPACE}{symbol}"
+
+
+@bp.app_template_filter("price")
+def price_filter(value: Decimal, currency: str = "EUR") -> str:
+    """Format a price: at least cents, more decimals only where set (0.40 €, 0.2815 €)."""
+    amount = Decimal(value).normalize()
+    if amount.as_tuple().exponent > -2:
+        amount = amount.quantize(Decimal("0.01"))
+    symbol = SYMBOLS.get(currency, currency)
+    return f"{amount:,f}\N{NO-BREAK SPACE}{symbol}"
 
 
 @bp.app_template_filter("change")
@@ -65,7 +76,8 @@ def change_filter(value: float | None) -> str:
     if value is None:
         return ""
     percent = round(value * 100)
-    return f"{'+' if percent > 0 else '−' if percent < 0 else '±'}{abs(percent)} %"
+    sign = "+" if percent > 0 else "−" if percent < 0 else "±"
+    return f"{sign}{abs(percent)}\N{NO-BREAK SPACE}%"
 
 
 # ---- The usage panel ------------------------------------------------------------------------

@@ -1,13 +1,49 @@
 // Small behaviours on top of htmx. No inline scripts: the CSP allows only same-origin files.
 (function () {
   "use strict";
-  // Fragments may carry flash messages out of band; clear old ones before a new request.
+  // Messages stay until the person acts: a click, a submit or a key starts a request, and the
+  // old messages make way for its own. Requests nobody asked for (a panel that loads itself
+  // after the page opens, one that reloads when readings change) leave them alone.
   document.addEventListener("htmx:beforeRequest", function (event) {
-    var elt = event.detail && event.detail.elt;
+    var detail = event.detail || {};
+    var elt = detail.elt;
     if (elt && elt.closest && elt.closest("[data-keep-flashes]")) return;
+    var cause = detail.requestConfig && detail.requestConfig.triggeringEvent;
+    if (!cause || !cause.isTrusted) return;
     var flashes = document.getElementById("flashes");
     if (flashes) flashes.querySelectorAll(".flash").forEach(function (f) { f.remove(); });
   });
+  // Good news fades after a while; errors and warnings stay until the next action. Any
+  // message goes at once when clicked (it says so to screen readers through its button).
+  var FADE_AFTER_MS = 12000;
+  function dismiss(flash) {
+    flash.classList.add("fading");
+    setTimeout(function () { flash.remove(); }, 400);
+  }
+  function prepare(root) {
+    (root || document).querySelectorAll("#flashes .flash:not([data-ready])").forEach(function (flash) {
+      flash.setAttribute("data-ready", "");
+      var close = document.createElement("button");
+      close.type = "button";
+      close.className = "flash-close";
+      close.setAttribute("aria-label", "Dismiss this message");
+      close.textContent = "×";
+      close.addEventListener("click", function () { dismiss(flash); });
+      flash.appendChild(close);
+      if (flash.classList.contains("flash-error") || flash.classList.contains("flash-warning")) return;
+      var timer = setTimeout(function () { dismiss(flash); }, FADE_AFTER_MS);
+      // Someone reading it (pointer on it, or focus in it) keeps it until they move on.
+      function hold() { clearTimeout(timer); }
+      function release() { clearTimeout(timer); timer = setTimeout(function () { dismiss(flash); }, FADE_AFTER_MS / 2); }
+      flash.addEventListener("mouseenter", hold);
+      flash.addEventListener("mouseleave", release);
+      flash.addEventListener("focusin", hold);
+      flash.addEventListener("focusout", release);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { prepare(); });
+  document.addEventListener("htmx:afterSettle", function () { prepare(); });
+  document.addEventListener("htmx:oobAfterSwap", function () { prepare(); });
   // A failed request (network or server error) must never be silent.
   function announce(message) {
     var flashes = document.getElementById("flashes");
@@ -16,6 +52,7 @@
     p.className = "flash flash-error";
     p.textContent = message;
     flashes.appendChild(p);
+    prepare();
   }
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;

@@ -32,7 +32,8 @@ def test_admin_creates_then_deactivates_a_user(page, browser, live_server, admin
     bob.get_by_label("New password", exact=True).fill("bobs own long password")
     bob.get_by_label("Repeat new password").fill("bobs own long password")
     bob.get_by_role("button", name="Change password").click()
-    expect(bob.get_by_text("Your password is changed")).to_be_visible()
+    expect(bob.get_by_text("Welcome to homelog, Bob.")).to_be_visible()
+    assert bob.url.rstrip("/") == live_server  # the dashboard, not the account page
 
     # The admin deactivates Bob in place (htmx): the row changes without a page reload.
     page.get_by_role("link", name="Users", exact=True).click()
