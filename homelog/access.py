@@ -24,7 +24,7 @@ from sqlalchemy import and_, bindparam, select
 
 from homelog import datasources, tokens
 from homelog.extensions import db
-from homelog.models import ApiToken, DataSource, User, parse_id
+from homelog.models import ApiToken, DataSource, User, UserSession, parse_id
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -97,22 +97,26 @@ def verify_token_for_source(raw: str, source_id: int) -> ApiToken | None:
     return token
 
 
-# A signed-in page for a source: the session's user and the source (when that user may see it)
-# in one statement, as for a bearer token above.
-_USER_AND_SOURCE = (
-    select(User, DataSource, datasources.change_number_of(DataSource.owner_id))
-    .outerjoin(
-        DataSource, and_(DataSource.id == bindparam("source_id"), datasources.visible_to(User.id))
-    )
-    .where(User.id == bindparam("user_id"))
+# A signed-in request: the browser session and its user in one statement; on a source's page,
+# the source too (when that user may see it), as for a bearer token above.
+_SESSION_AND_USER = (
+    select(UserSession, User)
+    .join(User, User.id == UserSession.user_id)
+    .where(UserSession.key_hash == bindparam("key_hash"))
+)
+_SESSION_USER_AND_SOURCE = _SESSION_AND_USER.add_columns(
+    DataSource, datasources.change_number_of(DataSource.owner_id)
+).outerjoin(
+    DataSource, and_(DataSource.id == bindparam("source_id"), datasources.visible_to(User.id))
 )
 
 
-def load_session_user(user_id: int) -> User | None:
-    """Return the user with user_id; on a source's page, load that source in the same statement.
+def load_session_user(key_hash: str) -> tuple[UserSession, User] | None:
+    """Return the browser session with key_hash and its user, or None.
 
-    The source (or None) is remembered for request_source, like verify_token_for_source does,
-    and so is its owner's change number (loaded_change_number).
+    On a source's page that source is loaded in the same statement and remembered for
+    request_source, like verify_token_for_source does, with its owner's change number
+    (loaded_change_number).
     """
     source_id = None
     # API routes check bearer tokens (verify_token_for_source); pages check the session.
@@ -123,14 +127,17 @@ def load_session_user(user_id: int) -> User | None:
     ):
         source_id = parse_id((request.view_args or {}).get("source_id"))
     if source_id is None:
-        return db.session.get(User, user_id)
-    row = db.session.execute(_USER_AND_SOURCE, {"user_id": user_id, "source_id": source_id}).first()
+        row = db.session.execute(_SESSION_AND_USER, {"key_hash": key_hash}).first()
+        return (row[0], row[1]) if row else None
+    row = db.session.execute(
+        _SESSION_USER_AND_SOURCE, {"key_hash": key_hash, "source_id": source_id}
+    ).first()
     if row is None:
         return None
-    _remember_source(user_id, source_id, row[1])
-    if row[1] is not None:
-        g._request_change_number = (row[1].id, row[2] or 0)
-    return row[0]
+    _remember_source(row[1].id, source_id, row[2])
+    if row[2] is not None:
+        g._request_change_number = (row[2].id, row[3] or 0)
+    return row[0], row[1]
 
 
 def loaded_change_number(source: DataSource) -> int | None:

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
-from homelog import tokens
+from homelog import sessions, throttle, tokens
 from homelog.extensions import db
 from homelog.models import ApiToken, DataSource, Reading, User, utcnow
 from homelog.timeutil import is_valid_timezone
@@ -163,10 +163,42 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
+def sign_in(email: str, password: str, client: throttle.Client) -> User | None:
+    """Return the active user with these credentials, or None; a failure counts against email.
+
+    Raises:
+        throttle.Throttled: too many recent failures for email, from a client it does not know.
+    """
+    account = throttle.account_name(email)
+    throttle.check(account, find_by_email(email), client)
+    user = authenticate(email, password)
+    if user is None:
+        throttle.record_failure(account)
+        return None
+    throttle.succeeded(account, user, client)
+    return user
+
+
+def check_current_password(user: User, password: str, client: throttle.Client) -> bool:
+    """Return True when password is user's; a wrong one counts as a failed sign-in.
+
+    Raises:
+        throttle.Throttled: as for sign_in.
+    """
+    account = throttle.account_name(user.email)
+    throttle.check(account, user, client)
+    if verify_password(user, password):
+        return True
+    throttle.record_failure(account)
+    return False
+
+
 def set_password(
     user: User, password: str, *, must_change: bool = False, keep_token: ApiToken | None = None
 ) -> None:
-    """Give user a new password, end their sessions and revoke their API tokens, and commit.
+    """Give user a new password, end their browser sessions and revoke their API tokens.
+
+    Commits. The browser making the change signs in again (homelog.auth.sign_in).
 
     Args:
         keep_token: the token of the device making the change, which stays valid.
@@ -178,7 +210,7 @@ def set_password(
         raise AccountError(problem, "password")
     user.password_hash = hash_password(password)
     user.must_change_password = must_change
-    user.session_version += 1
+    sessions.revoke_user_sessions(user, commit=False)
     tokens.revoke_user_tokens(user, keep=keep_token)  # commits
 
 
@@ -193,7 +225,7 @@ def set_active(actor: User, user: User, active: bool) -> None:
             raise AccountError("You cannot deactivate your own account.")
         if user.is_admin and user.is_active and admin_count() <= 1:
             raise AccountError("The last active administrator cannot be deactivated.")
-        user.session_version += 1
+        sessions.revoke_user_sessions(user, commit=False)
         tokens.revoke_user_tokens(user, commit=False)
     user.is_active = active
     db.session.commit()

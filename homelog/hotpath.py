@@ -52,6 +52,7 @@ def _caller_statement() -> Select:
             User.id,
             User.is_active,
             User.timezone,
+            User.must_change_password,
             datasources.role_of(ApiToken.user_id),
             *(getattr(DataSource, field.name) for field in dataclasses.fields(SourceRow)),
         )
@@ -110,6 +111,8 @@ class Caller:
     role: str | None = None
     # The page asked for with the token (authenticate's page), as readings.json_page_items.
     page: list[str] | None = None
+    # A temporary password: the API refuses everything but changing it (homelog/api/core.py).
+    must_change_password: bool = False
 
 
 def is_available() -> bool:
@@ -144,9 +147,18 @@ def authenticate(
         )
     if not rows:
         return None
-    token_id, expires_at, revoked_at, last_used_at, user_id, is_active, timezone, role, *columns = (
-        rows[0]
-    )
+    (
+        token_id,
+        expires_at,
+        revoked_at,
+        last_used_at,
+        user_id,
+        is_active,
+        timezone,
+        must_change_password,
+        role,
+        *columns,
+    ) = rows[0]
     items = columns.pop() if page is not None else None
     now = now or utcnow()
     if not tokens.works(revoked_at, expires_at, is_active, now):
@@ -154,7 +166,14 @@ def authenticate(
     if tokens.needs_touch(last_used_at, now):
         run(_TOUCH, {"token_id": token_id, "now": now})
     source = _source_row(columns) if columns[0] is not None else None
-    return Caller(user_id=user_id, timezone=timezone, source=source, role=role, page=items)
+    return Caller(
+        user_id=user_id,
+        timezone=timezone,
+        source=source,
+        role=role,
+        page=items,
+        must_change_password=must_change_password,
+    )
 
 
 def _source_row(columns: Sequence) -> SourceRow:

@@ -89,8 +89,6 @@ class User(UserMixin, db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     # ISO 4217 code that tariffs and costs are in.
     currency: Mapped[str] = mapped_column(sa.String(3), default="EUR", server_default="EUR")
-    # Bumped to end every open session and remember-me cookie (password change, deactivation).
-    session_version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -101,9 +99,23 @@ class User(UserMixin, db.Model):
         foreign_keys="DataSource.owner_id",
     )
 
+    #: The key of the browser session this request signed in with (homelog.sessions): what
+    #: Flask-Login keeps in the session and remember-me cookies. Not a column.
+    session_key = None
+
     def get_id(self) -> str:
-        """Return the session identity; it changes whenever sessions must end."""
-        return f"{self.id}:{self.session_version}"
+        """Return the session identity: the key of this browser's server-side session."""
+        if not self.session_key:
+            raise RuntimeError("A user signs in through homelog.sessions.start, not directly.")
+        return self.session_key
+
+    def __eq__(self, other: object) -> bool:
+        # UserMixin compares get_id(), which is now per browser session: compare accounts.
+        if not isinstance(other, User):
+            return NotImplemented
+        return self.id is not None and self.id == other.id
+
+    __hash__ = object.__hash__
 
     @property
     def display_name(self) -> str:
@@ -316,6 +328,58 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """A signed-in browser: its signed session and remember-me cookies carry the key.
+
+    Only the key's SHA-256 hash is stored. Signing out, a password change and deactivation
+    revoke the row; an idle or old one expires (homelog/sessions.py).
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)
+    user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class SignInThrottle(db.Model):
+    """Failed sign-ins of one account name (known or not), shared by every worker and host.
+
+    Current-password checks count too. See homelog/throttle.py for the backoff.
+    """
+
+    __tablename__ = "sign_in_throttles"
+
+    account: Mapped[str] = mapped_column(sa.String(254), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TrustedClient(db.Model):
+    """A browser (its device cookie) or an address that signed in to an account before.
+
+    Such a client may still try while the account's backoff holds strangers off, so whoever
+    knows an email cannot lock its owner out. Only a SHA-256 hash of the value is stored.
+    """
+
+    __tablename__ = "trusted_clients"
+    __table_args__ = (sa.UniqueConstraint("user_id", "kind", "value_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(10))  # "device" or "address"
+    value_hash: Mapped[str] = mapped_column(sa.String(64))
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # ---- Sync bookkeeping (see homelog/sync.py) ---------------------------------------------------

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from homelog import accounts
+from homelog import accounts, sessions
 from homelog.extensions import db
 from homelog.models import DataSource, Reading, User
 from tests.conftest import PASSWORD
@@ -128,7 +128,8 @@ def test_unknown_user_actions_are_404(as_admin, action, user_id):
 )
 def test_actions_require_csrf(as_admin, make_user, action):
     target = make_user("target@example.com")
-    before = (target.is_active, target.is_admin, target.password_hash, target.session_version)
+    sessions.start(target)
+    before = (target.is_active, target.is_admin, target.password_hash, 1)
     response = as_admin.post(f"/admin/users/{target.id}/{action}", csrf=False)
     assert response.status_code == 400
     db.session.expire_all()
@@ -138,7 +139,7 @@ def test_actions_require_csrf(as_admin, make_user, action):
         target.is_active,
         target.is_admin,
         target.password_hash,
-        target.session_version,
+        len(sessions.user_sessions(target)),
     ) == before
 
 
@@ -576,12 +577,14 @@ def test_reset_password_validation(as_admin, make_user, value, message):
 
 
 def test_admin_cannot_reset_own_password_here(as_admin, admin):
-    before = admin.session_version
+    before = [session.id for session in sessions.user_sessions(admin)]
+    assert before
     response = as_admin.post(f"/admin/users/{admin.id}/reset-password", data={"password": ""})
     assert response.status_code == 302
     assert "Change your own password" in _text(as_admin.get(response.location))
     db.session.refresh(admin)
-    assert admin.session_version == before and not admin.must_change_password
+    assert [session.id for session in sessions.user_sessions(admin)] == before
+    assert not admin.must_change_password
 
 
 # --- delete -------------------------------------------------------------------------------

@@ -149,14 +149,6 @@ def test_remember_me_sets_cookie(client, auth, user):
     assert session and "HttpOnly" in session[0] and "SameSite=Lax" in session[0]
 
 
-def test_login_rate_limited_per_account(client, app, auth, user):
-    for _ in range(10):
-        assert auth.login(password="wrong password!!").status_code == 401
-    response = auth.login()
-    assert response.status_code == 429
-    assert "Retry-After" in response.headers
-
-
 def test_htmx_request_with_expired_session_redirects_whole_page(client, user):
     response = client.get(
         "/", headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/account?tab=1"}

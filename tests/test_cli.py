@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homelog import accounts
+from homelog import accounts, sessions
 from homelog.extensions import db
 from homelog.models import User
 from tests.conftest import PASSWORD
@@ -127,13 +127,13 @@ def test_list_without_users(runner):
 
 def test_set_password(runner, make_user):
     user = make_user("ada@example.com")
-    version = user.session_version
+    sessions.start(user)
     new = "a brand new passphrase"
     result = runner.invoke(args=["user", "set-password", "ADA@example.com", "--password", new])
     assert result.exit_code == 0, result.output
     db.session.refresh(user)
     assert accounts.verify_password(user, new) and not user.must_change_password
-    assert user.session_version == version + 1
+    assert sessions.user_sessions(user) == []  # the open browser session ended
 
 
 def test_set_password_prompts_and_can_be_temporary(runner, make_user):

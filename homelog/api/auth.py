@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app, g, request
-from flask_login import login_user, logout_user
 
-from homelog import accounts, tokens
+from homelog import accounts, throttle, tokens
 from homelog.api.core import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -17,6 +16,7 @@ from homelog.api.core import (
     operation,
 )
 from homelog.api.schemas import LoginIn, PasswordIn, TokenOut, ValidateOut
+from homelog.auth import sign_in, sign_out
 from homelog.errors import ValidationFailed
 from homelog.extensions import limiter
 from homelog.web import json_error
@@ -24,16 +24,19 @@ from homelog.web import json_error
 TAGS = ("auth",)
 
 
-def _login_account_key() -> str:
-    data = request.get_json(silent=True)
-    username = data.get("username") if isinstance(data, dict) else None
-    name = accounts.normalize_email(username if isinstance(username, str) else "")[:254]
-    return "api-login-account:" + name
+def _client() -> throttle.Client:
+    """Return who is signing in: an API client is known by its address."""
+    return throttle.Client(request.remote_addr)
 
 
-def _failed_login(response) -> bool:
-    # Only failed attempts use up the allowance, so a household's devices can sign in freely.
-    return response.status_code != 200
+def _ip_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT_IP"]
+
+
+def _throttled(error: throttle.Throttled):
+    return json_error(
+        429, throttle.message(error.retry_after), headers={"Retry-After": str(error.retry_after)}
+    )
 
 
 @operation(
@@ -47,15 +50,19 @@ def _failed_login(response) -> bool:
         **error_responses(400, 401, 413, 415, 422, 429),
     },
 )
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], deduct_when=_failed_login)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
-    key_func=_login_account_key,
-    deduct_when=_failed_login,
+@limiter.shared_limit(
+    _ip_limit, scope="sign-in", deduct_when=lambda response: response.status_code != 200
 )
 def login(body: LoginIn):
-    """Sign in with email and password and get a bearer token for this device."""
-    user = accounts.authenticate(body.username, body.password)
+    """Sign in with email and password and get a bearer token for this device.
+
+    Failed sign-ins (here and in the browser) count per account: after a few, a client that
+    never signed in to the account waits before its next try (429 with Retry-After).
+    """
+    try:
+        user = accounts.sign_in(body.username, body.password, _client())
+    except throttle.Throttled as error:
+        return _throttled(error)
     if user is None:
         return json_error(
             401,
@@ -84,7 +91,7 @@ def logout():
     if g.api_token is not None:
         tokens.revoke_token(g.api_token)
     else:
-        logout_user()
+        sign_out()
     return "", 204
 
 
@@ -110,13 +117,23 @@ def validate_token():
     body=PasswordIn,
     responses={
         204: (None, "Changed: other tokens and browser sessions are signed out."),
-        **error_responses(*AUTH_ERRORS, *BODY_ERRORS),
+        **error_responses(*AUTH_ERRORS, *BODY_ERRORS, 429),
     },
 )
+@limiter.shared_limit(
+    _ip_limit, scope="sign-in", deduct_when=lambda response: response.status_code != 204
+)
 def change_password(body: PasswordIn):
-    """Change the password; every other token and browser session stops working."""
+    """Change the password; every other token and browser session stops working.
+
+    A wrong current password counts as a failed sign-in of the account.
+    """
     user = api_user()
-    if not accounts.verify_password(user, body.current_password):
+    try:
+        correct = accounts.check_current_password(user, body.current_password, _client())
+    except throttle.Throttled as error:
+        return _throttled(error)
+    if not correct:
         raise ValidationFailed({"current_password": ["That is not your current password."]})
     if body.new_password == body.current_password:
         raise ValidationFailed(
@@ -127,5 +144,6 @@ def change_password(body: PasswordIn):
     except accounts.AccountError as error:
         raise ValidationFailed({"new_password": [str(error)]}) from None
     if g.api_token is None:
-        login_user(user)  # the session identity changed with the password; keep this one
+        # Every browser session ended with the password; this one gets a new one.
+        sign_in(user, remember=getattr(g.get("user_session"), "remember", False))
     return "", 204

@@ -215,6 +215,22 @@ def caller() -> hotpath.Caller | None:
     return g.api_caller
 
 
+#: What a user whose password is temporary may still do: change it, sign out, see who they are.
+_OPEN_WHILE_PASSWORD_EXPIRED = frozenset({"api.change_password", "api.logout", "api.me"})
+
+
+def _password_expired() -> Response | None:
+    """Answer 403 when the caller must replace a temporary password before anything else."""
+    if request.endpoint in _OPEN_WHILE_PASSWORD_EXPIRED or request.endpoint in _PUBLIC:
+        return None
+    return json_error(
+        403,
+        "This account has a temporary password. Choose your own first: PUT "
+        "/api/auth/password with current_password and new_password.",
+        {"password": ["A temporary password must be changed before anything else."]},
+    )
+
+
 @bp.before_request
 def authenticate():
     """Find the user from a bearer token or the browser session; answer 401 otherwise."""
@@ -234,6 +250,8 @@ def authenticate():
                     credentials.strip(), source_id, page=_prefetch(source_id)
                 )
                 if g.api_caller is not None:
+                    if g.api_caller.must_change_password:
+                        return _password_expired()
                     # access.check_source_access's rule, with the role loaded alongside.
                     action = access.required_action(request.endpoint, request.method)
                     if g.api_caller.source is not None and not datasources.allows(
@@ -247,7 +265,7 @@ def authenticate():
                 token = tokens.verify_token(credentials.strip())
         if token is not None:
             g.api_user, g.api_token = token.user, token
-            return None
+            return _password_expired() if token.user.must_change_password else None
         if public:
             return None
         return json_error(
@@ -259,7 +277,7 @@ def authenticate():
         g.api_user = current_user._get_current_object()
         if request.method not in SAFE_METHODS:
             csrf.protect()  # a cookie alone must not be able to change anything
-        return None
+        return _password_expired() if g.api_user.must_change_password else None
     if public:
         return None
     return json_error(401, "Authentication required.", headers=BEARER)
@@ -409,7 +427,7 @@ def error_responses(*codes: int) -> dict[int, tuple[type[BaseModel], str]]:
     meaning = {
         400: "Malformed JSON.",
         401: "Missing, invalid or expired credentials.",
-        403: "Not allowed.",
+        403: "Not allowed, or the password is a temporary one to change first.",
         404: "Not found, or not yours.",
         409: "Conflicts with stored data.",
         413: "Body too large.",
@@ -420,6 +438,6 @@ def error_responses(*codes: int) -> dict[int, tuple[type[BaseModel], str]]:
     return {code: (Error, meaning[code]) for code in codes}
 
 
-# Errors every authenticated route can give.
-AUTH_ERRORS = (401,)
+# Errors every authenticated route can give (403: a temporary password must be changed first).
+AUTH_ERRORS = (401, 403)
 BODY_ERRORS = (400, 413, 415, 422)

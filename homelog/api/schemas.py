@@ -164,6 +164,12 @@ class UserUpdate(Request):
     password: Text | None = Field(
         None, max_length=256, description="Admins only: a temporary password to change."
     )
+    current_password: Text | None = Field(
+        None,
+        max_length=256,
+        description="Your password: needed to change your own email (a wrong one counts as a "
+        "failed sign-in).",
+    )
     is_admin: StrictBool | None = Field(None, description="Admins only.")
     is_active: StrictBool | None = Field(None, description="False deactivates (admins only).")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import request, url_for
 from sqlalchemy import select
 
-from homelog import accounts
+from homelog import accounts, throttle
 from homelog.api.core import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -39,6 +39,11 @@ def _forbidden_unless_admin():
     if not api_user().is_admin:
         return json_error(403, "Only administrators may do this.")
     return None
+
+
+def _changes_email(user: User, body: UserUpdate) -> bool:
+    """Return True when body gives user another email address."""
+    return body.email is not None and accounts.normalize_email(body.email) != user.email
 
 
 def _apply_profile(user: User, body: UserUpdate) -> None:
@@ -146,14 +151,15 @@ def get_user(user_id: int):
     body=UserUpdate,
     responses={
         200: (UserOut, "The changed user."),
-        **error_responses(*AUTH_ERRORS, 403, 404, *BODY_ERRORS),
+        **error_responses(*AUTH_ERRORS, 404, *BODY_ERRORS, 429),
     },
 )
 def update_user(user_id: int, body: UserUpdate):
     """Change an account; fields left out keep their value.
 
-    Anyone may change their own email, name, timezone; only admins change roles, activity and
-    (as a temporary one) passwords of others. Deactivating revokes the user's tokens.
+    Anyone may change their own email (with `current_password`), name, timezone; only admins
+    change roles, activity and (as a temporary one) passwords of others. Deactivating revokes
+    the user's tokens and ends their browser sessions.
     """
     me = api_user()
     user = _visible_user(user_id)
@@ -163,6 +169,24 @@ def update_user(user_id: int, body: UserUpdate):
         return json_error(403, "Only administrators may do this.")
     if body.password is not None and user.id == me.id:
         return json_error(403, "Change your own password with PUT /api/auth/password.")
+    if user.id == me.id and _changes_email(user, body):
+        # Whoever holds a session or token must not take the account over by its email.
+        if not body.current_password:
+            raise ValidationFailed(
+                {"current_password": ["Enter your current password to change your email."]}
+            )
+        try:
+            correct = accounts.check_current_password(
+                me, body.current_password, throttle.Client(request.remote_addr)
+            )
+        except throttle.Throttled as error:
+            return json_error(
+                429,
+                throttle.message(error.retry_after),
+                headers={"Retry-After": str(error.retry_after)},
+            )
+        if not correct:
+            raise ValidationFailed({"current_password": ["That is not your current password."]})
     _apply_profile(user, body)
     if body.is_admin is not None and body.is_admin != user.is_admin:
         accounts.set_admin(me, user, body.is_admin)

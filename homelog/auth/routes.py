@@ -9,14 +9,16 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
-from homelog import accounts, htmx, timeutil, tokens
+from homelog import accounts, htmx, throttle, timeutil, tokens
+from homelog.auth import sign_in, sign_out
 from homelog.auth.forms import ChangePasswordForm, LoginForm, ProfileForm, SetupForm
 from homelog.extensions import db, limiter
 
@@ -53,13 +55,32 @@ def cookies_need_https() -> bool:
     return name.lower() not in _LOOPBACK_HOSTS
 
 
-def _login_account_key() -> str:
-    return "login-account:" + accounts.normalize_email(request.form.get("email", ""))[:254]
+def client() -> throttle.Client:
+    """Return who is signing in: the address and this browser's device key (made if new)."""
+    device = throttle.valid_device_key(request.cookies.get(throttle.DEVICE_COOKIE))
+    return throttle.Client(request.remote_addr, device or throttle.new_device_key())
 
 
-def _failed_login(response) -> bool:
-    # A successful sign-in redirects; only failures use up the allowance.
+def keep_device(response, signed_in: throttle.Client):
+    """Keep (or refresh) the device cookie of a browser that just signed in."""
+    response.set_cookie(
+        throttle.DEVICE_COOKIE,
+        signed_in.device or "",
+        max_age=int(throttle.TRUST_FOR.total_seconds()),
+        secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def _failed(response) -> bool:
+    # Successful sign-ins and password changes redirect; only failures use up the allowance.
     return response.status_code != 302
+
+
+def _ip_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT_IP"]
 
 
 @bp.before_app_request
@@ -77,15 +98,7 @@ def require_new_password():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"], deduct_when=_failed_login
-)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
-    methods=["POST"],
-    key_func=_login_account_key,
-    deduct_when=_failed_login,
-)
+@limiter.shared_limit(_ip_limit, scope="sign-in", methods=["POST"], deduct_when=_failed)
 def login():
     """Sign in with email and password."""
     if accounts.user_count() == 0:
@@ -93,26 +106,32 @@ def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")) or url_for("sources.index"))
     form = LoginForm()
-    status = 200
+    status, headers = 200, {}
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
-        if user is not None:
-            login_user(user, remember=form.remember.data)
-            flash(f"Welcome back, {user.display_name}.", "success")
-            return redirect(safe_next(request.args.get("next")) or url_for("sources.index"))
-        form.password.errors.append("Email or password is wrong, or the account is inactive.")
-        status = 401
+        who = client()
+        try:
+            user = accounts.sign_in(form.email.data, form.password.data, who)
+        except throttle.Throttled as error:
+            form.password.errors.append(throttle.message(error.retry_after))
+            status, headers = 429, {"Retry-After": str(error.retry_after)}
+        else:
+            if user is not None:
+                sign_in(user, remember=form.remember.data)
+                flash(f"Welcome back, {user.display_name}.", "success")
+                target = safe_next(request.args.get("next")) or url_for("sources.index")
+                return keep_device(redirect(target), who)
+            form.password.errors.append("Email or password is wrong, or the account is inactive.")
+            status = 401
     elif form.is_submitted():
         status = 422
-    return render_template(
-        "auth/login.html", form=form, cookies_need_https=cookies_need_https()
-    ), status
+    page = render_template("auth/login.html", form=form, cookies_need_https=cookies_need_https())
+    return page, status, headers
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign out and forget the remember-me cookie."""
-    logout_user()
+    """Sign out: this browser's session ends on the server, and its cookies are forgotten."""
+    sign_out()
     flash("You are signed out.", "success")
     return redirect(url_for("auth.login"))
 
@@ -136,7 +155,7 @@ def setup():
             db.session.rollback()
             getattr(form, error.field or "email").errors.append(str(error))
         else:
-            login_user(user)
+            sign_in(user)
             flash("Your administrator account is ready. Add your first meter or sensor.", "success")
             return redirect(url_for("sources.index"))
     status = 422 if form.is_submitted() else 200
@@ -197,24 +216,36 @@ def profile():
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+@limiter.shared_limit(_ip_limit, scope="sign-in", methods=["POST"], deduct_when=_failed)
 def password():
     """Change the password (required after an admin set a temporary one)."""
     form = ChangePasswordForm()
     # A first password replaces one an administrator chose: a new account's first sign-in.
     first = current_user.must_change_password
+    status, headers = (422 if form.is_submitted() else 200), {}
     if form.validate_on_submit():
-        if not accounts.verify_password(current_user, form.current_password.data):
+        user = current_user._get_current_object()
+        try:
+            correct = accounts.check_current_password(user, form.current_password.data, client())
+        except throttle.Throttled as error:
+            form.current_password.errors.append(throttle.message(error.retry_after))
+            return (
+                render_template("auth/password.html", form=form),
+                429,
+                {"Retry-After": str(error.retry_after)},
+            )
+        if not correct:
             form.current_password.errors.append("That is not your current password.")
         elif form.new_password.data == form.current_password.data:
             form.new_password.errors.append("Choose a password different from the current one.")
         else:
             try:
-                accounts.set_password(current_user._get_current_object(), form.new_password.data)
+                accounts.set_password(user, form.new_password.data)
             except accounts.AccountError as error:
                 form.new_password.errors.append(str(error))
             else:
-                # The session identity changed with the password; renew this session only.
-                login_user(current_user._get_current_object())
+                # Every session ended with the password; this browser gets a new one.
+                sign_in(user, remember=getattr(g.get("user_session"), "remember", False))
                 if first:
                     flash(
                         f"Welcome to homelog, {current_user.display_name}. Your password is set; "
@@ -224,5 +255,4 @@ def password():
                     return redirect(url_for("sources.index"))
                 flash("Your password is changed. Other devices were signed out.", "success")
                 return redirect(url_for("auth.account"))
-    status = 422 if form.is_submitted() else 200
-    return render_template("auth/password.html", form=form), status
+    return render_template("auth/password.html", form=form), status, headers
