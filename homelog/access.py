@@ -4,11 +4,17 @@ Every route of the `sources` and `api` blueprints with a `source_id` in its URL 
 hook before its view runs. It asks `homelog.datasources.can` with the action the route needs:
 
 - "read" for a GET of a page or fragment that only shows things;
-- "write" for the routes that add, change, delete, confirm or import readings (and the GET
-  of their forms): owners and editors;
+- "write" for the routes that add, change, delete, confirm or import readings: owners and
+  editors;
 - "manage" for everything else that changes something: the source itself, prices, meter
   swaps, settings, reminders. Owners only. A new unsafe route is owner-only until it is
   listed here, so a route added later cannot forget the check.
+
+The GET of a form needs what sending the form needs. Which GET pages are forms is read from
+the URL map (form_pages): a GET served by an endpoint that also takes POST, or at a URL that
+a form posts to, is a form page, unless it is listed in SHOWS_DATA as a page that shows data
+to every member with the owner's form beside it. So a form page added later is guarded
+without being listed anywhere, and forgetting SHOWS_DATA errs on the side of refusing.
 
 A source the user may not see at all is left to the view, which answers 404 (a stranger
 learns nothing); a member without the right answers 403 (JSON under /api).
@@ -16,11 +22,13 @@ learns nothing); a member without the right answers 403 (JSON under /api).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NoReturn
 
-from flask import Flask, abort, g, has_request_context, request
+from flask import Flask, abort, current_app, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import and_, bindparam, select
+from werkzeug.routing import Rule
 
 from homelog import datasources, tokens
 from homelog.extensions import db
@@ -47,24 +55,49 @@ WRITE_READINGS = frozenset(
         "api.import_readings",
     }
 )
-#: GET routes that show a form to change something rather than just data.
-FORM_PAGES = {
-    "sources.edit": "manage",
-    "sources.delete": "manage",
-    "sources.reminder": "manage",
-    "sources.quick_add": "write",
-    "sources.edit_reading": "write",
-    "sources.delete_reading": "write",
-    "sources.import_page": "write",
-}
+#: GET pages at a form's URL that show data every member may read (the owner's form for adding
+#: a price sits on the prices page; the readings table's URL is where new readings are posted).
+SHOWS_DATA = frozenset({"sources.tariffs", "sources.readings_page"})
 GUARDED_BLUEPRINTS = ("sources", "api")
+
+
+def unsafe_action(endpoint: str | None) -> str:
+    """Return the action a request that changes something through endpoint needs."""
+    return "write" if endpoint in WRITE_READINGS else "manage"
+
+
+def form_pages(rules: Iterable[Rule]) -> dict[str, str]:
+    """Return {endpoint: action} of the guarded GET pages that show a form, from the URL map.
+
+    A GET page is a form when its endpoint also takes an unsafe method, or when a form posts
+    to its URL; it needs the action of that form's endpoint (the strictest, if several).
+    """
+    # The API's GETs read a resource whose URL also takes PUT and DELETE: never forms.
+    pages_blueprints = set(GUARDED_BLUEPRINTS) - {"api"}
+    rules = [rule for rule in rules if rule.endpoint.partition(".")[0] in pages_blueprints]
+    posted_to: dict[str, list[str]] = {}
+    for rule in rules:
+        if (rule.methods or set()) - SAFE_METHODS:
+            posted_to.setdefault(rule.rule, []).append(rule.endpoint)
+    pages: dict[str, str] = {}
+    for rule in rules:
+        if "GET" not in (rule.methods or set()) or rule.endpoint in SHOWS_DATA:
+            continue
+        forms = posted_to.get(rule.rule, [])
+        if (rule.methods or set()) - SAFE_METHODS:
+            forms = [*forms, rule.endpoint]
+        actions = {unsafe_action(endpoint) for endpoint in forms}
+        if actions:
+            pages[rule.endpoint] = "manage" if "manage" in actions else "write"
+    return pages
 
 
 def required_action(endpoint: str | None, method: str) -> str:
     """Return the action ("read", "write" or "manage") a request to endpoint needs."""
     if method in SAFE_METHODS:
-        return FORM_PAGES.get(endpoint or "", "read")
-    return "write" if endpoint in WRITE_READINGS else "manage"
+        pages = current_app.extensions.get("homelog_form_pages", {})
+        return pages.get(endpoint or "", "read")
+    return unsafe_action(endpoint)
 
 
 _NOT_LOADED = object()
@@ -228,20 +261,23 @@ def init_app(app: Flask) -> None:
     """Run the check after each guarded blueprint's own before-request hooks (sign-in)."""
     for name in GUARDED_BLUEPRINTS:
         app.before_request_funcs.setdefault(name, []).append(check_source_access)
+    app.extensions["homelog_form_pages"] = form_pages(app.url_map.iter_rules())
     # Templates show only the buttons the user may use.
     app.jinja_env.globals["source_role"] = source_role
     app.jinja_env.globals["may"] = may
 
 
 __all__ = [
-    "FORM_PAGES",
+    "SHOWS_DATA",
     "WRITE_READINGS",
     "check_source_access",
+    "form_pages",
     "init_app",
     "may",
     "refuse",
     "request_source",
     "required_action",
     "source_role",
+    "unsafe_action",
     "verify_token_for_source",
 ]

@@ -2,9 +2,12 @@
 
 A home has an owner, a name and a timezone; the owner's sources may belong to one, and then
 their days, weeks and months follow the home's timezone (homelog.consumption.source_zone).
-The owner shares a home with other existing users as a viewer (sees everything in it) or an
-editor (also adds, edits and deletes readings). Only the owner changes the home, its sources
-and its members; removing a member ends their access at once (every request checks).
+The owner invites people by email address as a viewer (sees everything in it) or an editor
+(also adds, edits and deletes readings); nothing is shared until the invitee accepts. An
+invitation is addressed to the email, not to an account, and the owner gets the same answer
+whatever the address: inviting does not tell which addresses have accounts here. Only the
+owner changes the home, its sources and its members; removing a member ends their access at
+once (every request checks).
 
 Free of request objects; bad input raises `homelog.errors.ValidationFailed` keyed by field
 ("name", "timezone", "email", "role", "sources").
@@ -22,9 +25,19 @@ from homelog import accounts, timeutil
 from homelog.datasources import has_control_characters
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.models import ROLES, DataSource, Location, LocationMember, User, parse_id
+from homelog.models import (
+    ROLES,
+    DataSource,
+    HomeInvitation,
+    Location,
+    LocationMember,
+    User,
+    parse_id,
+)
 
 MAX_NAME_LENGTH = 100
+#: Invitations a home may have waiting at once.
+MAX_PENDING_INVITATIONS = 50
 ROLE_LABELS = {
     "viewer": "Viewer (sees readings and usage)",
     "editor": "Editor (also adds and edits readings)",
@@ -152,36 +165,155 @@ def delete_home(home: Location) -> None:
     db.session.commit()
 
 
-def invite(home: Location, email: str, role: str) -> LocationMember:
-    """Share home with the existing user with email, as role; commit.
+def invite(home: Location, email: str, role: str, invited_by: User | None = None) -> HomeInvitation:
+    """Invite whoever signs in with email to home as role, and commit.
+
+    The answer does not depend on whether an account has that address. Inviting an address
+    again changes the waiting invitation's role.
 
     Raises:
-        ValidationFailed: no such user, the owner themselves, already a member, or a role
-            other than viewer or editor.
+        ValidationFailed: not an email address, the owner's own, already a member, too many
+            invitations waiting, or a role other than viewer or editor.
     """
     if role not in ROLES:
         raise ValidationFailed({"role": ["Choose viewer or editor."]})
     address = accounts.normalize_email(email or "")
-    user = db.session.scalar(select(User).where(func.lower(User.email) == address.lower()))
-    if user is None or not user.is_active:
-        raise ValidationFailed(
-            {
-                "email": [
-                    "No one with this email address uses homelog here. Ask an administrator to "
-                    "create their account first."
-                ]
-            }
-        )
-    if user.id == home.owner_id:
+    problem = accounts.email_problem(address)
+    if problem:
+        raise ValidationFailed({"email": [problem]})
+    owner = db.session.get(User, home.owner_id)
+    if owner is not None and accounts.normalize_email(owner.email) == address:
         raise ValidationFailed({"email": ["That is you: you own this home."]})
-    member = LocationMember(location_id=home.id, user_id=user.id, role=role)
-    db.session.add(member)
+    member = db.session.scalar(
+        select(User)
+        .join(LocationMember, LocationMember.user_id == User.id)
+        .where(LocationMember.location_id == home.id, func.lower(User.email) == address)
+    )
+    if member is not None:
+        raise ValidationFailed({"email": [f"{member.display_name} is already a member."]})
+    invitation = db.session.scalar(
+        select(HomeInvitation).where(
+            HomeInvitation.location_id == home.id, HomeInvitation.email == address
+        )
+    )
+    if invitation is None:
+        waiting = db.session.scalar(
+            select(func.count())
+            .select_from(HomeInvitation)
+            .where(HomeInvitation.location_id == home.id)
+        )
+        if waiting >= MAX_PENDING_INVITATIONS:
+            raise ValidationFailed(
+                {
+                    "email": [
+                        f"{MAX_PENDING_INVITATIONS} invitations are waiting already: withdraw "
+                        "some first."
+                    ]
+                }
+            )
+        invitation = HomeInvitation(location_id=home.id, email=address)
+        db.session.add(invitation)
+    invitation.role = role
+    invitation.invited_by_id = invited_by.id if invited_by is not None else home.owner_id
     try:
         db.session.commit()
-    except IntegrityError:
+    except IntegrityError:  # the same address invited twice at once: the other one stands
         db.session.rollback()
-        raise ValidationFailed({"email": [f"{user.display_name} is already a member."]}) from None
+        return db.session.scalars(
+            select(HomeInvitation).where(
+                HomeInvitation.location_id == home.id, HomeInvitation.email == address
+            )
+        ).one()
+    return invitation
+
+
+def pending_invitations(home: Location) -> list[HomeInvitation]:
+    """Return the invitations to home not yet accepted or declined, oldest first."""
+    return list(
+        db.session.scalars(
+            select(HomeInvitation)
+            .where(HomeInvitation.location_id == home.id)
+            .order_by(HomeInvitation.created_at, HomeInvitation.id)
+        )
+    )
+
+
+def get_pending_invitation(home: Location, invitation_id: object) -> HomeInvitation | None:
+    """Return home's waiting invitation with invitation_id (for its owner), or None."""
+    wanted = parse_id(invitation_id)
+    if wanted is None:
+        return None
+    return db.session.scalar(
+        select(HomeInvitation).where(
+            HomeInvitation.id == wanted, HomeInvitation.location_id == home.id
+        )
+    )
+
+
+def _addressed_to(user: User):
+    return select(HomeInvitation).where(
+        HomeInvitation.email == accounts.normalize_email(user.email)
+    )
+
+
+def invitations_for(user: User) -> list[HomeInvitation]:
+    """Return the invitations waiting for user (addressed to their email), oldest first."""
+    if not user.is_active:
+        return []
+    return list(
+        db.session.scalars(
+            _addressed_to(user).order_by(HomeInvitation.created_at, HomeInvitation.id)
+        )
+    )
+
+
+def get_invitation_for(user: User, invitation_id: object) -> HomeInvitation | None:
+    """Return the invitation with invitation_id if it waits for user, else None."""
+    wanted = parse_id(invitation_id)
+    if wanted is None or not user.is_active:
+        return None
+    return db.session.scalar(_addressed_to(user).where(HomeInvitation.id == wanted))
+
+
+def accept_invitation(user: User, invitation: HomeInvitation) -> LocationMember:
+    """Make user a member of the invitation's home in its role; the invitation goes. Commit.
+
+    Raises:
+        ValidationFailed: user owns that home (their email changed since).
+    """
+    home = invitation.location
+    if home.owner_id == user.id:
+        db.session.delete(invitation)
+        db.session.commit()
+        message = "You own this home already."
+        raise ValidationFailed({"invitation": [message]}, message)
+    member = db.session.scalar(
+        select(LocationMember).where(
+            LocationMember.location_id == home.id, LocationMember.user_id == user.id
+        )
+    )
+    if member is None:
+        member = LocationMember(location_id=home.id, user_id=user.id, role=invitation.role)
+        db.session.add(member)
+    else:
+        member.role = invitation.role
+    db.session.delete(invitation)
+    try:
+        db.session.commit()
+    except IntegrityError:  # accepted twice at once: the first one made the member
+        db.session.rollback()
+        member = db.session.scalars(
+            select(LocationMember).where(
+                LocationMember.location_id == home.id, LocationMember.user_id == user.id
+            )
+        ).one()
     return member
+
+
+def drop_invitation(invitation: HomeInvitation) -> None:
+    """Delete an invitation (declined by its invitee or withdrawn by the owner), and commit."""
+    db.session.delete(invitation)
+    db.session.commit()
 
 
 def get_member(home: Location, member_id: object) -> LocationMember | None:
@@ -254,8 +386,15 @@ def group_sources(user: User, sources: Sequence[DataSource]) -> list[Group]:
 
 
 __all__ = [
+    "MAX_PENDING_INVITATIONS",
     "ROLE_LABELS",
     "Group",
+    "accept_invitation",
+    "drop_invitation",
+    "get_invitation_for",
+    "get_pending_invitation",
+    "invitations_for",
+    "pending_invitations",
     "change_role",
     "create_home",
     "delete_home",

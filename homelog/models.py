@@ -483,3 +483,32 @@ class LocationMember(db.Model):
 
     location: Mapped[Location] = relationship()
     user: Mapped[User] = relationship()
+
+
+class HomeInvitation(db.Model):
+    """An offer to share a home with whoever signs in with email, until they accept or decline.
+
+    Addressed to an email address, not to an account: the owner learns nothing about which
+    addresses have accounts, and someone who gets an account later still finds it waiting.
+    """
+
+    __tablename__ = "home_invitations"
+    __table_args__ = (
+        sa.UniqueConstraint("location_id", "email"),
+        sa.CheckConstraint("role IN ('viewer', 'editor')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("locations.id", ondelete="CASCADE"), index=True
+    )
+    # Normalised (homelog.accounts.normalize_email), as users' emails are.
+    email: Mapped[str] = mapped_column(sa.String(254), index=True)
+    role: Mapped[str] = mapped_column(sa.String(10), default="viewer")
+    invited_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    location: Mapped[Location] = relationship()
+    invited_by: Mapped[User | None] = relationship()

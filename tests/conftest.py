@@ -21,7 +21,7 @@ from flask import has_app_context
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 
-from homelog import create_app
+from homelog import create_app, locations
 from homelog.config import normalize_database_url
 from homelog.extensions import db, limiter
 from homelog.models import DataSource, Reading, User
@@ -274,6 +274,12 @@ def logged_in(client, auth, user):
     response = auth.login()
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+def share(home, member: User, role: str):
+    """Share home with member as role the way people do: an invitation, then its acceptance."""
+    invitation = locations.invite(home, member.email, role)
+    return locations.accept_invitation(member, invitation)
 
 
 def hour(n: int) -> datetime:

@@ -9,6 +9,7 @@ import pytest
 from homelog import locations, reminders, tokens
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from tests.conftest import share
 
 # Wednesday 2026-03-11, 12:00 in Berlin.
 NOW = datetime(2026, 3, 11, 11, 0, tzinfo=UTC)
@@ -197,7 +198,7 @@ def test_members_see_shared_reminders_but_only_the_owner_sets_them(
     source = make_source(user, location_id=home.id)
     reminders.set_schedule(source, "day")
     editor = make_user("e@example.com")
-    locations.invite(home, "e@example.com", "editor")
+    share(home, editor, "editor")
     raw, _ = tokens.issue_token(editor, "phone")
     headers = {"Authorization": f"Bearer {raw}"}
     assert [r["source_id"] for r in client.get("/api/reminders", headers=headers).get_json()] == [

@@ -3,16 +3,19 @@ fragments and the API; inviting, changing roles and removing members; who record
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.routing import Rule
 
-from homelog import datasources, locations, tokens
+from homelog import access, datasources, locations, tokens
 from homelog.extensions import db
 from homelog.models import (
     DataSource,
+    HomeInvitation,
     Location,
     LocationMember,
     MeterEvent,
@@ -20,7 +23,7 @@ from homelog.models import (
     Tariff,
     User,
 )
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, share
 
 HTMX = {"HX-Request": "true"}
 ROLES = ("owner", "editor", "viewer", "stranger")
@@ -55,8 +58,8 @@ def world(app, make_user, make_source, make_reading):
     )
     db.session.add_all([tariff, swap])
     db.session.commit()
-    locations.invite(home, "editor@example.com", "editor")
-    locations.invite(home, "viewer@example.com", "viewer")
+    share(home, editor, "editor")
+    share(home, viewer, "viewer")
     return {
         "owner": owner,
         "editor": editor,
@@ -91,7 +94,8 @@ PAGE_ROUTES = [
     ("GET", "/sources/{s}/usage", "read", None, {}),
     ("GET", "/sources/{s}/usage/summary", "read", None, HTMX),
     ("GET", "/sources/{s}/tariffs", "read", None, {}),
-    ("GET", "/sources/{s}/meter", "read", None, {}),
+    ("GET", "/sources/{s}/meter", "manage", None, {}),
+    ("GET", "/sources/{s}/tariffs/{t}/edit", "manage", None, {}),
     ("GET", "/sources/{s}/export.csv", "read", None, {}),
     ("GET", "/sources/{s}/quick-add", "write", None, HTMX),
     (
@@ -370,19 +374,39 @@ def test_home_form_validation(client, auth, user):
     assert "Enter a name" in page and "Choose a timezone" in page
 
 
-def test_owner_invites_changes_role_and_removes_through_the_pages(client, auth, world):
-    auth.login("owner@example.com")
+def test_owner_invites_and_the_invitee_accepts_then_role_changes_and_removal(client, auth, world):
     home = world["home"]
+    auth.login("owner@example.com")
     page = client.get(f"/homes/{home.id}").get_data(as_text=True)
     assert "Ed Editor" in page and "Vi Viewer" in page
     response = client.post(
         f"/homes/{home.id}/members", data={"email": "STRANGER@example.com", "role": "viewer"}
     )
     assert response.status_code == 302
+    # Nothing is shared before the invitee says yes.
+    assert datasources.role_for(world["stranger"], world["source"]) is None
+    page = client.get(f"/homes/{home.id}").get_data(as_text=True)
+    assert "Invitations waiting" in page and "stranger@example.com" in page
+    auth.logout()
+
+    auth.login("stranger@example.com")
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "Olive Owner" in dashboard and "“Farmhouse”" in dashboard and "as viewer" in dashboard
+    assert "Power" not in dashboard
+    invitation = db.session.scalar(select(HomeInvitation))
+    response = client.post(f"/invitations/{invitation.id}/accept")
+    assert response.status_code == 302 and response.location == f"/homes/{home.id}"
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "Power" in dashboard and "Invitations" not in dashboard
+    assert db.session.scalar(select(func.count()).select_from(HomeInvitation)) == 0
+    auth.logout()
+
+    auth.login("owner@example.com")
     member = db.session.scalar(
         select(LocationMember).where(LocationMember.user_id == world["stranger"].id)
     )
     assert member.role == "viewer"
+    assert "Invitations waiting" not in client.get(f"/homes/{home.id}").get_data(as_text=True)
     client.post(f"/homes/{home.id}/members/{member.id}", data={f"m{member.id}-role": "editor"})
     db.session.refresh(member)
     assert member.role == "editor"
@@ -392,10 +416,107 @@ def test_owner_invites_changes_role_and_removes_through_the_pages(client, auth, 
     assert db.session.get(LocationMember, member_id) is None
 
 
+def _invite(client, home, email: str, role: str = "viewer"):
+    return client.post(
+        f"/homes/{home.id}/members", data={"email": email, "role": role}, follow_redirects=True
+    )
+
+
+def test_the_owner_cannot_tell_which_emails_have_accounts(client, auth, world):
+    """An invitation to an address with an account reads exactly like one without."""
+    auth.login("owner@example.com")
+    client.get("/")  # shows the sign-in greeting
+    home = world["home"]
+    with_account = _invite(client, home, "stranger@example.com")
+    without_account = _invite(client, home, "nobody@example.com")
+    assert with_account.status_code == without_account.status_code == 200
+    said = [
+        re.findall(r'<p class="flash[^"]*">(.*?)</p>', r.text)
+        for r in (with_account, without_account)
+    ]
+    assert said[0] and said[0] == [m.replace("nobody@", "stranger@") for m in said[1]]
+    listed = db.session.scalars(select(HomeInvitation.email).order_by(HomeInvitation.email))
+    assert list(listed) == ["nobody@example.com", "stranger@example.com"]
+
+
+def test_an_invitation_waits_for_an_account_made_later(client, auth, world, make_user):
+    auth.login("owner@example.com")
+    _invite(client, world["home"], "Later@Example.com", "editor")
+    auth.logout()
+    later = make_user("later@example.com", name="Lee Later")
+    auth.login("later@example.com")
+    invitation = db.session.scalar(select(HomeInvitation))
+    assert "invites you to <strong>“Farmhouse”</strong> as editor" in client.get("/").text
+    client.post(f"/invitations/{invitation.id}/accept")
+    assert datasources.role_for(later, world["source"]) == "editor"
+
+
+def test_the_invitee_declines_and_the_owner_withdraws(client, auth, world, make_user):
+    home = world["home"]
+    make_user("dee@example.com")
+    auth.login("owner@example.com")
+    _invite(client, home, "stranger@example.com")
+    _invite(client, home, "dee@example.com")
+    stranger_invitation, dee_invitation = db.session.scalars(
+        select(HomeInvitation.id).order_by(HomeInvitation.id)
+    )
+    response = client.post(f"/homes/{home.id}/invitations/{dee_invitation}/withdraw")
+    assert response.status_code == 302
+    auth.logout()
+    auth.login("dee@example.com")
+    assert "Invitations" not in client.get("/").text
+    assert client.post(f"/invitations/{dee_invitation}/accept").status_code == 404
+    auth.logout()
+    auth.login("stranger@example.com")
+    assert client.post(f"/invitations/{stranger_invitation}/decline").status_code == 302
+    assert "Invitations" not in client.get("/").text
+    assert db.session.scalar(select(func.count()).select_from(HomeInvitation)) == 0
+    assert datasources.role_for(world["stranger"], world["source"]) is None
+
+
+def test_only_the_invitee_answers_an_invitation_and_only_with_the_csrf_token(client, auth, world):
+    auth.login("owner@example.com")
+    _invite(client, world["home"], "stranger@example.com")
+    invitation_id = db.session.scalar(select(HomeInvitation.id))
+    for answer in ("accept", "decline"):  # the owner, and then another member
+        assert client.post(f"/invitations/{invitation_id}/{answer}").status_code == 404
+    auth.logout()
+    auth.login("viewer@example.com")
+    for answer in ("accept", "decline"):
+        assert client.post(f"/invitations/{invitation_id}/{answer}").status_code == 404
+    auth.logout()
+    auth.login("stranger@example.com")
+    for answer in ("accept", "decline"):
+        response = client.post(f"/invitations/{invitation_id}/{answer}", csrf=False)
+        assert response.status_code == 400
+    assert db.session.get(HomeInvitation, invitation_id) is not None
+    assert datasources.role_for(world["stranger"], world["source"]) is None
+
+
+def test_inviting_again_changes_the_role_of_the_waiting_invitation(client, auth, world):
+    auth.login("owner@example.com")
+    _invite(client, world["home"], "stranger@example.com", "viewer")
+    _invite(client, world["home"], "stranger@example.com", "editor")
+    assert [(i.email, i.role) for i in db.session.scalars(select(HomeInvitation))] == [
+        ("stranger@example.com", "editor")
+    ]
+
+
+def test_waiting_invitations_are_bounded(client, auth, world):
+    auth.login("owner@example.com")
+    for n in range(locations.MAX_PENDING_INVITATIONS):
+        locations.invite(world["home"], f"guest{n}@example.com", "viewer")
+    response = client.post(
+        f"/homes/{world['home'].id}/members", data={"email": "one@example.com", "role": "viewer"}
+    )
+    assert response.status_code == 422 and "withdraw some first" in response.text
+
+
 @pytest.mark.parametrize(
     "email, message",
     [
-        ("nobody@example.com", "No one with this email address"),
+        ("not an address", "Enter a valid email address"),
+        ("", "Enter an email address"),
         ("owner@example.com", "you own this home"),
         ("editor@example.com", "already a member"),
     ],
@@ -407,6 +528,7 @@ def test_invitations_that_cannot_be(client, auth, world, email, message):
     )
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(HomeInvitation)) == 0
 
 
 HOME_ROUTES = [
@@ -418,6 +540,7 @@ HOME_ROUTES = [
     ("POST", "/homes/{h}/members", "manage"),
     ("POST", "/homes/{h}/members/{m}", "manage"),
     ("POST", "/homes/{h}/members/{m}/remove", "manage"),
+    ("POST", "/homes/{h}/invitations/{i}/withdraw", "manage"),
 ]
 
 
@@ -427,9 +550,10 @@ def test_home_pages_enforce_roles(client, auth, world, role, method, url, action
     member = db.session.scalar(
         select(LocationMember.id).where(LocationMember.user_id == world["viewer"].id)
     )
+    invitation = locations.invite(world["home"], "guest@example.com", "viewer")
     auth.login(f"{role}@example.com")
     response = client.open(
-        url.format(h=world["home"].id, m=member),
+        url.format(h=world["home"].id, m=member, i=invitation.id),
         method=method,
         data={"name": "X", "timezone": "UTC", "email": "x@example.com", "role": "viewer"},
     )
@@ -456,15 +580,15 @@ def test_moving_a_source_out_of_a_shared_home_ends_the_members_access(client, au
 
 
 @pytest.mark.parametrize("role", ["editor", "viewer"])
-def test_members_see_prices_and_swaps_without_owner_controls(client, auth, world, role):
+def test_members_see_prices_without_owner_controls(client, auth, world, role):
     auth.login(email=f"{role}@example.com")
     source = world["source"]
     prices = client.get(f"/sources/{source.id}/tariffs")
     assert prices.status_code == 200 and b"0.3" in prices.data
     assert b"Add price" not in prices.data and b"/delete" not in prices.data
-    meter = client.get(f"/sources/{source.id}/meter")
-    assert meter.status_code == 200 and b"Shared with you" in meter.data
-    assert b"Record swap" not in meter.data and b"Save settings" not in meter.data
+    assert f"/sources/{source.id}/tariffs/{world['tariff'].id}/edit" not in prices.text
+    usage = client.get(f"/sources/{source.id}/usage")
+    assert usage.status_code == 200 and f"/sources/{source.id}/meter" not in usage.text
     auth.logout()
     auth.login(email="owner@example.com")
     assert b"Add price" in client.get(f"/sources/{source.id}/tariffs").data
@@ -484,3 +608,31 @@ def test_an_editor_warned_of_a_drop_is_told_to_ask_the_owner_for_the_swap(client
     assert response.status_code == 422 and "Lower than the previous reading." in text
     assert "Ask Olive Owner to record the meter swap" in text
     assert f"/sources/{source.id}/meter" not in text
+
+
+def test_form_pages_are_read_from_the_url_map():
+    """A GET page is a form when its endpoint or its URL also takes a form's POST."""
+    rules = [
+        Rule("/sources/<int:source_id>/gadget", endpoint="sources.gadget", methods=["GET", "POST"]),
+        Rule("/sources/<int:source_id>/import", endpoint="sources.import_page", methods=["GET"]),
+        Rule(
+            "/sources/<int:source_id>/import", endpoint="sources.import_preview", methods=["POST"]
+        ),
+        Rule(
+            "/sources/<int:source_id>/tariffs", endpoint="sources.tariffs", methods=["GET", "POST"]
+        ),
+        Rule("/sources/<int:source_id>", endpoint="sources.detail", methods=["GET"]),
+        Rule("/api/sources/<int:source_id>", endpoint="api.get_source", methods=["GET"]),
+        Rule("/api/sources/<int:source_id>", endpoint="api.delete_source", methods=["DELETE"]),
+    ]
+    assert access.form_pages(rules) == {
+        "sources.gadget": "manage",
+        "sources.import_page": "write",
+    }
+
+
+def test_every_form_page_of_the_app_needs_its_forms_action(app):
+    pages = app.extensions["homelog_form_pages"]
+    assert pages["sources.meter"] == pages["sources.edit_tariff"] == "manage"
+    assert pages["sources.edit_reading"] == pages["sources.import_page"] == "write"
+    assert "sources.tariffs" not in pages and "sources.detail" not in pages

@@ -104,7 +104,10 @@ def create():
 def detail(location_id: int):
     """Show a home: its sources and members; its owner also invites and manages members."""
     home = _home_or_404(location_id)
-    role = locations.role_in(current_user, home)
+    return _detail_page(home, locations.role_in(current_user, home), InviteForm(formdata=None))
+
+
+def _detail_page(home: Location, role: str | None, invite: InviteForm, status: int = 200):
     members = locations.members_of(home)
     return render_template(
         "homes/detail.html",
@@ -112,10 +115,11 @@ def detail(location_id: int):
         role=role,
         members=members,
         sources=locations.sources_in(home),
-        invite=InviteForm(formdata=None),
+        invite=invite,
+        invitations=locations.pending_invitations(home) if role == "owner" else [],
         role_forms={m.id: RoleForm(formdata=None, role=m.role, prefix=f"m{m.id}") for m in members},
         owner=home_owner(home),
-    )
+    ), status
 
 
 def home_owner(home: Location) -> User:
@@ -166,31 +170,61 @@ def delete(location_id: int):
 @bp.route("/homes/<int:location_id>/members", methods=["POST"])
 @login_required
 def invite(location_id: int):
-    """Share the home with an existing user as viewer or editor."""
+    """Invite someone by email as viewer or editor; they accept or decline it."""
     home = _own_home_or_403(location_id)
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            member = locations.invite(home, form.email.data, form.role.data)
+            invitation = locations.invite(home, form.email.data, form.role.data, current_user)
         except ValidationFailed as error:
             db.session.rollback()
             _apply(form, error)
         else:
+            # The same words whether or not the address has an account here.
             flash(
-                f"{member.user.display_name} can now see “{home.name}” as {member.role}.", "success"
+                f"Invitation to {invitation.email} as {invitation.role} is waiting: once they "
+                "sign in with that address, they can accept it on their dashboard.",
+                "success",
             )
             return redirect(url_for("homes.detail", location_id=home.id))
-    members = locations.members_of(home)
-    return render_template(
-        "homes/detail.html",
-        home=home,
-        role="owner",
-        members=members,
-        sources=locations.sources_in(home),
-        invite=form,
-        owner=home_owner(home),
-        role_forms={m.id: RoleForm(formdata=None, role=m.role, prefix=f"m{m.id}") for m in members},
-    ), 422
+    return _detail_page(home, "owner", form, 422)
+
+
+@bp.route("/homes/<int:location_id>/invitations/<int:invitation_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw(location_id: int, invitation_id: int):
+    """Withdraw an invitation that is still waiting."""
+    home = _own_home_or_403(location_id)
+    invitation = locations.get_pending_invitation(home, invitation_id) or abort(404)
+    email = invitation.email
+    locations.drop_invitation(invitation)
+    flash(f"The invitation to {email} is withdrawn.", "success")
+    return redirect(url_for("homes.detail", location_id=home.id))
+
+
+@bp.route("/invitations/<int:invitation_id>/accept", methods=["POST"])
+@login_required
+def accept(invitation_id: int):
+    """Accept an invitation to a home: it appears on the dashboard."""
+    invitation = locations.get_invitation_for(current_user, invitation_id) or abort(404)
+    try:
+        member = locations.accept_invitation(current_user, invitation)
+    except ValidationFailed as error:
+        flash(error.detail, "error")
+        return redirect(url_for("sources.index"))
+    flash(f"“{member.location.name}” is shared with you as {member.role}.", "success")
+    return redirect(url_for("homes.detail", location_id=member.location_id))
+
+
+@bp.route("/invitations/<int:invitation_id>/decline", methods=["POST"])
+@login_required
+def decline(invitation_id: int):
+    """Decline an invitation to a home."""
+    invitation = locations.get_invitation_for(current_user, invitation_id) or abort(404)
+    name = invitation.location.name
+    locations.drop_invitation(invitation)
+    flash(f"You declined the invitation to “{name}”.", "success")
+    return redirect(url_for("sources.index"))
 
 
 @bp.route("/homes/<int:location_id>/members/<int:member_id>", methods=["POST"])

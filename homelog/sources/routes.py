@@ -221,6 +221,7 @@ def index():
         "latest": datasources.latest_readings(sources),
         "groups": locations.group_sources(current_user, sources),
         "reminders": reminders.reminders_for(current_user, sources=sources),
+        "invitations": locations.invitations_for(current_user),
     }
     if htmx.is_fragment_request():
         return _fragment("sources/_source_list.html", **context)

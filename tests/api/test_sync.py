@@ -12,7 +12,7 @@ from homelog import locations
 from homelog import readings as readings_domain
 from homelog.extensions import db
 from homelog.models import Reading
-from tests.conftest import hour
+from tests.conftest import hour, share
 
 POSTGRESQL = os.environ.get("HOMELOG_TEST_BACKEND") == "postgresql"
 
@@ -307,7 +307,7 @@ def test_an_editors_batch_is_in_the_owners_feed_and_safe_to_resend(
 ):
     home = locations.create_home(user, "Farmhouse", "Europe/Vienna")
     shared = make_source(user, "Power", location_id=home.id)
-    locations.invite(home, other.email, "editor")
+    share(home, other, "editor")
     cursor = changes(client, api_headers)["next_cursor"]
     items = [item(shared, n) for n in range(3)]
     assert sync(client, other_headers, items).get_json()["created"] == 3
