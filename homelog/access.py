@@ -265,19 +265,3 @@ def init_app(app: Flask) -> None:
     # Templates show only the buttons the user may use.
     app.jinja_env.globals["source_role"] = source_role
     app.jinja_env.globals["may"] = may
-
-
-__all__ = [
-    "SHOWS_DATA",
-    "WRITE_READINGS",
-    "check_source_access",
-    "form_pages",
-    "init_app",
-    "may",
-    "refuse",
-    "request_source",
-    "required_action",
-    "source_role",
-    "unsafe_action",
-    "verify_token_for_source",
-]

@@ -700,6 +700,3 @@ def _restore_source(
         counts["swaps"] += 1
     db.session.flush()
     return source
-
-
-__all__ = ["FORMAT", "VERSION", "filename", "is_empty", "iter_backup", "restore"]

@@ -80,6 +80,3 @@ def record_new(connection: Connection, owner_id: int, changes: Sequence[sync.Cha
             for offset, change in enumerate(changes)
         ],
     )
-
-
-__all__ = ["insert_rows", "record_new"]

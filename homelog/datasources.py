@@ -548,25 +548,3 @@ def latest_readings(sources: Sequence[DataSource]) -> dict[int, Reading]:
         select(Reading).join(ranked, ranked.c.id == Reading.id).where(ranked.c.rank == 1)
     )
     return {reading.data_source_id: reading for reading in rows}
-
-
-__all__ = [
-    "COMMON_UNITS",
-    "KIND_LABELS",
-    "PERMISSIONS",
-    "can",
-    "can_manage",
-    "can_write",
-    "clean_metrics",
-    "create_source",
-    "delete_source",
-    "get_source_for",
-    "latest_readings",
-    "metric_value_counts",
-    "reading_count",
-    "remembered_reading_count",
-    "role_for",
-    "update_source",
-    "visible_sources",
-    "writable_sources",
-]

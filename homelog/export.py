@@ -127,6 +127,3 @@ def iter_csv(
         yield buffer.getvalue()
 
     return chunks()
-
-
-__all__ = ["filename", "header", "iter_csv", "neutralise", "unneutralise"]

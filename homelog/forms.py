@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from wtforms import Field, StringField
+from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from homelog import timeutil
@@ -48,6 +48,3 @@ class TimezoneField(StringField):
 def strip_filter(value):
     """Trim surrounding whitespace from text input."""
     return value.strip() if isinstance(value, str) else value
-
-
-__all__ = ["Field", "TimezoneField", "parse_number", "strip_filter"]

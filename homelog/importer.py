@@ -1211,27 +1211,3 @@ def parse_mapping(pairs: Mapping[str, str], metrics: Sequence[str]) -> dict[int,
         else:
             mapping[index] = ""
     return mapping
-
-
-__all__ = [
-    "DATE_ORDERS",
-    "MAX_IMPORT_BYTES",
-    "NOTE",
-    "Column",
-    "ImportOptions",
-    "ImportReport",
-    "Problem",
-    "Row",
-    "check_text",
-    "decode",
-    "discard_upload",
-    "get_upload",
-    "import_csv",
-    "match_column",
-    "parse",
-    "parse_mapping",
-    "preview",
-    "save_upload",
-    "unquote_note",
-    "uploads_size",
-]

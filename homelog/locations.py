@@ -383,30 +383,3 @@ def group_sources(user: User, sources: Sequence[DataSource]) -> list[Group]:
     if loose.sources or not ordered:
         ordered.append(loose)
     return ordered
-
-
-__all__ = [
-    "MAX_PENDING_INVITATIONS",
-    "ROLE_LABELS",
-    "Group",
-    "accept_invitation",
-    "drop_invitation",
-    "get_invitation_for",
-    "get_pending_invitation",
-    "invitations_for",
-    "pending_invitations",
-    "change_role",
-    "create_home",
-    "delete_home",
-    "get_home_for",
-    "get_member",
-    "group_sources",
-    "invite",
-    "leave_home",
-    "members_of",
-    "remove_member",
-    "role_in",
-    "sources_in",
-    "update_home",
-    "visible_homes",
-]

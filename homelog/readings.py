@@ -846,30 +846,3 @@ def lower_flags(source: DataSource, page: Page) -> dict[uuid.UUID, dict[str, flo
         ):
             flags[reading.id] = lower
     return flags
-
-
-__all__ = [
-    "MAX_ABS_VALUE",
-    "MAX_NOTE_LENGTH",
-    "Page",
-    "clean_note",
-    "clean_timestamp",
-    "clean_value",
-    "clean_values",
-    "create_reading",
-    "decode_cursor",
-    "delete_reading",
-    "encode_cursor",
-    "format_value",
-    "get_reading",
-    "lower_flags",
-    "lower_than_previous",
-    "lower_values",
-    "page_as_json",
-    "page_of_readings",
-    "parse_reading_id",
-    "previous_reading",
-    "restore_reading",
-    "snapshot",
-    "update_reading",
-]

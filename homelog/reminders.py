@@ -163,16 +163,3 @@ def reminders_for(
     rank = {"overdue": 0, "due": 1, "ok": 2}
     found.sort(key=lambda r: (rank[r.status], r.next_due, r.source.name.lower()))
     return found
-
-
-__all__ = [
-    "EVERY",
-    "WEEKDAYS",
-    "Reminder",
-    "clean_schedule",
-    "describe",
-    "first_after",
-    "reminders_for",
-    "set_schedule",
-    "status_of",
-]

@@ -571,6 +571,3 @@ def update_usage_settings(source_id: int, body: UsageSettingsIn):
         ),
     )
     return dump(UsageSettingsOut, _settings_data(source))
-
-
-__all__ = ["csv_filename", "usage_csv", "usage_document"]
