@@ -4,15 +4,15 @@ import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 # Chosen by measurement (bench/README.md): on 2 cores with PostgreSQL on the same machine,
-# 4 single-threaded workers served the readings list ~25 % faster than 2 workers x 4
-# threads (no GIL shared between request threads; queries are short), at 80 MB RSS each.
+# 4 single-threaded workers served the readings list faster than 2 workers x 4 threads
+# (no GIL shared between request threads; queries are short).
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # gthread: the worker's main thread keeps telling the master it is alive while a request
 # runs, so a long streamed answer (a backup of a million readings to a slow client) is never
-# cut off by `timeout`. "sync" queues requests more fairly under saturation (bench/README.md,
-# session 6: p95 1.2x p50 instead of 2-3x) but is killed mid-request after `timeout` seconds:
-# a backup download at 8 MB/s ended truncated after 30 s. Only behind a buffering proxy.
+# cut off by `timeout`. "sync" queues requests more fairly under saturation (a lower p95) but
+# is killed mid-request after `timeout` seconds, so a slow client's backup download ends
+# truncated (bench/README.md). Only behind a buffering proxy.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
@@ -26,8 +26,8 @@ accesslog = (
 )
 # Never log query strings or headers that may carry secrets.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
-# The master imports the app once and forks workers from it: a worker starts in milliseconds
-# (not ~0.8 s of imports) and shares the master's pages until it writes to them. Code changes
+# The master imports the app once and forks workers from it: a worker starts without
+# importing anything and shares the master's pages until it writes to them. Code changes
 # need a restart (a HUP re-forks workers from the code already loaded).
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1") != "0"
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
@@ -53,7 +53,7 @@ def pre_fork(server, worker):
     """Keep the preloaded app's objects out of the workers' garbage collections.
 
     A collection writes to every object it examines, which copies the page it is on into the
-    worker; frozen objects are never examined (gc.freeze: worker USS ~79 -> ~44 MB).
+    worker; frozen objects are never examined (what it saves: bench/README.md).
     """
     import gc
 
@@ -79,9 +79,9 @@ def _one_malloc_arena():
 
     A gthread worker answers on a thread of its own, and glibc gives that thread a second
     arena; what a 1,000-reading sync batch frees there stays in the worker. With one arena
-    the worker's RSS after the benchmark is ~1 MB lower at the same speed (bench/README.md,
-    session 7). With more threads per worker, per-thread arenas avoid lock contention, so
-    they stay. MALLOC_ARENA_MAX in the environment wins.
+    the worker keeps less after the benchmark at the same speed (bench/README.md). With more
+    threads per worker, per-thread arenas avoid lock contention, so they stay.
+    MALLOC_ARENA_MAX in the environment wins.
     """
     if "MALLOC_ARENA_MAX" in os.environ:
         return

@@ -24,7 +24,7 @@ _hasher = PasswordHasher()
 def _dummy_hash() -> str:
     """Return a hash to verify when the email is unknown, so a sign-in takes as long either way.
 
-    Made on first use, not at import: hashing costs ~0.2 s of every worker's cold start.
+    Made on first use, not at import: hashing would lengthen every worker's cold start.
     """
     return _hasher.hash("homelog-dummy-password")
 

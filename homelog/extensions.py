@@ -32,8 +32,8 @@ class Base(DeclarativeBase):
 class LazyMigrate:
     """Flask-Migrate, imported only when something migrates.
 
-    Alembic (with Mako and Pygments, which it imports) costs a process ~10 MB of memory and
-    ~0.1 s of start-up, and a web worker never migrates. So `init_app` only leaves a stand-in
+    Alembic (with Mako and Pygments, which it imports) costs a process memory and start-up
+    time (bench/README.md), and a web worker never migrates. So `init_app` only leaves a stand-in
     in `app.extensions["migrate"]`; the first read of it (a `flask db` command, which
     homelog/cli.py registers lazily too, migrations/env.py, or a script calling
     `flask_migrate.upgrade()`) sets Flask-Migrate up for the app, as `Migrate(app, db)` would.

@@ -2,7 +2,7 @@
 
 Reads the revision ids itself (the `alembic_version` table, and `revision`/`down_revision` in
 migrations/versions/*.py) rather than through Alembic: probes call /readyz every few seconds,
-and importing Alembic for them would cost every web worker ~10 MB (see LazyMigrate).
+and importing Alembic for them would cost every web worker memory (see LazyMigrate).
 tests/test_health.py checks that both give the same heads.
 """
 

@@ -3,8 +3,7 @@
 `GET /api/sources/{id}`, `GET /api/sources/{id}/readings` and `POST /api/sources/{id}/readings`
 are what a syncing phone and a dashboard call most. Through the ORM session each cost a BEGIN
 and a ROLLBACK or COMMIT around their statements and SQLAlchemy's per-statement work, several
-times the CPU of the statements themselves (bench/README.md: the token + source lookup took
-~0.96 ms of worker CPU through the session and ~0.13 ms sent by psycopg directly). Here a
+times the CPU of the statements themselves (figures in bench/README.md). Here a
 bearer request to such a route is checked with one statement (token, user, source, the
 caller's role) and answered with one more, each sent by psycopg on a pooled connection in
 autocommit mode. The statements are built from the same SQLAlchemy constructs as the ORM

@@ -514,8 +514,7 @@ def _page_query(shape: Shape) -> Select:
     The cursor condition is a row comparison, `(timestamp, id) < (:t, :id)`: it bounds the
     backward scan of ix_readings_source_timestamp, so a page deep in a long history costs
     what the newest page costs (the equivalent `timestamp < :t OR (timestamp = :t AND
-    id < :id)` is only a filter: 33 ms seven months back in 500,000 readings, 0.9 ms as a
-    bound).
+    id < :id)` is only a filter, which grows with the depth: bench/README.md).
     """
     has_before, has_start, has_end, has_offset = shape
     query = select(Reading).where(Reading.data_source_id == bindparam("source_id"))
@@ -681,7 +680,7 @@ def json_page_items(shape: Shape, limit: int) -> ColumnElement:
     One more item than the page holds when there is a next page. The limit is written into
     the statement, not sent as a parameter: PostgreSQL plans a prepared statement with a
     parameter LIMIT for a tenth of the source's readings, so it planned it anew on every
-    execution (bench/README.md, session 5). A client asks for one or two page sizes; any
+    execution (bench/README.md). A client asks for one or two page sizes; any
     size works, and the statements of the last 64 are kept.
     """
     page = (

@@ -91,9 +91,9 @@ def allocate(connection: Connection, owner_id: int, count: int) -> int:
 
 # PostgreSQL takes a batch as one array per column: one statement whose text never changes
 # (parsed and planned once per connection) instead of a statement per row, or a 1,000-row
-# VALUES list that SQLAlchemy and psycopg process afresh for every batch (measured with
-# bench/sync_cpu.py: a sync batch of 1,000 readings went from ~150 to ~45 ms of CPU). The
-# arrays are sent in binary (psycopg's %b): as text, each element is escaped in Python.
+# VALUES list that SQLAlchemy and psycopg process afresh for every batch (bench/sync_cpu.py
+# measures it; figures in bench/README.md). The arrays are sent in binary (psycopg's %b): as
+# text, each element is escaped in Python.
 #: An object's change replaces its earlier one (the feed keeps the latest per object).
 PG_CHANGE_UPSERT = """
     ON CONFLICT (kind, object_id) DO UPDATE SET

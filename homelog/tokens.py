@@ -48,7 +48,7 @@ def issue_token(
 
 # Every API request runs this, so it is built once: the user comes in the same round trip
 # (an inner join: a token without its user is no token), and constructing the statement per
-# request cost as much CPU as running it (0.71 -> 0.43 ms per verification).
+# request cost as much CPU as running it (bench/README.md).
 TOKEN_WITH_USER = (
     select(ApiToken)
     .join(ApiToken.user)

@@ -67,10 +67,11 @@ def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
 def _check_only_decorated_rate_limits(app: Flask) -> None:
     """Drop Flask-Limiter's before-request check when there are no app-wide limits.
 
-    That hook looks for default and application-wide limits on every request (~0.1 ms of
-    CPU each); homelog sets none. The sign-in routes carry their own limits, which their
-    decorators check themselves (tests/test_auth.py and tests/api/test_auth.py prove they
-    still apply). Setting RATELIMIT_DEFAULT or RATELIMIT_APPLICATION keeps the hook.
+    That hook looks for default and application-wide limits on every request (a measurable
+    share of a fast request's CPU); homelog sets none. The sign-in routes carry their own
+    limits, which their decorators check themselves (tests/test_auth.py and
+    tests/api/test_auth.py prove they still apply). Setting RATELIMIT_DEFAULT or
+    RATELIMIT_APPLICATION keeps the hook.
     """
     from homelog.extensions import limiter
 

@@ -1,9 +1,9 @@
 """The rows of a source's readings table, as HTML.
 
 A source page shows 25 readings, and each "Load older readings" answers 25 more. Written by a
-Jinja macro, they were the largest part of both (bench/README.md, session 7): every cell went
-through Jinja's attribute lookups, calls and undefined checks. Here a row is a few format
-strings; the "load older" answer went from 3.4 to 2.5 ms of CPU, the page from 4.6 to 3.9.
+Jinja macro, they were the largest part of both: every cell went through Jinja's attribute
+lookups, calls and undefined checks. Here a row is a few format strings (what that saved:
+bench/README.md).
 
 Every value that comes from the database or from a person (metric names and units, notes,
 user names) is escaped with markupsafe's `escape`, as Jinja's autoescape would; everything
