@@ -183,8 +183,8 @@ _COUNT_AT_MOST = select(func.count()).select_from(
 def reading_count(source: DataSource, at_most: int | None = None) -> int:
     """Return how many readings source has, counting no further than at_most when given.
 
-    The bounded count costs the same however long the history is (a page header needs
-    "10,000+", not an index scan of half a million entries).
+    The bounded count costs the same however long the history is; a source page gives the
+    full count, counted once per change (remembered_reading_count).
     """
     if at_most is None:
         return db.session.scalar(_COUNT_ALL, {"source_id": source.id}) or 0

@@ -44,6 +44,20 @@
   document.addEventListener("DOMContentLoaded", function () { prepare(); });
   document.addEventListener("htmx:afterSettle", function () { prepare(); });
   document.addEventListener("htmx:oobAfterSwap", function () { prepare(); });
+  // Menus are <details> and work without this; with it, a tap elsewhere or Escape closes them.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.menu[open], details.nav-menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details.menu[open], details.nav-menu[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      var summary = menu.querySelector("summary");
+      if (summary && menu.contains(document.activeElement)) summary.focus();
+    });
+  });
   // A failed request (network or server error) must never be silent.
   function announce(message) {
     var flashes = document.getElementById("flashes");

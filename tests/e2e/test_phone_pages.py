@@ -121,7 +121,10 @@ def test_source_page_on_a_phone(phone_page, user, meter):
     expect(head.get_by_role("link", name="Edit", exact=True)).to_be_visible()
     expect(head.get_by_role("link", name="Share…")).to_be_visible()
     _view(page, "phone-source-menu-open")
+    page.keyboard.press("Escape")
+    expect(head.get_by_role("link", name="Edit", exact=True)).to_be_hidden()
     head.get_by_text("More").click()
+    page.locator("#usage-title").click()  # a tap elsewhere closes the menu too
     expect(head.get_by_role("link", name="Edit", exact=True)).to_be_hidden()
 
     # A reading takes one or two lines; values keep their units.
