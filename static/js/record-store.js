@@ -124,6 +124,7 @@
   async function refresh(current) {
     const user = { id: current.user_id, email: current.email, name: current.name };
     const [known, cursor] = await kv.getMany(["user", "cursor"], data);
+    if (known && known.id !== user.id) await kv.del("results", data); // someone else's
     if (!known || known.id !== user.id || cursor == null) return snapshot(user);
     const sources = new Map(((await kv.get("sources", data)) || []).map((s) => [s.id, s]));
     const latest = (await kv.get("latest", data)) || {};
@@ -358,11 +359,6 @@
     if (item.current) await remember(item.current);
   }
 
-  /** Drop what the phone knows of its user (not the outbox: nothing typed is dropped). */
-  async function forget() {
-    await kv.delMany(["user", "sources", "latest", "cursor", "results"], data);
-  }
-
   root.HomelogStore = {
     SYNC_TAG,
     Offline,
@@ -377,6 +373,5 @@
     sendOutbox,
     keepMine,
     keepServer,
-    forget,
   };
 })(self);
