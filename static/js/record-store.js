@@ -57,6 +57,8 @@
     const response = await request("/record/session");
     if (!response.ok) throw new Offline("The server answered " + response.status + ".");
     const found = await json(response);
+    const known = await kv.get("user", data);
+    if (known && known.id !== found.user_id) await kv.del("results", data); // someone else's
     await kv.set("session", { user_id: found.user_id, email: found.email }, data);
     return found;
   }
@@ -124,7 +126,6 @@
   async function refresh(current) {
     const user = { id: current.user_id, email: current.email, name: current.name };
     const [known, cursor] = await kv.getMany(["user", "cursor"], data);
-    if (known && known.id !== user.id) await kv.del("results", data); // someone else's
     if (!known || known.id !== user.id || cursor == null) return snapshot(user);
     const sources = new Map(((await kv.get("sources", data)) || []).map((s) => [s.id, s]));
     const latest = (await kv.get("latest", data)) || {};
