@@ -19,6 +19,17 @@
   const RESULTS_KEPT = 30;
   const SYNC_TAG = "homelog-outbox";
 
+  /** A random (version 4) UUID; crypto.randomUUID exists only on HTTPS and localhost. */
+  function newId() {
+    if (root.crypto.randomUUID) return root.crypto.randomUUID();
+    const bytes = root.crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+    const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)]
+      .join("-");
+  }
+
   class Offline extends Error {}
   class SignedOut extends Error {}
 
@@ -46,6 +57,8 @@
     const response = await request("/record/session");
     if (!response.ok) throw new Offline("The server answered " + response.status + ".");
     const found = await json(response);
+    const known = await kv.get("user", data);
+    if (known && known.id !== found.user_id) await kv.del("results", data); // someone else's
     await kv.set("session", { user_id: found.user_id, email: found.email }, data);
     return found;
   }
@@ -172,7 +185,7 @@
   async function add(userId, sourceId, values, confirmed) {
     const now = new Date().toISOString();
     const item = {
-      id: root.crypto.randomUUID(),
+      id: newId(),
       user_id: userId,
       data_source_id: sourceId,
       values: values,
@@ -308,7 +321,7 @@
     if (!item.current) {
       // The id is taken by a reading this user cannot see: store it under a new id.
       await kv.del(id, outbox);
-      const again = { ...item, id: root.crypto.randomUUID(), status: "waiting", reason: null };
+      const again = { ...item, id: newId(), status: "waiting", reason: null };
       await kv.set(again.id, again, outbox);
       return;
     }
@@ -347,11 +360,6 @@
     if (item.current) await remember(item.current);
   }
 
-  /** Drop what the phone knows of its user (not the outbox: nothing typed is dropped). */
-  async function forget() {
-    await kv.delMany(["user", "sources", "latest", "cursor", "results"], data);
-  }
-
   root.HomelogStore = {
     SYNC_TAG,
     Offline,
@@ -366,6 +374,5 @@
     sendOutbox,
     keepMine,
     keepServer,
-    forget,
   };
 })(self);

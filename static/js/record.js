@@ -53,8 +53,9 @@
   /** The newest value known for source: from the server, or typed here and not yet sent. */
   function lastKnown(source) {
     let last = state.data.latest[source.id] || null;
+    const mine = userId();
     for (const item of state.items) {
-      if (item.data_source_id !== source.id) continue;
+      if (item.data_source_id !== source.id || item.user_id !== mine) continue;
       if (!last || Date.parse(item.timestamp) >= Date.parse(last.timestamp)) {
         last = { ...item, waiting: true };
       }

@@ -373,3 +373,29 @@ def test_a_waiting_reading_can_be_deleted_before_it_is_sent(phone, make_user, ma
     phone.context.set_offline(False)
     expect(phone.locator("#outbox-badge")).to_be_hidden()
     assert [r.values for r in readings_of(meter)] == [{"import": 13.0}]
+
+
+def test_readings_wait_for_their_author_when_someone_else_signs_in(phone, make_user, make_source):
+    olive, pat = make_user(), make_user()
+    meter = make_source(olive, "Electricity")
+    share(olive, pat, [meter], "editor")  # Pat could write it: the reading must still wait
+    sign_in(phone, olive.email, PASSWORD)
+    open_record(phone)
+    phone.context.set_offline(True)
+    record(phone, "Electricity", {"import": "7"})
+    phone.context.clear_cookies()
+    phone.context.set_offline(False)
+
+    sign_in(phone, pat.email, PASSWORD)
+    phone.goto("/record")
+    expect(phone.get_by_text("1 reading(s) typed under another account wait")).to_be_visible()
+    expect(phone.locator("#outbox-badge")).to_be_hidden()
+    expect(form_of(phone, "Electricity")).to_be_visible()  # Pat's own view, as an editor
+    assert readings_of(meter) == []
+
+    phone.context.clear_cookies()
+    sign_in(phone, olive.email, PASSWORD)
+    phone.goto("/record")
+    expect(phone.locator("#results-list > li", has_text="saved")).to_have_count(1)
+    stored = readings_of(meter)
+    assert [(r.values, r.created_by_id) for r in stored] == [({"import": 7.0}, olive.id)]
