@@ -412,3 +412,21 @@ def test_the_panel_and_the_whole_home_cost_no_statement_per_period(logged_in, da
     few = statements(base + "week&start=2026-11-01&end=2026-11-15")
     assert abs(statements(base + "week&start=2025-01-01&end=2026-12-01") - few) <= 1
     assert statements("/usage/home") <= 20
+
+
+def test_registers_in_different_units_get_a_chart_each_and_no_usage_total(
+    logged_in, user, make_source
+):
+    source = make_source(user, "Heat", metrics={"energy": "kWh", "flow": "m³"})
+    now = datetime.now(UTC)
+    add(
+        source,
+        [(now - timedelta(days=d), {"energy": 900 - 5 * d, "flow": 90 - d}) for d in range(60)],
+    )
+    consumption.create_tariff(source, "energy", "2020-01-01", "0.1", "0")
+    consumption.create_tariff(source, "flow", "2020-01-01", "2", "0")
+    html = panel(logged_in, source)
+    assert html.count('class="chart chart-wide"') == 2
+    boxes = html.split('<dl class="compare', 1)[1].split("</dl>", 1)[0]
+    total = text_of(re.search(r'<li class="total">(.*?)</li>', boxes, re.S)[1])
+    assert total.strip().startswith("Total cost") and "€" in total and "kWh" not in total

@@ -81,6 +81,7 @@ def usage_document(result: consumption.SourceUsage) -> dict:
     """Return the JSON shape of a usage result (see UsageOut)."""
     periods = result.periods
     labels = [consumption.period_label(result.kind, p) for p in periods]
+    shown = [consumption.display_label(result.kind, p) for p in periods]
     units = result.source.metrics
     metrics: dict[str, dict] = {}
     for metric in result.metrics:
@@ -90,6 +91,7 @@ def usage_document(result: consumption.SourceUsage) -> dict:
                 "periods": [
                     {
                         "label": label,
+                        "display_label": title,
                         "start": s.period.start,
                         "end": s.period.end,
                         "first_day": s.period.first_day,
@@ -101,7 +103,7 @@ def usage_document(result: consumption.SourceUsage) -> dict:
                         "complete": s.complete,
                         "estimated": s.estimated,
                     }
-                    for label, s in zip(labels, result.sensor[metric], strict=True)
+                    for label, title, s in zip(labels, shown, result.sensor[metric], strict=True)
                 ],
             }
             continue
@@ -113,6 +115,7 @@ def usage_document(result: consumption.SourceUsage) -> dict:
             "periods": [
                 {
                     "label": label,
+                    "display_label": title,
                     "start": p.period.start,
                     "end": p.period.end,
                     "first_day": p.period.first_day,
@@ -126,7 +129,7 @@ def usage_document(result: consumption.SourceUsage) -> dict:
                     "cost": _cost(p.cost),
                     "measured_cost": _cost(p.measured_cost),
                 }
-                for label, p in zip(labels, found.periods, strict=True)
+                for label, title, p in zip(labels, shown, found.periods, strict=True)
             ],
             "suspects": [
                 {

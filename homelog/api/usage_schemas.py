@@ -68,10 +68,14 @@ class MeterPeriodOut(Response):
 
     `usage` (and `cost`) only when readings cover the whole period (`complete`); the measured
     part of an incomplete period is in `measured_*`. `estimated`: an end of the period lies in
-    a gap between readings longer than the source's gap setting.
+    a gap between readings longer than the source's gap setting, more than a fifth of the
+    period from the nearest reading.
     """
 
     label: str = Field(examples=["2026-01"])
+    display_label: str = Field(
+        examples=["Jan 2026"], description="The label people read: Jan 2026, 24–30 Nov."
+    )
     start: datetime
     end: datetime
     first_day: date
@@ -90,6 +94,9 @@ class SensorPeriodOut(Response):
     """One metric's minimum, time-weighted average and maximum over one period."""
 
     label: str = Field(examples=["2026-01-15"])
+    display_label: str = Field(
+        examples=["Thu 15 Jan"], description="The label people read: Thu 15 Jan, 24–30 Nov."
+    )
     start: datetime
     end: datetime
     first_day: date

@@ -24,7 +24,8 @@ from homelog.usage.projection import add_years
 from homelog.web import user_zone
 
 LINE_POINTS = 300
-MAX_CHART_SERIES = 3
+#: Charts one panel draws at most (one per unit, or per sensor metric); the table has all.
+MAX_CHARTS = 6
 PERIOD_NAMES = {
     "day": "Day",
     "week": "Week",
@@ -227,7 +228,7 @@ def _charts(
     span = (result.periods[0].start, result.periods[-1].end)
     found = []
     kind_name = PERIOD_NAMES[result.kind].lower()
-    for unit, metrics in groups[:MAX_CHART_SERIES]:
+    for unit, metrics in groups[:MAX_CHARTS]:
         series = []
         for number, metric in enumerate(metrics):
             values = []

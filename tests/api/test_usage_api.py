@@ -69,6 +69,7 @@ def test_the_worked_example_through_the_api(client, api_headers, meter):
     assert (doc["start"], doc["end"]) == ("2025-12-01", "2026-03-01")
     months = doc["metrics"]["import"]["periods"]
     assert [m["label"] for m in months] == ["2025-12", "2026-01", "2026-02"]
+    assert [m["display_label"] for m in months] == ["Dec 2025", "Jan 2026", "Feb 2026"]
     january = months[1]
     assert january["usage"] == pytest.approx(310.0)
     assert january["complete"] and not january["estimated"]
