@@ -8,6 +8,7 @@ space capped (tests/capped.py), so a regression fails instead of taking the mach
 from __future__ import annotations
 
 import math
+import sys
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,30 @@ allowed = st.floats(min_value=-MAX_ABS_VALUE, max_value=MAX_ABS_VALUE, allow_nan
 edges = st.sampled_from(
     [0.0, -0.0, LIMIT, -LIMIT, *NEAR_LIMIT, 5e-324, -5e-324, 1e-12, 2.2e-308, 1e300, -1e300]
 )
+
+
+def finishes(function, *args, lines: int = 200_000, **kwargs):
+    """Return function(*args, **kwargs), failing once it has run `lines` lines of Python.
+
+    A loop that never ends fails the test after a few thousand rounds instead of filling
+    memory (a count of work done, not a timing).
+    """
+    ran = 0
+
+    def trace(frame, event, arg):
+        nonlocal ran
+        if event == "line":
+            ran += 1
+            if ran > lines:
+                raise AssertionError(f"{function.__name__} did not finish within {lines} lines")
+        return trace
+
+    before = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        return function(*args, **kwargs)
+    finally:
+        sys.settrace(before)
 
 
 @st.composite
@@ -59,7 +84,7 @@ pairs = st.one_of(
 @example((LIMIT, LIMIT), 4)
 def test_nice_ticks_are_few_ordered_and_cover_the_values(pair, count):
     low, high = min(pair), max(pair)
-    ticks = charts.nice_ticks(low, high, count)
+    ticks = finishes(charts.nice_ticks, low, high, count)
     assert 2 <= len(ticks) <= count + 3
     assert all(math.isfinite(t) for t in ticks)
     assert all(a < b for a, b in zip(ticks, ticks[1:], strict=False))
@@ -68,7 +93,7 @@ def test_nice_ticks_are_few_ordered_and_cover_the_values(pair, count):
 
 
 def test_nice_ticks_are_unchanged_for_ordinary_values():
-    assert charts.nice_ticks(0, 10) == [0.0, 2.5, 5.0, 7.5, 10.0]
+    assert finishes(charts.nice_ticks, 0, 10) == [0.0, 2.5, 5.0, 7.5, 10.0]
     assert charts.nice_ticks(-3, 7) == [-5.0, -2.5, 0.0, 2.5, 5.0, 7.5]
     assert charts.nice_ticks(12.3, 97.1) == [0.0, 25.0, 50.0, 75.0, 100.0]
     assert charts.nice_ticks(5, 5) == [4.0, 6.0, 8.0, 10.0]
@@ -89,7 +114,8 @@ def test_a_chart_of_any_allowed_values_finishes_with_few_ticks(values, line_pair
         [charts.Value(v, low=v if sensor else None, high=v if sensor else None) for v in values]
     ]
     line = [(start + timedelta(hours=1), line_pair[0]), (start + timedelta(hours=2), line_pair[1])]
-    chart = charts.bar_chart(
+    chart = finishes(
+        charts.bar_chart,
         [str(k) for k in range(len(values))],
         series,
         line=line,

@@ -82,7 +82,7 @@ def restore():
                     flash(
                         f"{skipped} home member{'s were' if skipped != 1 else ' was'} in the "
                         "backup and not added: invite them again from each home's page.",
-                        "info",
+                        "warning",
                     )
                 return redirect(url_for("sources.index"))
         status = 422
