@@ -180,6 +180,10 @@ class SourceOut(Response):
     owner_id: int
     created_at: datetime
     updated_at: datetime
+    role: Literal["owner", "editor", "viewer"] = Field(
+        description="The caller's role: `owner`; `editor` (adds and edits readings) or "
+        "`viewer` (reads) of a source in a home shared with them."
+    )
 
 
 class SourceCreate(Request):
@@ -198,7 +202,7 @@ class SourceUpdate(Request):
     """Changes to a source; fields left out keep their value."""
 
     read_only: ClassVar[frozenset[str]] = frozenset(
-        {"id", "owner_id", "created_at", "updated_at", "location_id"}
+        {"id", "owner_id", "created_at", "updated_at", "location_id", "role"}
     )
 
     name: Text | None = Field(None, max_length=200)
@@ -348,9 +352,9 @@ class ChangesQuery(Query):
 
     since: str | None = Field(
         None,
-        max_length=19,
-        pattern=r"^[0-9]*$",
-        description="next_cursor of the previous answer; empty: all.",
+        max_length=16_000,
+        pattern=r"^[0-9a-z.~-]*$",
+        description="next_cursor of the previous answer (opaque); empty: all.",
     )
     limit: int = Field(500, ge=1, le=MAX_BATCH)
 
