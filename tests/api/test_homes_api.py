@@ -173,15 +173,15 @@ def test_someone_elses_home_is_a_404(client, user, other, make_headers, api_head
     home = client.post(
         "/api/homes", headers=api_headers, json={"name": "Farmhouse", "timezone": "UTC"}
     ).get_json()
-    for method, url in [
-        ("GET", f"/api/homes/{home['id']}"),
-        ("PATCH", f"/api/homes/{home['id']}"),
-        ("DELETE", f"/api/homes/{home['id']}"),
-        ("GET", f"/api/homes/{home['id']}/members"),
-        ("POST", f"/api/homes/{home['id']}/leave"),
-        ("POST", f"/api/homes/{home['id']}/invitations"),
+    for method, url, body in [
+        ("GET", f"/api/homes/{home['id']}", None),
+        ("PATCH", f"/api/homes/{home['id']}", {"name": "x"}),
+        ("DELETE", f"/api/homes/{home['id']}", None),
+        ("GET", f"/api/homes/{home['id']}/members", None),
+        ("POST", f"/api/homes/{home['id']}/leave", None),
+        ("POST", f"/api/homes/{home['id']}/invitations", {"email": "x@example.com"}),
     ]:
-        response = client.open(url, method=method, headers=other_headers, json={"name": "x"})
+        response = client.open(url, method=method, headers=other_headers, json=body)
         assert response.status_code == 404, (method, url, response.get_json())
     assert client.get("/api/homes", headers=other_headers).get_json() == []
 
