@@ -418,7 +418,9 @@ def changes_since(user: User, since: object = None, limit: int = 500) -> ChangeP
             query = query.where(
                 or_(
                     and_(SyncChange.kind == READING, SyncChange.data_source_id.in_(ids)),
-                    and_(SyncChange.kind == SOURCE, SyncChange.object_id.in_(map(str, ids))),
+                    and_(
+                        SyncChange.kind == SOURCE, SyncChange.object_id.in_([str(i) for i in ids])
+                    ),
                 )
             )
         rows, _ = take(query)
