@@ -195,7 +195,9 @@ class SourceCreate(Request):
     metrics: dict[str, Text] = Field(
         description="Ordered {metric name: unit}; at least one.", examples=[METRICS_EXAMPLE]
     )
-    location_id: None = Field(None, description="Homes are not available yet: always null.")
+    location_id: None = Field(
+        None, description="Always null: put sources in a home with `PATCH /api/homes/{id}`."
+    )
 
 
 class SourceUpdate(Request):
