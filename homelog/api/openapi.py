@@ -171,6 +171,7 @@ def build_document() -> dict[str, Any]:
             {"name": "sources", "description": "Meters and sensors."},
             {"name": "readings", "description": "A source's readings."},
             {"name": "sync", "description": "Offline sync for mobile apps."},
+            {"name": "homes", "description": "Homes, their members and invitations."},
             {"name": "reminders", "description": "Readings due, and each source's schedule."},
         ],
     }

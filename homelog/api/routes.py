@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from homelog.api import (  # noqa: F401
     auth,
+    homes,
     openapi,
     readings,
     reminders,

@@ -193,6 +193,10 @@ class SourceOut(Response):
     owner_id: int
     created_at: datetime
     updated_at: datetime
+    role: Literal["owner", "editor", "viewer"] = Field(
+        description="The caller's role: `owner`; `editor` (adds and edits readings) or "
+        "`viewer` (reads) of a source in a home shared with them."
+    )
 
 
 class SourceCreate(Request):
@@ -204,14 +208,16 @@ class SourceCreate(Request):
     metrics: dict[str, Text] = Field(
         description="Ordered {metric name: unit}; at least one.", examples=[METRICS_EXAMPLE]
     )
-    location_id: None = Field(None, description="Homes are not available yet: always null.")
+    location_id: None = Field(
+        None, description="Always null: put sources in a home with `PATCH /api/homes/{id}`."
+    )
 
 
 class SourceUpdate(Request):
     """Changes to a source; fields left out keep their value."""
 
     read_only: ClassVar[frozenset[str]] = frozenset(
-        {"id", "owner_id", "created_at", "updated_at", "location_id"}
+        {"id", "owner_id", "created_at", "updated_at", "location_id", "role"}
     )
 
     name: Text | None = Field(None, max_length=200)
@@ -364,9 +370,9 @@ class ChangesQuery(Query):
 
     since: str | None = Field(
         None,
-        max_length=19,
-        pattern=r"^[0-9]*$",
-        description="next_cursor of the previous answer; empty: all.",
+        max_length=16_000,
+        pattern=r"^[0-9a-z.~-]*$",
+        description="next_cursor of the previous answer (opaque); empty: all.",
     )
     limit: int = Field(500, ge=1, le=MAX_BATCH)
 

@@ -23,6 +23,13 @@ from homelog.models import DataSource
 TAGS = ("sources",)
 
 
+def source_out(source, role: str | None) -> dict:
+    """Return source (a DataSource or a hot path's SourceRow) as SourceOut data with role."""
+    data = {name: getattr(source, name) for name in SourceOut.model_fields if name != "role"}
+    data["role"] = role
+    return data
+
+
 def load_source(source_id: int) -> DataSource | None:
     """Return the current user's source with source_id, or None (also when it is not theirs)."""
     return access.request_source(api_user(), source_id)
@@ -49,19 +56,25 @@ def source_or_404(source_id: int) -> DataSource:
     },
 )
 def list_sources(query: PageQuery):
-    """List the user's sources, newest first."""
+    """List the sources the user may see (their own and those shared with them), newest first."""
+    user = api_user()
     select_sources = (
-        datasources.visible_sources(api_user())
+        datasources.visible_sources(user)
+        .add_columns(datasources.role_of(user.id))
         .order_by(None)
         .order_by(DataSource.created_at.desc(), DataSource.id.desc())
     )
-    rows = db.session.scalars(select_sources.limit(query.limit + 1).offset(query.offset)).all()
+    rows = db.session.execute(select_sources.limit(query.limit + 1).offset(query.offset)).all()
     headers = {}
     if len(rows) > query.limit:
         headers["Link"] = next_link(
             "api.list_sources", limit=query.limit, offset=query.offset + query.limit
         )
-    return dump(SourceList, rows[: query.limit]), 200, headers
+    return (
+        dump(SourceList, [source_out(source, role) for source, role in rows[: query.limit]]),
+        200,
+        headers,
+    )
 
 
 @operation(
@@ -80,7 +93,7 @@ def create_source(body: SourceCreate):
         api_user(), body.name, body.description, body.kind, body.metrics
     )
     return (
-        dump(SourceOut, source),
+        dump(SourceOut, source_out(source, "owner")),
         201,
         {"Location": url_for("api.get_source", source_id=source.id)},
     )
@@ -98,7 +111,10 @@ def create_source(body: SourceCreate):
 def get_source(source_id: int):
     """Show one source."""
     hot = caller()
-    return dump(SourceOut, hot.source if hot is not None else source_or_404(source_id))
+    if hot is not None:
+        return dump(SourceOut, source_out(hot.source, hot.role))
+    source = source_or_404(source_id)
+    return dump(SourceOut, source_out(source, datasources.role_for(api_user(), source)))
 
 
 @operation(
@@ -127,7 +143,7 @@ def update_source(source_id: int, body: SourceUpdate):
         renames=body.renames,
         confirm_remove=body.confirm_remove,
     )
-    return dump(SourceOut, source)
+    return dump(SourceOut, source_out(source, "owner"))  # only its owner may change it
 
 
 @operation(

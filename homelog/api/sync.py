@@ -25,6 +25,7 @@ from homelog.api.schemas import (
     SyncReadingsIn,
     SyncReadingsOut,
 )
+from homelog.api.sources import source_out
 from homelog.errors import ValidationFailed
 from homelog.readings import parse_reading_id
 
@@ -142,11 +143,11 @@ def sync_changes(query: ChangesQuery):
     as tombstones, and a deleted source's readings are gone with it. Nothing is missed when
     writes happen while paging: see docs/api.md.
     """
-    page = sync.changes_since(api_user(), sync.parse_cursor(query.since), query.limit)
+    page = sync.changes_since(api_user(), query.since, query.limit)
     return dump(
         ChangesOut,
         {
-            "sources": page.sources,
+            "sources": [source_out(source, role) for source, role in page.sources],
             "readings": page.readings,
             "deleted": [
                 {
@@ -157,7 +158,7 @@ def sync_changes(query: ChangesQuery):
                 }
                 for row in page.deleted
             ],
-            "next_cursor": str(page.next_cursor),
+            "next_cursor": page.next_cursor,
             "has_more": page.has_more,
         },
     )

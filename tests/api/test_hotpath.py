@@ -16,9 +16,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from homelog import hotpath, tokens
+from homelog import hotpath, locations, tokens
 from homelog.extensions import db
 from homelog.models import ApiToken, User, utcnow
+from tests.conftest import share
 
 HOT_URLS = ("/api/sources/{s}", "/api/sources/{s}/readings")
 postgresql_only = pytest.mark.skipif(
@@ -50,6 +51,23 @@ def test_hot_routes_answer_like_the_orm_path(client, auth, user, meter, url):
     by_session = client.get(url.format(s=meter.id))  # a browser session: always the ORM path
     assert by_token.status_code == by_session.status_code == 200
     assert by_token.get_json() == by_session.get_json()
+    assert by_token.get_data() == by_session.get_data()
+
+
+@pytest.mark.parametrize("role", ["editor", "viewer"])
+def test_a_shared_source_shows_the_members_role_on_both_paths(
+    client, auth, user, make_user, meter, role
+):
+    home = locations.create_home(user, "Farmhouse", "Europe/Vienna")
+    locations.update_home(home, "Farmhouse", "Europe/Vienna", [meter.id])
+    member = make_user(f"{role}@example.com")
+    share(home, member, role)
+    raw, _ = _token(member)
+    by_token = _get(client, f"/api/sources/{meter.id}", raw)
+    auth.login(f"{role}@example.com")
+    by_session = client.get(f"/api/sources/{meter.id}")  # a browser session: the ORM path
+    assert by_token.status_code == by_session.status_code == 200
+    assert by_token.get_json()["role"] == role
     assert by_token.get_data() == by_session.get_data()
 
 

@@ -40,7 +40,9 @@ def test_create_source_201_with_location(client, user, api_headers):
         "owner_id",
         "created_at",
         "updated_at",
+        "role",
     }
+    assert body["role"] == "owner"
     assert client.get(response.headers["Location"], headers=api_headers).get_json() == body
 
 
