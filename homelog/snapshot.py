@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
+from homelog import sync
 from homelog.datasources import latest_readings, role_of, visible_sources
 from homelog.extensions import db
-from homelog.models import DataSource, Reading, SyncCounter, User
+from homelog.models import DataSource, Reading, User
 
 
 @dataclass
@@ -32,18 +31,12 @@ class Snapshot:
 
     sources: list[SourceWithRole]
     readings: list[Reading]
-    cursor: int
-
-
-def feed_position(user: User) -> int:
-    """Return the newest change number of user's change feed (0 before the first write)."""
-    value = db.session.scalar(select(SyncCounter.value).where(SyncCounter.owner_id == user.id))
-    return value or 0
+    cursor: str
 
 
 def take_snapshot(user: User) -> Snapshot:
     """Return user's sources (by name) with their role and each one's newest reading."""
-    cursor = feed_position(user)
+    cursor = sync.current_cursor(user)
     rows = db.session.execute(visible_sources(user).add_columns(role_of(user.id))).all()
     sources = [SourceWithRole(source, role) for source, role in rows]
     latest = latest_readings([item.source for item in sources])

@@ -351,6 +351,28 @@ def _shared_with(user: User) -> dict[int, tuple[int, str]]:
     return {source_id: (owner_id, role) for source_id, owner_id, role in rows}
 
 
+def current_cursor(user: User) -> str:
+    """Return the cursor of user's feed as of now: every stream at its newest change.
+
+    A client that has just read the current state (homelog.snapshot) continues from here
+    without paging through the history of its own or its shared sources.
+    """
+    shared = _shared_with(user)
+    owners = {user.id} | {owner for owner, _ in shared.values()}
+    counters = dict(
+        db.session.execute(
+            select(SyncCounter.owner_id, SyncCounter.value).where(
+                SyncCounter.owner_id.in_(sorted(owners))
+            )
+        ).all()
+    )
+    cursor = FeedCursor(
+        {owner: counters.get(owner, 0) for owner in owners},
+        {sid: role for sid, (_, role) in shared.items()},
+    )
+    return encode_cursor(user.id, cursor)
+
+
 def changes_since(user: User, since: object = None, limit: int = 500) -> ChangePage:
     """Return the changes of user's feed after the cursor since, at most limit of them.
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from homelog import snapshot
-from homelog.api.core import AUTH_ERRORS, api_user, dump, error_responses, operation, serialize
-from homelog.api.schemas import SourceOut
+from homelog.api.core import AUTH_ERRORS, api_user, dump, error_responses, operation
 from homelog.api.snapshot_schemas import SnapshotOut
+from homelog.api.sources import source_out
 
 TAGS = ("sync",)
 
@@ -28,10 +28,8 @@ def sync_latest():
     return dump(
         SnapshotOut,
         {
-            "sources": [
-                {**serialize(SourceOut, item.source), "role": item.role} for item in taken.sources
-            ],
+            "sources": [source_out(item.source, item.role) for item in taken.sources],
             "readings": taken.readings,
-            "next_cursor": str(taken.cursor),
+            "next_cursor": taken.cursor,
         },
     )

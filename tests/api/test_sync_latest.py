@@ -70,6 +70,25 @@ def test_the_cursor_continues_the_change_feed_after_the_snapshot(
     assert [r["id"] for r in changes["readings"]] == [str(later.id)]
 
 
+def test_the_cursor_skips_the_history_of_shared_sources_too(
+    client, make_headers, user, other, make_source, make_reading
+):
+    shared = make_source(other, "Gas")
+    for n in range(3):
+        make_reading(shared, {"import": float(n)}, timestamp=hour(n))
+    share(other, user, shared, "editor")
+    headers = make_headers(user)
+    cursor = client.get("/api/sync/latest", headers=headers).get_json()["next_cursor"]
+
+    # The snapshot already gave the newest reading: the feed does not send the history again.
+    changes = client.get(f"/api/sync/changes?since={cursor}", headers=headers).get_json()
+    assert (changes["sources"], changes["readings"], changes["deleted"]) == ([], [], [])
+
+    later = make_reading(shared, {"import": 9.0}, timestamp=hour(5))
+    changes = client.get(f"/api/sync/changes?since={cursor}", headers=headers).get_json()
+    assert [r["id"] for r in changes["readings"]] == [str(later.id)]
+
+
 def test_a_new_user_gets_an_empty_snapshot_and_the_start_of_the_feed(client, api_headers):
     body = client.get("/api/sync/latest", headers=api_headers).get_json()
     assert body == {"sources": [], "readings": [], "next_cursor": "0"}
