@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterator
 from datetime import date, datetime
 
@@ -22,37 +21,13 @@ from sqlalchemy import select
 
 from homelog import timeutil
 from homelog.consumption import source_zone
+from homelog.csvsafe import FORMULA_STARTS, neutralise, unneutralise  # noqa: F401
 from homelog.extensions import db
 from homelog.importer import NOTE, NOTE_HEADERS, match_column
 from homelog.models import DataSource, Reading
 from homelog.readings import format_value
 
 CHUNK_ROWS = 2000
-# A spreadsheet runs a cell starting with these as a formula (OWASP: CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
-
-
-def _needs_quote(text: str) -> bool:
-    """Return True when text, after any quotes that lead it, starts like a formula.
-
-    Counting the leading quotes makes the quote reversible: a typed "'=x" is written "''=x".
-    """
-    bare = text.lstrip("'")
-    return bare[:1] in FORMULA_STARTS and _NUMBER.fullmatch(bare) is None
-
-
-def neutralise(cell: str) -> str:
-    """Return a CSV cell a spreadsheet shows as text: a quote before a formula's start.
-
-    Numbers are left alone, so a negative value stays a number.
-    """
-    return "'" + cell if _needs_quote(cell) else cell
-
-
-def unneutralise(text: str) -> str:
-    """Return the text neutralise was given for a cell it wrote (other text unchanged)."""
-    return text[1:] if text[:1] == "'" and _needs_quote(text[1:]) else text
 
 
 def _row(cells: list[str]) -> list[str]:

@@ -39,6 +39,7 @@ from sqlalchemy import delete, func, select, update
 
 from homelog import bulk, sync, timeutil
 from homelog.consumption import source_zone
+from homelog.csvsafe import unneutralise
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import (
@@ -71,8 +72,6 @@ SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 DATE_ORDERS = ("auto", "mdy", "dmy")
 #: Two-digit years below this are 20xx, the others 19xx (as POSIX strptime's %y).
 SHORT_YEAR_PIVOT = 69
-#: First characters a spreadsheet reads as a formula; a CSV export puts a quote before them.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TOO_LARGE = f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB."
 NOT_TEXT = "This is not a text (CSV) file: it holds NUL characters."
 
@@ -365,7 +364,8 @@ def read_layout(text: str) -> Layout:
     sample = [fields for _, fields in islice(records, 20)]
     if not has_header:
         sample.insert(0, row)
-    return Layout(separator, has_header, row if has_header else [], max(len(row), 2), sample)
+    headings = [unneutralise(cell) for cell in row] if has_header else []
+    return Layout(separator, has_header, headings, max(len(row), 2), sample)
 
 
 def _data(text: str, layout: Layout) -> Iterator[tuple[int, list[str]]]:
@@ -669,13 +669,6 @@ def _number_parser(decimal: str):
     return parse
 
 
-def unquote_note(note: str) -> str:
-    """Return a note as typed: without the quote an export puts before a formula character."""
-    if len(note) > 1 and note[0] == "'" and note[1] in FORMULA_STARTS:
-        return note[1:]
-    return note
-
-
 @dataclass(slots=True)
 class _LineReader:
     """Turns one data line into a Row, or a Problem saying why it is left out."""
@@ -755,7 +748,7 @@ class _LineReader:
     def note(self, row: list[str]) -> str | None:
         if self.note_column is None or self.note_column >= len(row):
             return None
-        return unquote_note(row[self.note_column].strip()) or None
+        return unneutralise(row[self.note_column].strip()) or None
 
 
 @dataclass

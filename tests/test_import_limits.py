@@ -201,7 +201,8 @@ def test_nul_in_the_other_fields_of_a_multipart_import_is_no_500(logged_in, make
             data={"upload": "abc\x00def", "map-1": "imp\x00ort"},
             content_type="multipart/form-data",
         )
-        assert response.status_code in (302, 422), (path, response.status_code)
+        # The app-wide form guard answers 400 before the import views read the fields.
+        assert response.status_code in (302, 400, 422), (path, response.status_code)
     named = logged_in.post(
         f"/sources/{source.id}/import",
         data={"file": (io.BytesIO(b"date,import\n2026-01-01,1\n"), "a\x00b\x1b.csv")},

@@ -43,7 +43,7 @@ from homelog.api.usage_schemas import (
     ValueOut,
     ValueQuery,
 )
-from homelog.export import neutralise
+from homelog.csvsafe import neutralise
 from homelog.models import DataSource, Tariff
 from homelog.usage import Cost, money
 
