@@ -311,7 +311,7 @@ def test_notes_that_look_like_formulas_survive_export_and_import(
     logged_in, make_source, user, make_reading
 ):
     source = make_source(user)
-    notes = ["=1+2", "+49 30 1234", "-3 °C outside", "@home", "it's fine", "'quoted"]
+    notes = ["=1+2", "+49 30 1234", "-3 °C outside", "@home", "it's fine", "'quoted", "'=2"]
     for day, note in enumerate(notes, start=1):
         make_reading(
             source, {"import": float(day)}, timestamp=datetime(2026, 3, day, tzinfo=UTC), note=note

@@ -430,6 +430,7 @@ def test_two_digit_years_as_spreadsheets_write_them(cell, expected):
         ("'@home", "@home"),
         ("'\tindented", "\tindented"),
         ("'quoted on purpose", "'quoted on purpose"),
+        ("''=typed with a quote", "'=typed with a quote"),
         ("it's fine", "it's fine"),
     ],
 )
