@@ -15,7 +15,14 @@ import sqlalchemy as sa
 
 from homelog import create_app, tokens
 from homelog.extensions import db
-from homelog.models import DataSource, Location, LocationMember, MeterEvent, Tariff
+from homelog.models import (
+    DataSource,
+    HomeInvitation,
+    Location,
+    LocationMember,
+    MeterEvent,
+    Tariff,
+)
 from tests.conftest import app_config
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
@@ -66,7 +73,12 @@ def world(admin, make_user, make_source, make_reading):
     db.session.flush()
     db.session.get(DataSource, source.id).location_id = home.id
     member = LocationMember(location_id=home.id, user_id=other.id, role="viewer")
-    db.session.add(member)
+    # Addressed to the admin in the admin's own home, so a forged accept, decline or withdraw
+    # would each change something.
+    invitation = HomeInvitation(
+        location_id=home.id, email=admin.email, role="editor", invited_by_id=admin.id
+    )
+    db.session.add_all([member, invitation])
     db.session.commit()
     _, token = tokens.issue_token(admin, "phone")
     return {
@@ -75,6 +87,8 @@ def world(admin, make_user, make_source, make_reading):
         "tariff_id": tariff.id,
         "swap_id": swap.id,
         "location_id": home.id,
+        "home_id": home.id,
+        "invitation_id": invitation.id,
         "member_id": member.id,
         "user_id": other.id,
         "token_id": token.id,
