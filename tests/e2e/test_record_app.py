@@ -95,8 +95,10 @@ def test_manifest_and_service_worker_pass_chromiums_installability_checks(
     try:
         page = context.pages[0] if context.pages else context.new_page()
         sign_in(page, user.email, PASSWORD)
-        # The navigation leads to the Record screen.
-        page.get_by_role("link", name="Record").click()
+        # The navigation leads to the Record screen (on a phone, through the folded menu).
+        menu = page.locator("details.nav-menu")
+        menu.locator("summary").click()
+        menu.get_by_role("link", name="Record").click()
         page.wait_for_url("**/record")
         open_record(page)
         cdp = context.new_cdp_session(page)
