@@ -120,6 +120,32 @@ def user_sessions(user: User) -> list[UserSession]:
     )
 
 
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe(user_agent: str) -> str:
+    """Return a short name for a browser from its User-Agent, e.g. "Firefox on Linux"."""
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), "")
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"
+
+
 def get_user_session(user: User, session_id: object) -> UserSession | None:
     """Return user's session with session_id, or None (other users' sessions and junk too)."""
     wanted = parse_id(session_id)
