@@ -210,8 +210,7 @@ def test_login_rate_limit_is_shared_by_workers_through_redis(tmp_path, database_
         # Each attempt names another account (so the per-account backoff, kept in the
         # database, never starts): this address's allowance of 20 a minute is what runs out.
         attempts = [
-            {"username": f"nobody{n}@example.com", "password": "wrong password!"}
-            for n in range(21)
+            {"username": f"nobody{n}@example.com", "password": "wrong password!"} for n in range(21)
         ]
         statuses = [server.post("/api/auth/login", attempt).status for attempt in attempts[:20]]
         assert statuses == [401] * 20
