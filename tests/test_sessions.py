@@ -156,7 +156,7 @@ def test_account_lists_browsers_and_signs_one_out(app, client, user, make_user):
     sessions.start(stranger, user_agent="Stranger's browser")
     page = client.get("/account").get_data(as_text=True)
     assert "Firefox on Linux" in page and "Safari on iPhone" in page
-    assert "(this browser)" in page and "Stranger" not in page
+    assert "This browser" in page and "Stranger" not in page
 
     firefox = next(s for s in sessions.user_sessions(user) if "Firefox" in s.user_agent)
     response = client.post(f"/account/sessions/{firefox.id}/revoke", headers={"HX-Request": "true"})
