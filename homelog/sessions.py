@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from homelog.extensions import db
 from homelog.models import User, UserSession, parse_id, utcnow
@@ -46,6 +46,13 @@ def start(
 ) -> str:
     """Create and commit a session of user; return its key (also set as user.session_key)."""
     now = now or utcnow()
+    # The user's ended sessions are of no more use: each sign-in clears them away.
+    db.session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id,
+            (UserSession.revoked_at.is_not(None)) | (UserSession.expires_at <= now),
+        )
+    )
     key = _KEY_PREFIX + secrets.token_urlsafe(32)
     db.session.add(
         UserSession(

@@ -174,3 +174,11 @@ def test_describe_browser():
     assert sessions.describe(FIREFOX) == "Firefox on Linux"
     assert sessions.describe(IPHONE) == "Safari on iPhone"
     assert sessions.describe("") == "Unknown browser"
+
+
+def test_signing_in_clears_the_users_ended_sessions(client, auth, user):
+    auth.login()
+    auth.logout()
+    auth.login()
+    rows = db.session.scalars(db.select(UserSession)).all()
+    assert len(rows) == 1 and rows[0].revoked_at is None
