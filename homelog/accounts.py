@@ -170,7 +170,9 @@ def sign_in(email: str, password: str, client: throttle.Client) -> User | None:
         throttle.Throttled: too many recent failures for email, from a client it does not know.
     """
     account = throttle.account_name(email)
-    throttle.check(account, find_by_email(email), client)
+    wait = throttle.seconds_to_wait(account)
+    if wait and not throttle.is_trusted(find_by_email(email), client):
+        raise throttle.Throttled(wait)
     user = authenticate(email, password)
     if user is None:
         throttle.record_failure(account)

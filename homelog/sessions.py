@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from homelog.extensions import db
 from homelog.models import User, UserSession, parse_id, utcnow
@@ -46,6 +46,13 @@ def start(
 ) -> str:
     """Create and commit a session of user; return its key (also set as user.session_key)."""
     now = now or utcnow()
+    # The user's ended sessions are of no more use: each sign-in clears them away.
+    db.session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id,
+            (UserSession.revoked_at.is_not(None)) | (UserSession.expires_at <= now),
+        )
+    )
     key = _KEY_PREFIX + secrets.token_urlsafe(32)
     db.session.add(
         UserSession(
@@ -118,6 +125,32 @@ def user_sessions(user: User) -> list[UserSession]:
             .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
         )
     )
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe(user_agent: str) -> str:
+    """Return a short name for a browser from its User-Agent, e.g. "Firefox on Linux"."""
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), "")
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"
 
 
 def get_user_session(user: User, session_id: object) -> UserSession | None:

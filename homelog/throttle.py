@@ -33,6 +33,8 @@ FORGET_AFTER = timedelta(days=1)
 TRUST_FOR = timedelta(days=90)
 #: The browser cookie naming a device that signed in before (a random key, no user data).
 DEVICE_COOKIE = "homelog_device"
+# About one failure in this many also deletes the rows of accounts whose count has lapsed.
+PRUNE_ONE_IN = 100
 _DEVICE_PREFIX = "d_"
 
 
@@ -153,6 +155,12 @@ def record_failure(account: str, now: datetime | None = None) -> None:
     now = now or utcnow()
     table = SignInThrottle.__table__
     statement = _insert(table).values(account=account, failures=1, last_failure_at=now)
+    if secrets.randbelow(PRUNE_ONE_IN) == 0:
+        # Failures of names nobody tried for a day are forgotten anyway: drop their rows, so
+        # tries with ever new names cannot grow the table without end.
+        db.session.execute(
+            delete(SignInThrottle).where(SignInThrottle.last_failure_at < now - FORGET_AFTER)
+        )
     db.session.execute(
         statement.on_conflict_do_update(
             index_elements=["account"],
@@ -172,6 +180,11 @@ def succeeded(account: str, user: User, client: Client, now: datetime | None = N
     """Forget account's failures and remember client as one that signed in to user's account."""
     now = now or utcnow()
     db.session.execute(delete(SignInThrottle).where(SignInThrottle.account == account))
+    db.session.execute(
+        delete(TrustedClient).where(
+            TrustedClient.user_id == user.id, TrustedClient.last_used_at < now - TRUST_FOR
+        )
+    )
     table = TrustedClient.__table__
     for kind, value_hash in _client_hashes(client):
         statement = _insert(table).values(

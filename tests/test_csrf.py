@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from homelog import create_app, tokens
+from homelog import create_app, sessions, tokens
 from homelog.extensions import db
 from homelog.models import (
     DataSource,
@@ -81,7 +81,10 @@ def world(admin, make_user, make_source, make_reading):
     db.session.add_all([member, invitation])
     db.session.commit()
     _, token = tokens.issue_token(admin, "phone")
+    sessions.start(admin, user_agent="Firefox on another computer")
+    browser = sessions.user_sessions(admin)[0]
     return {
+        "session_id": browser.id,
         "source_id": source.id,
         "reading_id": reading.id,
         "tariff_id": tariff.id,

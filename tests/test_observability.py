@@ -207,16 +207,15 @@ def test_login_rate_limit_is_shared_by_workers_through_redis(tmp_path, database_
         threads=1,
     )
     try:
-        # A different account each time, so only the per-address limit (20 a minute) counts,
-        # not the per-account throttle kept in the database.
+        # Each attempt names another account (so the per-account backoff, kept in the
+        # database, never starts): this address's allowance of 20 a minute is what runs out.
         attempts = [
-            {"username": f"nobody{n}@example.com", "password": "wrong password!"}
-            for n in range(21)
+            {"username": f"nobody{n}@example.com", "password": "wrong password!"} for n in range(21)
         ]
         statuses = [server.post("/api/auth/login", attempt).status for attempt in attempts[:20]]
         assert statuses == [401] * 20
         # Each attempt came on a new connection, so both workers counted: only a shared
-        # store (not one per worker) refuses the twenty-first.
+        # store (not one per worker) refuses the 21st.
         refused = server.post("/api/auth/login", attempts[20])
         assert refused.status == 429 and refused.json()["detail"]
         assert "retry-after" in refused.headers

@@ -94,7 +94,7 @@ def test_a_source_is_loaded_once_per_request(client, logged_in, make_source, mak
             # The token, its user and the source come in one statement.
             assert len(statements) == 1 and "api_tokens" in loads[0], statements
         else:
-            # So do the server-side session, its user and the source (then the page of readings).
+            # So do the browser session, its user and the source (then the page of readings).
             assert "FROM user_sessions JOIN users" in loads[0], loads[0]
             assert len(statements) == 2, statements
 

@@ -133,3 +133,52 @@ def test_old_style_cookie_identities_are_refused(app, client, user):
         session["_user_id"] = f"{user.id}:0"
         session["_fresh"] = True
     assert client.get("/account").status_code == 302
+
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_account_lists_browsers_and_signs_one_out(app, client, user, make_user):
+    laptop = app.test_client()
+    laptop.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD},
+        headers={"User-Agent": FIREFOX},
+    )
+    client.post(
+        "/login", data={"email": user.email, "password": PASSWORD}, headers={"User-Agent": IPHONE}
+    )
+    stranger = make_user("stranger@example.com")
+    sessions.start(stranger, user_agent="Stranger's browser")
+    page = client.get("/account").get_data(as_text=True)
+    assert "Firefox on Linux" in page and "Safari on iPhone" in page
+    assert "This browser" in page and "Stranger" not in page
+
+    firefox = next(s for s in sessions.user_sessions(user) if "Firefox" in s.user_agent)
+    response = client.post(f"/account/sessions/{firefox.id}/revoke", headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "is signed out" in response.get_data(as_text=True)
+    assert laptop.get("/account").status_code == 302
+    assert client.get("/account").status_code == 200
+
+    theirs = sessions.user_sessions(stranger)[0]
+    assert client.post(f"/account/sessions/{theirs.id}/revoke").status_code == 404
+    assert client.post("/account/sessions/junk/revoke").status_code == 404
+    assert sessions.user_sessions(stranger) == [theirs]
+
+
+def test_describe_browser():
+    assert sessions.describe(FIREFOX) == "Firefox on Linux"
+    assert sessions.describe(IPHONE) == "Safari on iPhone"
+    assert sessions.describe("") == "Unknown browser"
+
+
+def test_signing_in_clears_the_users_ended_sessions(client, auth, user):
+    auth.login()
+    auth.logout()
+    auth.login()
+    rows = db.session.scalars(db.select(UserSession)).all()
+    assert len(rows) == 1 and rows[0].revoked_at is None

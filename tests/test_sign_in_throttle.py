@@ -211,3 +211,16 @@ def test_changing_own_email_with_the_password_works_and_a_wrong_one_counts(
         f"/api/users/{user.id}", json={"email": "NEW@example.com", "name": "O"}, headers=api_headers
     )
     assert response.status_code == 200
+
+
+def test_lapsed_counts_are_pruned(app, client, monkeypatch):
+    for _ in range(2):
+        api_login(client, "old@example.com", WRONG)
+    row = db.session.get(SignInThrottle, "old@example.com")
+    row.last_failure_at -= throttle.FORGET_AFTER + timedelta(minutes=1)
+    db.session.commit()
+    monkeypatch.setattr(throttle, "PRUNE_ONE_IN", 1)
+    api_login(client, "new@example.com", WRONG)
+    db.session.expire_all()
+    assert db.session.get(SignInThrottle, "old@example.com") is None
+    assert failures("new@example.com") == 1

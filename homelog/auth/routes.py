@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from homelog import accounts, htmx, throttle, timeutil, tokens
+from homelog import accounts, htmx, sessions, throttle, timeutil, tokens
 from homelog.auth import sign_in, sign_out
 from homelog.auth.forms import ChangePasswordForm, LoginForm, ProfileForm, SetupForm
 from homelog.extensions import db, limiter
@@ -168,11 +168,15 @@ def setup():
 
 
 def _render_account(profile: ProfileForm, status: int = 200):
+    this_session = g.get("user_session")
     return render_template(
         "auth/account.html",
         profile=profile,
         timezones=timeutil.timezone_names(),
         devices=tokens.user_tokens(current_user),
+        browsers=sessions.user_sessions(current_user),
+        this_session_id=this_session.id if this_session is not None else None,
+        describe_browser=sessions.describe,
     ), status
 
 
@@ -194,6 +198,26 @@ def revoke_token(token_id: str):
     message = f"“{token.name or 'Unnamed device'}” is signed out."
     if htmx.is_fragment_request():
         # An empty body removes the row; the message arrives out of band.
+        return render_template("auth/_token_revoked.html", message=message)
+    flash(message, "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/sessions/<session_id>/revoke", methods=["POST"])
+@login_required
+def revoke_session(session_id: str):
+    """Sign out one of the user's other browsers."""
+    user_session = sessions.get_user_session(current_user, session_id)
+    if user_session is None:
+        abort(404)
+    this_browser = user_session.id == getattr(g.get("user_session"), "id", None)
+    sessions.revoke(user_session)
+    if this_browser:
+        sign_out()
+        flash("You are signed out.", "success")
+        return redirect(url_for("auth.login"))
+    message = f"“{sessions.describe(user_session.user_agent)}” is signed out."
+    if htmx.is_fragment_request():
         return render_template("auth/_token_revoked.html", message=message)
     flash(message, "success")
     return redirect(url_for("auth.account"))

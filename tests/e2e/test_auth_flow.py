@@ -54,3 +54,27 @@ def test_login_page_on_phone(phone_page, user):
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "the page scrolls sideways on a phone"
     screenshot(phone_page, "login-phone")
+
+
+def test_another_browser_is_signed_out_from_the_account_page(
+    request, browser, live_server, page, phone_page, user
+):
+    sign_in(page, user.email, PASSWORD)
+    sign_in(phone_page, user.email, PASSWORD)
+    phone_page.goto("/account")
+    rows = phone_page.locator("#browsers-title ~ .table-wrap tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="This browser")).to_have_count(1)
+    width = phone_page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "the account page scrolls sideways on a phone"
+    screenshot(phone_page, "account-browsers-phone")
+    page.goto("/account")
+    screenshot(page, "account-browsers-desktop")
+
+    # Sign out the desktop browser from the phone: its row goes, and so does its session.
+    phone_page.once("dialog", lambda dialog: dialog.accept())
+    rows.filter(has_not_text="This browser").get_by_role("button", name="Sign out").click()
+    expect(phone_page.get_by_text("is signed out")).to_be_visible()
+    expect(rows).to_have_count(1)
+    page.goto("/account")
+    assert "/login" in page.url
