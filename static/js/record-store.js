@@ -58,7 +58,11 @@
     if (!response.ok) throw new Offline("The server answered " + response.status + ".");
     const found = await json(response);
     const known = await kv.get("user", data);
-    if (known && known.id !== found.user_id) await kv.del("results", data); // someone else's
+    if (known && known.id !== found.user_id) {
+      // Someone else signed in on this phone: forget the other account's meters, last
+      // readings and results (its waiting readings stay in the outbox, kept for their author).
+      await kv.delMany(["results", "sources", "latest", "cursor", "user"], data);
+    }
     await kv.set("session", { user_id: found.user_id, email: found.email }, data);
     return found;
   }
