@@ -27,23 +27,26 @@ run: install
 	HOMELOG_ENV=$${HOMELOG_ENV:-development} $(BIN)/flask db upgrade
 	HOMELOG_ENV=$${HOMELOG_ENV:-development} $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
+## Test processes (pytest-xdist): two, one per core of a small machine; TEST_JOBS= runs one.
+TEST_JOBS ?= -n 2
+
 ## The whole suite: on SQLite, then on PostgreSQL too when TEST_DATABASE_URL is set. Browser
 ## tests (tests/e2e) run once, in the last pass; without Chromium they are skipped with one
 ## loud line at the end (with CI=true a missing browser fails the run).
 test: install-dev browser
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== The suite on SQLite (browser tests run in the PostgreSQL pass) =="; \
-		HOMELOG_TEST_BACKEND=sqlite $(BIN)/pytest -m "not e2e" $(PYTEST_ARGS) || exit $$?; \
+		HOMELOG_TEST_BACKEND=sqlite $(BIN)/pytest $(TEST_JOBS) -m "not e2e" $(PYTEST_ARGS) || exit $$?; \
 		echo "== The same suite on PostgreSQL, browser tests included =="; \
-		HOMELOG_TEST_BACKEND=postgresql $(BIN)/pytest $(PYTEST_ARGS); \
+		HOMELOG_TEST_BACKEND=postgresql $(BIN)/pytest $(TEST_JOBS) $(PYTEST_ARGS); \
 	else \
-		HOMELOG_TEST_BACKEND=sqlite $(BIN)/pytest $(PYTEST_ARGS); \
+		HOMELOG_TEST_BACKEND=sqlite $(BIN)/pytest $(TEST_JOBS) $(PYTEST_ARGS); \
 	fi
 
 ## The quick inner loop: SQLite only, no browser and no gunicorn fault tests, two processes,
 ## stops at the first failure.
 test-fast: install-dev
-	HOMELOG_TEST_BACKEND=sqlite $(BIN)/pytest -m "not e2e" --ignore=tests/faults -x -n 2 $(PYTEST_ARGS)
+	HOMELOG_TEST_BACKEND=sqlite $(BIN)/pytest $(TEST_JOBS) -m "not e2e" --ignore=tests/faults -x $(PYTEST_ARGS)
 
 ## Refresh the README's screenshots (docs/screenshots/) from the browser tests that take them.
 screenshots: install-dev browser

@@ -69,6 +69,28 @@ def pytest_sessionfinish(session, exitstatus):
             engine.dispose()
 
 
+NO_BROWSER = "no browser: "  # the start of the reason tests/e2e gives when Chromium is missing
+_browser_skips: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    """Count browser tests skipped for want of Chromium (also reported here under xdist)."""
+    if report.skipped and report.when in ("setup", "call") and NO_BROWSER in str(report.longrepr):
+        _browser_skips.append(report.nodeid)
+
+
+def pytest_unconfigure(config):
+    """Say in one loud last line that browser tests did not run, so nobody takes it for a pass."""
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if _browser_skips and terminalreporter is not None:
+        terminalreporter.write_line(
+            f"!!! {len(_browser_skips)} BROWSER TESTS SKIPPED: Chromium is missing"
+            " (apt-get install chromium; CI=true makes this a failure) !!!",
+            red=True,
+            bold=True,
+        )
+
+
 def app_config(database_url: str, **overrides) -> dict:
     """Return the settings the test app runs with."""
     config = {

@@ -32,13 +32,10 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-_SKIPPED_FOR_BROWSER: list[str] = []
-
-
 def pytest_collection_modifyitems(items):
     """Mark every test under tests/e2e as `e2e` (deselect with -m "not e2e").
 
-    Without Chromium they are skipped (and counted for the summary line), except in CI,
+    Without Chromium they are skipped (tests/conftest.py counts them aloud), except in CI,
     where a missing browser must fail the run rather than pass it with fewer tests.
     """
     missing = not os.path.exists(CHROMIUM) and not _in_ci()
@@ -48,19 +45,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
             if missing:
                 item.add_marker(skip)
-                _SKIPPED_FOR_BROWSER.append(item.nodeid)
-
-
-def pytest_unconfigure(config):
-    """Say in one loud last line that browser tests did not run, so nobody takes it for a pass."""
-    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
-    if _SKIPPED_FOR_BROWSER and terminalreporter is not None:
-        terminalreporter.write_line(
-            f"!!! {len(_SKIPPED_FOR_BROWSER)} BROWSER TESTS SKIPPED: {CHROMIUM} is missing"
-            " (apt-get install chromium; CI=true makes this a failure) !!!",
-            red=True,
-            bold=True,
-        )
 
 
 @pytest.hookimpl(wrapper=True)
