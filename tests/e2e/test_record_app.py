@@ -17,7 +17,7 @@ from homelog.extensions import db
 from homelog.models import Location, LocationMember, Reading
 from homelog.record import routes as record_routes
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot, sign_in
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, docs_screenshot, screenshot, sign_in
 
 
 @pytest.fixture
@@ -161,6 +161,7 @@ def test_readings_typed_offline_reach_the_server_once_stamped_when_typed(
     expect(form_of(phone, "Electricity").get_by_text("Last: 1001.25 kWh")).to_be_visible()
     expect(phone.get_by_text("Offline: readings are kept on this phone")).to_be_visible()
     screenshot(phone, "record-offline-outbox")
+    docs_screenshot(phone, "record-offline-phone")
     assert readings_of(electricity)[-1].values == {"import": 990.0}  # nothing sent yet
 
     phone.context.set_offline(False)

@@ -12,7 +12,7 @@ from homelog import consumption
 from homelog.extensions import db
 from homelog.models import Location, Reading
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import htmx_settled, screenshot, sign_in
+from tests.e2e.conftest import docs_screenshot, htmx_settled, screenshot, sign_in
 
 SIZES = {"desktop": "page", "phone": "phone_page"}
 
@@ -110,6 +110,8 @@ def test_registers_on_the_dashboard_and_the_whole_home(request, user, home, size
     htmx_settled(page)
     no_sideways_scroll(page)
     screenshot(page, f"usage-dashboard-{size}")
+    if size == "desktop":
+        docs_screenshot(page, "dashboard")
     whole.scroll_into_view_if_needed()
     whole.screenshot(path=str(screenshot(page, f"usage-home-{size}")))
 
