@@ -471,6 +471,7 @@ def restore(user: User, stream: IO) -> dict[str, int]:
         db.session.rollback()
         raise
     db.session.commit()
+    bulk.refresh_statistics(db.engine, Reading.__table__, counts.get("readings", 0))
     return counts
 
 

@@ -16,10 +16,14 @@ from collections.abc import Sequence
 from datetime import UTC
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from homelog import sync
 from homelog.models import SyncChange, UTCDateTime, utcnow
+
+#: A bulk write adding at least this share of the rows the planner believes a table holds
+#: refreshes the table's statistics (refresh_statistics).
+GROWTH_TO_ANALYZE = 0.1
 
 
 def insert_rows(connection: Connection, table: sa.Table, rows: Sequence[dict]) -> None:
@@ -80,3 +84,37 @@ def record_new(connection: Connection, owner_id: int, changes: Sequence[sync.Cha
             for offset, change in enumerate(changes)
         ],
     )
+
+
+def needs_analyze(estimated_rows: float, added: int) -> bool:
+    """Return True when added rows make the planner's estimate of a table stale.
+
+    PostgreSQL keeps -1 for a table never analysed; otherwise the estimate is its row count
+    at the last ANALYZE (or VACUUM, or index build).
+    """
+    if added <= 0:
+        return False
+    return estimated_rows < 0 or added >= GROWTH_TO_ANALYZE * max(estimated_rows, 1.0)
+
+
+def refresh_statistics(engine: Engine, table: sa.Table, added: int) -> None:
+    """ANALYZE table on PostgreSQL after a bulk write that changed its size a lot.
+
+    The planner chooses plans from row estimates. After a large import or restore they stay
+    stale until autovacuum analyses the table, and forever where autovacuum is off or has
+    not run yet (a fresh server, a restore): a page of readings then sorted every reading of
+    the source instead of walking the index. Called after the write's commit, in a
+    transaction of its own; a table that grew by less than GROWTH_TO_ANALYZE is left alone,
+    so imports into a large table do not analyse it each time.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as connection:
+        estimate = connection.scalar(
+            sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:name AS regclass)"),
+            {"name": table.name},
+        )
+        if estimate is not None and needs_analyze(float(estimate), added):
+            connection.execute(
+                sa.text(f"ANALYZE {connection.dialect.identifier_preparer.quote(table.name)}")
+            )

@@ -1113,6 +1113,7 @@ def import_csv(
         db.session.delete(upload)
     db.session.commit()
     report.created = len(report.rows)
+    bulk.refresh_statistics(db.engine, Reading.__table__, report.created)
     return report
 
 
