@@ -124,7 +124,12 @@ def login():
             status = 401
     elif form.is_submitted():
         status = 422
-    page = render_template("auth/login.html", form=form, cookies_need_https=cookies_need_https())
+    page = render_template(
+        "auth/login.html",
+        form=form,
+        cookies_need_https=cookies_need_https(),
+        signed_out=request.args.get("signed_out") == "1",
+    )
     return page, status, headers
 
 
@@ -133,7 +138,8 @@ def logout():
     """Sign out: this browser's session ends on the server, and its cookies are forgotten."""
     sign_out()
     flash("You are signed out.", "success")
-    return redirect(url_for("auth.login"))
+    # The sign-in page then clears the Record screen's cached meters on this device.
+    return redirect(url_for("auth.login", signed_out=1))
 
 
 @bp.route("/setup", methods=["GET", "POST"])

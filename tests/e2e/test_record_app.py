@@ -402,3 +402,23 @@ def test_readings_wait_for_their_author_when_someone_else_signs_in(phone, make_u
     expect(phone.locator("#results-list > li", has_text="saved")).to_have_count(1)
     stored = readings_of(meter)
     assert [(r.values, r.created_by_id) for r in stored] == [({"import": 7.0}, olive.id)]
+
+
+def test_signing_out_forgets_the_meters_on_this_phone(phone, make_user, make_source):
+    olive = make_user()
+    make_source(olive, "Electricity")
+    sign_in(phone, olive.email, PASSWORD)
+    open_record(phone)
+    expect(form_of(phone, "Electricity")).to_be_visible()
+    phone.goto("/account")
+    menu = phone.locator("details.nav-menu")
+    menu.locator("summary").click()
+    menu.get_by_role("button", name="Sign out").click()
+    expect(phone.get_by_text("You are signed out.")).to_be_visible()
+    phone.wait_for_load_state("networkidle")
+
+    # The next person to open the Record screen offline on this phone sees no meters.
+    phone.context.set_offline(True)
+    phone.goto("/record")
+    expect(phone.locator("#loading")).to_be_hidden()
+    expect(form_of(phone, "Electricity")).to_have_count(0)
