@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test test-fast screenshots browser lint format install install-dev clean bench
+.PHONY: run test test-fast screenshots browser lint format install install-dev clean bench \
+	i18n-extract i18n-update i18n-compile
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +73,21 @@ bench: install
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 	$(BIN)/python bench/datagen.py --readings $(BENCH_READINGS)
 	$(BIN)/python bench/run.py --readings $(BENCH_READINGS) $(BENCH_ARGS)
+
+## Translations (homelog/translations): extract the marked text from the code and templates,
+## merge it into every language's messages.po, compile the .mo files the app reads (they are
+## committed, so a deploy needs no build step; a test fails when one is stale).
+I18N := homelog/translations
+i18n-extract: install-dev
+	$(BIN)/pybabel extract -F $(I18N)/babel.cfg -k _l -k ngettext:1,2 --add-location=file \
+		--sort-by-file --omit-header -o $(I18N)/messages.pot .
+
+i18n-update: i18n-extract
+	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching \
+		--ignore-obsolete --omit-header
+
+i18n-compile: install-dev
+	$(BIN)/pybabel compile -d $(I18N) --statistics
 
 ## Lint rules, import order and formatting (ruff format, 100 columns) are checked by a tool.
 lint: install-dev

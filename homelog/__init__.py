@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from homelog import config as config_module
-from homelog import observability
+from homelog import i18n, observability
 from homelog.extensions import csrf, db, limiter, login_manager, migrate
 
 
@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    i18n.init_app(app)
 
     from homelog import access, web
     from homelog import auth as _auth  # noqa: F401  (registers the user loader)
