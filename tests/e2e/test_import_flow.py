@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from homelog.extensions import db
 from homelog.models import ImportUpload, Reading
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import htmx_settled, screenshot, sign_in
+from tests.e2e.conftest import docs_screenshot, htmx_settled, screenshot, sign_in
 
 # LibreOffice's German defaults: semicolons, decimal commas, two-digit years.
 WATER_CSV = "Datum;Zählerstand (m³)\n" + "".join(
@@ -61,6 +61,8 @@ def test_import_a_spreadsheet_then_the_same_file_again(request, user, make_sourc
     expect(result.locator(".summary")).to_contain_text("20 readings will be imported")
     _fits(page)
     screenshot(page, f"import-preview-{size}")
+    if size == "desktop":
+        docs_screenshot(page, "import-preview")
 
     page.get_by_role("button", name="Import 20 readings").click()
     page.wait_for_url(f"**/sources/{water.id}")

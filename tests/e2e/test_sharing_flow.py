@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from homelog import locations
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import docs_screenshot, screenshot, sign_in
 
 
 def test_an_invitation_is_accepted_on_the_phone_dashboard(
@@ -44,6 +44,7 @@ def test_an_invitation_is_accepted_on_the_phone_dashboard(
     expect(page.locator(".members").first).to_contain_text("Pat Partner")
     expect(page.locator(".invitations")).to_contain_text("someone.else@example.com")
     screenshot(page, "home-members-desktop")
+    docs_screenshot(page, "home-sharing")
     phone_page.context.clear_cookies()
     sign_in(phone_page, user.email, PASSWORD)
     phone_page.goto(f"/homes/{home.id}")
