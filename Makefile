@@ -75,16 +75,16 @@ bench: install
 	$(BIN)/python bench/run.py --readings $(BENCH_READINGS) $(BENCH_ARGS)
 
 ## Translations (homelog/translations): extract the marked text from the code and templates,
-## merge it into every language's messages.po, compile the .mo files the app reads (they are
+## merge it into every language's messages.po (messages.pot is not kept), compile the .mo files the app reads (they are
 ## committed, so a deploy needs no build step; a test fails when one is stale).
 I18N := homelog/translations
 i18n-extract: install-dev
 	$(BIN)/pybabel extract -F $(I18N)/babel.cfg -k _l -k ngettext:1,2 --add-location=file \
-		--sort-by-file --omit-header -o $(I18N)/messages.pot .
+		--sort-by-file --project=homelog --msgid-bugs-address="" -o $(I18N)/messages.pot .
 
 i18n-update: i18n-extract
 	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching \
-		--ignore-obsolete --omit-header
+		--ignore-obsolete --ignore-pot-creation-date
 
 i18n-compile: install-dev
 	$(BIN)/pybabel compile -d $(I18N) --statistics
