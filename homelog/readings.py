@@ -9,7 +9,7 @@ Values rule: a reading gives a number for **every** metric of its source by defa
 Callers that merge partial input (an API PATCH) or import sparse data may pass
 `require_all=False`, which still demands at least one value. Keys must be the source's metric
 names; numbers must be finite, at most MAX_ABS_VALUE in size, and text numbers are parsed like
-a person types them (decimal comma or point, see `homelog.forms.parse_number`).
+a person types them (decimal comma or point, see `homelog.numbers.parse_number`).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from sqlalchemy.exc import IntegrityError
 from homelog import hotpath, timeutil
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
-from homelog.forms import parse_number
 from homelog.models import DataSource, MeterEvent, Reading, User, utcnow, uuid7
+from homelog.numbers import parse_number
 from homelog.usage.meter import is_rollover, register_sizes
 
 MAX_NOTE_LENGTH = 500
