@@ -118,7 +118,7 @@ def role_for(user: User, source: DataSource) -> str | None:
 def role_of(user_id) -> ColumnElement:
     """Return role_for as SQL: user_id's role for the DataSource row of the query, or NULL.
 
-    For statements that load the source and the caller's role together (homelog.hotpath);
+    For statements that load the source and the caller's role together (homelog.pgdirect);
     tests/test_sharing.py checks every role on every API route, on both paths.
     """
     member_role = (

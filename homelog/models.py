@@ -138,7 +138,7 @@ class Location(db.Model):
 class MetricList:
     """A source's metrics read from its ordered [[name, unit], …] list (`metric_list`).
 
-    Shared by the DataSource model and the hot path's SourceRow (homelog.hotpath).
+    Shared by the DataSource model and the hot path's SourceRow (homelog.pgdirect).
     """
 
     @property

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import json
 import math
 import uuid
 from collections.abc import Mapping
@@ -25,22 +24,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    ColumnElement,
     Select,
-    TextClause,
     bindparam,
-    func,
-    literal_column,
     select,
-    text,
     tuple_,
 )
 from sqlalchemy.exc import IntegrityError
 
-from homelog import hotpath, timeutil
+from homelog import timeutil
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
-from homelog.models import DataSource, MeterEvent, Reading, User, utcnow, uuid7
+from homelog.models import DataSource, MeterEvent, MetricList, Reading, User
 from homelog.numbers import parse_number
 from homelog.usage.meter import is_rollover, register_sizes
 
@@ -214,7 +208,7 @@ def create_reading(
         Conflict: reading_id is taken by a different reading (`current` holds it when it is
             in this source).
     """
-    ts, clean, clean_n, wanted_id = _clean_new_reading(
+    ts, clean, clean_n, wanted_id = clean_new_reading(
         source, timestamp, values, note, reading_id, require_all=require_all
     )
     if wanted_id is not None:
@@ -252,8 +246,8 @@ def create_reading(
     return reading
 
 
-def _clean_new_reading(
-    source: DataSource | hotpath.SourceRow,
+def clean_new_reading(
+    source: MetricList,
     timestamp: datetime,
     values: Mapping[str, object],
     note: str | None,
@@ -279,46 +273,6 @@ def _clean_new_reading(
     if errors:
         raise ValidationFailed(errors)
     return ts, clean, clean_n, wanted_id
-
-
-def insert_reading(
-    source: hotpath.SourceRow,
-    user_id: int,
-    timestamp: datetime,
-    values: Mapping[str, object],
-    note: str | None = None,
-    reading_id: uuid.UUID | str | None = None,
-    *,
-    confirmed: bool = False,
-) -> tuple[uuid.UUID, str] | None:
-    """Store a new reading in one statement (PostgreSQL); return its id and its API JSON.
-
-    create_reading's fast twin for the API's hot path (homelog.hotpath): the same checks
-    and the same row, its change-feed entry numbered as sync.record_changes numbers it, the
-    whole in one autocommitted statement (the owner's counter stays locked until it
-    commits). Returns None when reading_id is taken: create_reading then tells a resend
-    from a conflict.
-
-    Raises:
-        ValidationFailed: invalid timestamp, values, note or id.
-    """
-    ts, clean, clean_n, wanted_id = _clean_new_reading(source, timestamp, values, note, reading_id)
-    new_id = wanted_id or uuid7()
-    rows = hotpath.run(
-        _insert_reading_statement(),
-        {
-            "id": new_id,
-            "source_id": source.id,
-            "timestamp": ts,
-            "values": json.dumps(clean),
-            "note": clean_n,
-            "confirmed": bool(confirmed),
-            "user_id": user_id,
-            "now": utcnow(),
-            "owner_id": source.owner_id,
-        },
-    )
-    return (new_id, rows[0][0]) if rows else None
 
 
 def commit_keeping_loaded() -> None:
@@ -440,10 +394,10 @@ def restore_reading(source: DataSource, saved: Mapping) -> Reading:
 
 def encode_cursor(reading: Reading) -> str:
     """Return an opaque cursor that pages on after reading (newest first)."""
-    return _encode_position(reading.timestamp.astimezone(UTC).isoformat(), str(reading.id))
+    return encode_position(reading.timestamp.astimezone(UTC).isoformat(), str(reading.id))
 
 
-def _encode_position(timestamp_iso: str, reading_id: str) -> str:
+def encode_position(timestamp_iso: str, reading_id: str) -> str:
     raw = f"{timestamp_iso}|{reading_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -482,7 +436,7 @@ class Page:
 Shape = tuple[bool, bool, bool, bool]  # a page query's before, start, end and offset
 
 
-def _page_params(
+def page_params(
     source_id: int | None,
     before: str | None,
     limit: int,
@@ -508,7 +462,7 @@ def _page_params(
 
 
 @functools.cache
-def _page_query(shape: Shape) -> Select:
+def page_query(shape: Shape) -> Select:
     """Return the page query with the filters of shape (before, start, end, offset), built once.
 
     The cursor condition is a row comparison, `(timestamp, id) < (:t, :id)`: it bounds the
@@ -567,157 +521,18 @@ def page_of_readings(
     Raises:
         ValidationFailed: invalid cursor or offset.
     """
-    shape, params, limit = _page_params(source.id, before, limit, start, end, offset)
+    shape, params, limit = page_params(source.id, before, limit, start, end, offset)
     params["limit"] = limit + 1
     if plain:
         rows = list(
-            db.session.execute(_page_query(shape).with_only_columns(*_SHOWN_COLUMNS), params)
+            db.session.execute(page_query(shape).with_only_columns(*_SHOWN_COLUMNS), params)
         )
     else:
-        rows = list(db.session.scalars(_page_query(shape), params))
+        rows = list(db.session.scalars(page_query(shape), params))
     page, extra = rows[:limit], rows[limit:]
     older = extra[0] if extra else None
     next_cursor = encode_cursor(page[-1]) if older is not None else None
     return Page(readings=page, next_cursor=next_cursor, older=older)
-
-
-# ---- A page as the API's JSON, written by PostgreSQL ----------------------------------------
-
-
-def _utc_text(column: str) -> str:
-    """Return SQL for column (timestamptz) as the API writes times: 2026-01-01T00:00:00Z.
-
-    Microseconds appear only when there are some, as Python's isoformat and pydantic do.
-    """
-    return (
-        f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE "
-        f"WHEN date_part('microseconds', {column})::bigint % 1000000 = 0 THEN '' "
-        f"ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || 'Z'"
-    )
-
-
-def _reading_json_sql(row: str) -> str:
-    """Return SQL writing a readings row (table or alias name row) as the API's JSON object.
-
-    The API's reading object (homelog.api.schemas.ReadingOut, keys in its order) as text;
-    `values` is a json column: its stored text is already the JSON of the values.
-    """
-    return (
-        f"""'{{"id": "' || {row}.id::text"""
-        f""" || '", "data_source_id": ' || {row}.data_source_id::text"""
-        f""" || ', "timestamp": "' || {_utc_text(f"{row}.timestamp")} || '"'"""
-        f""" || ', "values": ' || {row}."values"::text"""
-        f""" || ', "note": ' || coalesce(to_json({row}.note)::text, 'null')"""
-        f""" || ', "confirmed": ' || CASE WHEN {row}.confirmed THEN 'true' ELSE 'false' END"""
-        f""" || ', "created_by_id": ' || coalesce({row}.created_by_id::text, 'null')"""
-        f""" || ', "created_at": "' || {_utc_text(f"{row}.created_at")} || '"'"""
-        f""" || ', "updated_at": "' || {_utc_text(f"{row}.updated_at")} || '"}}'"""
-    )
-
-
-@functools.cache
-def _insert_reading_statement() -> TextClause:
-    """Return insert_reading's statement: the reading, its owner's next change number and its
-    change-feed row (as sync.record_changes writes them), and the reading's JSON as the list
-    writes it."""
-    from homelog import sync  # it imports this module
-
-    return text(f"""
-    WITH r AS (
-        INSERT INTO readings (id, data_source_id, "timestamp", "values", note, confirmed,
-                              created_by_id, created_at, updated_at)
-        VALUES (:id, :source_id, :timestamp, CAST(:values AS json), :note, :confirmed,
-                :user_id, :now, :now)
-        ON CONFLICT (id) DO NOTHING
-        RETURNING *
-    ), counter AS (
-        INSERT INTO sync_counters (owner_id, value) SELECT :owner_id, 1 FROM r
-        ON CONFLICT (owner_id) DO UPDATE SET value = sync_counters.value + excluded.value
-        RETURNING value
-    ), change AS (
-        INSERT INTO sync_changes (kind, object_id, owner_id, data_source_id, seq, deleted,
-                                  changed_at)
-        SELECT '{sync.READING}', r.id::text, :owner_id, r.data_source_id, counter.value, false,
-               :now
-        FROM r, counter
-        {sync.PG_CHANGE_UPSERT}
-    )
-    SELECT {_reading_json_sql("r")} FROM r
-    """)
-
-
-@dataclass(frozen=True, slots=True)
-class JsonPageRequest:
-    """A page of readings to be written as the API's JSON (json_page_request)."""
-
-    shape: Shape
-    params: dict
-    limit: int
-
-
-def json_page_request(
-    source_id: int | None,
-    before: str | None = None,
-    limit: int = 25,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    offset: int = 0,
-) -> JsonPageRequest:
-    """Return what json_page_items needs for page_of_readings' page (PostgreSQL).
-
-    Raises:
-        ValidationFailed: invalid cursor or offset.
-    """
-    # The limit is written into the statement (json_page_items), not sent as a parameter.
-    return JsonPageRequest(*_page_params(source_id, before, limit, start, end, offset))
-
-
-@functools.lru_cache(maxsize=64)
-def json_page_items(shape: Shape, limit: int) -> ColumnElement:
-    """Return SQL for the page as an array of the API's reading objects (text), newest first.
-
-    One more item than the page holds when there is a next page. The limit is written into
-    the statement, not sent as a parameter: PostgreSQL plans a prepared statement with a
-    parameter LIMIT for a tenth of the source's readings, so it planned it anew on every
-    execution (bench/README.md). A client asks for one or two page sizes; any
-    size works, and the statements of the last 64 are kept.
-    """
-    page = (
-        _page_query(shape)
-        .with_only_columns(literal_column(_reading_json_sql("readings")))
-        .limit(literal_column(str(int(limit) + 1)))
-    )
-    return func.array(page.scalar_subquery())
-
-
-@functools.lru_cache(maxsize=64)
-def _json_page_statement(shape: Shape, limit: int) -> Select:
-    return select(json_page_items(shape, limit))
-
-
-def page_as_json(
-    request: JsonPageRequest,
-    items: list[str] | None = None,
-) -> tuple[str, str | None]:
-    """Return the page as the API's JSON list, and the next cursor (PostgreSQL).
-
-    PostgreSQL writes each reading's JSON while it reads the row, so the worker neither
-    builds 100 objects nor serialises them: the API's hottest route costs a fraction of the
-    CPU (see bench/README.md). The JSON equals what the API's schema makes of
-    page_of_readings (tests/api/test_readings.py compares the two). items: the page's
-    json_page_items when they came with another statement (homelog.hotpath).
-    """
-    if items is None:
-        statement = _json_page_statement(request.shape, request.limit)
-        items = hotpath.run(statement, request.params, binary=True)[0][0]
-    limit = request.limit
-    body = "[" + ", ".join(items[:limit]) + "]"
-    next_cursor = None
-    if len(items) > limit:
-        last = json.loads(items[limit - 1])
-        next_cursor = _encode_position(last["timestamp"].removesuffix("Z") + "+00:00", last["id"])
-    return body, next_cursor
 
 
 # ---- Meter checks ---------------------------------------------------------------------------

@@ -350,7 +350,7 @@ def test_the_openapi_document_describes_confirmed(client):
 def test_every_page_equals_the_schemas_json_of_the_same_readings(
     client, user, source, make_reading, api_headers
 ):
-    # On PostgreSQL the list is written by the database (readings.page_as_json); it must be
+    # On PostgreSQL the list is written by the database (pgdirect.page_as_json); it must be
     # what the response schema makes of the same readings, page by page, cursor by cursor.
     notes = [
         None,
@@ -392,7 +392,7 @@ def test_a_deep_cursor_is_an_index_bound_not_a_filter(source, make_reading):
     # points instead of reading every newer row and throwing it away.
     for n in range(3):
         make_reading(source, timestamp=hour(n))
-    statement = readings._page_query((True, False, False, False))
+    statement = readings.page_query((True, False, False, False))
     sql = str(statement.compile(dialect=db.engine.dialect))
     assert "(readings.timestamp, readings.id) <" in sql
     assert " OR " not in sql.upper()

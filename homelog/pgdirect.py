@@ -1,47 +1,61 @@
-"""The API's most-called routes on PostgreSQL without the ORM: pooled connection, no transaction.
+"""The API's most-called routes answered by PostgreSQL directly: no ORM session, no transaction.
 
 `GET /api/sources/{id}`, `GET /api/sources/{id}/readings` and `POST /api/sources/{id}/readings`
 are what a syncing phone and a dashboard call most. Through the ORM session each cost a BEGIN
 and a ROLLBACK or COMMIT around their statements and SQLAlchemy's per-statement work, several
-times the CPU of the statements themselves (figures in bench/README.md). Here a
-bearer request to such a route is checked with one statement (token, user, source, the
-caller's role) and answered with one more, each sent by psycopg on a pooled connection in
-autocommit mode. The statements are built from the same SQLAlchemy constructs as the ORM
-paths' (compiled once), so who may see what is still decided in one place
-(`datasources.visible_to`, `datasources.role_of`).
+times the CPU of the statements themselves (figures in bench/README.md). Here a bearer
+request to such a route is checked with one statement (token, user, source, the caller's
+role) and answered with one more, each sent by psycopg on a pooled connection in autocommit
+mode. The statements are built from the same SQLAlchemy constructs as the ORM paths'
+(compiled once), so who may see what is still decided in one place
+(`datasources.visible_to`, `datasources.role_of`), and a page is the readings module's
+query (`readings.page_query`) with PostgreSQL writing each reading's JSON.
 
 Each statement stands alone: a read needs no transaction, and a new reading is stored with
-its change-feed entry by one statement (readings.insert_reading). Routes opt in with
-`operation(..., hot=True)`; everything else keeps the ORM session, and a hot view that still
-asks for `api_user()` gets the ORM user loaded on demand.
+its change-feed entry by one statement (insert_reading, with homelog.changes' SQL). Routes
+opt in with `operation(..., hot=True)`; everything else keeps the ORM session, and a hot view
+that still asks for `api_user()` gets the ORM user loaded on demand.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Executable, Select, and_, bindparam, case, exc, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    TextClause,
+    and_,
+    bindparam,
+    case,
+    exc,
+    func,
+    literal_column,
+    select,
+    text,
+    update,
+)
 
-from homelog import tokens
+from homelog import changes, tokens
+from homelog.datasources import role_of, visible_to
 from homelog.extensions import db
-from homelog.models import ApiToken, DataSource, MetricList, User, parse_id, utcnow
-
-if TYPE_CHECKING:
-    from homelog.readings import JsonPageRequest
+from homelog.models import ApiToken, DataSource, MetricList, User, parse_id, utcnow, uuid7
+from homelog.readings import Shape, clean_new_reading, encode_position, page_params, page_query
 
 
 @functools.cache
 def _caller_statement() -> Select:
     """Return the token + user + visible source statement, built on first use."""
-    from homelog import datasources  # it imports the readings module, which imports this one
-
     return (
         select(
             ApiToken.id,
@@ -52,13 +66,13 @@ def _caller_statement() -> Select:
             User.is_active,
             User.timezone,
             User.must_change_password,
-            datasources.role_of(ApiToken.user_id),
+            role_of(ApiToken.user_id),
             *(getattr(DataSource, field.name) for field in dataclasses.fields(SourceRow)),
         )
         .join(User, User.id == ApiToken.user_id)
         .outerjoin(
             DataSource,
-            and_(DataSource.id == bindparam("source_id"), datasources.visible_to(ApiToken.user_id)),
+            and_(DataSource.id == bindparam("source_id"), visible_to(ApiToken.user_id)),
         )
         .where(ApiToken.token_hash == bindparam("token_hash"))
     )
@@ -71,10 +85,8 @@ def _caller_with_page(shape: tuple[bool, ...], limit: int) -> Select:
     The page is read only when the source is the caller's to see (its row was found); the
     token's own checks follow in Python, and a page a dead token brought is dropped unseen.
     """
-    from homelog import readings  # it imports this module
-
     return _caller_statement().add_columns(
-        case((DataSource.id.is_not(None), readings.json_page_items(shape, limit)))
+        case((DataSource.id.is_not(None), json_page_items(shape, limit)))
     )
 
 
@@ -108,7 +120,7 @@ class Caller:
     timezone: str
     source: SourceRow | None
     role: str | None = None
-    # The page asked for with the token (authenticate's page), as readings.json_page_items.
+    # The page asked for with the token (authenticate's page), as json_page_items.
     page: list[str] | None = None
     # A temporary password: the API refuses everything but changing it (homelog/api/core.py).
     must_change_password: bool = False
@@ -130,7 +142,7 @@ def authenticate(
 
     None when the token is unknown, revoked or expired, or its user is deactivated: the
     same rules as tokens.live. The source is None when it is missing or not theirs to see.
-    With page (readings.json_page_request), that page of the source's readings comes in
+    With page (json_page_request), that page of the source's readings comes in
     the same statement (Caller.page): one round trip for the readings list.
     """
     token_hash = tokens.lookup_hash(raw_token)
@@ -180,6 +192,173 @@ def _source_row(columns: Sequence) -> SourceRow:
     source = SourceRow(*columns)
     utc = {key: getattr(source, key).astimezone(UTC) for key in ("created_at", "updated_at")}
     return dataclasses.replace(source, **utc)
+
+
+# ---- A page as the API's JSON, written by PostgreSQL ----------------------------------------
+
+
+def _utc_text(column: str) -> str:
+    """Return SQL for column (timestamptz) as the API writes times: 2026-01-01T00:00:00Z.
+
+    Microseconds appear only when there are some, as Python's isoformat and pydantic do.
+    """
+    return (
+        f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE "
+        f"WHEN date_part('microseconds', {column})::bigint % 1000000 = 0 THEN '' "
+        f"ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || 'Z'"
+    )
+
+
+def _reading_json_sql(row: str) -> str:
+    """Return SQL writing a readings row (table or alias name row) as the API's JSON object.
+
+    The API's reading object (homelog.api.schemas.ReadingOut, keys in its order) as text;
+    `values` is a json column: its stored text is already the JSON of the values.
+    """
+    return (
+        f"""'{{"id": "' || {row}.id::text"""
+        f""" || '", "data_source_id": ' || {row}.data_source_id::text"""
+        f""" || ', "timestamp": "' || {_utc_text(f"{row}.timestamp")} || '"'"""
+        f""" || ', "values": ' || {row}."values"::text"""
+        f""" || ', "note": ' || coalesce(to_json({row}.note)::text, 'null')"""
+        f""" || ', "confirmed": ' || CASE WHEN {row}.confirmed THEN 'true' ELSE 'false' END"""
+        f""" || ', "created_by_id": ' || coalesce({row}.created_by_id::text, 'null')"""
+        f""" || ', "created_at": "' || {_utc_text(f"{row}.created_at")} || '"'"""
+        f""" || ', "updated_at": "' || {_utc_text(f"{row}.updated_at")} || '"}}'"""
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JsonPageRequest:
+    """A page of readings to be written as the API's JSON (json_page_request)."""
+
+    shape: Shape
+    params: dict
+    limit: int
+
+
+def json_page_request(
+    source_id: int | None,
+    before: str | None = None,
+    limit: int = 25,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    offset: int = 0,
+) -> JsonPageRequest:
+    """Return what json_page_items needs for page_of_readings' page (PostgreSQL).
+
+    Raises:
+        ValidationFailed: invalid cursor or offset.
+    """
+    # The limit is written into the statement (json_page_items), not sent as a parameter.
+    return JsonPageRequest(*page_params(source_id, before, limit, start, end, offset))
+
+
+@functools.lru_cache(maxsize=64)
+def json_page_items(shape: Shape, limit: int) -> ColumnElement:
+    """Return SQL for the page as an array of the API's reading objects (text), newest first.
+
+    One more item than the page holds when there is a next page. The limit is written into
+    the statement, not sent as a parameter: PostgreSQL plans a prepared statement with a
+    parameter LIMIT for a tenth of the source's readings, so it planned it anew on every
+    execution (bench/README.md). A client asks for one or two page sizes; any
+    size works, and the statements of the last 64 are kept.
+    """
+    page = (
+        page_query(shape)
+        .with_only_columns(literal_column(_reading_json_sql("readings")))
+        .limit(literal_column(str(int(limit) + 1)))
+    )
+    return func.array(page.scalar_subquery())
+
+
+@functools.lru_cache(maxsize=64)
+def _json_page_statement(shape: Shape, limit: int) -> Select:
+    return select(json_page_items(shape, limit))
+
+
+def page_as_json(
+    request: JsonPageRequest,
+    items: list[str] | None = None,
+) -> tuple[str, str | None]:
+    """Return the page as the API's JSON list, and the next cursor (PostgreSQL).
+
+    PostgreSQL writes each reading's JSON while it reads the row, so the worker neither
+    builds 100 objects nor serialises them: the API's hottest route costs a fraction of the
+    CPU (see bench/README.md). The JSON equals what the API's schema makes of
+    page_of_readings (tests/api/test_readings.py compares the two). items: the page's
+    json_page_items when they came with another statement (authenticate).
+    """
+    if items is None:
+        statement = _json_page_statement(request.shape, request.limit)
+        items = run(statement, request.params, binary=True)[0][0]
+    limit = request.limit
+    body = "[" + ", ".join(items[:limit]) + "]"
+    next_cursor = None
+    if len(items) > limit:
+        last = json.loads(items[limit - 1])
+        next_cursor = encode_position(last["timestamp"].removesuffix("Z") + "+00:00", last["id"])
+    return body, next_cursor
+
+
+# ---- A new reading in one statement ---------------------------------------------------------
+
+
+@functools.cache
+def _insert_reading_statement() -> TextClause:
+    """Return insert_reading's statement: the reading, its change-feed record (homelog.changes)
+    and the reading's JSON as the list writes it."""
+    return text(f"""
+    WITH r AS (
+        INSERT INTO readings (id, data_source_id, "timestamp", "values", note, confirmed,
+                              created_by_id, created_at, updated_at)
+        VALUES (:id, :source_id, :timestamp, CAST(:values AS json), :note, :confirmed,
+                :user_id, :now, :now)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING *
+    ), {changes.reading_change_sql("r", ":owner_id", ":now")}
+    SELECT {_reading_json_sql("r")} FROM r
+    """)
+
+
+def insert_reading(
+    source: SourceRow,
+    user_id: int,
+    timestamp: datetime,
+    values: Mapping[str, object],
+    note: str | None = None,
+    reading_id: uuid.UUID | str | None = None,
+    *,
+    confirmed: bool = False,
+) -> tuple[uuid.UUID, str] | None:
+    """Store a new reading in one statement (PostgreSQL); return its id and its API JSON.
+
+    readings.create_reading's fast twin: the same checks and the same row, recorded as
+    homelog.changes records every write, the whole in one autocommitted statement (the
+    owner's counter stays locked until it commits). Returns None when reading_id is taken:
+    readings.create_reading then tells a resend from a conflict.
+
+    Raises:
+        ValidationFailed: invalid timestamp, values, note or id.
+    """
+    ts, clean, clean_n, wanted_id = clean_new_reading(source, timestamp, values, note, reading_id)
+    new_id = wanted_id or uuid7()
+    rows = run(
+        _insert_reading_statement(),
+        {
+            "id": new_id,
+            "source_id": source.id,
+            "timestamp": ts,
+            "values": json.dumps(clean),
+            "note": clean_n,
+            "confirmed": bool(confirmed),
+            "user_id": user_id,
+            "now": utcnow(),
+            "owner_id": source.owner_id,
+        },
+    )
+    return (new_id, rows[0][0]) if rows else None
 
 
 # ---- Running a statement --------------------------------------------------------------------
