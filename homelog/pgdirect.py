@@ -9,7 +9,7 @@ role) and answered with one more, each sent by psycopg on a pooled connection in
 mode. The statements are built from the same SQLAlchemy constructs as the ORM paths'
 (compiled once), so who may see what is still decided in one place
 (`datasources.visible_to`, `datasources.role_of`), and a page is the readings module's
-query (`readings.page_query`) with PostgreSQL writing each reading's JSON.
+query (`reading_pages.page_query`) with PostgreSQL writing each reading's JSON.
 
 Each statement stands alone: a read needs no transaction, and a new reading is stored with
 its change-feed entry by one statement (insert_reading, with homelog.changes' SQL). Routes
@@ -50,7 +50,8 @@ from homelog import changes, tokens
 from homelog.datasources import role_of, visible_to
 from homelog.extensions import db
 from homelog.models import ApiToken, DataSource, MetricList, User, parse_id, utcnow, uuid7
-from homelog.readings import Shape, clean_new_reading, encode_position, page_params, page_query
+from homelog.reading_pages import Shape, encode_position, page_params, page_query
+from homelog.readings import clean_new_reading
 
 
 @functools.cache

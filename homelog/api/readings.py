@@ -7,7 +7,7 @@ import uuid
 from flask import current_app, request, url_for
 from werkzeug.exceptions import NotFound
 
-from homelog import pgdirect, readings
+from homelog import pgdirect, reading_pages, readings
 from homelog.api.core import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -85,7 +85,7 @@ def list_readings(source_id: int, query: ReadingsQuery):
         text, next_cursor = pgdirect.page_as_json(wanted, prefetched(wanted))
         response = current_app.response_class(text + "\n", mimetype="application/json")
     else:
-        page = readings.page_of_readings(
+        page = reading_pages.page_of_readings(
             source, query.cursor, query.limit, start=start, end=end, offset=query.offset
         )
         response, next_cursor = dump(ReadingList, page.readings), page.next_cursor
