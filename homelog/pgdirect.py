@@ -288,8 +288,8 @@ def page_as_json(
     PostgreSQL writes each reading's JSON while it reads the row, so the worker neither
     builds 100 objects nor serialises them: the API's hottest route costs a fraction of the
     CPU (see bench/README.md). The JSON equals what the API's schema makes of
-    page_of_readings (tests/api/test_readings.py compares the two). items: the page's
-    json_page_items when they came with another statement (authenticate).
+    reading_pages.page_of_readings (tests/api/test_readings.py compares the two). items:
+    the page's json_page_items when they came with another statement (authenticate).
     """
     if items is None:
         statement = _json_page_statement(request.shape, request.limit)

@@ -267,6 +267,24 @@ def test_hot_create_answers_like_the_orm_path(client, auth, user, meter):
     assert stored == made
 
 
+def test_a_hot_create_is_checked_and_stored_by_two_statements(client, user, meter):
+    """The token check, then one statement for the reading and its change-feed record."""
+    from tests.test_performance import counting_statements
+
+    if not pgdirect.is_available():
+        pytest.skip("the hot path is PostgreSQL's")
+    raw, _ = _token(user)
+    source_id = meter.id
+    _get(client, "/api/users/me", raw)  # the token's last use noted: no touch below
+    with counting_statements() as statements:
+        made = _post(
+            client, source_id, raw, {"timestamp": "2026-03-02T08:00:00Z", "values": {"import": 5}}
+        )
+    assert made.status_code == 201
+    assert len(statements) == 2 and "api_tokens" in statements[0], statements
+    assert "INSERT INTO readings" in statements[1] and "sync_changes" in statements[1]
+
+
 def test_hot_create_resends_conflicts_and_bad_input_as_the_orm_path_does(client, user, meter):
     raw, _ = _token(user)
     body = {
