@@ -192,7 +192,7 @@ def reading_count(source: DataSource, at_most: int | None = None) -> int:
 
 
 # Every write of a reading, by any path (pages, API, sync, import, restore), takes the next
-# change number of its source's owner (homelog.sync): while that number stays the same, so
+# change number of its source's owner (homelog.changes): while that number stays the same, so
 # does the count of the owner's sources' readings.
 def change_number_of(owner_id) -> ColumnElement:
     """Return SQL for the change number of owner_id (a value, bind parameter or column)."""
