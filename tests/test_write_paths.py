@@ -44,6 +44,9 @@ class Scene:
     early: uuid.UUID  # the reading of 100 at hour 10
     middle: uuid.UUID  # the reading of 300 at hour 20
     bearer: dict[str, str]
+    monkeypatch: pytest.MonkeyPatch
+    undo: str | None = None  # form_undo: the undo of a deletion made before the write
+    restorer: User | None = None  # restore: the empty account restored into
 
 
 @dataclass
@@ -105,16 +108,16 @@ def _deleted_with_undo(scene: Scene) -> str:
     return re.search(r'name="token" value="([^"]+)"', text).group(1)
 
 
-def form_undo(scene: Scene, token: str) -> Written:
+def form_undo(scene: Scene) -> Written:
     url = f"/sources/{scene.source.id}/readings/restore"
-    response = scene.client.post(url, data={"token": token}, headers=HX)
+    response = scene.client.post(url, data={"token": scene.undo}, headers=HX)
     assert response.status_code == 200, response.get_data(as_text=True)
     return Written(scene.source, [(scene.middle, False)])
 
 
 def api_create(scene: Scene) -> Written:
     # The ORM path: with the fast path off, PostgreSQL takes it too.
-    scene.app.config["API_HOT_PATH"] = False
+    scene.monkeypatch.setitem(scene.app.config, "API_HOT_PATH", False)
     body = {"timestamp": hour(15).isoformat(), "values": {"import": 350}}
     url = f"/api/sources/{scene.source.id}/readings"
     response = scene.client.post(url, json=body, headers=scene.bearer)
@@ -130,13 +133,10 @@ def fast_path(scene: Scene) -> Written:
         stored.append(insert(*args, **kwargs))
         return stored[-1]
 
-    pgdirect.insert_reading = watched
-    try:
-        body = {"timestamp": hour(15).isoformat(), "values": {"import": 350}}
-        url = f"/api/sources/{scene.source.id}/readings"
-        response = scene.client.post(url, json=body, headers=scene.bearer)
-    finally:
-        pgdirect.insert_reading = insert
+    scene.monkeypatch.setattr(pgdirect, "insert_reading", watched)
+    body = {"timestamp": hour(15).isoformat(), "values": {"import": 350}}
+    url = f"/api/sources/{scene.source.id}/readings"
+    response = scene.client.post(url, json=body, headers=scene.bearer)
     assert response.status_code == 201, response.get_json()
     assert stored and stored[0] is not None  # stored by the fast path's one statement
     return Written(scene.source, [(uuid.UUID(response.get_json()["id"]), False)])
@@ -190,29 +190,34 @@ def csv_import(scene: Scene) -> Written:
     return Written(scene.source, [(_reading_at(scene.source, hour(15)), False)])
 
 
-def restore(scene: Scene, restorer: User) -> Written:
-    """Restore the owner's backup into restorer's empty account (a new source)."""
+def restore(scene: Scene) -> Written:
+    """Restore the owner's backup into another, empty account (a new source)."""
     document = "".join(backup.iter_backup(scene.owner))
-    backup.restore(restorer, io.BytesIO(document.encode()))
-    source = db.session.scalar(sa.select(DataSource).where(DataSource.owner_id == restorer.id))
+    backup.restore(scene.restorer, io.BytesIO(document.encode()))
+    source = db.session.scalar(
+        sa.select(DataSource).where(DataSource.owner_id == scene.restorer.id)
+    )
     ids = db.session.scalars(sa.select(Reading.id).where(Reading.data_source_id == source.id))
     return Written(source, [(reading_id, False) for reading_id in ids])
 
 
-PATHS = [
-    "form_add",
-    "form_edit",
-    "form_delete",
-    "form_undo",
-    "api_create",
-    "api_put",
-    "api_patch",
-    "api_delete",
-    "sync_batch",
-    "csv_import",
-    "restore",
-    "fast_path",
-]
+PATHS = {
+    path.__name__: path
+    for path in (
+        form_add,
+        form_edit,
+        form_delete,
+        form_undo,
+        api_create,
+        api_put,
+        api_patch,
+        api_delete,
+        sync_batch,
+        csv_import,
+        restore,
+        fast_path,
+    )
+}
 
 
 # ---- What every write must move -------------------------------------------------------------
@@ -266,40 +271,35 @@ def _slip_in_by_hand(source_id: int) -> None:
 
 
 @pytest.fixture
-def scene(app, client, auth, user, make_source, make_reading, make_user):
+def scene(app, client, auth, user, make_source, make_reading, monkeypatch):
     source = make_source(user, "Electricity", metrics={"import": "kWh"})
     early = make_reading(source, {"import": 100.0}, timestamp=hour(10))
     middle = make_reading(source, {"import": 300.0}, timestamp=hour(20))
     make_reading(source, {"import": 200.0}, timestamp=hour(30), confirmed=True)
     assert auth.login().status_code == 302
     raw, _ = tokens.issue_token(user, "phone")
-    hot_path = app.config["API_HOT_PATH"]
     bearer = {"Authorization": f"Bearer {raw}"}
-    yield Scene(app, client, user, source, early.id, middle.id, bearer)
-    app.config["API_HOT_PATH"] = hot_path
+    return Scene(app, client, user, source, early.id, middle.id, bearer, monkeypatch)
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", list(PATHS))
 def test_every_write_path_records_the_reading(scene, path, make_user):
     postgres = db.engine.dialect.name == "postgresql"
     if path == "fast_path" and not pgdirect.is_available():
         pytest.skip("the fast path is PostgreSQL's")
-    source, owner = scene.source, scene.owner
-    restorer = make_user("restorer@example.com", password=PASSWORD) if path == "restore" else None
-    undo = _deleted_with_undo(scene) if path == "form_undo" else None
+    source = scene.source
+    if path == "form_undo":
+        scene.undo = _deleted_with_undo(scene)
+    if path == "restore":
+        scene.restorer = make_user("restorer@example.com", password=PASSWORD)
     breaks_before = _breaks(source.id) if postgres else None
-    counter_before = _counter(restorer.id if restorer else owner.id)
-    if restorer is None:
+    counter_before = _counter((scene.restorer or scene.owner).id)
+    if scene.restorer is None:
         counted = datasources.remembered_reading_count(source)
         _slip_in_by_hand(source.id)
         assert datasources.remembered_reading_count(source) == counted  # not counted again yet
 
-    if path == "form_undo":
-        written = form_undo(scene, undo)
-    elif path == "restore":
-        written = restore(scene, restorer)
-    else:
-        written = globals()[path](scene)
+    written = PATHS[path](scene)
     db.session.expire_all()
 
     source = written.source
