@@ -39,7 +39,7 @@ FORM_LIBRARIES = ("wtforms",)
 
 @pytest.fixture(scope="module")
 def graph() -> grimp.ImportGraph:
-    return grimp.build_graph("homelog", include_external_packages=True)
+    return grimp.build_graph("homelog", include_external_packages=True, cache_dir=None)
 
 
 def _top(module: str) -> str:
