@@ -49,7 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from homelog import access, web
     from homelog import auth as _auth  # noqa: F401  (registers the user loader)
-    from homelog import sync as _sync  # noqa: F401  (numbers every write for the change feed)
+    from homelog import changes as _changes  # noqa: F401  (records every write of the session)
     from homelog.admin.routes import bp as admin_bp
     from homelog.api.routes import bp as api_bp
     from homelog.auth.routes import bp as auth_bp

@@ -37,7 +37,7 @@ from typing import IO, Any
 import ijson
 from sqlalchemy import func, select
 
-from homelog import bulk, consumption, datasources, locations, readings, sync, timeutil
+from homelog import bulk, changes, consumption, datasources, locations, readings, timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import (
@@ -544,11 +544,7 @@ def _restore(user: User, stream: IO) -> dict[str, int]:
                 raise _Bad(f"The reading id {row['id']} appears twice.")
             if row["id"] in taken:
                 row["id"] = uuid7()  # another account on this server has it
-        bulk.insert_rows(connection, Reading.__table__, batch)
-        by_owner = [
-            sync.Change(sync.READING, str(row["id"]), row["data_source_id"]) for row in batch
-        ]
-        bulk.record_new(connection, user.id, by_owner)
+        changes.insert_new_readings(connection, user.id, batch)
         counts["readings"] += len(batch)
         batch.clear()
 

@@ -5,9 +5,8 @@ row; SQLite gets a plain executemany, which is already fast there. Rows are dict
 column name, with Python values as the ORM would bind them (aware datetimes, UUIDs, dicts
 for JSON columns).
 
-Every row written here that the change feed tracks (sources, readings) must be recorded:
-`record_new` numbers objects that are new to the feed, like homelog.sync.record_changes,
-but with one bulk insert instead of an upsert per object.
+Rows written here are not recorded in the change feed: readings go in through
+homelog.changes.insert_new_readings, which records them in the same transaction.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from datetime import UTC
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from homelog import sync
-from homelog.models import SyncChange, UTCDateTime, utcnow
+from homelog.models import UTCDateTime
 
 #: A bulk write adding at least this share of the rows the planner believes a table holds
 #: refreshes the table's statistics (refresh_statistics).
@@ -56,34 +54,6 @@ def insert_rows(connection: Connection, table: sa.Table, rows: Sequence[dict]) -
                 copy.write_row(record)
     finally:
         cursor.close()
-
-
-def record_new(connection: Connection, owner_id: int, changes: Sequence[sync.Change]) -> None:
-    """Give each change owner's next change number and store it; the objects must be new.
-
-    New objects (fresh ids) have no row in the feed yet, so a bulk insert does what the
-    upsert of sync.record_changes would, much faster for a large import.
-    """
-    if not changes:
-        return
-    first = sync.allocate(connection, owner_id, len(changes))
-    now = utcnow()
-    insert_rows(
-        connection,
-        SyncChange.__table__,
-        [
-            {
-                "kind": change.kind,
-                "object_id": change.object_id,
-                "owner_id": owner_id,
-                "data_source_id": change.data_source_id,
-                "seq": first + offset,
-                "deleted": change.deleted,
-                "changed_at": now,
-            }
-            for offset, change in enumerate(changes)
-        ],
-    )
 
 
 def needs_analyze(estimated_rows: float, added: int) -> bool:

@@ -135,7 +135,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "API_MAX_BODY_BYTES": 2 * 1024 * 1024,
     "READINGS_PAGE_SIZE": 25,
-    # The PostgreSQL fast path of the busiest API routes (homelog/hotpath.py); off, they take
+    # The PostgreSQL fast path of the busiest API routes (homelog/pgdirect.py); off, they take
     # the ORM path as on SQLite (the contract tests run both).
     "API_HOT_PATH": True,
     "DB_IDLE_PING_SECONDS": 5.0,

@@ -118,7 +118,7 @@ def role_for(user: User, source: DataSource) -> str | None:
 def role_of(user_id) -> ColumnElement:
     """Return role_for as SQL: user_id's role for the DataSource row of the query, or NULL.
 
-    For statements that load the source and the caller's role together (homelog.hotpath);
+    For statements that load the source and the caller's role together (homelog.pgdirect);
     tests/test_sharing.py checks every role on every API route, on both paths.
     """
     member_role = (
@@ -192,7 +192,7 @@ def reading_count(source: DataSource, at_most: int | None = None) -> int:
 
 
 # Every write of a reading, by any path (pages, API, sync, import, restore), takes the next
-# change number of its source's owner (homelog.sync): while that number stays the same, so
+# change number of its source's owner (homelog.changes): while that number stays the same, so
 # does the count of the owner's sources' readings.
 def change_number_of(owner_id) -> ColumnElement:
     """Return SQL for the change number of owner_id (a value, bind parameter or column)."""

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 
-from homelog import bulk, sync, timeutil
+from homelog import bulk, changes, timeutil
 from homelog.consumption import source_zone
 from homelog.csvsafe import unneutralise
 from homelog.errors import ValidationFailed
@@ -1057,26 +1057,21 @@ def _insert(source: DataSource, user: User | None, rows: Sequence[Row]) -> None:
     now = utcnow()
     creator = user.id if user is not None else None
     for start in range(0, len(rows), INSERT_BATCH):
-        batch = []
-        changes: list[sync.Change] = []
-        for row in rows[start : start + INSERT_BATCH]:
-            reading_id = uuid7()
-            batch.append(
-                {
-                    "id": reading_id,
-                    "data_source_id": source.id,
-                    "timestamp": row.timestamp,
-                    "values": row.values,
-                    "note": row.note,
-                    "confirmed": row.confirmed,
-                    "created_by_id": creator,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            changes.append(sync.Change(sync.READING, str(reading_id), source.id))
-        bulk.insert_rows(connection, Reading.__table__, batch)
-        bulk.record_new(connection, source.owner_id, changes)
+        batch = [
+            {
+                "id": uuid7(),
+                "data_source_id": source.id,
+                "timestamp": row.timestamp,
+                "values": row.values,
+                "note": row.note,
+                "confirmed": row.confirmed,
+                "created_by_id": creator,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for row in rows[start : start + INSERT_BATCH]
+        ]
+        changes.insert_new_readings(connection, source.owner_id, batch)
 
 
 def import_csv(

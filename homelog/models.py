@@ -138,7 +138,7 @@ class Location(db.Model):
 class MetricList:
     """A source's metrics read from its ordered [[name, unit], …] list (`metric_list`).
 
-    Shared by the DataSource model and the hot path's SourceRow (homelog.hotpath).
+    Shared by the DataSource model and the hot path's SourceRow (homelog.pgdirect).
     """
 
     @property
@@ -382,7 +382,7 @@ class TrustedClient(db.Model):
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# ---- Sync bookkeeping (see homelog/sync.py) ---------------------------------------------------
+# ---- Sync bookkeeping (written by homelog/changes.py, read by homelog/sync.py) -------------------
 
 
 class SyncCounter(db.Model):

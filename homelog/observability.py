@@ -70,7 +70,7 @@ def request_id_from(value: str | None) -> str:
 
 def current_user_id() -> int | None:
     """Return the id of the user this request acted as, without touching the database."""
-    caller = g.get("api_caller")  # a hot API route's (homelog.hotpath)
+    caller = g.get("api_caller")  # a hot API route's (homelog.pgdirect)
     if caller is not None:
         return caller.user_id
     for user in (g.get("api_user"), g.get("_login_user")):

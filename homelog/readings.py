@@ -1,4 +1,4 @@
-"""Readings of a source: validation, create/update/delete with undo, keyset paging, meter checks.
+"""Readings of a source: validation, create/update/delete with undo, meter checks.
 
 Free of request objects: pages, the JSON API and the CLI call the same functions. Bad input
 raises `homelog.errors.ValidationFailed`; keys are "timestamp", "note", "id", "cursor",
@@ -9,46 +9,32 @@ Values rule: a reading gives a number for **every** metric of its source by defa
 Callers that merge partial input (an API PATCH) or import sparse data may pass
 `require_all=False`, which still demands at least one value. Keys must be the source's metric
 names; numbers must be finite, at most MAX_ABS_VALUE in size, and text numbers are parsed like
-a person types them (decimal comma or point, see `homelog.forms.parse_number`).
+a person types them (decimal comma or point, see `homelog.numbers.parse_number`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
-import json
 import math
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    ColumnElement,
-    Select,
-    TextClause,
-    bindparam,
-    func,
-    literal_column,
     select,
-    text,
-    tuple_,
 )
 from sqlalchemy.exc import IntegrityError
 
-from homelog import hotpath, timeutil
+from homelog import timeutil
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
-from homelog.forms import parse_number
-from homelog.models import DataSource, MeterEvent, Reading, User, utcnow, uuid7
+from homelog.models import DataSource, MeterEvent, MetricList, Reading, User
+from homelog.numbers import parse_number
 from homelog.usage.meter import is_rollover, register_sizes
 
 MAX_NOTE_LENGTH = 500
 # No household meter or sensor gets near this; larger numbers are typos or junk.
 MAX_ABS_VALUE = 1e15
 MIN_YEAR, MAX_YEAR = timeutil.MIN_YEAR, timeutil.MAX_YEAR
-MAX_PAGE_SIZE = 500
 
 
 def clean_value(value: object) -> float:
@@ -214,7 +200,7 @@ def create_reading(
         Conflict: reading_id is taken by a different reading (`current` holds it when it is
             in this source).
     """
-    ts, clean, clean_n, wanted_id = _clean_new_reading(
+    ts, clean, clean_n, wanted_id = clean_new_reading(
         source, timestamp, values, note, reading_id, require_all=require_all
     )
     if wanted_id is not None:
@@ -252,8 +238,8 @@ def create_reading(
     return reading
 
 
-def _clean_new_reading(
-    source: DataSource | hotpath.SourceRow,
+def clean_new_reading(
+    source: MetricList,
     timestamp: datetime,
     values: Mapping[str, object],
     note: str | None,
@@ -279,46 +265,6 @@ def _clean_new_reading(
     if errors:
         raise ValidationFailed(errors)
     return ts, clean, clean_n, wanted_id
-
-
-def insert_reading(
-    source: hotpath.SourceRow,
-    user_id: int,
-    timestamp: datetime,
-    values: Mapping[str, object],
-    note: str | None = None,
-    reading_id: uuid.UUID | str | None = None,
-    *,
-    confirmed: bool = False,
-) -> tuple[uuid.UUID, str] | None:
-    """Store a new reading in one statement (PostgreSQL); return its id and its API JSON.
-
-    create_reading's fast twin for the API's hot path (homelog.hotpath): the same checks
-    and the same row, its change-feed entry numbered as sync.record_changes numbers it, the
-    whole in one autocommitted statement (the owner's counter stays locked until it
-    commits). Returns None when reading_id is taken: create_reading then tells a resend
-    from a conflict.
-
-    Raises:
-        ValidationFailed: invalid timestamp, values, note or id.
-    """
-    ts, clean, clean_n, wanted_id = _clean_new_reading(source, timestamp, values, note, reading_id)
-    new_id = wanted_id or uuid7()
-    rows = hotpath.run(
-        _insert_reading_statement(),
-        {
-            "id": new_id,
-            "source_id": source.id,
-            "timestamp": ts,
-            "values": json.dumps(clean),
-            "note": clean_n,
-            "confirmed": bool(confirmed),
-            "user_id": user_id,
-            "now": utcnow(),
-            "owner_id": source.owner_id,
-        },
-    )
-    return (new_id, rows[0][0]) if rows else None
 
 
 def commit_keeping_loaded() -> None:
@@ -435,291 +381,6 @@ def restore_reading(source: DataSource, saved: Mapping) -> Reading:
     return reading
 
 
-# ---- Paging ---------------------------------------------------------------------------------
-
-
-def encode_cursor(reading: Reading) -> str:
-    """Return an opaque cursor that pages on after reading (newest first)."""
-    return _encode_position(reading.timestamp.astimezone(UTC).isoformat(), str(reading.id))
-
-
-def _encode_position(timestamp_iso: str, reading_id: str) -> str:
-    raw = f"{timestamp_iso}|{reading_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Return the (timestamp, id) position a cursor stands for.
-
-    Raises:
-        ValidationFailed: the cursor was not made by encode_cursor.
-    """
-    invalid = ValidationFailed({"cursor": ["This page link is invalid; start from the newest."]})
-    if not isinstance(cursor, str) or not cursor or len(cursor) > 200:
-        raise invalid
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, ident = raw.partition("|")
-        timestamp = datetime.fromisoformat(stamp)
-        reading_id = uuid.UUID(ident)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise invalid from None
-    if timestamp.tzinfo is None:
-        raise invalid
-    return timestamp.astimezone(UTC), reading_id
-
-
-@dataclass
-class Page:
-    """One page of readings, newest first."""
-
-    readings: list[Reading]
-    next_cursor: str | None
-    # The reading just older than the last one on the page (to compare meter values), if any.
-    older: Reading | None = None
-
-
-Shape = tuple[bool, bool, bool, bool]  # a page query's before, start, end and offset
-
-
-def _page_params(
-    source_id: int | None,
-    before: str | None,
-    limit: int,
-    start: datetime | None,
-    end: datetime | None,
-    offset: int = 0,
-) -> tuple[Shape, dict, int]:
-    """Return a page query's shape (which filters it has), its filters' parameters and the
-    page size (1 to MAX_PAGE_SIZE)."""
-    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < 2**31:
-        raise ValidationFailed({"offset": ["Enter a whole number from 0."]})
-    params: dict = {"source_id": source_id}
-    if before:
-        params["before_timestamp"], params["before_id"] = decode_cursor(before)
-    if start is not None:
-        params["start"] = clean_timestamp(start)
-    if end is not None:
-        params["end"] = clean_timestamp(end)
-    if offset:
-        params["offset"] = offset
-    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
-    return (bool(before), start is not None, end is not None, bool(offset)), params, limit
-
-
-@functools.cache
-def _page_query(shape: Shape) -> Select:
-    """Return the page query with the filters of shape (before, start, end, offset), built once.
-
-    The cursor condition is a row comparison, `(timestamp, id) < (:t, :id)`: it bounds the
-    backward scan of ix_readings_source_timestamp, so a page deep in a long history costs
-    what the newest page costs (the equivalent `timestamp < :t OR (timestamp = :t AND
-    id < :id)` is only a filter, which grows with the depth: bench/README.md).
-    """
-    has_before, has_start, has_end, has_offset = shape
-    query = select(Reading).where(Reading.data_source_id == bindparam("source_id"))
-    if has_before:
-        query = query.where(
-            tuple_(Reading.timestamp, Reading.id)
-            < tuple_(
-                bindparam("before_timestamp", type_=Reading.timestamp.type),
-                bindparam("before_id", type_=Reading.id.type),
-            )
-        )
-    if has_start:
-        query = query.where(Reading.timestamp >= bindparam("start", type_=Reading.timestamp.type))
-    if has_end:
-        query = query.where(Reading.timestamp < bindparam("end", type_=Reading.timestamp.type))
-    if has_offset:  # skipped after the cursor: the offset counts from the cursor on
-        query = query.offset(bindparam("offset"))
-    return query.order_by(Reading.timestamp.desc(), Reading.id.desc()).limit(bindparam("limit"))
-
-
-# What a page's table shows of a reading (homelog.sources): with plain=True a page holds rows
-# of these columns, which cost less to load than ORM objects and read the same in templates.
-_SHOWN_COLUMNS = (
-    Reading.id,
-    Reading.timestamp,
-    Reading.values,
-    Reading.note,
-    Reading.created_by_id,
-)
-
-
-def page_of_readings(
-    source: DataSource,
-    before: str | None = None,
-    limit: int = 25,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    offset: int = 0,
-    plain: bool = False,
-) -> Page:
-    """Return up to limit readings of source, newest first, after the cursor `before`.
-
-    Ordered by (timestamp desc, id desc), so readings with equal timestamps page correctly:
-    every reading appears exactly once. start (inclusive) and end (exclusive) narrow the range;
-    offset skips that many readings first (after the cursor, when there is one).
-    plain=True gives rows of id, timestamp, values, note and created_by_id instead of Reading
-    objects (for showing them, not changing them).
-
-    Raises:
-        ValidationFailed: invalid cursor or offset.
-    """
-    shape, params, limit = _page_params(source.id, before, limit, start, end, offset)
-    params["limit"] = limit + 1
-    if plain:
-        rows = list(
-            db.session.execute(_page_query(shape).with_only_columns(*_SHOWN_COLUMNS), params)
-        )
-    else:
-        rows = list(db.session.scalars(_page_query(shape), params))
-    page, extra = rows[:limit], rows[limit:]
-    older = extra[0] if extra else None
-    next_cursor = encode_cursor(page[-1]) if older is not None else None
-    return Page(readings=page, next_cursor=next_cursor, older=older)
-
-
-# ---- A page as the API's JSON, written by PostgreSQL ----------------------------------------
-
-
-def _utc_text(column: str) -> str:
-    """Return SQL for column (timestamptz) as the API writes times: 2026-01-01T00:00:00Z.
-
-    Microseconds appear only when there are some, as Python's isoformat and pydantic do.
-    """
-    return (
-        f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE "
-        f"WHEN date_part('microseconds', {column})::bigint % 1000000 = 0 THEN '' "
-        f"ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || 'Z'"
-    )
-
-
-def _reading_json_sql(row: str) -> str:
-    """Return SQL writing a readings row (table or alias name row) as the API's JSON object.
-
-    The API's reading object (homelog.api.schemas.ReadingOut, keys in its order) as text;
-    `values` is a json column: its stored text is already the JSON of the values.
-    """
-    return (
-        f"""'{{"id": "' || {row}.id::text"""
-        f""" || '", "data_source_id": ' || {row}.data_source_id::text"""
-        f""" || ', "timestamp": "' || {_utc_text(f"{row}.timestamp")} || '"'"""
-        f""" || ', "values": ' || {row}."values"::text"""
-        f""" || ', "note": ' || coalesce(to_json({row}.note)::text, 'null')"""
-        f""" || ', "confirmed": ' || CASE WHEN {row}.confirmed THEN 'true' ELSE 'false' END"""
-        f""" || ', "created_by_id": ' || coalesce({row}.created_by_id::text, 'null')"""
-        f""" || ', "created_at": "' || {_utc_text(f"{row}.created_at")} || '"'"""
-        f""" || ', "updated_at": "' || {_utc_text(f"{row}.updated_at")} || '"}}'"""
-    )
-
-
-@functools.cache
-def _insert_reading_statement() -> TextClause:
-    """Return insert_reading's statement: the reading, its owner's next change number and its
-    change-feed row (as sync.record_changes writes them), and the reading's JSON as the list
-    writes it."""
-    from homelog import sync  # it imports this module
-
-    return text(f"""
-    WITH r AS (
-        INSERT INTO readings (id, data_source_id, "timestamp", "values", note, confirmed,
-                              created_by_id, created_at, updated_at)
-        VALUES (:id, :source_id, :timestamp, CAST(:values AS json), :note, :confirmed,
-                :user_id, :now, :now)
-        ON CONFLICT (id) DO NOTHING
-        RETURNING *
-    ), counter AS (
-        INSERT INTO sync_counters (owner_id, value) SELECT :owner_id, 1 FROM r
-        ON CONFLICT (owner_id) DO UPDATE SET value = sync_counters.value + excluded.value
-        RETURNING value
-    ), change AS (
-        INSERT INTO sync_changes (kind, object_id, owner_id, data_source_id, seq, deleted,
-                                  changed_at)
-        SELECT '{sync.READING}', r.id::text, :owner_id, r.data_source_id, counter.value, false,
-               :now
-        FROM r, counter
-        {sync.PG_CHANGE_UPSERT}
-    )
-    SELECT {_reading_json_sql("r")} FROM r
-    """)
-
-
-@dataclass(frozen=True, slots=True)
-class JsonPageRequest:
-    """A page of readings to be written as the API's JSON (json_page_request)."""
-
-    shape: Shape
-    params: dict
-    limit: int
-
-
-def json_page_request(
-    source_id: int | None,
-    before: str | None = None,
-    limit: int = 25,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    offset: int = 0,
-) -> JsonPageRequest:
-    """Return what json_page_items needs for page_of_readings' page (PostgreSQL).
-
-    Raises:
-        ValidationFailed: invalid cursor or offset.
-    """
-    # The limit is written into the statement (json_page_items), not sent as a parameter.
-    return JsonPageRequest(*_page_params(source_id, before, limit, start, end, offset))
-
-
-@functools.lru_cache(maxsize=64)
-def json_page_items(shape: Shape, limit: int) -> ColumnElement:
-    """Return SQL for the page as an array of the API's reading objects (text), newest first.
-
-    One more item than the page holds when there is a next page. The limit is written into
-    the statement, not sent as a parameter: PostgreSQL plans a prepared statement with a
-    parameter LIMIT for a tenth of the source's readings, so it planned it anew on every
-    execution (bench/README.md). A client asks for one or two page sizes; any
-    size works, and the statements of the last 64 are kept.
-    """
-    page = (
-        _page_query(shape)
-        .with_only_columns(literal_column(_reading_json_sql("readings")))
-        .limit(literal_column(str(int(limit) + 1)))
-    )
-    return func.array(page.scalar_subquery())
-
-
-@functools.lru_cache(maxsize=64)
-def _json_page_statement(shape: Shape, limit: int) -> Select:
-    return select(json_page_items(shape, limit))
-
-
-def page_as_json(
-    request: JsonPageRequest,
-    items: list[str] | None = None,
-) -> tuple[str, str | None]:
-    """Return the page as the API's JSON list, and the next cursor (PostgreSQL).
-
-    PostgreSQL writes each reading's JSON while it reads the row, so the worker neither
-    builds 100 objects nor serialises them: the API's hottest route costs a fraction of the
-    CPU (see bench/README.md). The JSON equals what the API's schema makes of
-    page_of_readings (tests/api/test_readings.py compares the two). items: the page's
-    json_page_items when they came with another statement (homelog.hotpath).
-    """
-    if items is None:
-        statement = _json_page_statement(request.shape, request.limit)
-        items = hotpath.run(statement, request.params, binary=True)[0][0]
-    limit = request.limit
-    body = "[" + ", ".join(items[:limit]) + "]"
-    next_cursor = None
-    if len(items) > limit:
-        last = json.loads(items[limit - 1])
-        next_cursor = _encode_position(last["timestamp"].removesuffix("Z") + "+00:00", last["id"])
-    return body, next_cursor
-
-
 # ---- Meter checks ---------------------------------------------------------------------------
 
 
@@ -736,7 +397,7 @@ def previous_reading(
     return db.session.scalar(query.order_by(Reading.timestamp.desc(), Reading.id.desc()).limit(1))
 
 
-def _swaps_until(source: DataSource, until: datetime) -> list[MeterEvent]:
+def swaps_until(source: DataSource, until: datetime) -> list[MeterEvent]:
     """Return source's meter swaps up to until (inclusive), oldest first.
 
     As in usage (homelog/usage/meter.py), a reading at a swap's instant is the new meter's.
@@ -771,7 +432,7 @@ def lower_values(
     }
 
 
-def _explained_drop(
+def explained_drop(
     source: DataSource,
     values: Mapping[str, float],
     timestamp: datetime,
@@ -792,7 +453,7 @@ def _explained_drop(
         return lower
     swaps = [
         swap
-        for swap in (_swaps_until(source, timestamp) if swaps is None else swaps)
+        for swap in (swaps_until(source, timestamp) if swaps is None else swaps)
         if swap.at <= timestamp
     ]
     between = [swap for swap in swaps if swap.at > previous.timestamp]
@@ -825,23 +486,4 @@ def lower_than_previous(
     if source.kind != "meter":
         return {}
     previous = previous_reading(source, timestamp, exclude_id)  # checks timestamp
-    return _explained_drop(source, values, timestamp, previous)
-
-
-def lower_flags(source: DataSource, page: Page) -> dict[uuid.UUID, dict[str, float]]:
-    """Return {reading id: {metric: value before}} for the page's readings that dropped."""
-    if source.kind != "meter" or not page.readings:
-        return {}
-    flags = {}
-    swaps = None  # read once, at the page's first drop
-    followers = page.readings[1:] + [page.older]
-    for reading, previous in zip(page.readings, followers, strict=True):
-        if not lower_values(source, reading.values or {}, previous):
-            continue
-        if swaps is None:
-            swaps = _swaps_until(source, page.readings[0].timestamp)
-        if lower := _explained_drop(
-            source, reading.values or {}, reading.timestamp, previous, swaps
-        ):
-            flags[reading.id] = lower
-    return flags
+    return explained_drop(source, values, timestamp, previous)

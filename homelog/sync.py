@@ -2,9 +2,10 @@
 
 ## The change feed
 Every write of a source or reading, through any face (pages, API, CLI), gets a **change
-number** from its owner's counter (`sync_counters`), and `sync_changes` keeps one row per
-object: its newest change number and whether it is deleted (a tombstone). A client asks for
-the changes after the last number it has seen and pages on by change number.
+number** from its owner's counter (`sync_counters`, recorded by homelog.changes), and
+`sync_changes` keeps one row per object: its newest change number and whether it is deleted
+(a tombstone). A client asks for the changes after the last number it has seen and pages on
+by change number.
 
 Why nothing is missed while writes happen during paging: a number is taken by
 `UPDATE sync_counters ... RETURNING`, which holds the owner's counter row locked until the
@@ -36,17 +37,18 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 
-from sqlalchemy import and_, any_, bindparam, event, or_, select
+from sqlalchemy import and_, any_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
+from homelog import changes
 from homelog import readings as readings_domain
+from homelog.changes import READING, SOURCE
 from homelog.datasources import visible_to, writable_sources
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
@@ -60,162 +62,11 @@ from homelog.models import (
     utcnow,
 )
 
-SOURCE = "source"
-READING = "reading"
 MAX_BATCH = 1000
 MAX_CURSOR = 2**63 - 1
 VIEW_ONLY = (
     "You can see this source's readings but not add to them: ask its owner to make you an editor."
 )
-
-
-# ---- Recording changes ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One object that was written or deleted."""
-
-    kind: str
-    object_id: str
-    data_source_id: int | None
-    deleted: bool = False
-
-
-def _insert(connection: Connection, table):
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
-def allocate(connection: Connection, owner_id: int, count: int) -> int:
-    """Take count change numbers of owner and return the first; locks owner's counter."""
-    table = SyncCounter.__table__
-    statement = _insert(connection, table).values(owner_id=owner_id, value=count)
-    # One round trip: create the counter or add to it (the row stays locked until commit).
-    last = connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["owner_id"], set_={"value": table.c.value + statement.excluded.value}
-        ).returning(table.c.value)
-    ).scalar_one()
-    return last - count + 1
-
-
-# PostgreSQL takes a batch as one array per column: one statement whose text never changes
-# (parsed and planned once per connection) instead of a statement per row, or a 1,000-row
-# VALUES list that SQLAlchemy and psycopg process afresh for every batch (bench/sync_cpu.py
-# measures it; figures in bench/README.md). The arrays are sent in binary (psycopg's %b): as
-# text, each element is escaped in Python.
-#: An object's change replaces its earlier one (the feed keeps the latest per object).
-PG_CHANGE_UPSERT = """
-    ON CONFLICT (kind, object_id) DO UPDATE SET
-        owner_id = excluded.owner_id, data_source_id = excluded.data_source_id,
-        seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at
-"""
-_PG_RECORD_CHANGES = (
-    """
-    INSERT INTO sync_changes (kind, object_id, owner_id, data_source_id, seq, deleted, changed_at)
-    SELECT kind, object_id, %(owner_id)b, data_source_id, seq, deleted, %(now)b
-    FROM unnest(%(kinds)b::varchar[], %(object_ids)b::varchar[],
-                %(data_source_ids)b::integer[], %(seqs)b::bigint[], %(deleted)b::boolean[])
-        AS change(kind, object_id, data_source_id, seq, deleted)
-"""
-    + PG_CHANGE_UPSERT
-)
-
-
-def record_changes(connection: Connection, owner_id: int, changes: Sequence[Change]) -> None:
-    """Give each change the owner's next change number (in order) and store it."""
-    if not changes:
-        return
-    first = allocate(connection, owner_id, len(changes))
-    now = utcnow()
-    if connection.dialect.name == "postgresql":
-        # One statement may not upsert a row twice: an object listed twice keeps its last
-        # change (and number), as one statement per change would leave it.
-        latest = {(c.kind, c.object_id): (first + offset, c) for offset, c in enumerate(changes)}
-        connection.exec_driver_sql(
-            _PG_RECORD_CHANGES,
-            {
-                "owner_id": owner_id,
-                "now": now,
-                "kinds": [c.kind for _, c in latest.values()],
-                "object_ids": [c.object_id for _, c in latest.values()],
-                "data_source_ids": [c.data_source_id for _, c in latest.values()],
-                "seqs": [seq for seq, _ in latest.values()],
-                "deleted": [c.deleted for _, c in latest.values()],
-            },
-        )
-        return
-    rows = [
-        {
-            "kind": change.kind,
-            "object_id": change.object_id,
-            "owner_id": owner_id,
-            "data_source_id": change.data_source_id,
-            "seq": first + offset,
-            "deleted": change.deleted,
-            "changed_at": now,
-        }
-        for offset, change in enumerate(changes)
-    ]
-    statement = _insert(connection, SyncChange.__table__)
-    statement = statement.on_conflict_do_update(
-        index_elements=["kind", "object_id"],
-        set_={
-            name: statement.excluded[name]
-            for name in ("owner_id", "data_source_id", "seq", "deleted", "changed_at")
-        },
-    )
-    connection.execute(statement, rows)
-
-
-@event.listens_for(Session, "after_flush")
-def _record_flushed_changes(session: Session, _flush_context) -> None:
-    """Number every source and reading a flush wrote or deleted (whoever wrote it)."""
-    by_owner: dict[int, list[Change]] = defaultdict(list)
-    pending_readings: list[Change] = []
-    deleted_sources: set[int] = set()
-
-    def note(obj, deleted: bool) -> None:
-        if isinstance(obj, DataSource):
-            if deleted:
-                deleted_sources.add(obj.id)
-            by_owner[obj.owner_id].append(Change(SOURCE, str(obj.id), None, deleted))
-        elif isinstance(obj, Reading):
-            pending_readings.append(Change(READING, str(obj.id), obj.data_source_id, deleted))
-
-    for obj in session.new:
-        note(obj, False)
-    for obj in session.dirty:
-        if session.is_modified(obj, include_collections=False):
-            note(obj, False)
-    for obj in session.deleted:
-        note(obj, True)
-    if not by_owner and not pending_readings:
-        return
-    connection = session.connection()
-    if pending_readings:
-        source_ids = {c.data_source_id for c in pending_readings} - deleted_sources
-        # The sources are usually in the session already (the view loaded them): no query.
-        owners = {}
-        for source_id in source_ids:
-            loaded = session.identity_map.get(session.identity_key(DataSource, source_id))
-            if loaded is not None and "owner_id" in loaded.__dict__:
-                owners[source_id] = loaded.__dict__["owner_id"]
-        unknown = source_ids - owners.keys()
-        if unknown:
-            owners.update(
-                connection.execute(
-                    select(DataSource.id, DataSource.owner_id).where(DataSource.id.in_(unknown))
-                ).all()
-            )
-        for change in pending_readings:
-            # A reading whose source is gone is covered by the source's tombstone.
-            if change.data_source_id in owners:
-                by_owner[owners[change.data_source_id]].append(change)
-    # Lock counters in one order, so two transactions never wait on each other's.
-    for owner_id in sorted(by_owner):
-        record_changes(connection, owner_id, by_owner[owner_id])
 
 
 # ---- The change feed ------------------------------------------------------------------------
@@ -530,7 +381,8 @@ def same_content(
     )
 
 
-# A batch of readings in one statement on PostgreSQL, for the reasons of _PG_RECORD_CHANGES.
+# A batch of readings in one statement on PostgreSQL, over arrays (as homelog.changes records
+# their changes): the statement's text never changes, so it is parsed and planned once.
 _PG_INSERT_READINGS = """
     INSERT INTO readings (id, data_source_id, "timestamp", "values", note, confirmed,
                           created_by_id, created_at, updated_at)
@@ -570,7 +422,7 @@ def _insert_new(
     # them ("insertmanyvalues") with a cached compiled statement.
     return set(
         connection.execute(
-            _insert(connection, table)
+            sqlite.insert(table)
             .on_conflict_do_nothing(index_elements=["id"])
             .returning(table.c.id),
             [
@@ -612,130 +464,137 @@ def save_readings(user: User, items: Iterable[ReadingInput]) -> list[ItemResult]
     already holds the same content are reported unchanged.
     """
     items = list(items)
+    sources, view_only = _writable_sources(user, {item.data_source_id for item in items})
+    results, clean = _check_items(items, sources, view_only)
+    if clean:
+        _store(user, sources, clean, results)
+    db.session.commit()
+    return [result for result in results if result is not None]
+
+
+def _writable_sources(user: User, wanted: set[int]) -> tuple[dict[int, DataSource], set[int]]:
+    """Return {id: source} of the wanted sources user may write to, and the ids of those
+    among the rest that user may only see (refused with the reason, not as unknown)."""
+    if not wanted:
+        return {}, set()
+    query = writable_sources(user).where(DataSource.id.in_(wanted))
+    sources = {source.id: source for source in db.session.scalars(query)}
+    unwritable = wanted - sources.keys()
+    if not unwritable:
+        return sources, set()
+    seen = select(DataSource.id).where(visible_to(user.id), DataSource.id.in_(unwritable))
+    return sources, set(db.session.scalars(seen))
+
+
+#: A clean row's content, as compared to tell a resend from a conflict.
+_CONTENT = itemgetter("data_source_id", "timestamp", "values", "note", "confirmed")
+
+
+def _check_items(
+    items: list[ReadingInput], sources: dict[int, DataSource], view_only: set[int]
+) -> tuple[list[ItemResult | None], dict[int, dict]]:
+    """Return a result for each item already decided (invalid, or repeated in the batch), and
+    {item index: row to insert} of the others."""
     results: list[ItemResult | None] = [None] * len(items)
-    wanted_sources = {item.data_source_id for item in items}
-    sources = (
-        {
-            source.id: source
-            for source in db.session.scalars(
-                writable_sources(user).where(DataSource.id.in_(wanted_sources))
-            )
-        }
-        if wanted_sources
-        else {}
-    )
-
-    unwritable = wanted_sources - sources.keys()
-    # Sources shared with the user as a viewer: refused with the reason, not as unknown.
-    view_only = (
-        set(
-            db.session.scalars(
-                select(DataSource.id).where(visible_to(user.id), DataSource.id.in_(unwritable))
-            )
-        )
-        if unwritable
-        else set()
-    )
-
-    clean: dict[int, dict] = {}  # item index -> row to insert
+    clean: dict[int, dict] = {}
     first_of: dict[uuid.UUID, int] = {}
     for index, item in enumerate(items):
-        source = sources.get(item.data_source_id)
-        if source is None:
-            reason = VIEW_ONLY if item.data_source_id in view_only else "No such source."
-            results[index] = ItemResult(item.id, "invalid", reason, {"data_source_id": [reason]})
-            continue
-        try:
-            row = {
-                "id": item.id,
-                "data_source_id": source.id,
-                "timestamp": readings_domain.clean_timestamp(item.timestamp),
-                "values": readings_domain.clean_values(source, item.values),
-                "note": readings_domain.clean_note(item.note),
-                "confirmed": bool(item.confirmed),
-            }
-        except ValidationFailed as error:
-            results[index] = ItemResult(item.id, "invalid", error.detail, error.errors)
-            continue
-        if item.id in first_of:
+        row = _clean_item(item, sources, view_only)
+        if isinstance(row, ItemResult):
+            results[index] = row
+        elif item.id in first_of:
             # The same id twice in one batch: the first one counts, like a resend would.
-            earlier = clean[first_of[item.id]]
-            same = (
-                earlier["data_source_id"],
-                earlier["timestamp"],
-                earlier["values"],
-                earlier["note"],
-                earlier["confirmed"],
-            ) == (
-                row["data_source_id"],
-                row["timestamp"],
-                row["values"],
-                row["note"],
-                row["confirmed"],
-            )
+            same = _CONTENT(clean[first_of[item.id]]) == _CONTENT(row)
             results[index] = (
                 ItemResult(item.id, "unchanged")
                 if same
                 else ItemResult(item.id, "conflict", "The batch holds this id twice, differently.")
             )
-            continue
-        first_of[item.id] = index
-        clean[index] = row
+        else:
+            first_of[item.id] = index
+            clean[index] = row
+    return results, clean
 
-    created: set[uuid.UUID] = set()
-    if clean:
-        # One insert order everywhere: no deadlocks.
-        rows = sorted(clean.values(), key=itemgetter("id"))
-        connection = db.session.connection()
-        created = _insert_new(connection, rows, user.id, utcnow())
-        # A reading's change number comes from its source's owner, who may not be the
-        # uploader (an editor of a shared home); counters locked in one order, as on flush.
-        by_owner: dict[int, list[Change]] = defaultdict(list)
-        for row in rows:
-            if row["id"] in created:
-                by_owner[sources[row["data_source_id"]].owner_id].append(
-                    Change(READING, str(row["id"]), row["data_source_id"])
-                )
-        for owner_id in sorted(by_owner):
-            record_changes(connection, owner_id, by_owner[owner_id])
-        existing = _stored(connection, [row["id"] for row in rows if row["id"] not in created])
-        conflicts: dict[int, uuid.UUID] = {}
-        for index, row in clean.items():
-            if row["id"] in created:
-                results[index] = ItemResult(row["id"], "created")
-                continue
-            stored = existing.get(row["id"])
-            if stored is None:  # pragma: no cover - deleted between the insert and this read
-                results[index] = ItemResult(row["id"], "conflict", "Try again.")
-            elif stored.owner_id != user.id and stored.data_source_id not in sources:
-                # Someone else's reading (not in a source this user may write to): say nothing
-                # of it.
-                results[index] = ItemResult(row["id"], "conflict", "This id is already taken.")
-            elif same_content(
-                stored,
-                row["data_source_id"],
-                row["timestamp"],
-                row["values"],
-                row["note"],
-                row["confirmed"],
-            ):
-                results[index] = ItemResult(row["id"], "unchanged")
-            else:
-                conflicts[index] = row["id"]
-        if conflicts:
-            # Only a conflict shows the stored reading: those few are loaded as objects.
-            current = {
-                reading.id: reading
-                for reading in db.session.scalars(
-                    select(Reading).where(Reading.id.in_(conflicts.values()))
-                )
-            }
-            for index, reading_id in conflicts.items():
-                results[index] = ItemResult(
-                    reading_id,
-                    "conflict",
-                    "A different reading with this id exists.",
-                    reading=current.get(reading_id),
-                )
-    db.session.commit()
-    return [result for result in results if result is not None]
+
+def _clean_item(
+    item: ReadingInput, sources: dict[int, DataSource], view_only: set[int]
+) -> dict | ItemResult:
+    """Return item as a row to insert, or its invalid result."""
+    source = sources.get(item.data_source_id)
+    if source is None:
+        reason = VIEW_ONLY if item.data_source_id in view_only else "No such source."
+        return ItemResult(item.id, "invalid", reason, {"data_source_id": [reason]})
+    try:
+        return {
+            "id": item.id,
+            "data_source_id": source.id,
+            "timestamp": readings_domain.clean_timestamp(item.timestamp),
+            "values": readings_domain.clean_values(source, item.values),
+            "note": readings_domain.clean_note(item.note),
+            "confirmed": bool(item.confirmed),
+        }
+    except ValidationFailed as error:
+        return ItemResult(item.id, "invalid", error.detail, error.errors)
+
+
+def _store(
+    user: User,
+    sources: dict[int, DataSource],
+    clean: dict[int, dict],
+    results: list[ItemResult | None],
+) -> None:
+    """Insert the clean rows whose id is free and record them; fill in every clean row's result."""
+    # One insert order everywhere: no deadlocks.
+    rows = sorted(clean.values(), key=itemgetter("id"))
+    connection = db.session.connection()
+    created = _insert_new(connection, rows, user.id, utcnow())
+    # A reading's change number comes from its source's owner, who may not be the uploader
+    # (an editor of a shared home).
+    by_owner: dict[int, list[changes.Change]] = defaultdict(list)
+    for row in rows:
+        if row["id"] in created:
+            owner_id = sources[row["data_source_id"]].owner_id
+            by_owner[owner_id].append(changes.reading_change(row["id"], row["data_source_id"]))
+    changes.record(connection, by_owner)
+    existing = _stored(connection, [row["id"] for row in rows if row["id"] not in created])
+    conflicts: dict[int, uuid.UUID] = {}
+    for index, row in clean.items():
+        result = _outcome(user, sources, row, created, existing)
+        if result is None:
+            conflicts[index] = row["id"]
+        else:
+            results[index] = result
+    if conflicts:
+        _report_conflicts(conflicts, results)
+
+
+def _outcome(
+    user: User, sources: dict[int, DataSource], row: dict, created: set[uuid.UUID], existing: dict
+) -> ItemResult | None:
+    """Return what happened to a clean row, or None for a conflict that shows the stored one."""
+    if row["id"] in created:
+        return ItemResult(row["id"], "created")
+    stored = existing.get(row["id"])
+    if stored is None:  # pragma: no cover - deleted between the insert and this read
+        return ItemResult(row["id"], "conflict", "Try again.")
+    if stored.owner_id != user.id and stored.data_source_id not in sources:
+        # Someone else's reading (not in a source this user may write to): say nothing of it.
+        return ItemResult(row["id"], "conflict", "This id is already taken.")
+    if same_content(stored, *_CONTENT(row)):
+        return ItemResult(row["id"], "unchanged")
+    return None
+
+
+def _report_conflicts(conflicts: dict[int, uuid.UUID], results: list[ItemResult | None]) -> None:
+    """Answer each conflict with the stored reading (only those few are loaded as objects)."""
+    current = {
+        reading.id: reading
+        for reading in db.session.scalars(select(Reading).where(Reading.id.in_(conflicts.values())))
+    }
+    for index, reading_id in conflicts.items():
+        results[index] = ItemResult(
+            reading_id,
+            "conflict",
+            "A different reading with this id exists.",
+            reading=current.get(reading_id),
+        )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from homelog import datasources, readings
+from homelog import datasources, reading_pages, readings
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.models import Reading
@@ -270,7 +270,7 @@ def test_keyset_paging_visits_every_reading_once(user, make_source, make_reading
         made.append(make_reading(source, {"import": float(i)}, timestamp=hour(i // 3)).id)
     seen, cursor, pages = [], None, 0
     while True:
-        page = readings.page_of_readings(source, before=cursor, limit=7)
+        page = reading_pages.page_of_readings(source, before=cursor, limit=7)
         seen.extend(r.id for r in page.readings)
         pages += 1
         cursor = page.next_cursor
@@ -286,14 +286,14 @@ def test_page_exactly_full_has_no_next(user, make_source, make_reading):
     source = make_source(user)
     for i in range(5):
         make_reading(source, timestamp=hour(i))
-    page = readings.page_of_readings(source, limit=5)
+    page = reading_pages.page_of_readings(source, limit=5)
     assert len(page.readings) == 5 and page.next_cursor is None and page.older is None
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "Zm9vfGJhcg", "x" * 300])
 def test_bad_cursor(user, make_source, cursor):
     source = make_source(user)
-    assert "cursor" in errors_of(readings.page_of_readings, source, before=cursor)
+    assert "cursor" in errors_of(reading_pages.page_of_readings, source, before=cursor)
 
 
 def test_lower_than_previous_for_meters(user, make_source, make_reading):
@@ -319,5 +319,5 @@ def test_lower_flags_on_a_page(user, make_source, make_reading):
     make_reading(meter, {"import": 10.0}, timestamp=hour(1))
     drop = make_reading(meter, {"import": 5.0}, timestamp=hour(2))
     make_reading(meter, {"import": 6.0}, timestamp=hour(3))
-    page = readings.page_of_readings(meter, limit=2)
-    assert readings.lower_flags(meter, page) == {drop.id: {"import": 10.0}}
+    page = reading_pages.page_of_readings(meter, limit=2)
+    assert reading_pages.lower_flags(meter, page) == {drop.id: {"import": 10.0}}

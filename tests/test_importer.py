@@ -354,13 +354,13 @@ def test_sensors_are_not_checked_for_drops(make_source, user):
 def test_a_failed_import_stores_nothing(meter, user, monkeypatch):
     """All or nothing: an error in the middle of the insert leaves no reading behind."""
     text = "date,import\n" + "".join(f"2026-01-01 00:{m:02d},{m}\n" for m in range(60))
-    real = importer.bulk.record_new
+    real = importer.changes.record
 
     def broken(*args, **kwargs):
         real(*args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importer.bulk, "record_new", broken)
+    monkeypatch.setattr(importer.changes, "record", broken)
     with pytest.raises(RuntimeError):
         importer.import_csv(meter, user, text)
     db.session.rollback()

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 
-from homelog import access, datasources, hotpath, timeutil, tokens
+from homelog import access, datasources, pgdirect, timeutil, tokens
 from homelog.accounts import AccountError
 from homelog.api.schemas import ConflictOut, Error
 from homelog.errors import Conflict, ValidationFailed
@@ -63,7 +63,7 @@ OPERATIONS: list[Operation] = []
 _PUBLIC: set[str] = set()
 _HOT: set[str] = set()
 # Hot routes that can bring their answer along with the token check: endpoint -> (query
-# schema, what hotpath.authenticate should bring for a query and source id, or None).
+# schema, what pgdirect.authenticate should bring for a query and source id, or None).
 _PREFETCH: dict[str, tuple[type[BaseModel], Callable[[Any, int], Any]]] = {}
 
 
@@ -85,10 +85,10 @@ def operation(
 
     parse_as validates the body instead of body (documented) when items of a list must be
     validated one by one by the view. hot marks a route of one source that bearer clients
-    call most: on PostgreSQL it is authenticated without the ORM (homelog.hotpath), the
+    call most: on PostgreSQL it is authenticated without the ORM (homelog.pgdirect), the
     caller's role checked as access.check_source_access would, and its view reads
     `caller()` instead of `api_user()`. A hot route's prefetch(query, source_id) may name
-    what hotpath.authenticate brings in the same statement (see `prefetched`).
+    what pgdirect.authenticate brings in the same statement (see `prefetched`).
     """
     if (hot or prefetch) and "<int:source_id>" not in rule:
         raise ValueError("Only a route of one source can be hot.")
@@ -204,7 +204,7 @@ def prefetched(wanted: Any) -> Any:
     return g.api_caller.page
 
 
-def caller() -> hotpath.Caller | None:
+def caller() -> pgdirect.Caller | None:
     """Return the bearer caller of a hot route on PostgreSQL, else None (use api_user()).
 
     Raises:
@@ -245,8 +245,8 @@ def authenticate():
         token = None
         if scheme.lower() == "bearer":
             source_id = (request.view_args or {}).get("source_id")
-            if request.endpoint in _HOT and hotpath.is_available():
-                g.api_caller = hotpath.authenticate(
+            if request.endpoint in _HOT and pgdirect.is_available():
+                g.api_caller = pgdirect.authenticate(
                     credentials.strip(), source_id, page=_prefetch(source_id)
                 )
                 if g.api_caller is not None:

@@ -7,7 +7,7 @@ import uuid
 from flask import current_app, request, url_for
 from werkzeug.exceptions import NotFound
 
-from homelog import hotpath, readings
+from homelog import pgdirect, reading_pages, readings
 from homelog.api.core import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -43,7 +43,7 @@ def _reading_or_404(source_id: int, reading_id: uuid.UUID) -> Reading:
     return reading
 
 
-def _json_page(query: ReadingsQuery, source_id: int) -> readings.JsonPageRequest | None:
+def _json_page(query: ReadingsQuery, source_id: int) -> pgdirect.JsonPageRequest | None:
     """Return the page a bearer client gets with its token check (one statement), or None.
 
     None when start or end has no offset: those are in the user's timezone, known only
@@ -51,7 +51,7 @@ def _json_page(query: ReadingsQuery, source_id: int) -> readings.JsonPageRequest
     """
     if any(value is not None and value.tzinfo is None for value in (query.start, query.end)):
         return None
-    return readings.json_page_request(
+    return pgdirect.json_page_request(
         source_id, query.cursor, query.limit, start=query.start, end=query.end, offset=query.offset
     )
 
@@ -77,15 +77,15 @@ def list_readings(source_id: int, query: ReadingsQuery):
     source = source_or_404(source_id) if hot is None else None
     who = hot if hot is not None else api_user()
     start, end = aware(query.start, who, "start"), aware(query.end, who, "end")
-    if hotpath.is_available():
-        # The database writes the JSON (readings.page_as_json): the hot path of the API.
-        wanted = readings.json_page_request(
+    if pgdirect.is_available():
+        # The database writes the JSON (pgdirect.page_as_json): the hot path of the API.
+        wanted = pgdirect.json_page_request(
             source_id, query.cursor, query.limit, start=start, end=end, offset=query.offset
         )
-        text, next_cursor = readings.page_as_json(wanted, prefetched(wanted))
+        text, next_cursor = pgdirect.page_as_json(wanted, prefetched(wanted))
         response = current_app.response_class(text + "\n", mimetype="application/json")
     else:
-        page = readings.page_of_readings(
+        page = reading_pages.page_of_readings(
             source, query.cursor, query.limit, start=start, end=end, offset=query.offset
         )
         response, next_cursor = dump(ReadingList, page.readings), page.next_cursor
@@ -114,7 +114,7 @@ def create_reading(source_id: int, body: ReadingCreate):
     """Add a reading; resending one with the same client `id` does not duplicate it."""
     hot = caller()  # a bearer client on PostgreSQL: may write (checked), stored in one statement
     if hot is not None:
-        stored = readings.insert_reading(
+        stored = pgdirect.insert_reading(
             hot.source,
             hot.user_id,
             aware(body.timestamp, hot, "timestamp"),

@@ -25,7 +25,16 @@ from flask import (
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from homelog import access, datasources, htmx, locations, readings, reminders, timeutil
+from homelog import (
+    access,
+    datasources,
+    htmx,
+    locations,
+    reading_pages,
+    readings,
+    reminders,
+    timeutil,
+)
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.models import DataSource, Reading
@@ -107,19 +116,19 @@ def _new_reading_form(source: DataSource):
     return reading_form(source, prefix=_add_prefix(source), formdata=None, data={"timestamp": now})
 
 
-def _page(source: DataSource, before: str | None = None) -> readings.Page:
+def _page(source: DataSource, before: str | None = None) -> reading_pages.Page:
     try:
-        return readings.page_of_readings(source, before, _page_size(), plain=True)
+        return reading_pages.page_of_readings(source, before, _page_size(), plain=True)
     except ValidationFailed as error:
         abort(400, error.errors["cursor"][0])
 
 
-def _table_context(source: DataSource, page: readings.Page, **extra) -> dict:
+def _table_context(source: DataSource, page: reading_pages.Page, **extra) -> dict:
     """Return what the readings table templates need."""
     return {
         "source": source,
         "page": page,
-        "flags": readings.lower_flags(source, page),
+        "flags": reading_pages.lower_flags(source, page),
         "highlight": None,
         **extra,
     }

@@ -56,7 +56,7 @@ def reading_rows(source, readings: Iterable, flags: Mapping, highlight=None) -> 
     """Return the <tr> of each reading of source, in the order given, for the signed-in user.
 
     A reading needs id, timestamp (aware), values, note and created_by_id: an ORM Reading or
-    a row of readings.page_of_readings(plain=True). flags maps a reading's id to the metrics
+    a row of reading_pages.page_of_readings(plain=True). flags maps a reading's id to the metrics
     lower than the value before ({metric: value before}); highlight is the id of the reading
     just saved. Edit and delete links appear when the user may write readings; a reading
     someone else added says who. Times are shown in the user's timezone.

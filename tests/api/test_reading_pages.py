@@ -1,6 +1,6 @@
 """The contract of `GET /api/sources/{id}/readings`, held by every path that answers it.
 
-On PostgreSQL a bearer client is answered by the fast path (homelog.hotpath: token, source
+On PostgreSQL a bearer client is answered by the fast path (homelog.pgdirect: token, source
 and page in one statement), a browser session by the database-written JSON, and with
 API_HOT_PATH off by the ORM path, which is also SQLite's. Every test here runs through each
 of them, so the paths cannot drift apart.
@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from homelog import hotpath, tokens
+from homelog import pgdirect, tokens
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -131,6 +131,6 @@ def test_an_offset_page_still_comes_in_one_statement(client, user, source):
     with counting_statements() as statements:
         response = client.get(url, query_string={"limit": 2, "offset": 3}, headers=headers)
     assert response.status_code == 200 and len(response.get_json()) == 2
-    if hotpath.is_available():  # the token, the source and the offset page together
+    if pgdirect.is_available():  # the token, the source and the offset page together
         assert len(statements) == 1, statements
         assert "api_tokens" in statements[0] and "OFFSET" in statements[0]

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from homelog import readings
+from homelog import reading_pages
 from homelog.api.core import serialize
 from homelog.api.schemas import ReadingList
 from homelog.extensions import db
@@ -350,7 +350,7 @@ def test_the_openapi_document_describes_confirmed(client):
 def test_every_page_equals_the_schemas_json_of_the_same_readings(
     client, user, source, make_reading, api_headers
 ):
-    # On PostgreSQL the list is written by the database (readings.page_as_json); it must be
+    # On PostgreSQL the list is written by the database (pgdirect.page_as_json); it must be
     # what the response schema makes of the same readings, page by page, cursor by cursor.
     notes = [
         None,
@@ -375,14 +375,14 @@ def test_every_page_equals_the_schemas_json_of_the_same_readings(
         query = "?limit=4" + (f"&cursor={cursor}" if cursor else "")
         response = client.get(url(source) + query, headers=api_headers)
         assert response.status_code == 200 and response.mimetype == "application/json"
-        page = readings.page_of_readings(source, cursor, 4)
+        page = reading_pages.page_of_readings(source, cursor, 4)
         assert response.get_json() == serialize(ReadingList, page.readings)
         link = response.headers.get("Link")
         assert (link is None) == (page.next_cursor is None)
         if link is None:
             break
         cursor = link[link.index("cursor=") + 7 : link.index(">")].split("&")[0]
-        assert readings.decode_cursor(cursor) == readings.decode_cursor(page.next_cursor)
+        assert reading_pages.decode_cursor(cursor) == reading_pages.decode_cursor(page.next_cursor)
         pages += 1
     assert pages == 3
 
@@ -392,7 +392,7 @@ def test_a_deep_cursor_is_an_index_bound_not_a_filter(source, make_reading):
     # points instead of reading every newer row and throwing it away.
     for n in range(3):
         make_reading(source, timestamp=hour(n))
-    statement = readings._page_query((True, False, False, False))
+    statement = reading_pages.page_query((True, False, False, False))
     sql = str(statement.compile(dialect=db.engine.dialect))
     assert "(readings.timestamp, readings.id) <" in sql
     assert " OR " not in sql.upper()

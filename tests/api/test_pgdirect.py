@@ -1,4 +1,4 @@
-"""The hot API routes (homelog.hotpath): the same answers and the same rules as the ORM path.
+"""The hot API routes (homelog.pgdirect): the same answers and the same rules as the ORM path.
 
 On PostgreSQL a bearer request to `GET /api/sources/{id}` or `…/readings` is checked and
 answered without the ORM session; these tests hold it to what every other route does. They
@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from homelog import hotpath, locations, tokens
+from homelog import locations, pgdirect, tokens
 from homelog.extensions import db
 from homelog.models import ApiToken, User, utcnow
 from tests.conftest import share
@@ -137,7 +137,7 @@ def test_a_hot_view_can_still_load_the_orm_user(app, user):
         from homelog.api.core import api_user
 
         g.api_user = g.api_token = None
-        g.api_caller = hotpath.Caller(user_id=user.id, timezone="UTC", source=None)
+        g.api_caller = pgdirect.Caller(user_id=user.id, timezone="UTC", source=None)
         loaded = api_user()
         assert isinstance(loaded, User) and loaded.id == user.id
         assert api_user() is loaded  # once per request
@@ -156,7 +156,7 @@ def test_a_bearer_list_is_checked_and_answered_by_one_statement(client, user, me
         response = _get(client, path, raw)
     assert response.status_code == 200
     pages.append(response.get_json())
-    postgres = hotpath.is_available()
+    postgres = pgdirect.is_available()
     if postgres:  # the token, the source and the page come together
         assert len(statements) == 1 and "api_tokens" in statements[0], statements
         assert "FROM readings" in statements[0]
@@ -197,19 +197,19 @@ def test_page_sizes_do_not_grow_the_statement_caches_without_end(client, auth, u
                 ).status_code
                 == 200
             )
-        kept = len(hotpath._compiled)
+        kept = len(pgdirect._compiled)
         assert (
             client.get(
                 f"/api/sources/{meter.id}/readings?limit=7", headers=path_headers
             ).status_code
             == 200
         )
-        assert len(hotpath._compiled) == kept  # the same size: nothing new
+        assert len(pgdirect._compiled) == kept  # the same size: nothing new
     for limit in range(1, 501):
         assert (
             _get(client, f"/api/sources/{meter.id}/readings?limit={limit}", raw).status_code == 200
         )
-    assert len(hotpath._compiled) <= hotpath._COMPILED_KEPT
+    assert len(pgdirect._compiled) <= pgdirect._COMPILED_KEPT
 
 
 def test_a_bearer_list_of_a_source_without_readings_is_empty(client, user, make_source):
@@ -265,6 +265,24 @@ def test_hot_create_answers_like_the_orm_path(client, auth, user, meter):
     # What was stored reads back exactly as answered.
     stored = _get(client, f"/api/sources/{meter.id}/readings/{made['id']}", raw).get_json()
     assert stored == made
+
+
+def test_a_hot_create_is_checked_and_stored_by_two_statements(client, user, meter):
+    """The token check, then one statement for the reading and its change-feed record."""
+    from tests.test_performance import counting_statements
+
+    if not pgdirect.is_available():
+        pytest.skip("the hot path is PostgreSQL's")
+    raw, _ = _token(user)
+    source_id = meter.id
+    _get(client, "/api/users/me", raw)  # the token's last use noted: no touch below
+    with counting_statements() as statements:
+        made = _post(
+            client, source_id, raw, {"timestamp": "2026-03-02T08:00:00Z", "values": {"import": 5}}
+        )
+    assert made.status_code == 201
+    assert len(statements) == 2 and "api_tokens" in statements[0], statements
+    assert "INSERT INTO readings" in statements[1] and "sync_changes" in statements[1]
 
 
 def test_hot_create_resends_conflicts_and_bad_input_as_the_orm_path_does(client, user, meter):
