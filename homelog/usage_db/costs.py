@@ -6,13 +6,22 @@ together); `projection` projects a meter's billing year against its monthly adva
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from homelog.models import DataSource
-from homelog.usage import Cost, YearProjection, period_containing, project_year
+from homelog.usage import (
+    Cost,
+    Period,
+    TariffPlan,
+    UsageReport,
+    YearProjection,
+    period_containing,
+    project_year,
+)
 from homelog.usage.projection import add_years
 from homelog.usage_db.comparison import comparison_spans
 from homelog.usage_db.inputs import currency_of, meter_config, source_zone, tariff_plans
@@ -88,57 +97,90 @@ def home_costs(sources: Sequence[DataSource], now: datetime | None = None) -> Ho
     currency = currency_of(meters[0]) if meters else "EUR"
     result = HomeCosts(currency, [])
     for source in meters:
-        zone = source_zone(source)
-        current = period_containing("month", now, zone)
-        months = [current]
-        while len(months) < HOME_MONTHS:
-            months.insert(
-                0, period_containing("month", months[0].start - timedelta(seconds=1), zone)
-            )
+        months = _months_up_to(now, source_zone(source))
         if not result.months:
             result.months = [m.first_day for m in months]
-            result.year = current.first_day.year
+            result.year = months[-1].first_day.year
         plans = tariff_plans(source)
         if not plans or currency_of(source) != currency:
             result.unpriced.append(source)
             continue
-        spans, _, _ = comparison_spans(source, now)
-        wanted = [*months, spans["year_to_date"], spans["last_year_to_date"]]
-        report = meter_report(source, wanted, meter_config(source), plans)
-        priced = [m for m in source.metric_names if m in plans]
-        costs: list[Decimal | None] = []
-        partial: list[bool] = []
-        for index in range(len(months)):
-            total: Decimal | None = Decimal(0)
-            whole = True
-            for metric in priced:
-                item = report.metrics[metric].periods[index]
-                whole = whole and item.complete
-                total = _add_cost(total, item.cost if item.complete else item.measured_cost)
-            costs.append(total)
-            partial.append(total is not None and not whole)
-        ytd: Decimal | None = Decimal(0)
-        last_ytd: Decimal | None = Decimal(0)
-        complete = True
-        for metric in priced:
-            now_item, before = report.metrics[metric].periods[-2:]
-            ytd = _add_cost(ytd, now_item.measured_cost)
-            last_ytd = _add_cost(last_ytd, before.measured_cost)
-            complete = complete and now_item.complete and before.complete
-        result.sources.append(source)
-        result.costs[source.id] = costs
-        result.partial[source.id] = partial
-        if ytd is not None:
-            result.year_to_date = (result.year_to_date or Decimal(0)) + ytd
-        if last_ytd is not None:
-            result.last_year_to_date = (result.last_year_to_date or Decimal(0)) + last_ytd
-        if not complete and (ytd is not None or last_ytd is not None):
-            result.incomplete.append(source)
+        _add_meter(result, source, months, plans, now)
         if source.billing_year_start is not None:
             found = projection(source, now)
             if found is not None:
                 result.projections.append((source, found))
     return result
+
+
+def _months_up_to(now: datetime, zone: ZoneInfo) -> list[Period]:
+    """Return the HOME_MONTHS calendar months ending with the one containing now, oldest first."""
+    months = [period_containing("month", now, zone)]
+    while len(months) < HOME_MONTHS:
+        months.insert(0, period_containing("month", months[0].start - timedelta(seconds=1), zone))
+    return months
+
+
+def _add_meter(
+    result: HomeCosts,
+    source: DataSource,
+    months: list[Period],
+    plans: Mapping[str, TariffPlan],
+    now: datetime,
+) -> None:
+    """Add a priced meter's monthly costs and year-to-date figures to result (one usage pass)."""
+    spans, _, _ = comparison_spans(source, now)
+    wanted = [*months, spans["year_to_date"], spans["last_year_to_date"]]
+    report = meter_report(source, wanted, meter_config(source), plans)
+    priced = [m for m in source.metric_names if m in plans]
+    costs, partial = _month_costs(report, priced, len(months))
+    ytd, last_ytd, complete = _years_to_date(report, priced)
+    result.sources.append(source)
+    result.costs[source.id] = costs
+    result.partial[source.id] = partial
+    if ytd is not None:
+        result.year_to_date = (result.year_to_date or Decimal(0)) + ytd
+    if last_ytd is not None:
+        result.last_year_to_date = (result.last_year_to_date or Decimal(0)) + last_ytd
+    if not complete and (ytd is not None or last_ytd is not None):
+        result.incomplete.append(source)
+
+
+def _month_costs(
+    report: UsageReport, priced: Sequence[str], count: int
+) -> tuple[list[Decimal | None], list[bool]]:
+    """Return the first count periods' costs over the priced metrics, and which are a part.
+
+    A month the readings cover only in part counts its measured part's cost.
+    """
+    costs: list[Decimal | None] = []
+    partial: list[bool] = []
+    for index in range(count):
+        total: Decimal | None = Decimal(0)
+        whole = True
+        for metric in priced:
+            item = report.metrics[metric].periods[index]
+            whole = whole and item.complete
+            total = _add_cost(total, item.cost if item.complete else item.measured_cost)
+        costs.append(total)
+        partial.append(total is not None and not whole)
+    return costs, partial
+
+
+def _years_to_date(
+    report: UsageReport, priced: Sequence[str]
+) -> tuple[Decimal | None, Decimal | None, bool]:
+    """Return the cost of this year to date and of last year's same days (the last two
+    periods), and whether the readings cover both completely."""
+    ytd: Decimal | None = Decimal(0)
+    last_ytd: Decimal | None = Decimal(0)
+    complete = True
+    for metric in priced:
+        now_item, before = report.metrics[metric].periods[-2:]
+        ytd = _add_cost(ytd, now_item.measured_cost)
+        last_ytd = _add_cost(last_ytd, before.measured_cost)
+        complete = complete and now_item.complete and before.complete
+    return ytd, last_ytd, complete
 
 
 def billing_year_containing(first_start: date, today: date) -> date:
