@@ -12,9 +12,9 @@ worst case for reading one source); --layout clustered then CLUSTERs the table o
 the local server) is created, migrated and filled once; later runs reuse it when it already
 holds --total readings.
 
-Timed: homelog.consumption.usage_for(source, "month", ...) end to end — the window queries,
+Timed: homelog.usage_db.query.usage_for(source, "month", ...) end to end — the window queries,
 the reduced query (index probes for the readings beside each period boundary and each break;
-see consumption.reduced_rows) and the engine's pass with tariffs — cold (first run) and warm
+see usage_db.stream.reduced_rows) and the engine's pass with tariffs — cold (first run) and warm
 (median and p95 of the rest); then right after each of --runs new readings (the breaks are
 recomputed from the new reading on); then with one suspect reading 30 days and 5 years before
 the end (every reading from it on is read); then the full streaming query alone, which
@@ -36,9 +36,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from homelog import consumption, create_app  # noqa: E402
+from homelog import create_app  # noqa: E402
 from homelog.extensions import db  # noqa: E402
 from homelog.models import DataSource, Tariff, User  # noqa: E402
+from homelog.usage_db import inputs, query, stream  # noqa: E402
 
 HOURS = 87_600
 START = datetime(2016, 1, 1, tzinfo=UTC)
@@ -139,12 +140,10 @@ def fill(total: int, layout: str) -> int:
 
 def explain(source: DataSource, periods) -> None:
     """Print EXPLAIN (ANALYZE, BUFFERS) of the query usage_for runs (the reduced one)."""
-    plans = consumption.tariff_plans(source)
-    config = consumption.meter_config(source)
-    low, high = consumption._window(source, periods[0].start, periods[-1].end)
-    sql, params = consumption.reduced_query(
-        source, low, high, consumption._boundaries(periods, plans, config)
-    )
+    plans = inputs.tariff_plans(source)
+    config = inputs.meter_config(source)
+    low, high = stream.reading_window(source, periods[0].start, periods[-1].end)
+    sql, params = stream.reduced_query(source, low, high, query.boundaries(periods, plans, config))
     plan = db.session.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params).scalars()
     print("\n".join("  " + line for line in plan))
 
@@ -220,7 +219,7 @@ def main() -> None:
         ):
             # Once after the migration or a refill: every reading of the source is read.
             began = time.perf_counter()
-            consumption.refresh_breaks(source_id)
+            stream.refresh_breaks(source_id)
             print(
                 f"  breaks of the source computed in {(time.perf_counter() - began) * 1000:.0f}"
                 " ms (once)"
@@ -229,7 +228,7 @@ def main() -> None:
         for _ in range(args.runs):
             db.session.expire_all()
             began = time.perf_counter()
-            result = consumption.usage_for(source, "month", date(2016, 1, 1), date(2026, 1, 1))
+            result = query.usage_for(source, "month", date(2016, 1, 1), date(2026, 1, 1))
             times.append((time.perf_counter() - began) * 1000)
         appended = []
         last = db.session.scalar(
@@ -250,7 +249,7 @@ def main() -> None:
             db.session.commit()
             db.session.expire_all()
             began = time.perf_counter()
-            consumption.usage_for(source, "month", date(2016, 1, 1), date(2026, 1, 1))
+            query.usage_for(source, "month", date(2016, 1, 1), date(2026, 1, 1))
             appended.append((time.perf_counter() - began) * 1000)
         db.session.execute(
             sa.text("DELETE FROM readings WHERE data_source_id = :s AND timestamp > :t"),
@@ -274,9 +273,7 @@ def main() -> None:
             for _ in range(max(3, args.runs // 3)):
                 db.session.expire_all()
                 began = time.perf_counter()
-                typo_usage = consumption.usage_for(
-                    source, "month", date(2016, 1, 1), date(2026, 1, 1)
-                )
+                typo_usage = query.usage_for(source, "month", date(2016, 1, 1), date(2026, 1, 1))
                 found.append((time.perf_counter() - began) * 1000)
             assert len(typo_usage.suspects) == 1
             suspect[days] = found
@@ -307,9 +304,7 @@ def main() -> None:
         began = time.perf_counter()
         rows = sum(
             1
-            for _ in consumption.stream_readings(
-                source, result.periods[0].start, result.periods[-1].end
-            )
+            for _ in stream.stream_readings(source, result.periods[0].start, result.periods[-1].end)
         )
         print(
             f"  the streaming query alone: {rows:,} rows in "

@@ -37,7 +37,7 @@ from typing import IO, Any
 import ijson
 from sqlalchemy import func, select
 
-from homelog import bulk, changes, consumption, datasources, locations, readings, timeutil
+from homelog import bulk, changes, datasources, locations, readings, timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import (
@@ -52,6 +52,9 @@ from homelog.models import (
     uuid7,
 )
 from homelog.reminders import clean_schedule
+from homelog.usage_db.settings import clean_settings
+from homelog.usage_db.swaps import check_swap
+from homelog.usage_db.tariffs import check_tariff
 
 FORMAT = "homelog-backup"
 VERSION = 1
@@ -612,7 +615,7 @@ def _restore_source(
         metric_list=metric_list,
     )
     try:
-        settings = consumption.clean_settings(
+        settings = clean_settings(
             source,
             rollover_at=item.get("rollover_at") or {},
             cycle_day=item.get("cycle_day", 1),
@@ -642,7 +645,7 @@ def _restore_source(
         if not isinstance(tariff, dict):
             raise _Bad(f"{label}: a price is not an object.")
         try:
-            metric, day, price, standing = consumption.check_tariff(
+            metric, day, price, standing = check_tariff(
                 source,
                 tariff.get("metric"),
                 tariff.get("effective_from"),
@@ -670,7 +673,7 @@ def _restore_source(
         if not isinstance(swap, dict):
             raise _Bad(f"{what} is not an object.")
         try:
-            at, old, new, sizes, note = consumption.check_swap(
+            at, old, new, sizes, note = check_swap(
                 source,
                 _when(swap.get("at"), what),
                 swap.get("old_final"),

@@ -8,7 +8,7 @@ chart, so the SVG is marked as an image with a summary, not read element by elem
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -144,6 +144,48 @@ def bar_chart(
         width, height, left=46, top=24, right=width - (44 if own_axis else 10), bottom=height - 26
     )
     count = len(labels)
+    values = _plotted_values(series, count, stacked)
+    if line_on_value_axis:
+        values += [v for _, v in line]
+    low = min(values, default=0.0)
+    high = max(values, default=1.0)
+    if include_zero:
+        low, high = min(low, 0.0), max(high, 0.0)
+    ticks = nice_ticks(low, high)
+    y_of = _y_scale(chart, ticks[0], ticks[-1])
+    chart.zero = y_of(max(ticks[0], min(0.0, ticks[-1])))
+    chart.y_ticks = [Tick(round(y_of(t), 1), label(t)) for t in ticks]
+    slot = (chart.right - chart.left) / max(count, 1)
+    groups = 1 if stacked else max(len(series), 1)
+    gap = slot * (0.25 if count > 1 else 0.5)
+    layout = _Layout(chart, y_of, max((slot - gap) / groups, 0.5), stacked, include_zero)
+    for index in range(count):
+        x0 = chart.left + index * slot + gap / 2
+        _lay_out_period(layout, [s[index] for s in series], x0, labels[index])
+    every = max(1, math.ceil(count / max_labels))
+    chart.x_ticks = [
+        Tick(round(chart.left + (i + 0.5) * slot, 1), text)
+        for i, text in enumerate(labels)
+        if i % every == 0
+    ]
+    if line and span is not None:
+        _lay_out_line(chart, line, span, y_of if line_on_value_axis else None)
+    return chart
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What placing one period's bars and marks needs: the chart, its scale, the bar width."""
+
+    chart: Chart
+    y_of: Callable[[float], float]
+    bar_w: float
+    stacked: bool
+    include_zero: bool
+
+
+def _plotted_values(series: Sequence[Sequence[Value]], count: int, stacked: bool) -> list[float]:
+    """Return every value the value axis must span (stacked: each stack's top and bottom)."""
     values = [
         v
         for s in series
@@ -156,114 +198,104 @@ def bar_chart(
             column = [s[index].value for s in series if s[index].value is not None]
             values.append(sum(v for v in column if v > 0))
             values.append(sum(v for v in column if v < 0))
-    if line_on_value_axis:
-        values += [v for _, v in line]
-    low = min(values, default=0.0)
-    high = max(values, default=1.0)
-    if include_zero:
-        low, high = min(low, 0.0), max(high, 0.0)
-    ticks = nice_ticks(low, high)
-    bottom_value, top_value = ticks[0], ticks[-1]
+    return values
+
+
+def _y_scale(chart: Chart, low: float, high: float) -> Callable[[float], float]:
+    """Return the function placing a value between low (the plot's bottom) and high (its top)."""
     plot_h = chart.bottom - chart.top
 
     def y_of(value: float) -> float:
-        return chart.bottom - (value - bottom_value) / (top_value - bottom_value) * plot_h
+        return chart.bottom - (value - low) / (high - low) * plot_h
 
-    chart.zero = y_of(max(bottom_value, min(0.0, top_value)))
-    chart.y_ticks = [Tick(round(y_of(t), 1), label(t)) for t in ticks]
-    slot = (chart.right - chart.left) / max(count, 1)
-    groups = 1 if stacked else max(len(series), 1)
-    gap = slot * (0.25 if count > 1 else 0.5)
-    bar_w = max((slot - gap) / groups, 0.5)
-    for index in range(count):
-        x0 = chart.left + index * slot + gap / 2
-        above = below = 0.0  # stacked: the stack's top and bottom so far
-        for number, values_of in enumerate(series):
-            item = values_of[index]
-            x = x0 if stacked else x0 + number * bar_w
-            if item.value is not None and stacked:
-                if item.value >= 0:
-                    top, base = y_of(above + item.value), y_of(above)
-                    above += item.value
-                else:
-                    top, base = y_of(below), y_of(below + item.value)
-                    below += item.value
-                chart.bars.append(
-                    Bar(
-                        round(x, 2),
-                        round(top, 2),
-                        round(bar_w, 2),
-                        round(max(base - top, 0.5), 2),
-                        number,
-                        item.estimated,
-                        item.partial,
-                        item.title,
-                    )
-                )
-            elif item.value is not None:
-                top, base = y_of(max(item.value, 0.0) if include_zero else item.value), chart.zero
-                if item.value < 0:
-                    top, base = chart.zero, y_of(item.value)
-                chart.bars.append(
-                    Bar(
-                        round(x, 2),
-                        round(min(top, base), 2),
-                        round(bar_w, 2),
-                        round(max(abs(base - top), 0.5), 2),
-                        number,
-                        item.estimated,
-                        item.partial,
-                        item.title,
-                    )
-                )
-            if item.low is not None and item.high is not None:
-                centre = round(x + bar_w / 2, 2)
-                chart.whiskers.append(
-                    (centre, round(y_of(item.high), 2), round(y_of(item.low), 2), number)
-                )
-            if item.previous is not None:
-                chart.markers.append(
-                    Marker(
-                        round(x - 1, 2),
-                        round(x + bar_w + 1, 2),
-                        round(y_of(item.previous), 2),
-                        f"{labels[index]} a year earlier",
-                    )
-                )
-            if item.mean is not None:
-                chart.markers.append(
-                    Marker(
-                        round(x, 2),
-                        round(x + bar_w, 2),
-                        round(y_of(item.mean), 2),
-                        item.title,
-                        "mean",
-                    )
-                )
-    every = max(1, math.ceil(count / max_labels))
-    chart.x_ticks = [
-        Tick(round(chart.left + (i + 0.5) * slot, 1), text)
-        for i, text in enumerate(labels)
-        if i % every == 0
-    ]
-    if line and span is not None:
-        start, end = span[0].timestamp(), span[1].timestamp()
-        line_values = [v for _, v in line]
-        line_ticks = nice_ticks(min(line_values), max(line_values), 3)
-        lo, hi = line_ticks[0], line_ticks[-1]
+    return y_of
 
-        def line_y(value: float) -> float:
-            if line_on_value_axis:
-                return y_of(value)
-            return chart.bottom - (value - lo) / (hi - lo) * plot_h
 
-        points = []
-        for instant, value in line:
-            x = chart.left + (instant.timestamp() - start) / (end - start) * (
-                chart.right - chart.left
+def _lay_out_period(layout: _Layout, items: Sequence[Value], x0: float, name: str) -> None:
+    """Add one period's bars (side by side, or stacked from x0), whiskers and markers."""
+    above = below = 0.0  # stacked: the stack's top and bottom so far
+    for number, item in enumerate(items):
+        x = x0 if layout.stacked else x0 + number * layout.bar_w
+        if item.value is not None and layout.stacked:
+            above, below = _stack_bar(layout, item, number, x, above, below)
+        elif item.value is not None:
+            _add_bar(layout, item, number, x)
+        _add_marks(layout, item, number, x, name)
+
+
+def _bar(layout: _Layout, item: Value, number: int, x: float, top: float, height: float) -> Bar:
+    return Bar(
+        round(x, 2),
+        round(top, 2),
+        round(layout.bar_w, 2),
+        round(height, 2),
+        number,
+        item.estimated,
+        item.partial,
+        item.title,
+    )
+
+
+def _stack_bar(
+    layout: _Layout, item: Value, number: int, x: float, above: float, below: float
+) -> tuple[float, float]:
+    """Add item's bar on top of (or, negative, below) the stack; return the stack's new ends."""
+    y_of = layout.y_of
+    if item.value >= 0:
+        top, base = y_of(above + item.value), y_of(above)
+        above += item.value
+    else:
+        top, base = y_of(below), y_of(below + item.value)
+        below += item.value
+    layout.chart.bars.append(_bar(layout, item, number, x, top, max(base - top, 0.5)))
+    return above, below
+
+
+def _add_bar(layout: _Layout, item: Value, number: int, x: float) -> None:
+    """Add item's bar from the zero line up (or down, for a negative value)."""
+    chart, y_of = layout.chart, layout.y_of
+    top, base = y_of(max(item.value, 0.0) if layout.include_zero else item.value), chart.zero
+    if item.value < 0:
+        top, base = chart.zero, y_of(item.value)
+    chart.bars.append(_bar(layout, item, number, x, min(top, base), max(abs(base - top), 0.5)))
+
+
+def _add_marks(layout: _Layout, item: Value, number: int, x: float, name: str) -> None:
+    """Add item's whisker (low to high), last year's marker and its mean's marker."""
+    chart, y_of, bar_w = layout.chart, layout.y_of, layout.bar_w
+    if item.low is not None and item.high is not None:
+        centre = round(x + bar_w / 2, 2)
+        chart.whiskers.append((centre, round(y_of(item.high), 2), round(y_of(item.low), 2), number))
+    if item.previous is not None:
+        chart.markers.append(
+            Marker(
+                round(x - 1, 2),
+                round(x + bar_w + 1, 2),
+                round(y_of(item.previous), 2),
+                f"{name} a year earlier",
             )
-            points.append(f"{x:.1f},{line_y(value):.1f}")
-        chart.line = " ".join(points)
-        if own_axis:
-            chart.line_ticks = [Tick(round(line_y(t), 1), label(t)) for t in line_ticks]
-    return chart
+        )
+    if item.mean is not None:
+        chart.markers.append(
+            Marker(round(x, 2), round(x + bar_w, 2), round(y_of(item.mean), 2), item.title, "mean")
+        )
+
+
+def _lay_out_line(
+    chart: Chart,
+    line: Sequence[tuple[datetime, float]],
+    span: tuple[datetime, datetime],
+    y_of: Callable[[float], float] | None,
+) -> None:
+    """Draw line across span: on the value axis with y_of, else on a right axis of its own."""
+    start, end = span[0].timestamp(), span[1].timestamp()
+    line_values = [v for _, v in line]
+    line_ticks = nice_ticks(min(line_values), max(line_values), 3)
+    line_y = y_of or _y_scale(chart, line_ticks[0], line_ticks[-1])
+    points = []
+    for instant, value in line:
+        x = chart.left + (instant.timestamp() - start) / (end - start) * (chart.right - chart.left)
+        points.append(f"{x:.1f},{line_y(value):.1f}")
+    chart.line = " ".join(points)
+    if y_of is None:
+        chart.line_ticks = [Tick(round(line_y(t), 1), label(t)) for t in line_ticks]

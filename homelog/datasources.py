@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, or_, select
 
-from homelog import consumption
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import (
@@ -26,6 +25,7 @@ from homelog.models import (
     User,
     parse_id,
 )
+from homelog.usage_db.inputs import rename_metrics
 
 MAX_NAME_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 2000
@@ -490,7 +490,7 @@ def update_source(
         if rename_map or removed:
             _rewrite_values(source, rename_map, removed)
             # Tariffs, meter swaps and register sizes follow their metric too.
-            consumption.rename_metrics(source, rename_map, removed)
+            rename_metrics(source, rename_map, removed)
         source.metric_list = new_list
     db.session.commit()
     return source

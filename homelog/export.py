@@ -20,12 +20,12 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from homelog import timeutil
-from homelog.consumption import source_zone
 from homelog.csvsafe import FORMULA_STARTS, neutralise, unneutralise  # noqa: F401
 from homelog.extensions import db
 from homelog.importer import NOTE, NOTE_HEADERS, match_column
 from homelog.models import DataSource, Reading
 from homelog.readings import format_value
+from homelog.usage_db.inputs import source_zone
 
 CHUNK_ROWS = 2000
 

@@ -38,7 +38,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 
 from homelog import bulk, changes, timeutil
-from homelog.consumption import source_zone
 from homelog.csvsafe import unneutralise
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
@@ -54,6 +53,7 @@ from homelog.models import (
 )
 from homelog.readings import MAX_ABS_VALUE, MAX_NOTE_LENGTH, MAX_YEAR, MIN_YEAR
 from homelog.usage.meter import is_rollover, register_sizes
+from homelog.usage_db.inputs import source_zone
 
 #: Column target of the reading's note.
 NOTE = "__note__"

@@ -1,7 +1,7 @@
 """Homes (locations) and the people they are shared with.
 
 A home has an owner, a name and a timezone; the owner's sources may belong to one, and then
-their days, weeks and months follow the home's timezone (homelog.consumption.source_zone).
+their days, weeks and months follow the home's timezone (homelog.usage_db.inputs.source_zone).
 The owner invites people by email address as a viewer (sees everything in it) or an editor
 (also adds, edits and deletes readings); nothing is shared until the invitee accepts. An
 invitation is addressed to the email, not to an account, and the owner gets the same answer

@@ -172,7 +172,7 @@ class DataSource(MetricList, db.Model):
     # Ordered list of [name, unit] pairs: a JSON list keeps its order on every database,
     # a JSON object does not (PostgreSQL jsonb sorts keys).
     metric_list: Mapped[list] = mapped_column("metrics", sa.JSON, default=list)
-    # Usage and cost settings (homelog/consumption.py): register size per metric where it
+    # Usage and cost settings (homelog/usage_db/settings.py): register size per metric where it
     # wraps ({"import": 100000}), the billing cycle's first day of the month, the monthly
     # advance payment and the billing year's first day, and the gap after which an
     # interpolated value counts as estimated.
@@ -225,7 +225,7 @@ class Reading(db.Model):
     created_by: Mapped[User | None] = relationship()
 
 
-# ---- Usage bookkeeping (PostgreSQL; see homelog/consumption.py) -------------------------------
+# ---- Usage bookkeeping (PostgreSQL; see homelog/usage_db/stream.py) --------------------------
 
 
 class ReadingBreak(db.Model):
@@ -233,7 +233,7 @@ class ReadingBreak(db.Model):
 
     Some metric's value is below that reading's, or the two readings have different metrics.
     Between breaks every metric only rises, so usage needs just the readings beside period
-    boundaries and breaks. Kept by homelog.consumption from reading_breaks_stale.
+    boundaries and breaks. Kept by homelog.usage_db.stream from reading_breaks_stale.
     """
 
     __tablename__ = "reading_breaks"

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from homelog import datasources
-from homelog.consumption import source_zone
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import DataSource, User
+from homelog.usage_db.inputs import source_zone
 
 EVERY = ("day", "week", "month")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -16,11 +16,13 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from homelog import charts, consumption
+from homelog import charts
 from homelog.errors import ValidationFailed
 from homelog.readings import MAX_ABS_VALUE
 from homelog.usage import PERIOD_KINDS, meter_usage, periods_between, project_year
 from homelog.usage.projection import add_years
+from homelog.usage_db.costs import billing_year_containing
+from homelog.usage_db.query import MAX_PERIODS, limited_periods
 from tests.capped import MIB, run_capped
 from tests.conftest import PASSWORD
 
@@ -147,11 +149,11 @@ def test_a_usage_range_yields_at_most_the_period_limit(kind, start, end, zone, c
     assume(start < end)
     counted = 0
     try:
-        for _ in consumption.limited_periods(kind, start, end, ZoneInfo(zone), cycle_day):
+        for _ in limited_periods(kind, start, end, ZoneInfo(zone), cycle_day):
             counted += 1
     except ValidationFailed as error:
         assert "periods" in error.errors["period"][0]
-    assert counted <= consumption.MAX_PERIODS
+    assert counted <= MAX_PERIODS
 
 
 @PROPERTIES
@@ -160,7 +162,7 @@ def test_a_usage_range_yields_at_most_the_period_limit(kind, start, end, zone, c
 @example(date(2999, 12, 31), date(1900, 1, 1))
 @example(date(2024, 2, 29), date(2028, 2, 29))
 def test_the_billing_year_is_found_in_one_step(first_start, today):
-    start = consumption.billing_year_containing(first_start, today)
+    start = billing_year_containing(first_start, today)
     assert start <= today < add_years(start, 1)
     assert start == add_years(first_start, start.year - first_start.year)
 

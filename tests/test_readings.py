@@ -263,7 +263,8 @@ def test_a_drop_points_to_recording_the_swap_which_keeps_usage_whole(
     record the meter swap first, after which the reading is no drop and continues the usage."""
     from datetime import date
 
-    from homelog import consumption
+    from homelog.usage_db.query import usage_for
+    from homelog.usage_db.swaps import create_swap
 
     make_reading(
         meter, {"import": 1000.0, "export": 10.0}, timestamp=datetime(2026, 3, 1, 8, tzinfo=UTC)
@@ -278,7 +279,7 @@ def test_a_drop_points_to_recording_the_swap_which_keeps_usage_whole(
     assert f'href="/sources/{meter.id}/meter" target="_blank"' in text
     assert "Record the swap" in text and len(all_readings()) == 2
 
-    consumption.create_swap(
+    create_swap(
         meter,
         user,
         datetime(2026, 3, 4, 12, tzinfo=UTC),
@@ -299,7 +300,7 @@ def test_a_drop_points_to_recording_the_swap_which_keeps_usage_whole(
     saved = logged_in.post(f"/sources/{meter.id}/readings", data=data, headers=HX)
     assert saved.status_code == 200 and len(all_readings()) == 3
     assert "flagged" not in saved.get_data(as_text=True)
-    usage = consumption.usage_for(meter, "month", date(2026, 3, 1), date(2026, 4, 1))
+    usage = usage_for(meter, "month", date(2026, 3, 1), date(2026, 4, 1))
     (march,) = usage.meter["import"].periods
     assert march.measured_usage == pytest.approx(250 + 95)  # not 100 - 1200
     assert not usage.suspects
@@ -310,7 +311,8 @@ def test_a_register_wrapping_round_is_no_drop(logged_in, user, make_source, make
     usage counts on as a rollover: no question. A big fall is still asked about."""
     from datetime import date
 
-    from homelog import consumption
+    from homelog.usage_db.query import usage_for
+    from homelog.usage_db.swaps import create_swap
 
     meter = make_source(user, "Gas", metrics={"volume": "m³"}, rollover_at={"volume": 100000})
     make_reading(meter, {"volume": 99990.0}, timestamp=datetime(2026, 3, 1, 8, tzinfo=UTC))
@@ -328,13 +330,13 @@ def test_a_register_wrapping_round_is_no_drop(logged_in, user, make_source, make
         data=add_data(meter, values=("5",), timestamp="2026-03-02T09:00"),
     )
     assert wrapped.status_code == 200 and "flagged" not in wrapped.get_data(as_text=True)
-    usage = consumption.usage_for(meter, "month", date(2026, 3, 1), date(2026, 4, 1))
+    usage = usage_for(meter, "month", date(2026, 3, 1), date(2026, 4, 1))
     (march,) = usage.meter["volume"].periods
     assert march.measured_usage == pytest.approx(15) and not usage.suspects
 
     # A swap well before put in a five-digit register: its size is the one that wraps now.
     water = make_source(user, "Water", metrics={"volume": "m³"}, rollover_at={"volume": 1e6})
-    consumption.create_swap(
+    create_swap(
         water,
         user,
         datetime(2026, 3, 1, tzinfo=UTC),

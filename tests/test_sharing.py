@@ -351,7 +351,7 @@ def test_changing_a_role_takes_effect_at_once(client, auth, world):
 def test_owner_creates_a_home_with_sources_and_its_periods_follow_its_timezone(
     client, auth, user, make_source
 ):
-    from homelog.consumption import source_zone
+    from homelog.usage_db.inputs import source_zone
 
     source = make_source(user, "Gas")
     auth.login()

@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from homelog import consumption
 from homelog.extensions import db
 from homelog.models import MeterEvent, Reading, Tariff
+from homelog.usage_db.swaps import create_swap
+from homelog.usage_db.tariffs import create_tariff
 from tests.conftest import BERLIN
 from tests.conftest import berlin as local
 
@@ -186,7 +187,7 @@ def test_dashboard_cards_load_this_month_vs_last_month_and_last_year(logged_in, 
             )
         )
     db.session.commit()
-    consumption.create_tariff(source, "volume", "2020-01-01", "2", "0")
+    create_tariff(source, "volume", "2020-01-01", "2", "0")
     dashboard = logged_in.get("/").get_data(as_text=True)
     assert f'hx-get="/sources/{source.id}/usage/summary"' in dashboard
     fragment = logged_in.get(f"/sources/{source.id}/usage/summary", headers=HX)
@@ -349,8 +350,8 @@ def test_swap_form_validation_and_delete(logged_in, meter):
 def test_others_sources_are_404_on_every_usage_page(client, auth, make_user, meter):
     make_user("other@example.com")
     auth.login("other@example.com")
-    tariff = consumption.create_tariff(meter, "import", "2026-01-01", "0.3")
-    event = consumption.create_swap(meter, None, local(2026, 1, 26), {"import": 1}, {"import": 0})
+    tariff = create_tariff(meter, "import", "2026-01-01", "0.3")
+    event = create_swap(meter, None, local(2026, 1, 26), {"import": 1}, {"import": 0})
     reading = db.session.scalar(db.select(Reading))
     base = f"/sources/{meter.id}"
     for method, url in [
@@ -396,6 +397,6 @@ def test_the_account_page_sets_the_currency_costs_are_shown_in(logged_in, user, 
     )
     db.session.refresh(user)
     assert user.currency == "CHF"
-    consumption.create_tariff(meter, "import", "2025-01-01", "0.3")
+    create_tariff(meter, "import", "2025-01-01", "0.3")
     text = logged_in.get(f"/sources/{meter.id}/tariffs").get_data(as_text=True)
     assert "Prices in CHF" in text

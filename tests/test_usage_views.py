@@ -10,10 +10,13 @@ from decimal import Decimal
 
 import pytest
 
-from homelog import consumption
 from homelog.extensions import db
 from homelog.models import Location, Reading
-from homelog.usage import money
+from homelog.usage import money, period_containing
+from homelog.usage_db.comparison import compare
+from homelog.usage_db.costs import home_costs
+from homelog.usage_db.labels import display_label
+from homelog.usage_db.tariffs import create_tariff
 from tests.conftest import BERLIN, berlin
 
 HX = {"HX-Request": "true"}
@@ -48,8 +51,8 @@ def day_night(user, make_source):
             for d in range(60, -1, -1)
         ],
     )
-    consumption.create_tariff(source, "day", "2020-01-01", "0.40", "0.50")
-    consumption.create_tariff(source, "night", "2020-01-01", "0.25", "0")
+    create_tariff(source, "day", "2020-01-01", "0.40", "0.50")
+    create_tariff(source, "night", "2020-01-01", "0.25", "0")
     return source
 
 
@@ -63,7 +66,7 @@ def test_the_dashboard_card_shows_each_register_their_total_and_the_cost_of_all(
     html = body.get_data(as_text=True)
     head = text_of(html.split("<thead>", 1)[1].split("</thead>", 1)[0])
     assert head.split() == ["day", "night", "Total", "kWh", "Cost"]
-    found = consumption.compare(day_night)
+    found = compare(day_night)
     last = text_of(re.search(r"<tr>\s*<th scope=\"row\"[^>]*>Last month.*?</tr>", html, re.S)[0])
     day, night = found.metrics["day"]["last_month"], found.metrics["night"]["last_month"]
     cost = day.cost + night.cost
@@ -82,7 +85,7 @@ def test_a_cost_covers_only_the_registers_beside_it(logged_in, user, make_source
     source = make_source(user, "Power", metrics={"day": "kWh", "night": "kWh"})
     now = datetime.now(UTC)
     add(source, [(now - timedelta(days=d), {"day": 900 - d, "night": 400 - d}) for d in range(50)])
-    consumption.create_tariff(source, "day", "2020-01-01", "1", "0")
+    create_tariff(source, "day", "2020-01-01", "1", "0")
     html = logged_in.get(f"/sources/{source.id}/usage/summary", headers=HX).get_data(as_text=True)
     assert "Cost of day" in text_of(html)
     boxes = panel(logged_in, source).split('<dl class="compare', 1)[1].split("</dl>", 1)[0]
@@ -95,7 +98,7 @@ def test_a_cost_covers_only_the_registers_beside_it(logged_in, user, make_source
 
 def test_the_panel_boxes_label_every_register_and_add_them_up(logged_in, day_night):
     boxes = text_of(panel(logged_in, day_night).split('<dl class="compare', 1)[1].split("</dl>")[0])
-    found = consumption.compare(day_night)
+    found = compare(day_night)
     total = found.total("last_month")
     assert total == pytest.approx(
         found.metrics["day"]["last_month"].usage + found.metrics["night"]["last_month"].usage
@@ -242,18 +245,18 @@ def test_periods_have_friendly_labels(logged_in, day_night):
 
 def test_display_labels():
     periods = {
-        kind: consumption.period_containing(kind, berlin(2026, 12, 30, 12), BERLIN)
+        kind: period_containing(kind, berlin(2026, 12, 30, 12), BERLIN)
         for kind in ("day", "week", "month", "year")
     }
-    labels = {kind: consumption.display_label(kind, p) for kind, p in periods.items()}
+    labels = {kind: display_label(kind, p) for kind, p in periods.items()}
     assert labels == {
         "day": "Wed 30 Dec",
         "week": "28 Dec – 3 Jan",
         "month": "Dec 2026",
         "year": "2026",
     }
-    cycle = consumption.period_containing("cycle", berlin(2026, 12, 30, 12), BERLIN, 15)
-    assert consumption.display_label("cycle", cycle) == "15 Dec – 14 Jan 2027"
+    cycle = period_containing("cycle", berlin(2026, 12, 30, 12), BERLIN, 15)
+    assert display_label("cycle", cycle) == "15 Dec – 14 Jan 2027"
 
 
 def test_year_over_year_warns_instead_of_a_percentage_when_a_year_is_part_covered(
@@ -265,12 +268,12 @@ def test_year_over_year_warns_instead_of_a_percentage_when_a_year_is_part_covere
         source,
         [(berlin(2025, 1, 1) + timedelta(days=d), {"import": 24.0 * d}) for d in range(0, 485, 3)],
     )
-    found = consumption.compare(source, berlin(2026, 12, 2, 12))
+    found = compare(source, berlin(2026, 12, 2, 12))
     assert found.metrics["import"]["year_to_date"].usage is not None
     assert found.change("import", "year_to_date", "last_year_to_date") is None
     assert found.total_change("year_to_date", "last_year_to_date") is None
     assert found.incomparable("year_to_date", "last_year_to_date")
-    full = consumption.compare(source, berlin(2026, 4, 20, 12))
+    full = compare(source, berlin(2026, 4, 20, 12))
     assert full.change("import", "year_to_date", "last_year_to_date") == pytest.approx(0, abs=0.02)
 
 
@@ -306,7 +309,7 @@ def two_homes(user, make_user, make_source):
     ]:
         source = make_source(user, name, metrics={"v": "kWh"}, location_id=place.id)
         add(source, [(now - timedelta(days=d), {"v": 10_000 - rate * d}) for d in range(0, 800, 5)])
-        consumption.create_tariff(source, "v", "2020-01-01", "0.5", "0.1")
+        create_tariff(source, "v", "2020-01-01", "0.5", "0.1")
         made[name] = source
     made["Power"].monthly_advance = Decimal("100")
     made["Power"].billing_year_start = date(2026, 1, 1)
@@ -314,7 +317,7 @@ def two_homes(user, make_user, make_source):
     stranger = make_user("stranger@example.com")
     secret = make_source(stranger, "Secret meter", metrics={"v": "kWh"})
     add(secret, [(now - timedelta(days=d), {"v": 5000 - d}) for d in range(0, 60, 5)])
-    consumption.create_tariff(secret, "v", "2020-01-01", "9", "0")
+    create_tariff(secret, "v", "2020-01-01", "9", "0")
     return home, cottage, made
 
 
@@ -343,7 +346,7 @@ def test_the_whole_home_view_stacks_costs_by_source_per_home(logged_in, two_home
     lindenweg = blocks[str(home.id)]
     assert "<h3>Lindenweg 4</h3>" in lindenweg and "Boiler" not in lindenweg
     # The table: a row per month with each source's cost and their total.
-    costs = consumption.home_costs([made["Power"], made["Water"]])
+    costs = home_costs([made["Power"], made["Water"]])
     last_month = len(costs.months) - 2
     label = f"{costs.months[last_month]:%b %Y}"
     row = re.search(rf"<th scope=\"row\">{label}</th>(.*?)</tr>", lindenweg, re.S)[1]
@@ -378,15 +381,15 @@ def test_the_whole_home_year_so_far_against_last_year(user, make_source):
         source,
         [(berlin(2025, 1, 1) + timedelta(days=d), {"v": 10.0 * d}) for d in range(0, 700, 2)],
     )
-    consumption.create_tariff(source, "v", "2020-01-01", "1", "0")
-    found = consumption.home_costs([source], berlin(2026, 6, 15, 12))
+    create_tariff(source, "v", "2020-01-01", "1", "0")
+    found = home_costs([source], berlin(2026, 6, 15, 12))
     assert found.year == 2026 and not found.incomplete
     assert found.change == pytest.approx(0, abs=0.01)
     assert found.year_to_date == pytest.approx(Decimal(10 * 165), rel=Decimal("0.01"))
     late = make_source(user, "Gas", metrics={"v": "kWh"})
     add(late, [(berlin(2026, 3, 1) + timedelta(days=d), {"v": 5.0 * d}) for d in range(0, 90, 2)])
-    consumption.create_tariff(late, "v", "2020-01-01", "1", "0")
-    mixed = consumption.home_costs([source, late], berlin(2026, 6, 15, 12))
+    create_tariff(late, "v", "2020-01-01", "1", "0")
+    mixed = home_costs([source, late], berlin(2026, 6, 15, 12))
     assert mixed.incomplete == [late] and mixed.change is None
 
 
@@ -423,8 +426,8 @@ def test_registers_in_different_units_get_a_chart_each_and_no_usage_total(
         source,
         [(now - timedelta(days=d), {"energy": 900 - 5 * d, "flow": 90 - d}) for d in range(60)],
     )
-    consumption.create_tariff(source, "energy", "2020-01-01", "0.1", "0")
-    consumption.create_tariff(source, "flow", "2020-01-01", "2", "0")
+    create_tariff(source, "energy", "2020-01-01", "0.1", "0")
+    create_tariff(source, "flow", "2020-01-01", "2", "0")
     html = panel(logged_in, source)
     assert html.count('class="chart chart-wide"') == 2
     boxes = html.split('<dl class="compare', 1)[1].split("</dl>", 1)[0]

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
-from homelog import backup, consumption, datasources, pgdirect, tokens
+from homelog import backup, datasources, pgdirect, tokens
 from homelog.extensions import db
 from homelog.models import DataSource, Reading, SyncChange, SyncCounter, User
+from homelog.usage_db import stream as usage_stream
 from tests.conftest import BERLIN, PASSWORD, hour
 
 HX = {"HX-Request": "true"}
@@ -231,7 +232,7 @@ def _counter(owner_id: int) -> int:
 
 def _breaks(source_id: int) -> list:
     """Return the source's breaks as kept, brought up to date first (PostgreSQL)."""
-    consumption.refresh_breaks(source_id)
+    usage_stream.refresh_breaks(source_id)
     rows = db.session.execute(
         sa.text(
             "SELECT reading_id FROM reading_breaks WHERE data_source_id = :source"
@@ -252,7 +253,7 @@ def _breaks_of_readings(source_id: int) -> list:
     return [
         reading_id
         for (_, previous), (reading_id, values) in zip(readings, readings[1:], strict=False)
-        if consumption.is_break(previous, values)
+        if usage_stream.is_break(previous, values)
     ]
 
 

@@ -1,7 +1,7 @@
 """API routes: a source's usage and costs per period (JSON or CSV), value at an instant,
 tariffs, meter swaps and usage settings.
 
-The numbers come from homelog.consumption (one streaming pass per request); someone else's
+The numbers come from homelog.usage_db (one streaming pass per request); someone else's
 source is a 404 like everywhere in the API.
 """
 
@@ -16,7 +16,6 @@ from decimal import Decimal
 from flask import Response, url_for
 from werkzeug.exceptions import NotFound
 
-from homelog import consumption
 from homelog.api.core import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -46,6 +45,11 @@ from homelog.api.usage_schemas import (
 from homelog.csvsafe import neutralise
 from homelog.models import DataSource, Tariff
 from homelog.usage import Cost, money
+from homelog.usage_db import swaps, tariffs
+from homelog.usage_db.inputs import currency_of, swaps_of, tariffs_of
+from homelog.usage_db.labels import display_label, period_label
+from homelog.usage_db.query import SourceUsage, usage_for, value_at
+from homelog.usage_db.settings import update_settings
 
 TAGS = ("usage",)
 USAGE_RULE = "/sources/<int:source_id>/usage"
@@ -77,11 +81,11 @@ def _decimal_text(value: Decimal | None, places: int = 2) -> str | None:
     return f"{whole}.{fraction.ljust(places, '0')}"
 
 
-def usage_document(result: consumption.SourceUsage) -> dict:
+def usage_document(result: SourceUsage) -> dict:
     """Return the JSON shape of a usage result (see UsageOut)."""
     periods = result.periods
-    labels = [consumption.period_label(result.kind, p) for p in periods]
-    shown = [consumption.display_label(result.kind, p) for p in periods]
+    labels = [period_label(result.kind, p) for p in periods]
+    shown = [display_label(result.kind, p) for p in periods]
     units = result.source.metrics
     metrics: dict[str, dict] = {}
     for metric in result.metrics:
@@ -163,7 +167,7 @@ def _cell(value) -> str:
     return str(value)
 
 
-def usage_csv(result: consumption.SourceUsage) -> str:
+def usage_csv(result: SourceUsage) -> str:
     """Return a usage result as CSV: one row per period, columns per metric."""
     units = result.source.metrics
     sensor = result.source.kind == "sensor"
@@ -190,7 +194,7 @@ def usage_csv(result: consumption.SourceUsage) -> str:
     costs = result.period_costs()
     for index, period in enumerate(result.periods):
         row = [
-            consumption.period_label(result.kind, period),
+            period_label(result.kind, period),
             period.start.isoformat(),
             period.end.isoformat(),
             period.first_day,
@@ -219,7 +223,7 @@ def csv_filename(source: DataSource, kind: str) -> str:
 
 def _usage(source_id: int, query: UsageQuery, csv_format: bool):
     source = source_or_404(source_id)
-    result = consumption.usage_for(source, query.period, query.start, query.end)
+    result = usage_for(source, query.period, query.start, query.end)
     if not csv_format:
         return dump(UsageOut, usage_document(result))
     return Response(
@@ -279,7 +283,7 @@ def get_value(source_id: int, query: ValueQuery):
     """Estimate what the meter showed at an instant (moving in or out, switching supplier)."""
     source = source_or_404(source_id)
     at = aware(query.at, api_user(), "at")
-    found = consumption.value_at(source, at)
+    found = value_at(source, at)
     return dump(
         ValueOut,
         {
@@ -309,14 +313,14 @@ def _tariff_data(tariff: Tariff) -> dict:
         "effective_from": tariff.effective_from,
         "unit_price": _decimal_text(tariff.unit_price),
         "standing_charge": _decimal_text(tariff.standing_charge),
-        "currency": consumption.currency_of(tariff.source),
+        "currency": currency_of(tariff.source),
         "created_at": tariff.created_at,
         "updated_at": tariff.updated_at,
     }
 
 
 def _tariff_or_404(source_id: int, tariff_id: int):
-    tariff = consumption.get_tariff(source_or_404(source_id), tariff_id)
+    tariff = tariffs.get_tariff(source_or_404(source_id), tariff_id)
     if tariff is None:
         raise NotFound("No such tariff.")
     return tariff
@@ -333,7 +337,7 @@ def _tariff_or_404(source_id: int, tariff_id: int):
 def list_tariffs(source_id: int):
     """List a meter's prices (unit price and standing charge per day, from a date on)."""
     source = source_or_404(source_id)
-    return dump(TariffList, [_tariff_data(t) for t in consumption.tariffs_of(source)])
+    return dump(TariffList, [_tariff_data(t) for t in tariffs_of(source)])
 
 
 @operation(
@@ -349,7 +353,7 @@ def list_tariffs(source_id: int):
 def create_tariff(source_id: int, body: TariffIn):
     """Add a price from a date on; earlier periods keep their cost."""
     source = source_or_404(source_id)
-    tariff = consumption.create_tariff(
+    tariff = tariffs.create_tariff(
         source, body.metric, body.effective_from, body.unit_price, body.standing_charge
     )
     location = url_for("api.get_tariff", source_id=source.id, tariff_id=tariff.id)
@@ -382,7 +386,7 @@ def get_tariff(source_id: int, tariff_id: int):
 def update_tariff(source_id: int, tariff_id: int, body: TariffPatch):
     """Change a price; fields left out keep their value."""
     tariff = _tariff_or_404(source_id, tariff_id)
-    tariff = consumption.update_tariff(
+    tariff = tariffs.update_tariff(
         tariff,
         body.metric if body.metric is not None else tariff.metric,
         body.effective_from or tariff.effective_from,
@@ -404,7 +408,7 @@ def update_tariff(source_id: int, tariff_id: int, body: TariffPatch):
 def delete_tariff(source_id: int, tariff_id: int):
     """Delete a price."""
     tariff = _tariff_or_404(source_id, tariff_id)
-    consumption.delete_tariff(tariff)
+    tariffs.delete_tariff(tariff)
     return "", 204
 
 
@@ -414,7 +418,7 @@ SWAP_RULE = "/sources/<int:source_id>/swaps/<int:swap_id>"
 
 
 def _swap_or_404(source_id: int, swap_id: int):
-    event = consumption.get_swap(source_or_404(source_id), swap_id)
+    event = swaps.get_swap(source_or_404(source_id), swap_id)
     if event is None:
         raise NotFound("No such meter swap.")
     return event
@@ -431,7 +435,7 @@ def _swap_or_404(source_id: int, swap_id: int):
 def list_swaps(source_id: int):
     """List a meter's recorded replacements."""
     source = source_or_404(source_id)
-    return dump(SwapList, consumption.swaps_of(source))
+    return dump(SwapList, swaps_of(source))
 
 
 @operation(
@@ -448,7 +452,7 @@ def create_swap(source_id: int, body: SwapIn):
     """Record a meter replacement: when, the old meter's final and the new one's start values."""
     source = source_or_404(source_id)
     user = api_user()
-    event = consumption.create_swap(
+    event = swaps.create_swap(
         source,
         user,
         aware(body.at, user, "at"),
@@ -488,7 +492,7 @@ def update_swap(source_id: int, swap_id: int, body: SwapPatch):
     """Change a meter swap; fields left out keep their value."""
     event = _swap_or_404(source_id, swap_id)
     sent = body.model_fields_set
-    event = consumption.update_swap(
+    event = swaps.update_swap(
         event,
         aware(body.at, api_user(), "at") if body.at is not None else event.at,
         body.old_final if body.old_final is not None else event.old_final,
@@ -511,7 +515,7 @@ def update_swap(source_id: int, swap_id: int, body: SwapPatch):
 def delete_swap(source_id: int, swap_id: int):
     """Delete a meter swap."""
     event = _swap_or_404(source_id, swap_id)
-    consumption.delete_swap(event)
+    swaps.delete_swap(event)
     return "", 204
 
 
@@ -527,7 +531,7 @@ def _settings_data(source: DataSource) -> dict:
         "monthly_advance": _decimal_text(source.monthly_advance),
         "billing_year_start": source.billing_year_start,
         "max_gap_hours": source.max_gap_hours,
-        "currency": consumption.currency_of(source),
+        "currency": currency_of(source),
     }
 
 
@@ -559,7 +563,7 @@ def update_usage_settings(source_id: int, body: UsageSettingsIn):
     """Change how a source's usage is counted; fields left out keep their value."""
     source = source_or_404(source_id)
     sent = body.model_fields_set
-    consumption.update_settings(
+    update_settings(
         source,
         rollover_at=body.rollover_at if "rollover_at" in sent else source.rollover_at,
         cycle_day=body.cycle_day if body.cycle_day is not None else source.cycle_day,

@@ -197,7 +197,7 @@ def _save_reading(source: DataSource, form, reading: Reading | None = None) -> R
     if lower and not form.confirm_lower.data:
         form.lower = lower
         return None
-    # A confirmed drop counts in usage (homelog.consumption) instead of being left out.
+    # A confirmed drop counts in usage (homelog.usage_db) instead of being left out.
     confirmed = reading.confirmed if unchanged else bool(lower)
     try:
         if reading is None:

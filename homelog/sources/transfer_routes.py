@@ -13,12 +13,12 @@ from flask import Response, flash, render_template, request, stream_with_context
 from flask_login import current_user, login_required
 
 from homelog import export, htmx, importer, timeutil
-from homelog.consumption import source_zone
 from homelog.errors import ValidationFailed
 from homelog.extensions import csrf
 from homelog.models import DataSource
 from homelog.sources.routes import READINGS_CHANGED, _fragment, _redirect, _source_or_404, bp
 from homelog.sources.transfer_forms import ExportForm, ImportForm
+from homelog.usage_db.inputs import source_zone
 
 #: Problem lines listed on the page (the API lists them all).
 SHOWN_PROBLEMS = 300

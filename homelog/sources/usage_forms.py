@@ -1,6 +1,6 @@
 """Forms of the usage pages: a tariff, a meter swap, and a meter's usage settings.
 
-Fields are plain text so the domain (homelog.consumption) parses and checks every value the
+Fields are plain text so the domain (homelog.usage_db) parses and checks every value the
 same way for pages and API; its ValidationFailed messages land beside the matching field.
 """
 

@@ -2,7 +2,7 @@
 
 Registered on the `sources` blueprint. The usage panel is a fragment the source page loads
 with htmx (and reloads on `readings-changed`); without JavaScript the same panel is a page of
-its own, and switching the period is a plain link. Numbers come from homelog.consumption.
+its own, and switching the period is a plain link. Numbers come from homelog.usage_db.
 """
 
 from __future__ import annotations
@@ -14,13 +14,22 @@ from decimal import Decimal
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from homelog import charts, consumption, datasources, htmx, locations, readings, timeutil
+from homelog import charts, datasources, htmx, locations, readings, timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.sources.routes import READINGS_CHANGED, _fragment, _redirect, _source_or_404, bp
 from homelog.sources.usage_forms import settings_form, swap_form, tariff_form
 from homelog.usage import money, period_of
 from homelog.usage.projection import add_years
+from homelog.usage_db import swaps
+from homelog.usage_db import tariffs as usage_tariffs  # `tariffs` is the prices page below
+from homelog.usage_db.comparison import compare
+from homelog.usage_db.costs import HomeCosts, home_costs, projection
+from homelog.usage_db.inputs import currency_of, swaps_of, tariffs_of
+from homelog.usage_db.labels import chart_label, display_label, month_axis_label
+from homelog.usage_db.query import SourceUsage, usage_for, usage_over
+from homelog.usage_db.settings import update_settings
+from homelog.usage_db.stream import count_readings
 from homelog.web import user_zone
 
 LINE_POINTS = 300
@@ -121,7 +130,7 @@ def _parse_day(name: str) -> date | None:
         abort(400, str(error))
 
 
-def _last_year(source, result: consumption.SourceUsage):
+def _last_year(source, result: SourceUsage):
     """Return last year's usage for the same periods (months and billing cycles), or None."""
     if source.kind != "meter" or result.kind not in ("month", "cycle") or not result.periods:
         return None
@@ -129,7 +138,7 @@ def _last_year(source, result: consumption.SourceUsage):
         period_of(result.kind, add_years(p.first_day, -1), result.zone, source.cycle_day or 1)
         for p in result.periods
     ]
-    return consumption.usage_over(source, shifted)
+    return usage_over(source, shifted)
 
 
 ESTIMATED_HINT = (
@@ -140,12 +149,12 @@ ESTIMATED_HINT = (
 PARTIAL_HINT = "Readings cover only part of this period: this is the measured part."
 
 
-def _rows(result: consumption.SourceUsage, previous) -> list[Row]:
+def _rows(result: SourceUsage, previous) -> list[Row]:
     rows = []
     costs = result.period_costs()
     for index, period in enumerate(result.periods):
         row = Row(
-            consumption.display_label(result.kind, period),
+            display_label(result.kind, period),
             period,
             cost=costs[index] if result.has_costs else None,
         )
@@ -183,7 +192,7 @@ def _rows(result: consumption.SourceUsage, previous) -> list[Row]:
     return rows
 
 
-def _has_figures(result: consumption.SourceUsage, rows: list[Row]) -> bool:
+def _has_figures(result: SourceUsage, rows: list[Row]) -> bool:
     """Return True when some period has a usage or a statistic to show."""
     return any(cell.value is not None for row in rows for cell in row.cells.values())
 
@@ -210,7 +219,7 @@ class ChartGroup:
 
 
 def _charts(
-    result: consumption.SourceUsage, rows: list[Row], with_line: bool, has_last_year: bool
+    result: SourceUsage, rows: list[Row], with_line: bool, has_last_year: bool
 ) -> list[ChartGroup]:
     """Return the charts: a meter's registers of one unit stacked; a sensor's metrics each."""
     units = result.source.metrics
@@ -222,9 +231,7 @@ def _charts(
         for metric in result.metrics:
             by_unit.setdefault(units[metric], []).append(metric)
         groups = list(by_unit.items())
-    labels = [
-        consumption.chart_label(result.kind, row.period, index) for index, row in enumerate(rows)
-    ]
+    labels = [chart_label(result.kind, row.period, index) for index, row in enumerate(rows)]
     span = (result.periods[0].start, result.periods[-1].end)
     found = []
     kind_name = PERIOD_NAMES[result.kind].lower()
@@ -292,7 +299,7 @@ def _panel_context(
     source, kind: str, start: date | None, end: date | None, with_line: bool = False
 ) -> dict:
     try:
-        result = consumption.usage_for(
+        result = usage_for(
             source,
             kind,
             start,
@@ -318,7 +325,7 @@ def _panel_context(
         "period_names": PERIOD_NAMES,
         "charts": _charts(result, rows, with_line, has_last_year) if has_figures else [],
         "has_figures": has_figures,
-        "readings_count": None if has_figures else consumption.count_readings(source, 2),
+        "readings_count": None if has_figures else count_readings(source, 2),
         "has_last_year": has_last_year,
         "with_line": with_line,
         "earlier": {"start": (first - length).isoformat(), "end": first.isoformat()},
@@ -331,9 +338,9 @@ def _panel_context(
         "partial_hint": PARTIAL_HINT,
     }
     if source.kind == "meter" and (has_figures or context["readings_count"] >= 2):
-        context["comparison"] = consumption.compare(source)
+        context["comparison"] = compare(source)
         if source.billing_year_start is not None:
-            context["projection"] = consumption.projection(source)
+            context["projection"] = projection(source)
     return context
 
 
@@ -359,7 +366,7 @@ def usage_summary(source_id: int):
     source = _source_or_404(source_id)
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.usage", source_id=source.id))
-    comparison = consumption.compare(source) if source.kind == "meter" else None
+    comparison = compare(source) if source.kind == "meter" else None
     return _fragment("sources/_usage_summary.html", source=source, comparison=comparison)
 
 
@@ -371,13 +378,13 @@ class HomeView:
     """One home's costs on the dashboard: the figures and their chart (wide and narrow)."""
 
     group: object
-    costs: consumption.HomeCosts
+    costs: HomeCosts
     labels: list[str]
     wide: charts.Chart | None = None
     narrow: charts.Chart | None = None
 
 
-def _home_chart(costs: consumption.HomeCosts, labels: list[str], width: int, height: int, ticks):
+def _home_chart(costs: HomeCosts, labels: list[str], width: int, height: int, ticks):
     series = []
     for source in costs.sources:
         values = []
@@ -394,7 +401,7 @@ def _home_chart(costs: consumption.HomeCosts, labels: list[str], width: int, hei
                 )
             )
         series.append(values)
-    axis = [consumption.month_axis_label(day, index) for index, day in enumerate(costs.months)]
+    axis = [month_axis_label(day, index) for index, day in enumerate(costs.months)]
     return charts.bar_chart(
         axis, series, width=width, height=height, max_labels=ticks, stacked=True
     )
@@ -409,7 +416,7 @@ def home_usage():
     for group in locations.group_sources(current_user, sources):
         if not any(s.kind == "meter" for s in group.sources):
             continue
-        costs = consumption.home_costs(group.sources)
+        costs = home_costs(group.sources)
         labels = [f"{day:%b %Y}" for day in costs.months]
         view = HomeView(group, costs, labels)
         if costs.has_costs:
@@ -467,8 +474,8 @@ def _tariff_page(source, form, status: int = 200, editing=None):
         source=source,
         form=form,
         editing=editing,
-        tariffs=consumption.tariffs_of(source),
-        currency=consumption.currency_of(source),
+        tariffs=tariffs_of(source),
+        currency=currency_of(source),
     ), status
 
 
@@ -480,7 +487,7 @@ def tariffs(source_id: int):
     if request.method == "GET":
         return _tariff_page(source, tariff_form(source, formdata=None))
     return _submit_tariff(
-        source, lambda *fields: consumption.create_tariff(source, *fields), "Price saved."
+        source, lambda *fields: usage_tariffs.create_tariff(source, *fields), "Price saved."
     )
 
 
@@ -489,12 +496,12 @@ def tariffs(source_id: int):
 def edit_tariff(source_id: int, tariff_id: int):
     """Change a price."""
     source = _source_or_404(source_id)
-    tariff = consumption.get_tariff(source, tariff_id) or abort(404)
+    tariff = usage_tariffs.get_tariff(source, tariff_id) or abort(404)
     if request.method == "GET":
         return _tariff_page(source, tariff_form(source, tariff), editing=tariff)
     return _submit_tariff(
         source,
-        lambda *fields: consumption.update_tariff(tariff, *fields),
+        lambda *fields: usage_tariffs.update_tariff(tariff, *fields),
         "Price updated.",
         editing=tariff,
     )
@@ -505,8 +512,8 @@ def edit_tariff(source_id: int, tariff_id: int):
 def delete_tariff(source_id: int, tariff_id: int):
     """Delete a price."""
     source = _source_or_404(source_id)
-    tariff = consumption.get_tariff(source, tariff_id) or abort(404)
-    consumption.delete_tariff(tariff)
+    tariff = usage_tariffs.get_tariff(source, tariff_id) or abort(404)
+    usage_tariffs.delete_tariff(tariff)
     flash("Price deleted.", "success")
     return _redirect(url_for("sources.tariffs", source_id=source.id))
 
@@ -520,8 +527,8 @@ def _meter_page(source, settings=None, swap=None, status: int = 200):
         source=source,
         settings=settings or settings_form(source, formdata=None, prefix="settings"),
         swap=swap or swap_form(source, formdata=None, prefix="swap"),
-        swaps=consumption.swaps_of(source),
-        currency=consumption.currency_of(source),
+        swaps=swaps_of(source),
+        currency=currency_of(source),
     ), status
 
 
@@ -535,7 +542,7 @@ def meter(source_id: int):
     form = settings_form(source, prefix="settings")
     if form.validate_on_submit():
         try:
-            consumption.update_settings(
+            update_settings(
                 source,
                 rollover_at=form.sizes(),
                 cycle_day=form.cycle_day.data or 1,
@@ -565,7 +572,7 @@ def record_swap(source_id: int):
             form.at.errors = [str(error)]
         else:
             try:
-                consumption.create_swap(
+                swaps.create_swap(
                     source,
                     current_user,
                     at,
@@ -588,7 +595,7 @@ def record_swap(source_id: int):
 def delete_swap(source_id: int, swap_id: int):
     """Delete a recorded meter swap."""
     source = _source_or_404(source_id)
-    event = consumption.get_swap(source, swap_id) or abort(404)
-    consumption.delete_swap(event)
+    event = swaps.get_swap(source, swap_id) or abort(404)
+    swaps.delete_swap(event)
     flash("Meter swap deleted.", "success")
     return _redirect(url_for("sources.meter", source_id=source.id))

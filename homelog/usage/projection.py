@@ -84,69 +84,22 @@ def project_year(
     )
     split = len(last_year_days)
     measured_cost: Decimal | None = ZERO
-    measured_usage: dict[str, float] = {}
-    parts: dict[str, list[tuple[PeriodUsage, float, float]]] = {}
-    rates: dict[str, float | None] = {}
-    last_year_ok = True
-    last_year: dict[str, dict[date, PeriodUsage]] = {}
+    found: dict[str, _Measured] = {}
     for metric in metrics:
         rows = report.metrics[metric].periods
-        last_year[metric] = {p.period.first_day: p for p in rows[:split]}
-        plan = tariffs.get(metric)
-        usage, seconds, todo = 0.0, 0.0, []
-        for day in rows[split:]:
-            start, end = day.period.start.timestamp(), day.period.end.timestamp()
-            if day.measured_usage is None or day.measured_start is None:
-                todo.append((day, start, end))
-                continue
-            low, high = day.measured_start.timestamp(), day.measured_end.timestamp()
-            usage += day.measured_usage
-            seconds += high - low
-            if plan is not None:
-                measured_cost = (
-                    None
-                    if measured_cost is None or day.measured_cost is None
-                    else measured_cost + day.measured_cost.total
-                )
-            if low > start:
-                todo.append((day, start, low))
-            if high < end:
-                todo.append((day, high, end))
-        measured_usage[metric] = usage
-        rates[metric] = usage / seconds if seconds > 0 else None
-        parts[metric] = todo
-        for day, _, _ in todo:
-            before = last_year[metric].get(add_years(day.period.first_day, -1))
-            if before is None or not before.complete:
-                last_year_ok = False
+        found[metric], measured_cost = _measure(
+            rows[:split], rows[split:], tariffs.get(metric) is not None, measured_cost
+        )
+    last_year_ok = all(m.last_year_covers() for m in found.values())
     method = "last-year" if last_year_ok else "run-rate"
-
     projected_cost: Decimal | None = ZERO
     projected_usage: dict[str, float | None] = {}
     for metric in metrics:
         plan = tariffs.get(metric)
-        total = 0.0
-        for day, low, high in parts[metric]:
-            length = day.period.end.timestamp() - day.period.start.timestamp()
-            if method == "last-year":
-                before = last_year[metric][add_years(day.period.first_day, -1)]
-                used = before.usage * (high - low) / length
-            elif rates[metric] is not None:
-                used = rates[metric] * (high - low)
-            else:
-                total = None
-                break
-            total += used
-            if plan is not None and projected_cost is not None:
-                tariff = plan.tariff_at(datetime.fromtimestamp(low, zone))
-                standing = plan.standing(low, high)
-                projected_cost = (
-                    None
-                    if tariff is None or standing is None
-                    else projected_cost + to_decimal(used) * tariff.unit_price + standing
-                )
-        projected_usage[metric] = total
-        if total is None and plan is not None:
+        projected_usage[metric], projected_cost = _project(
+            found[metric], method, plan, zone, projected_cost
+        )
+        if projected_usage[metric] is None and plan is not None:
             projected_cost = None
     total_cost = (
         measured_cost + projected_cost
@@ -163,6 +116,99 @@ def project_year(
         total_cost=total_cost,
         advances=advances,
         balance=advances - total_cost if total_cost is not None else None,
-        measured_usage=measured_usage,
+        measured_usage={metric: m.usage for metric, m in found.items()},
         projected_usage=projected_usage,
     )
+
+
+@dataclass
+class _Measured:
+    """One metric over the billing year: what the readings cover, and the parts to project."""
+
+    usage: float
+    rate: float | None  # usage per second over the covered time (None: nothing covered)
+    #: (day, start, end) in POSIX seconds: the parts of days the readings do not cover.
+    todo: list[tuple[PeriodUsage, float, float]]
+    last_year: dict[date, PeriodUsage]
+
+    def before(self, day: PeriodUsage) -> PeriodUsage | None:
+        """Return the same calendar day a year earlier."""
+        return self.last_year.get(add_years(day.period.first_day, -1))
+
+    def last_year_covers(self) -> bool:
+        """Return True when every day to project has a complete day a year earlier."""
+        for day, _, _ in self.todo:
+            before = self.before(day)
+            if before is None or not before.complete:
+                return False
+        return True
+
+
+def _measure(
+    last_year_days: Sequence[PeriodUsage],
+    days: Sequence[PeriodUsage],
+    priced: bool,
+    cost: Decimal | None,
+) -> tuple[_Measured, Decimal | None]:
+    """Return one metric's measured part of the year, and cost with its measured cost added.
+
+    cost stays None once a priced day's cost is unknown.
+    """
+    usage, seconds, todo = 0.0, 0.0, []
+    for day in days:
+        start, end = day.period.start.timestamp(), day.period.end.timestamp()
+        if day.measured_usage is None or day.measured_start is None:
+            todo.append((day, start, end))
+            continue
+        low, high = day.measured_start.timestamp(), day.measured_end.timestamp()
+        usage += day.measured_usage
+        seconds += high - low
+        if priced:
+            cost = (
+                None
+                if cost is None or day.measured_cost is None
+                else cost + day.measured_cost.total
+            )
+        if low > start:
+            todo.append((day, start, low))
+        if high < end:
+            todo.append((day, high, end))
+    rate = usage / seconds if seconds > 0 else None
+    last_year = {p.period.first_day: p for p in last_year_days}
+    return _Measured(usage, rate, todo, last_year), cost
+
+
+def _project(
+    measured: _Measured,
+    method: str,
+    plan: TariffPlan | None,
+    zone: ZoneInfo,
+    cost: Decimal | None,
+) -> tuple[float | None, Decimal | None]:
+    """Return one metric's projected usage (None: nothing to project from), and cost with its
+    projected cost added (priced with the tariff in force each day, standing charge included).
+    """
+    total = 0.0
+    for day, low, high in measured.todo:
+        if method == "last-year":
+            length = day.period.end.timestamp() - day.period.start.timestamp()
+            used = measured.before(day).usage * (high - low) / length
+        elif measured.rate is not None:
+            used = measured.rate * (high - low)
+        else:
+            return None, cost
+        total += used
+        if plan is not None and cost is not None:
+            cost = _add_day_cost(cost, plan, zone, low, high, used)
+    return total, cost
+
+
+def _add_day_cost(
+    cost: Decimal, plan: TariffPlan, zone: ZoneInfo, low: float, high: float, used: float
+) -> Decimal | None:
+    """Return cost plus the price of used over [low, high] (None when no tariff applies)."""
+    tariff = plan.tariff_at(datetime.fromtimestamp(low, zone))
+    standing = plan.standing(low, high)
+    if tariff is None or standing is None:
+        return None
+    return cost + to_decimal(used) * tariff.unit_price + standing

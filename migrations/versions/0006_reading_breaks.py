@@ -8,7 +8,7 @@ On PostgreSQL, a statement trigger on readings notes in reading_breaks_stale fro
 instant a source's breaks must be recomputed, for every insert, delete and update of a
 timestamp, value or source, whoever writes (app, sync, COPY imports, SQL by hand). A row that
 already covers the instant is share-locked instead of adding another, so a source gets few
-rows however many readings arrive, and a recompute in progress skips it (homelog/consumption.py
+rows however many readings arrive, and a recompute in progress skips it (homelog/usage_db/stream.py
 recomputes from a row only after locking it). Existing readings start stale. SQLite gets the
 tables, unused: usage there always reads every reading.
 """

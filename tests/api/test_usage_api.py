@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from homelog import consumption
 from homelog.extensions import db
 from homelog.models import Reading
+from homelog.usage_db.inputs import swaps_of, tariffs_of
+from homelog.usage_db.swaps import create_swap
+from homelog.usage_db.tariffs import create_tariff
 from tests.conftest import berlin as local
 
 
@@ -89,7 +91,7 @@ def test_the_worked_example_through_the_api(client, api_headers, meter):
 
 
 def test_usage_as_csv(client, api_headers, meter):
-    consumption.create_tariff(meter, "import", "2025-01-01", "0.30", "0.45")
+    create_tariff(meter, "import", "2025-01-01", "0.30", "0.45")
     for url in (
         usage_url(meter, period="month", start="2025-12-01", end="2026-03-01", format="csv"),
         f"/api/sources/{meter.id}/usage.csv?start=2025-12-01&end=2026-03-01",
@@ -177,10 +179,8 @@ def test_bad_usage_parameters_are_422(client, api_headers, meter, query, key):
 
 
 def test_others_sources_are_404_everywhere(client, other_headers, meter):
-    tariff = consumption.create_tariff(meter, "import", "2026-01-01", "0.3")
-    event = consumption.create_swap(
-        meter, None, local(2026, 1, 26, 12), {"import": 1}, {"import": 0}
-    )
+    tariff = create_tariff(meter, "import", "2026-01-01", "0.3")
+    event = create_swap(meter, None, local(2026, 1, 26, 12), {"import": 1}, {"import": 0})
     base = f"/api/sources/{meter.id}"
     for method, url in [
         ("GET", f"{base}/usage"),
@@ -199,12 +199,12 @@ def test_others_sources_are_404_everywhere(client, other_headers, meter):
         answer = client.open(url, method=method, headers=other_headers, json={})
         assert answer.status_code == 404, (method, url)
         assert answer.get_json()["detail"]
-    assert len(consumption.tariffs_of(meter)) == 1 and len(consumption.swaps_of(meter)) == 1
+    assert len(tariffs_of(meter)) == 1 and len(swaps_of(meter)) == 1
 
 
 def test_a_tariff_of_another_source_is_404(client, api_headers, meter, user, make_source):
     second = make_source(user, "Gas", metrics={"volume": "m³"})
-    tariff = consumption.create_tariff(second, "volume", "2026-01-01", "1.2")
+    tariff = create_tariff(second, "volume", "2026-01-01", "1.2")
     answer = client.get(f"/api/sources/{meter.id}/tariffs/{tariff.id}", headers=api_headers)
     assert answer.status_code == 404
 

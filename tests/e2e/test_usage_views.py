@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from homelog import consumption
 from homelog.extensions import db
 from homelog.models import Location, Reading
+from homelog.usage_db.settings import update_settings
+from homelog.usage_db.tariffs import create_tariff
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import docs_screenshot, htmx_settled, screenshot, sign_in
 
@@ -52,12 +53,12 @@ def home(user, make_source):
         if when < datetime.now(UTC):
             readings.append((when, {"day": 1000 + 3.8 * index, "night": 500 + 3.4 * index}))
     add(power, readings)
-    consumption.create_tariff(power, "day", "2024-01-01", "0.34", "0.40")
-    consumption.create_tariff(power, "night", "2024-01-01", "0.24", "0")
-    consumption.update_settings(power, monthly_advance="80", billing_year_start="2026-03-01")
+    create_tariff(power, "day", "2024-01-01", "0.34", "0.40")
+    create_tariff(power, "night", "2024-01-01", "0.24", "0")
+    update_settings(power, monthly_advance="80", billing_year_start="2026-03-01")
     water = make_source(user, "Water", metrics={"volume": "m³"}, location_id=place.id)
     add(water, [(t, {"volume": 100 + 9.5 * i}) for i, t in enumerate(month_starts(14, day=2))])
-    consumption.create_tariff(water, "volume", "2024-01-01", "4.10", "0.30")
+    create_tariff(water, "volume", "2024-01-01", "4.10", "0.30")
     gas = make_source(user, "Gas", metrics={"volume": "m³"}, location_id=place.id)
     attic = make_source(
         user, "Attic", kind="sensor", metrics={"temperature": "°C"}, location_id=place.id

@@ -1,4 +1,4 @@
-"""Usage from the database (homelog/consumption.py): the same numbers as the pure engine."""
+"""Usage from the database (homelog/usage_db/): the same numbers as the pure engine."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from homelog import bulk, consumption, datasources, readings, sync
+from homelog import bulk, datasources, readings, sync
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import MeterEvent, Reading, ReadingBreak, StaleBreaks, Tariff
@@ -26,6 +26,16 @@ from homelog.usage import (
     sensor_stats,
 )
 from homelog.usage import Tariff as EngineTariff
+from homelog.usage_db import query, stream
+from homelog.usage_db.comparison import compare
+from homelog.usage_db.costs import projection
+from homelog.usage_db.inputs import meter_config, swaps_of, tariff_plans, tariffs_of
+from homelog.usage_db.labels import period_label
+from homelog.usage_db.query import boundaries, default_range, usage_for, value_at
+from homelog.usage_db.settings import update_settings
+from homelog.usage_db.stream import is_break, reduced_rows, refresh_breaks
+from homelog.usage_db.swaps import create_swap, delete_swap, update_swap
+from homelog.usage_db.tariffs import create_tariff, delete_tariff, update_tariff
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -69,13 +79,11 @@ def test_the_worked_example_through_the_database(meter):
             (local(BERLIN, 2026, 2, 5, 12), {"import": 100.0}),
         ],
     )
-    consumption.create_swap(
-        meter, None, local(BERLIN, 2026, 1, 26, 12), {"import": "10700"}, {"import": 0}
-    )
-    consumption.create_tariff(meter, "import", "2025-01-01", "0.30", "0.45")
-    consumption.create_tariff(meter, "import", date(2026, 1, 16), Decimal("0.34"), "0,50")
+    create_swap(meter, None, local(BERLIN, 2026, 1, 26, 12), {"import": "10700"}, {"import": 0})
+    create_tariff(meter, "import", "2025-01-01", "0.30", "0.45")
+    create_tariff(meter, "import", date(2026, 1, 16), Decimal("0.34"), "0,50")
 
-    usage = consumption.usage_for(meter, "month", date(2025, 12, 1), date(2026, 3, 1))
+    usage = usage_for(meter, "month", date(2025, 12, 1), date(2026, 3, 1))
     december, january, february = usage.meter["import"].periods
     assert january.usage == pytest.approx(310.0) and not january.estimated
     assert money(january.cost.total) == Decimal("114.15")
@@ -83,21 +91,21 @@ def test_the_worked_example_through_the_database(meter):
     assert february.usage is None and february.measured_usage == pytest.approx(45.0)
     assert [s.key for s in usage.suspects] == [readings[2].id]
     assert usage.period_costs()[1] == january.cost.total
-    assert [consumption.period_label("month", p) for p in usage.periods] == [
+    assert [period_label("month", p) for p in usage.periods] == [
         "2025-12",
         "2026-01",
         "2026-02",
     ]
 
-    found = consumption.value_at(meter, local(BERLIN, 2026, 1, 31))["import"]
+    found = value_at(meter, local(BERLIN, 2026, 1, 31))["import"]
     assert found.value == pytest.approx(45.0) and found.estimated
     assert found.gap == timedelta(days=10)
 
-    cycles = consumption.usage_for(meter, "cycle", date(2026, 1, 1), date(2026, 2, 5))
+    cycles = usage_for(meter, "cycle", date(2026, 1, 1), date(2026, 2, 5))
     assert cycles.periods[0].first_day == date(2026, 1, 1)  # cycle day 1 by default
     meter.cycle_day = 31
     db.session.commit()
-    cycles = consumption.usage_for(meter, "cycle", date(2026, 1, 1), date(2026, 2, 5))
+    cycles = usage_for(meter, "cycle", date(2026, 1, 1), date(2026, 2, 5))
     assert [(p.period.first_day, p.usage) for p in cycles.meter["import"].periods] == [
         (date(2025, 12, 31), pytest.approx(310.0)),
         (date(2026, 1, 31), None),
@@ -125,11 +133,9 @@ def test_daylight_saving_days_through_the_database(user, make_source, tz, spring
                 for h in range(24 * 5)
             ],
         )
-    result = consumption.usage_for(source, "day", spring, spring + timedelta(days=1))
+    result = usage_for(source, "day", spring, spring + timedelta(days=1))
     assert result.meter["import"].periods[0].usage == pytest.approx(23.0)
-    result = consumption.usage_for(
-        source, "day", autumn - timedelta(days=1), autumn + timedelta(days=2)
-    )
+    result = usage_for(source, "day", autumn - timedelta(days=1), autumn + timedelta(days=2))
     assert [p.usage for p in result.meter["import"].periods] == [
         pytest.approx(24.0),
         pytest.approx(25.0),
@@ -161,7 +167,7 @@ def test_database_results_equal_the_engine_on_the_same_readings(meter):
     db.session.commit()
     start = datetime(2025, 10, 1, tzinfo=UTC)
     rows = hourly_history(meter, start, 24 * 200)
-    consumption.create_swap(
+    create_swap(
         meter,
         None,
         start + timedelta(days=120, hours=5, minutes=30),
@@ -169,8 +175,8 @@ def test_database_results_equal_the_engine_on_the_same_readings(meter):
         {"import": 0},
         {"import": 1_000_000},
     )
-    consumption.create_tariff(meter, "import", "2025-01-01", "0.30", "0.40")
-    consumption.create_tariff(meter, "import", "2026-01-16", "0.35", "0.45")
+    create_tariff(meter, "import", "2025-01-01", "0.30", "0.40")
+    create_tariff(meter, "import", "2026-01-16", "0.35", "0.45")
     plan = TariffPlan(
         [
             EngineTariff(date(2025, 1, 1), Decimal("0.30"), Decimal("0.40")),
@@ -195,7 +201,7 @@ def test_database_results_equal_the_engine_on_the_same_readings(meter):
         ("month", date(2025, 9, 1), date(2026, 6, 1)),
         ("cycle", date(2025, 11, 3), date(2026, 2, 1)),
     ]:
-        got = consumption.usage_for(meter, kind, first, last)
+        got = usage_for(meter, kind, first, last)
         periods = periods_between(kind, first, last, BERLIN)
         want = meter_usage(rows, periods, ["import"], config, {"import": plan})
         assert got.periods == periods
@@ -212,7 +218,7 @@ def test_a_typo_just_before_the_range_is_still_left_out(meter):
         meter, [(start + timedelta(days=d), {"import": 100.0 + 10 * d}) for d in range(30)]
     )
     add_readings(meter, [(start + timedelta(days=19, hours=23), {"import": 3.0})])
-    days = consumption.usage_for(meter, "day", date(2026, 1, 21), date(2026, 1, 23))
+    days = usage_for(meter, "day", date(2026, 1, 21), date(2026, 1, 23))
     assert [p.usage for p in days.meter["import"].periods] == [
         pytest.approx(10.0),
         pytest.approx(10.0),
@@ -232,12 +238,12 @@ def test_a_confirmed_drop_counts_and_an_unconfirmed_one_is_left_out(meter):
         ],
     )
     window = (datetime(2026, 1, 1, tzinfo=BERLIN).date(), date(2026, 1, 4))
-    before = consumption.usage_for(meter, "month", *window)
+    before = usage_for(meter, "month", *window)
     # 900 → 300 is too far for a rollover of 1000; 310 is then still below 900.
     assert [s.key for s in before.suspects] == [readings[1].id, readings[2].id]
     readings[1].confirmed = True
     db.session.commit()
-    after = consumption.usage_for(meter, "day", date(2026, 1, 2), date(2026, 1, 3))
+    after = usage_for(meter, "day", date(2026, 1, 2), date(2026, 1, 3))
     assert after.suspects == []
     # Berlin's Jan 2 is 23:00 to 23:00 UTC: 1 h of the 400 across the wrap, 23 h of 10 after.
     assert after.meter["import"].periods[0].usage == pytest.approx(400 / 24 + 10 * 23 / 24)
@@ -253,13 +259,13 @@ def test_sensor_statistics_through_the_database(user, make_source):
         for h in range(24 * 3)
     ]
     add_readings(sensor, rows)
-    got = consumption.usage_for(sensor, "day", date(2026, 3, 1), date(2026, 3, 3))
+    got = usage_for(sensor, "day", date(2026, 3, 1), date(2026, 3, 3))
     want = sensor_stats(rows, got.periods, ["temperature", "humidity"])
     assert got.sensor == want
     assert got.sensor["temperature"][0].maximum == 24
-    assert consumption.value_at(sensor, start + timedelta(minutes=30))[
-        "temperature"
-    ].value == pytest.approx(20.5)
+    assert value_at(sensor, start + timedelta(minutes=30))["temperature"].value == pytest.approx(
+        20.5
+    )
 
 
 def test_compare_this_month_with_last_month_and_last_year(meter):
@@ -269,8 +275,8 @@ def test_compare_this_month_with_last_month_and_last_year(meter):
     add_readings(
         meter, [(start + timedelta(hours=h), {"import": float(h)}) for h in range(0, hours + 1, 6)]
     )
-    consumption.create_tariff(meter, "import", "2025-01-01", "0.5", "1")
-    found = consumption.compare(meter, now)
+    create_tariff(meter, "import", "2025-01-01", "0.5", "1")
+    found = compare(meter, now)
     spans = found.metrics["import"]
     assert spans["this_month"].usage == pytest.approx(14 * 24 + 12)
     assert spans["last_month"].usage == pytest.approx(28 * 24)
@@ -284,9 +290,9 @@ def test_compare_this_month_with_last_month_and_last_year(meter):
 def test_the_year_projection_uses_the_source_settings(meter):
     start = local(BERLIN, 2025, 1, 1)
     add_readings(meter, [(start + timedelta(days=d), {"import": 10.0 * d}) for d in range(500)])
-    consumption.create_tariff(meter, "import", "2024-01-01", "0.30", "0")
-    consumption.update_settings(meter, monthly_advance="100", billing_year_start="2025-05-01")
-    result = consumption.projection(meter, local(BERLIN, 2026, 2, 1))
+    create_tariff(meter, "import", "2024-01-01", "0.30", "0")
+    update_settings(meter, monthly_advance="100", billing_year_start="2025-05-01")
+    result = projection(meter, local(BERLIN, 2026, 2, 1))
     assert result.year_start == local(BERLIN, 2025, 5, 1)
     assert result.advances == Decimal("1200.00")
     assert result.total_cost == pytest.approx(Decimal("1095.00"), abs=Decimal("0.1"))
@@ -297,9 +303,9 @@ def test_metric_renames_move_tariffs_swaps_and_register_sizes(user, make_source)
     source = make_source(user, metrics={"day": "kWh", "night": "kWh"})
     source.rollover_at = {"day": 100_000, "night": 10_000}
     db.session.commit()
-    consumption.create_tariff(source, "day", "2026-01-01", "0.40")
-    consumption.create_tariff(source, "night", "2026-01-01", "0.20")
-    consumption.create_swap(
+    create_tariff(source, "day", "2026-01-01", "0.40")
+    create_tariff(source, "night", "2026-01-01", "0.20")
+    create_swap(
         source,
         user,
         datetime(2026, 2, 1, tzinfo=UTC),
@@ -311,14 +317,14 @@ def test_metric_renames_move_tariffs_swaps_and_register_sizes(user, make_source)
     datasources.update_source(
         source, metrics=[["night", "kWh"], ["day", "kWh"]], renames={"day": "night", "night": "day"}
     )
-    prices = {t.metric: t.unit_price for t in consumption.tariffs_of(source)}
+    prices = {t.metric: t.unit_price for t in tariffs_of(source)}
     assert prices == {"night": Decimal("0.4"), "day": Decimal("0.2")}
     event = db.session.scalar(db.select(MeterEvent))
     assert event.old_final == {"night": 10, "day": 5}
     assert event.rollover_at == {"day": 100_000}
     assert source.rollover_at == {"night": 100_000, "day": 10_000}
     datasources.update_source(source, metrics=[["night", "kWh"]], confirm_remove=True)
-    assert [t.metric for t in consumption.tariffs_of(source)] == ["night"]
+    assert [t.metric for t in tariffs_of(source)] == ["night"]
     assert db.session.scalar(db.select(MeterEvent)).old_final == {"night": 10}
 
 
@@ -344,32 +350,32 @@ def test_tariff_validation(meter, fields, key, message):
         **fields,
     }
     with pytest.raises(ValidationFailed) as caught:
-        consumption.create_tariff(meter, **values)
+        create_tariff(meter, **values)
     assert caught.value.errors[key] == [message]
 
 
 def test_two_prices_on_one_day_are_refused_and_a_negative_price_is_allowed(meter):
-    consumption.create_tariff(meter, "import", "2026-01-01", "0.3")
+    create_tariff(meter, "import", "2026-01-01", "0.3")
     with pytest.raises(ValidationFailed) as caught:
-        consumption.create_tariff(meter, "import", "2026-01-01", "0.4")
+        create_tariff(meter, "import", "2026-01-01", "0.4")
     assert caught.value.errors == {
         "effective_from": ["“import” already has a price starting on 2026-01-01."]
     }
-    tariff = consumption.create_tariff(meter, "import", "2026-02-01", "-0.05")
+    tariff = create_tariff(meter, "import", "2026-02-01", "-0.05")
     assert tariff.unit_price == Decimal("-0.05") and tariff.standing_charge == 0
-    consumption.update_tariff(tariff, "import", "2026-03-01", "0.31", "0.5")
+    update_tariff(tariff, "import", "2026-03-01", "0.31", "0.5")
     assert db.session.get(Tariff, tariff.id).effective_from == date(2026, 3, 1)
-    consumption.delete_tariff(tariff)
-    assert len(consumption.tariffs_of(meter)) == 1
+    delete_tariff(tariff)
+    assert len(tariffs_of(meter)) == 1
 
 
 def test_sensors_have_no_prices_and_no_swaps(user, make_source):
     sensor = make_source(user, kind="sensor", metrics={"temperature": "°C"})
     with pytest.raises(ValidationFailed) as caught:
-        consumption.create_tariff(sensor, "temperature", "2026-01-01", "1")
+        create_tariff(sensor, "temperature", "2026-01-01", "1")
     assert caught.value.errors == {"metric": ["Prices apply to meters only."]}
     with pytest.raises(ValidationFailed):
-        consumption.create_swap(
+        create_swap(
             sensor, None, datetime(2026, 1, 1, tzinfo=UTC), {"temperature": 1}, {"temperature": 0}
         )
 
@@ -405,21 +411,21 @@ def test_sensors_have_no_prices_and_no_swaps(user, make_source):
 )
 def test_swap_validation(meter, args, errors):
     with pytest.raises(ValidationFailed) as caught:
-        consumption.create_swap(meter, None, *args)
+        create_swap(meter, None, *args)
     assert caught.value.errors == errors
 
 
 def test_one_swap_per_instant(meter, user):
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    event = consumption.create_swap(meter, user, at, {"import": 10}, {"import": 0}, note=" new ")
+    event = create_swap(meter, user, at, {"import": 10}, {"import": 0}, note=" new ")
     assert (event.note, event.created_by_id, event.rollover_at) == ("new", user.id, None)
     with pytest.raises(ValidationFailed) as caught:
-        consumption.create_swap(meter, user, at, {"import": 11}, {"import": 0})
+        create_swap(meter, user, at, {"import": 11}, {"import": 0})
     assert caught.value.errors == {"at": ["A meter swap is already recorded at that time."]}
-    consumption.update_swap(event, at + timedelta(hours=1), {"import": 12}, {"import": 1})
-    assert consumption.swaps_of(meter)[0].old_final == {"import": 12}
-    consumption.delete_swap(event)
-    assert consumption.swaps_of(meter) == []
+    update_swap(event, at + timedelta(hours=1), {"import": 12}, {"import": 1})
+    assert swaps_of(meter)[0].old_final == {"import": 12}
+    delete_swap(event)
+    assert swaps_of(meter) == []
 
 
 @pytest.mark.parametrize(
@@ -436,12 +442,12 @@ def test_one_swap_per_instant(meter, user):
 )
 def test_settings_validation(meter, fields, key):
     with pytest.raises(ValidationFailed) as caught:
-        consumption.update_settings(meter, **fields)
+        update_settings(meter, **fields)
     assert key in caught.value.errors
 
 
 def test_settings_are_saved(meter):
-    consumption.update_settings(
+    update_settings(
         meter,
         rollover_at={"import": "100000"},
         cycle_day="17",
@@ -457,7 +463,7 @@ def test_settings_are_saved(meter):
         meter.billing_year_start,
         meter.max_gap_hours,
     ) == ({"import": 100000.0}, 17, Decimal("85.50"), date(2026, 4, 1), 72)
-    assert consumption.meter_config(meter).max_gap == timedelta(hours=72)
+    assert meter_config(meter).max_gap == timedelta(hours=72)
 
 
 @pytest.mark.parametrize(
@@ -470,22 +476,22 @@ def test_settings_are_saved(meter):
 )
 def test_usage_arguments_are_checked(meter, kind, start, end, key):
     with pytest.raises(ValidationFailed) as caught:
-        consumption.usage_for(meter, kind, start, end)
+        usage_for(meter, kind, start, end)
     assert key in caught.value.errors
 
 
 def test_default_ranges_end_with_the_current_period(meter):
     today = date(2026, 3, 15)
-    assert consumption.default_range(meter, "month", today) == (date(2025, 3, 1), date(2026, 4, 1))
-    assert consumption.default_range(meter, "day", today) == (date(2026, 2, 13), date(2026, 3, 16))
-    assert consumption.default_range(meter, "year", today) == (date(2022, 1, 1), date(2027, 1, 1))
+    assert default_range(meter, "month", today) == (date(2025, 3, 1), date(2026, 4, 1))
+    assert default_range(meter, "day", today) == (date(2026, 2, 13), date(2026, 3, 16))
+    assert default_range(meter, "year", today) == (date(2022, 1, 1), date(2027, 1, 1))
 
 
 def test_an_empty_source_has_no_usage(meter):
-    result = consumption.usage_for(meter, "month")
+    result = usage_for(meter, "month")
     assert len(result.periods) == 13
     assert all(p.usage is None and p.measured_usage is None for p in result.meter["import"].periods)
-    assert consumption.value_at(meter, datetime.now(UTC))["import"].value is None
+    assert value_at(meter, datetime.now(UTC))["import"].value is None
 
 
 def postgres() -> bool:
@@ -496,13 +502,13 @@ def postgres() -> bool:
 def full_stream_calls(monkeypatch) -> list:
     """Count the calls of the stream of every reading, which usage falls back to."""
     calls = []
-    original = consumption.stream_readings
+    original = stream.stream_readings
 
     def counting(*args, **kwargs):
         calls.append(kwargs.get("from_key"))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(consumption, "stream_readings", counting)
+    monkeypatch.setattr(query, "stream_readings", counting)
     return calls
 
 
@@ -522,25 +528,25 @@ def test_the_reduced_stream_gives_the_same_usage(meter, monkeypatch, typo):
         rows[700] = (rows[700][0], {"import": rows[699][1]["import"] - 3000}, False)
     add_readings(meter, rows)
     swap_at = start + timedelta(days=40, minutes=30)
-    consumption.create_swap(meter, None, swap_at, {"import": 5000}, {"import": 0})
-    consumption.create_tariff(meter, "import", "2025-01-01", "0.30", "0.40")
-    consumption.create_tariff(meter, "import", "2025-11-16", "0.35", "0.45")
-    config = consumption.meter_config(meter)
-    plans = consumption.tariff_plans(meter)
+    create_swap(meter, None, swap_at, {"import": 5000}, {"import": 0})
+    create_tariff(meter, "import", "2025-01-01", "0.30", "0.40")
+    create_tariff(meter, "import", "2025-11-16", "0.35", "0.45")
+    config = meter_config(meter)
+    plans = tariff_plans(meter)
     calls = full_stream_calls(monkeypatch)
     for kind in ("day", "month"):
         periods = periods_between(kind, date(2025, 10, 2), date(2025, 12, 28), BERLIN)
-        sent = consumption.reduced_rows(
+        sent = reduced_rows(
             meter,
             periods[0].start,
             periods[-1].end,
-            consumption._boundaries(periods, plans, config),
+            boundaries(periods, plans, config),
         )
         if postgres():
             assert len(sent) < len(rows) / 3
         else:
             assert sent is None
-        got = consumption.usage_for(meter, kind, date(2025, 10, 2), date(2025, 12, 28))
+        got = usage_for(meter, kind, date(2025, 10, 2), date(2025, 12, 28))
         want = meter_usage(rows, periods, ["import"], config, plans)
         assert [summary(p) for p in got.meter["import"].periods] == [
             summary(p) for p in want.metrics["import"].periods
@@ -558,11 +564,9 @@ def test_the_chart_line_is_the_same_from_the_reduced_stream(meter, monkeypatch):
     add_readings(
         meter, [(start + timedelta(hours=3 * h), {"import": 0.7 * h}) for h in range(8 * 400)]
     )
-    reduced = consumption.usage_for(
-        meter, "month", date(2025, 1, 1), date(2026, 1, 1), line_points=50
-    )
-    monkeypatch.setattr(consumption, "reduced_rows", lambda *args, **kwargs: None)
-    full = consumption.usage_for(meter, "month", date(2025, 1, 1), date(2026, 1, 1), line_points=50)
+    reduced = usage_for(meter, "month", date(2025, 1, 1), date(2026, 1, 1), line_points=50)
+    monkeypatch.setattr(query, "reduced_rows", lambda *args, **kwargs: None)
+    full = usage_for(meter, "month", date(2025, 1, 1), date(2026, 1, 1), line_points=50)
     assert len(full.line["import"]) == 50
     assert reduced.line == full.line
 
@@ -584,7 +588,7 @@ def expected_breaks(source) -> set:
         .where(Reading.data_source_id == source.id)
         .order_by(Reading.timestamp, Reading.id)
     ):
-        if previous is not None and consumption.is_break(previous, reading.values):
+        if previous is not None and is_break(previous, reading.values):
             found.add(reading.id)
         previous = reading.values
     return found
@@ -606,7 +610,7 @@ def test_every_kind_of_write_keeps_the_breaks_right(user, make_source):
 
     def check() -> None:
         db.session.commit()
-        consumption.refresh_breaks(source.id)
+        refresh_breaks(source.id)
         db.session.expire_all()
         assert stored_breaks(source) == expected_breaks(source)
         assert (
@@ -688,7 +692,7 @@ def test_a_recompute_leaves_what_an_open_write_covers_for_the_next_one(meter):
     """A write not yet committed holds the stale row it relies on: a recompute skips it."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     add_readings(meter, [(start + timedelta(hours=h), {"import": 1.0 * h}) for h in range(10)])
-    consumption.refresh_breaks(meter.id)
+    refresh_breaks(meter.id)
     add_readings(meter, [(start + timedelta(hours=20), {"import": 30.0})])  # stale from 20:00
     with db.engine.connect() as writer:
         writer.begin()
@@ -703,10 +707,10 @@ def test_a_recompute_leaves_what_an_open_write_covers_for_the_next_one(meter):
                 updated_at=start,
             )
         )
-        consumption.refresh_breaks(meter.id)  # meanwhile, in another request
+        refresh_breaks(meter.id)  # meanwhile, in another request
         writer.commit()
     assert db.session.scalar(db.select(db.func.count()).select_from(StaleBreaks)) == 1
-    got = consumption.usage_for(meter, "day", date(2026, 1, 1), date(2026, 1, 2))
+    got = usage_for(meter, "day", date(2026, 1, 1), date(2026, 1, 2))
     assert len(got.suspects) == 1 and got.suspects[0].value == 5.0
     assert stored_breaks(meter) == expected_breaks(meter) != set()
     assert db.session.scalar(db.select(db.func.count()).select_from(StaleBreaks)) == 0
@@ -716,9 +720,9 @@ def test_usage_stays_right_while_the_breaks_are_stale(meter, monkeypatch):
     """Without an up-to-date list of breaks (a write racing a request) every reading is read."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     add_readings(meter, [(start + timedelta(hours=h), {"import": 1.0 * h}) for h in range(500)])
-    monkeypatch.setattr(consumption, "refresh_breaks", lambda source_id: None)
+    monkeypatch.setattr(stream, "refresh_breaks", lambda source_id: None)
     calls = full_stream_calls(monkeypatch)
-    got = consumption.usage_for(meter, "day", date(2026, 1, 2), date(2026, 1, 10))
+    got = usage_for(meter, "day", date(2026, 1, 2), date(2026, 1, 10))
     assert [p.usage for p in got.meter["import"].periods] == [pytest.approx(24.0)] * 8
     assert len(calls) == 1
 
@@ -785,14 +789,14 @@ def test_random_histories_give_the_engine_s_usage(
                 require_all=False,
             )
     if swap_at is not None:
-        consumption.create_swap(
+        create_swap(
             source,
             None,
             start + timedelta(hours=swap_at, minutes=30),
             {"day": 9_500, "night": 4_800},
             {"day": 2, "night": 1},
         )
-    consumption.create_tariff(source, "day", "2026-01-10", "0.30", "0.40")
+    create_tariff(source, "day", "2026-01-10", "0.30", "0.40")
     db.session.expire_all()
     stored = sorted(
         db.session.scalars(db.select(Reading).where(Reading.data_source_id == source.id)),
@@ -800,14 +804,14 @@ def test_random_histories_give_the_engine_s_usage(
     )
     all_rows = [(r.timestamp, r.values, r.confirmed, r.id) for r in stored]
     first, last = date(2025, 12, 30), date(2026, 3, 5)
-    got = consumption.usage_for(source, kind, first, last)
+    got = usage_for(source, kind, first, last)
     periods = periods_between(kind, first, last, ZoneInfo("Europe/Berlin"))
     want = meter_usage(
         all_rows,
         periods,
         ["day", "night"],
-        consumption.meter_config(source),
-        consumption.tariff_plans(source),
+        meter_config(source),
+        tariff_plans(source),
     )
     for metric in ("day", "night"):
         assert [summary(p) for p in got.meter[metric].periods] == [
@@ -815,5 +819,5 @@ def test_random_histories_give_the_engine_s_usage(
         ]
     assert [(s.metric, s.key) for s in got.suspects] == [(s.metric, s.key) for s in want.suspects]
     if postgres():
-        consumption.refresh_breaks(source.id)
+        refresh_breaks(source.id)
         assert stored_breaks(source) == expected_breaks(source)
