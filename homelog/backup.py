@@ -179,7 +179,15 @@ def iter_backup(user: User) -> Iterator[str]:
         "sources": [_source_document(source, emails) for source in sources],
     }
     opening = _dumps(head)[:-1] + ",\n" + READINGS_LINE + "\n"
-    source_ids = [source.id for source in sources]
+    return _chunks(opening, [source.id for source in sources], emails)
+
+
+def _chunks(opening: str, source_ids: list[int], emails: dict[int, str]) -> Iterator[str]:
+    """Yield opening, then the readings of source_ids CHUNK lines at a time, then the end."""
+    yield opening
+    if not source_ids:
+        yield "]}\n"
+        return
     query = (
         select(
             Reading.id,
@@ -196,37 +204,31 @@ def iter_backup(user: User) -> Iterator[str]:
         .order_by(Reading.data_source_id, Reading.timestamp, Reading.id)
         .execution_options(yield_per=CHUNK)
     )
+    lines: list[str] = []
+    first = True
+    for row in db.session.execute(query):
+        line = _dumps(_reading_document(row, emails))
+        lines.append(line if first else ",\n" + line)
+        first = False
+        if len(lines) >= CHUNK:
+            yield "".join(lines)
+            lines = []
+    lines.append("\n]}\n")
+    yield "".join(lines)
 
-    def chunks() -> Iterator[str]:
-        yield opening
-        if not source_ids:
-            yield "]}\n"
-            return
-        lines: list[str] = []
-        first = True
-        for row in db.session.execute(query):
-            line = _dumps(
-                {
-                    "id": str(row.id),
-                    "source": row.data_source_id,
-                    "timestamp": row.timestamp.isoformat(),
-                    "values": row.values,
-                    "note": row.note,
-                    "confirmed": row.confirmed,
-                    "created_by": emails.get(row.created_by_id) if row.created_by_id else None,
-                    "created_at": _iso(row.created_at),
-                    "updated_at": _iso(row.updated_at),
-                }
-            )
-            lines.append(line if first else ",\n" + line)
-            first = False
-            if len(lines) >= CHUNK:
-                yield "".join(lines)
-                lines = []
-        lines.append("\n]}\n")
-        yield "".join(lines)
 
-    return chunks()
+def _reading_document(row: Any, emails: dict[int, str]) -> dict:
+    return {
+        "id": str(row.id),
+        "source": row.data_source_id,
+        "timestamp": row.timestamp.isoformat(),
+        "values": row.values,
+        "note": row.note,
+        "confirmed": row.confirmed,
+        "created_by": emails.get(row.created_by_id) if row.created_by_id else None,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+    }
 
 
 def filename(user: User, today: date | None = None) -> str:

@@ -80,25 +80,8 @@ def assign_columns(
         target = _column_target(index, title, layout, metrics, options)
         report.columns.append(Column(index, title or f"column {index + 1}", target))
     if len(metrics) == 1 and not options.mapping and not value_columns(report, metrics):
-        # One metric and one column of numbers: no need to ask which is which.
-        only = _only_number_column(layout, report.columns)
-        if only is not None:
-            only.target = next(iter(metrics))
-            report.notes.append(
-                f"Column “{only.header}” is read as “{only.target}”, "
-                "the source's only metric (its one column of numbers)."
-            )
-    taken: dict[str, Column] = {}
-    for column in report.columns:
-        if column.target is None:
-            continue
-        if column.target in taken:
-            what = "notes" if column.target == NOTE else f"“{column.target}”"
-            report.errors.append(
-                f"Columns “{taken[column.target].header}” and “{column.header}” both hold "
-                f"{what}; choose one."
-            )
-        taken[column.target] = column
+        _take_the_only_number_column(layout, metrics, report)
+    _refuse_shared_targets(report)
     if not value_columns(report, metrics):
         report.errors.append(
             "No column matches a metric of this source ("
@@ -114,7 +97,36 @@ def assign_columns(
         report.notes.append("Ignored columns: " + ", ".join(f"“{h}”" for h in ignored) + ".")
 
 
+def _take_the_only_number_column(
+    layout: Layout, metrics: Mapping[str, str], report: ImportReport
+) -> None:
+    """One metric and one column of numbers: no need to ask which is which."""
+    only = _only_number_column(layout, report.columns)
+    if only is not None:
+        only.target = next(iter(metrics))
+        report.notes.append(
+            f"Column “{only.header}” is read as “{only.target}”, "
+            "the source's only metric (its one column of numbers)."
+        )
+
+
+def _refuse_shared_targets(report: ImportReport) -> None:
+    """Report every two columns that hold the same metric (or the notes)."""
+    taken: dict[str, Column] = {}
+    for column in report.columns:
+        if column.target is None:
+            continue
+        if column.target in taken:
+            what = "notes" if column.target == NOTE else f"“{column.target}”"
+            report.errors.append(
+                f"Columns “{taken[column.target].header}” and “{column.header}” both hold "
+                f"{what}; choose one."
+            )
+        taken[column.target] = column
+
+
 def value_columns(report: ImportReport, metrics: Mapping[str, str]) -> list[tuple[int, str]]:
+    """Return (column index, metric) of the columns that hold a metric."""
     return [(c.index, c.target) for c in report.columns if c.target in metrics]
 
 
