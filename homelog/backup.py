@@ -14,7 +14,7 @@ so both ends stream: the backup is written from a server-side cursor in chunks, 
 restore parses the file incrementally (any JSON layout, as long as the readings come after
 the homes and sources), inserting readings in batches. A restore holds a bounded amount of
 memory whatever the file: limits on nesting depth, on the size of one value, on what comes
-before the readings and on each reading (MAX_* below, README.md). The restore is one
+before the readings and on each reading (homelog.backup_reader). The restore is one
 transaction: all or nothing. Ids are not kept for homes and sources (new rows get new ids);
 readings keep theirs unless this server already has the id (a copy of the account), where
 they get new ones. A restore trusts nothing in the file: everything restored belongs to the
@@ -26,7 +26,6 @@ database-agnostic: a backup from PostgreSQL restores on SQLite and back.
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 import uuid
@@ -34,10 +33,10 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import IO, Any
 
-import ijson
 from sqlalchemy import func, select
 
 from homelog import bulk, changes, datasources, locations, readings, timeutil
+from homelog.backup_reader import Unrestorable, read_backup, refused
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import (
@@ -183,7 +182,15 @@ def iter_backup(user: User) -> Iterator[str]:
         "sources": [_source_document(source, emails) for source in sources],
     }
     opening = _dumps(head)[:-1] + ",\n" + READINGS_LINE + "\n"
-    source_ids = [source.id for source in sources]
+    return _chunks(opening, [source.id for source in sources], emails)
+
+
+def _chunks(opening: str, source_ids: list[int], emails: dict[int, str]) -> Iterator[str]:
+    """Yield opening, then the readings of source_ids CHUNK lines at a time, then the end."""
+    yield opening
+    if not source_ids:
+        yield "]}\n"
+        return
     query = (
         select(
             Reading.id,
@@ -200,37 +207,31 @@ def iter_backup(user: User) -> Iterator[str]:
         .order_by(Reading.data_source_id, Reading.timestamp, Reading.id)
         .execution_options(yield_per=CHUNK)
     )
+    lines: list[str] = []
+    first = True
+    for row in db.session.execute(query):
+        line = _dumps(_reading_document(row, emails))
+        lines.append(line if first else ",\n" + line)
+        first = False
+        if len(lines) >= CHUNK:
+            yield "".join(lines)
+            lines = []
+    lines.append("\n]}\n")
+    yield "".join(lines)
 
-    def chunks() -> Iterator[str]:
-        yield opening
-        if not source_ids:
-            yield "]}\n"
-            return
-        lines: list[str] = []
-        first = True
-        for row in db.session.execute(query):
-            line = _dumps(
-                {
-                    "id": str(row.id),
-                    "source": row.data_source_id,
-                    "timestamp": row.timestamp.isoformat(),
-                    "values": row.values,
-                    "note": row.note,
-                    "confirmed": row.confirmed,
-                    "created_by": emails.get(row.created_by_id) if row.created_by_id else None,
-                    "created_at": _iso(row.created_at),
-                    "updated_at": _iso(row.updated_at),
-                }
-            )
-            lines.append(line if first else ",\n" + line)
-            first = False
-            if len(lines) >= CHUNK:
-                yield "".join(lines)
-                lines = []
-        lines.append("\n]}\n")
-        yield "".join(lines)
 
-    return chunks()
+def _reading_document(row: Any, emails: dict[int, str]) -> dict:
+    return {
+        "id": str(row.id),
+        "source": row.data_source_id,
+        "timestamp": row.timestamp.isoformat(),
+        "values": row.values,
+        "note": row.note,
+        "confirmed": row.confirmed,
+        "created_by": emails.get(row.created_by_id) if row.created_by_id else None,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+    }
 
 
 def filename(user: User, today: date | None = None) -> str:
@@ -241,176 +242,7 @@ def filename(user: User, today: date | None = None) -> str:
 
 # ---- Restore -------------------------------------------------------------------------------
 
-#: Limits of a restore file, whatever its layout (README.md, "Backup and restore").
-MAX_DEPTH = 8  # objects and lists inside each other; a backup needs 5
-MAX_TOKEN_BYTES = 1024 * 1024  # the longest single value (text or number) or run of spaces
-MAX_HEAD_VALUES = 100_000  # values in everything but the readings
-MAX_HEAD_CHARACTERS = 4 * 1024 * 1024  # text in everything but the readings
-MAX_READING_VALUES = 200  # values in one reading
-MAX_READING_CHARACTERS = 16 * 1024  # text in one reading
-MAX_READINGS = 10_000_000
-READ_SIZE = 64 * 1024
-HEAD_KEYS = ("format", "version", "account", "locations", "sources")
 CURRENCY = re.compile(r"[A-Z]{3}")  # as the account page takes it
-
-
-class _Bad(Exception):
-    """A value of the backup is wrong: the restore stops with this message."""
-
-
-def _refused(what: str, error: ValidationFailed) -> _Bad:
-    """Return the message of a value refused by the validation of typed-in values."""
-    messages = [m for ms in error.errors.values() for m in ms] or [error.detail]
-    return _Bad(f"{what}: {' '.join(messages)}")
-
-
-class _Budget:
-    """How many values and characters a part of the file may still hold."""
-
-    def __init__(self, values: int, characters: int, what: str):
-        self.values, self.characters, self.what = values, characters, what
-
-    def spend(self, value: Any) -> None:
-        self.values -= 1
-        if isinstance(value, str):
-            self.characters -= len(value)
-        if self.values < 0 or self.characters < 0:
-            raise _Bad(f"{self.what} holds more than this server restores.")
-
-
-def _events(stream: IO) -> Iterator[tuple[str, Any]]:
-    """Yield the JSON parse events of stream (bytes or text), read in small chunks.
-
-    Memory stays bounded whatever the layout: no value may take more than MAX_TOKEN_BYTES
-    and nothing may nest deeper than MAX_DEPTH. NUL characters are refused, as in requests.
-    """
-    found = ijson.sendable_list()
-    parser = ijson.basic_parse_coro(found, use_float=True)
-    depth, quiet, first = 0, 0, True
-    while True:
-        chunk = stream.read(READ_SIZE)
-        if isinstance(chunk, str):
-            chunk = chunk.encode("utf-8", "surrogatepass")
-        if first:
-            chunk, first = chunk.removeprefix(codecs.BOM_UTF8), False
-        try:
-            if chunk:
-                parser.send(chunk)
-            else:
-                parser.close()
-        except (ijson.JSONError, ValueError, UnicodeError):
-            raise _Bad("This is not a homelog backup (JSON expected).") from None
-        quiet = 0 if found else quiet + len(chunk)
-        if quiet > MAX_TOKEN_BYTES:
-            raise _Bad(f"A value in the file is longer than {MAX_TOKEN_BYTES:,} bytes.")
-        for event, value in found:
-            if event == "start_map" or event == "start_array":
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise _Bad(f"The file nests values more than {MAX_DEPTH} deep.")
-            elif event == "end_map" or event == "end_array":
-                depth -= 1
-            elif (event == "string" or event == "map_key") and "\x00" in value:
-                raise _Bad("Text must not contain NUL characters.")
-            yield event, value
-        del found[:]
-        if not chunk:
-            return
-
-
-def _build(events: Iterator[tuple[str, Any]], event: str, value: Any, budget: _Budget) -> Any:
-    """Return the value that starts with (event, value), read from events within budget."""
-    if event != "start_map" and event != "start_array":
-        budget.spend(value)
-        return value
-    root: Any = {} if event == "start_map" else []
-    # Counted here and charged to the budget at the end: this loop runs for every value.
-    values, characters = 1, 0
-    most_values, most_characters = budget.values, budget.characters
-    stack, keys, container, key = [root], [], root, None
-    for event, value in events:
-        if event == "map_key":
-            key = value
-            characters += len(value)
-            continue
-        if event == "end_map" or event == "end_array":
-            stack.pop()
-            if not stack:
-                budget.values -= values - 1
-                budget.spend(root)
-                budget.characters -= characters
-                return root
-            container, key = stack[-1], keys.pop()
-            continue
-        values += 1
-        if event == "start_map" or event == "start_array":
-            item: Any = {} if event == "start_map" else []
-        else:
-            item = value
-            if event == "string":
-                characters += len(value)
-        if values > most_values or characters > most_characters:
-            raise _Bad(f"{budget.what} holds more than this server restores.")
-        if type(container) is list:
-            container.append(item)
-        else:
-            container[key] = item
-        if event == "start_map" or event == "start_array":
-            stack.append(item)
-            keys.append(key)
-            container, key = item, None
-    raise _Bad("This is not a homelog backup (JSON expected).")
-
-
-def _split(stream: IO) -> tuple[dict, Iterator[tuple[int, Any]]]:
-    """Return the backup's head (everything but the readings) and an iterator of readings.
-
-    The readings are read as the iterator is consumed; everything the restore needs before
-    them (format, account, homes, sources) must come first, as a backup writes it.
-    """
-    events = _events(stream)
-    event, _ = next(events, ("", None))
-    if event != "start_map":
-        raise _Bad("This is not a homelog backup (JSON expected).")
-    head: dict = {}
-    budget = _Budget(MAX_HEAD_VALUES, MAX_HEAD_CHARACTERS, "Everything but the readings")
-    for event, key in events:
-        if event == "end_map":
-            for _ in events:
-                pass  # trailing text is a parse error, raised here
-            return head, iter(())
-        budget.spend(key)
-        event, value = next(events, ("", None))
-        if key != "readings":
-            head[key] = _build(events, event, value, budget)
-            continue
-        if event != "start_array":
-            raise _Bad("“readings” must be a list.")
-        if any(needed not in head for needed in HEAD_KEYS):
-            raise _Bad("The account, homes and sources must come before the readings.")
-        return head, _readings(events, budget)
-    raise _Bad("This is not a homelog backup (JSON expected).")
-
-
-def _readings(events: Iterator[tuple[str, Any]], rest: _Budget) -> Iterator[tuple[int, Any]]:
-    for number, (event, value) in enumerate(events, start=1):
-        if event == "end_array":
-            break
-        if number > MAX_READINGS:
-            raise _Bad(f"A backup restores at most {MAX_READINGS:,} readings.")
-        budget = _Budget(MAX_READING_VALUES, MAX_READING_CHARACTERS, f"Reading {number}")
-        yield number, _build(events, event, value, budget)
-    # What follows the readings is read (within limits) but must not be needed before them.
-    for event, key in events:
-        if event == "end_map":
-            break
-        if key in HEAD_KEYS:
-            raise _Bad("The account, homes and sources must come before the readings.")
-        rest.spend(key)
-        event, value = next(events, ("", None))
-        _build(events, event, value, rest)
-    for _ in events:
-        pass  # trailing text is a parse error, raised here
 
 
 def _when(value: Any, what: str) -> datetime:
@@ -419,9 +251,9 @@ def _when(value: Any, what: str) -> datetime:
         moment = datetime.fromisoformat(value)
         return readings.clean_timestamp(moment)
     except (TypeError, ValueError):
-        raise _Bad(f"{what}: “{str(value)[:40]}” is not a date and time.") from None
+        raise Unrestorable(f"{what}: “{str(value)[:40]}” is not a date and time.") from None
     except ValidationFailed as error:
-        raise _refused(what, error) from None
+        raise refused(what, error) from None
 
 
 def is_empty(user: User) -> bool:
@@ -445,8 +277,8 @@ def restore(user: User, stream: IO) -> dict[str, int]:
     """Restore a backup (a binary or text file object) into user's empty account and commit.
 
     Everything restored belongs to user and is checked as if typed in; the file is read in
-    small chunks within the limits above. Home members listed in the file are not added
-    (they are counted in "members_skipped": the owner invites them again).
+    small chunks within the limits of homelog.backup_reader. Home members listed in the file
+    are not added (they are counted in "members_skipped": the owner invites them again).
 
     Returns how many homes, sources, readings, tariffs and swaps were restored, and how many
     members were skipped.
@@ -465,7 +297,7 @@ def restore(user: User, stream: IO) -> dict[str, int]:
         )
     try:
         counts = _restore(user, stream)
-    except _Bad as error:
+    except Unrestorable as error:
         db.session.rollback()
         raise ValidationFailed(
             {"file": [str(error)]}, detail="The backup cannot be restored."
@@ -479,22 +311,9 @@ def restore(user: User, stream: IO) -> dict[str, int]:
 
 
 def _restore(user: User, stream: IO) -> dict[str, int]:
-    head, rows = _split(stream)
-    if head.get("format") != FORMAT:
-        raise _Bad("This is not a homelog backup.")
-    if head.get("version") != VERSION:
-        raise _Bad(
-            f"This backup has version {str(head.get('version'))[:20]}; "
-            f"this server reads version {VERSION}."
-        )
-    account = head.get("account") or {}
-    if not isinstance(account, dict):
-        raise _Bad("“account” must be an object.")
-    if timeutil.is_valid_timezone(account.get("timezone") or ""):
-        user.timezone = account["timezone"]
-    if isinstance(account.get("currency"), str) and CURRENCY.fullmatch(account["currency"]):
-        user.currency = account["currency"]
-
+    head, rows = read_backup(stream)
+    _check_format(head)
+    _restore_account(user, head)
     counts = {
         "locations": 0,
         "sources": 0,
@@ -503,12 +322,46 @@ def _restore(user: User, stream: IO) -> dict[str, int]:
         "swaps": 0,
         "members_skipped": 0,
     }
+    location_ids = _restore_homes(user, head, counts)
+    sources: dict[Any, DataSource] = {}
+    for item in _list(head, "sources"):
+        if item.get("id") in sources:
+            raise Unrestorable(f"The source id {str(item.get('id'))[:20]} appears twice.")
+        sources[item.get("id")] = _restore_source(user, item, location_ids, counts)
+        counts["sources"] += 1
+    _restore_readings(user, rows, sources, counts)
+    return counts
+
+
+def _check_format(head: dict) -> None:
+    if head.get("format") != FORMAT:
+        raise Unrestorable("This is not a homelog backup.")
+    if head.get("version") != VERSION:
+        raise Unrestorable(
+            f"This backup has version {str(head.get('version'))[:20]}; "
+            f"this server reads version {VERSION}."
+        )
+
+
+def _restore_account(user: User, head: dict) -> None:
+    """Take the account's timezone and currency from the file, when they are valid."""
+    account = head.get("account") or {}
+    if not isinstance(account, dict):
+        raise Unrestorable("“account” must be an object.")
+    if timeutil.is_valid_timezone(account.get("timezone") or ""):
+        user.timezone = account["timezone"]
+    if isinstance(account.get("currency"), str) and CURRENCY.fullmatch(account["currency"]):
+        user.currency = account["currency"]
+
+
+def _restore_homes(user: User, head: dict, counts: dict[str, int]) -> dict[Any, int]:
+    """Add the file's homes to user; return {id in the file: new id}. Members are counted."""
     location_ids: dict[Any, int] = {}
     for item in _list(head, "locations"):
         try:
             name, zone = locations.clean_home(item.get("name"), item.get("timezone"))
         except ValidationFailed as error:
-            raise _refused(f"Home “{str(item.get('name'))[:40]}”", error) from None
+            raise refused(f"Home “{str(item.get('name'))[:40]}”", error) from None
         location = Location(owner_id=user.id, name=name, timezone=zone)
         if item.get("created_at"):
             location.created_at = _when(item["created_at"], f"Home “{name}”")
@@ -517,23 +370,84 @@ def _restore(user: User, stream: IO) -> dict[str, int]:
         location_ids[item.get("id")] = location.id
         members = item.get("members") or []
         if not isinstance(members, list):
-            raise _Bad(f"Home “{name}”: the members must be a list.")
+            raise Unrestorable(f"Home “{name}”: the members must be a list.")
         counts["members_skipped"] += len(members)
         counts["locations"] += 1
+    return location_ids
 
-    sources: dict[Any, DataSource] = {}
-    for item in _list(head, "sources"):
-        if item.get("id") in sources:
-            raise _Bad(f"The source id {str(item.get('id'))[:20]} appears twice.")
-        sources[item.get("id")] = _restore_source(user, item, location_ids, counts)
-        counts["sources"] += 1
-    new_source_ids = {source.id for source in sources.values()}
 
-    connection = db.session.connection()
+def _restore_readings(
+    user: User,
+    rows: Iterator[tuple[int, Any]],
+    sources: dict[Any, DataSource],
+    counts: dict[str, int],
+) -> None:
+    """Insert the file's readings into sources, CHUNK at a time, recorded by user."""
+    batch = _ReadingBatch(user, {source.id for source in sources.values()}, counts)
     now = utcnow()
-    batch: list[dict] = []
+    for number, item in rows:
+        batch.add(_reading_row(user, number, item, sources, batch, now))
+    batch.flush()
 
-    def flush_batch() -> None:
+
+def _reading_row(
+    user: User,
+    number: int,
+    item: Any,
+    sources: dict[Any, DataSource],
+    batch: _ReadingBatch,
+    now: datetime,
+) -> dict:
+    """Return the row of reading number of the file, checked like one typed in."""
+    where = f"Reading {number}"
+    if not isinstance(item, dict):
+        raise Unrestorable(f"{where}: not a reading.")
+    source = sources.get(item.get("source"))
+    if source is None:
+        raise Unrestorable(f"{where}: its source is not in the backup.")
+    try:
+        reading_id = uuid.UUID(str(item.get("id")))
+    except ValueError:
+        reading_id = uuid7()
+    if batch.holds(reading_id):
+        raise Unrestorable(f"{where}: the id {reading_id} appears twice.")
+    try:
+        values = readings.clean_values(source, item.get("values"), require_all=False)
+        note = readings.clean_note(item.get("note"))
+    except ValidationFailed as error:
+        raise refused(where, error) from None
+    return {
+        "id": reading_id,
+        "data_source_id": source.id,
+        "timestamp": _when(item.get("timestamp"), where),
+        "values": values,
+        "note": note,
+        "confirmed": item.get("confirmed") is True,
+        "created_by_id": user.id,
+        "created_at": _when(item["created_at"], where) if item.get("created_at") else now,
+        "updated_at": _when(item["updated_at"], where) if item.get("updated_at") else now,
+    }
+
+
+class _ReadingBatch:
+    """Restored readings waiting for their INSERT, written CHUNK at a time."""
+
+    def __init__(self, user: User, new_source_ids: set[int], counts: dict[str, int]):
+        self.user, self.new_source_ids, self.counts = user, new_source_ids, counts
+        self.connection = db.session.connection()
+        self.rows: list[dict] = []
+
+    def holds(self, reading_id: uuid.UUID) -> bool:
+        """Return True when a reading waiting in this batch has reading_id."""
+        return any(row["id"] == reading_id for row in self.rows)
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        batch = self.rows
         if not batch:
             return
         wanted = [row["id"] for row in batch]
@@ -543,55 +457,19 @@ def _restore(user: User, stream: IO) -> dict[str, int]:
             ).all()
         )
         for row in batch:
-            if taken.get(row["id"]) in new_source_ids:
-                raise _Bad(f"The reading id {row['id']} appears twice.")
+            if taken.get(row["id"]) in self.new_source_ids:
+                raise Unrestorable(f"The reading id {row['id']} appears twice.")
             if row["id"] in taken:
                 row["id"] = uuid7()  # another account on this server has it
-        changes.insert_new_readings(connection, user.id, batch)
-        counts["readings"] += len(batch)
-        batch.clear()
-
-    for number, item in rows:
-        where = f"Reading {number}"
-        if not isinstance(item, dict):
-            raise _Bad(f"{where}: not a reading.")
-        source = sources.get(item.get("source"))
-        if source is None:
-            raise _Bad(f"{where}: its source is not in the backup.")
-        try:
-            reading_id = uuid.UUID(str(item.get("id")))
-        except ValueError:
-            reading_id = uuid7()
-        if any(row["id"] == reading_id for row in batch):
-            raise _Bad(f"{where}: the id {reading_id} appears twice.")
-        try:
-            values = readings.clean_values(source, item.get("values"), require_all=False)
-            note = readings.clean_note(item.get("note"))
-        except ValidationFailed as error:
-            raise _refused(where, error) from None
-        batch.append(
-            {
-                "id": reading_id,
-                "data_source_id": source.id,
-                "timestamp": _when(item.get("timestamp"), where),
-                "values": values,
-                "note": note,
-                "confirmed": item.get("confirmed") is True,
-                "created_by_id": user.id,
-                "created_at": _when(item["created_at"], where) if item.get("created_at") else now,
-                "updated_at": _when(item["updated_at"], where) if item.get("updated_at") else now,
-            }
-        )
-        if len(batch) >= CHUNK:
-            flush_batch()
-    flush_batch()
-    return counts
+        changes.insert_new_readings(self.connection, self.user.id, batch)
+        self.counts["readings"] += len(batch)
+        self.rows = []
 
 
 def _list(head: dict, key: str) -> list[dict]:
     items = head.get(key) or []
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise _Bad(f"“{key}” must be a list of objects.")
+        raise Unrestorable(f"“{key}” must be a list of objects.")
     return items
 
 
@@ -604,7 +482,7 @@ def _restore_source(
             item.get("name"), item.get("description"), item.get("kind"), item.get("metrics")
         )
     except ValidationFailed as error:
-        raise _refused(label, error) from None
+        raise refused(label, error) from None
     label = f"Source “{name}”"
     source = DataSource(
         owner_id=user.id,
@@ -614,6 +492,22 @@ def _restore_source(
         kind=kind,
         metric_list=metric_list,
     )
+    _restore_settings(source, item, label)
+    if item.get("created_at"):
+        source.created_at = _when(item["created_at"], label)
+    db.session.add(source)
+    db.session.flush()
+    prices, swaps = item.get("tariffs") or [], item.get("swaps") or []
+    if not isinstance(prices, list) or not isinstance(swaps, list):
+        raise Unrestorable(f"{label}: the prices and meter swaps must be lists.")
+    counts["tariffs"] += _restore_tariffs(source, prices, label)
+    counts["swaps"] += _restore_swaps(user, source, swaps, label)
+    db.session.flush()
+    return source
+
+
+def _restore_settings(source: DataSource, item: dict, label: str) -> None:
+    """Set source's usage settings and reading reminder from the file, checked as typed in."""
     try:
         settings = clean_settings(
             source,
@@ -630,20 +524,17 @@ def _restore_source(
             schedule.get("every"), schedule.get("day")
         )
     except ValidationFailed as error:
-        raise _refused(label, error) from None
+        raise refused(label, error) from None
     for field_name, value in settings.items():
         setattr(source, field_name, value)
-    if item.get("created_at"):
-        source.created_at = _when(item["created_at"], label)
-    db.session.add(source)
-    db.session.flush()
-    prices, swaps = item.get("tariffs") or [], item.get("swaps") or []
-    if not isinstance(prices, list) or not isinstance(swaps, list):
-        raise _Bad(f"{label}: the prices and meter swaps must be lists.")
+
+
+def _restore_tariffs(source: DataSource, prices: list, label: str) -> int:
+    """Add source's prices from the file; return how many."""
     days: set[tuple] = set()
     for tariff in prices:
         if not isinstance(tariff, dict):
-            raise _Bad(f"{label}: a price is not an object.")
+            raise Unrestorable(f"{label}: a price is not an object.")
         try:
             metric, day, price, standing = check_tariff(
                 source,
@@ -653,9 +544,9 @@ def _restore_source(
                 tariff.get("standing_charge"),
             )
         except ValidationFailed as error:
-            raise _refused(f"{label}: a price", error) from None
+            raise refused(f"{label}: a price", error) from None
         if (metric, day) in days:
-            raise _Bad(f"{label}: “{metric}” has two prices starting on {day}.")
+            raise Unrestorable(f"{label}: “{metric}” has two prices starting on {day}.")
         days.add((metric, day))
         db.session.add(
             Tariff(
@@ -666,12 +557,16 @@ def _restore_source(
                 standing_charge=standing,
             )
         )
-        counts["tariffs"] += 1
+    return len(days)
+
+
+def _restore_swaps(user: User, source: DataSource, swaps: list, label: str) -> int:
+    """Add source's meter swaps from the file, recorded by user; return how many."""
     instants: set[datetime] = set()
     for swap in swaps:
         what = f"{label}: a meter swap"
         if not isinstance(swap, dict):
-            raise _Bad(f"{what} is not an object.")
+            raise Unrestorable(f"{what} is not an object.")
         try:
             at, old, new, sizes, note = check_swap(
                 source,
@@ -682,9 +577,9 @@ def _restore_source(
                 swap.get("note"),
             )
         except ValidationFailed as error:
-            raise _refused(what, error) from None
+            raise refused(what, error) from None
         if at in instants:
-            raise _Bad(f"{what}: two swaps are recorded at {at.isoformat()}.")
+            raise Unrestorable(f"{what}: two swaps are recorded at {at.isoformat()}.")
         instants.add(at)
         db.session.add(
             MeterEvent(
@@ -697,6 +592,4 @@ def _restore_source(
                 created_by_id=user.id,
             )
         )
-        counts["swaps"] += 1
-    db.session.flush()
-    return source
+    return len(instants)

@@ -292,13 +292,7 @@ def clean_metrics(
     """
     own_errors = errors is None
     errors = {} if errors is None else errors
-    if isinstance(metrics, Mapping):
-        pairs = list(metrics.items())
-    else:
-        try:
-            pairs = list(metrics or [])
-        except TypeError:
-            pairs = None
+    pairs = _metric_pairs(metrics)
     cleaned: list[list[str]] = []
     if pairs is None:
         errors.setdefault("metrics", []).append("Give the metrics as a list of names and units.")
@@ -309,40 +303,59 @@ def clean_metrics(
     else:
         seen: dict[str, int] = {}
         for index, pair in enumerate(pairs):
-            try:
-                raw_name, raw_unit = pair
-                name, unit = _clean_text(raw_name), _clean_text(raw_unit)
-            except (TypeError, ValueError):
-                errors.setdefault("metrics", []).append(
-                    "Give each metric as a name and a unit (text)."
-                )
-                continue
-            name_errors: list[str] = []
-            if not name:
-                name_errors.append("Enter a metric name.")
-            elif len(name) > MAX_METRIC_NAME_LENGTH:
-                name_errors.append(f"Use at most {MAX_METRIC_NAME_LENGTH} characters.")
-            elif has_control_characters(name):
-                name_errors.append("Use letters, digits and punctuation only.")
-            elif name.casefold() in seen:
-                name_errors.append(f"“{name}” is already a metric of this source.")
-            unit_errors: list[str] = []
-            if len(unit) > MAX_UNIT_LENGTH:
-                unit_errors.append(f"Use at most {MAX_UNIT_LENGTH} characters.")
-            elif has_control_characters(unit):
-                unit_errors.append("Use letters, digits and punctuation only.")
-            if name_errors:
-                errors.setdefault(f"metrics.{index}.name", []).extend(name_errors)
-            if unit_errors:
-                errors.setdefault(f"metrics.{index}.unit", []).extend(unit_errors)
-            if name and not name_errors:
-                seen[name.casefold()] = index
-            cleaned.append([name, unit])
+            metric = _check_metric(index, pair, seen, errors)
+            if metric is not None:
+                cleaned.append(metric)
         if any(key.startswith("metrics.") for key in errors):
             errors.setdefault("metrics", []).append("Check the metrics marked below.")
     if own_errors and errors:
         raise ValidationFailed(errors)
     return cleaned
+
+
+def _metric_pairs(
+    metrics: Iterable[Sequence[object]] | Mapping[str, object] | None,
+) -> list | None:
+    """Return metrics as a list of pairs, or None when they are no list or mapping."""
+    if isinstance(metrics, Mapping):
+        return list(metrics.items())
+    try:
+        return list(metrics or [])
+    except TypeError:
+        return None
+
+
+def _check_metric(
+    index: int, pair: object, seen: dict[str, int], errors: dict[str, list[str]]
+) -> list[str] | None:
+    """Return metric index as [name, unit]; its problems go into errors (None: no pair)."""
+    try:
+        raw_name, raw_unit = pair
+        name, unit = _clean_text(raw_name), _clean_text(raw_unit)
+    except (TypeError, ValueError):
+        errors.setdefault("metrics", []).append("Give each metric as a name and a unit (text).")
+        return None
+    name_errors: list[str] = []
+    if not name:
+        name_errors.append("Enter a metric name.")
+    elif len(name) > MAX_METRIC_NAME_LENGTH:
+        name_errors.append(f"Use at most {MAX_METRIC_NAME_LENGTH} characters.")
+    elif has_control_characters(name):
+        name_errors.append("Use letters, digits and punctuation only.")
+    elif name.casefold() in seen:
+        name_errors.append(f"“{name}” is already a metric of this source.")
+    unit_errors: list[str] = []
+    if len(unit) > MAX_UNIT_LENGTH:
+        unit_errors.append(f"Use at most {MAX_UNIT_LENGTH} characters.")
+    elif has_control_characters(unit):
+        unit_errors.append("Use letters, digits and punctuation only.")
+    if name_errors:
+        errors.setdefault(f"metrics.{index}.name", []).extend(name_errors)
+    if unit_errors:
+        errors.setdefault(f"metrics.{index}.unit", []).extend(unit_errors)
+    if name and not name_errors:
+        seen[name.casefold()] = index
+    return [name, unit]
 
 
 def clean_source(
@@ -435,53 +448,22 @@ def update_source(
         _check_description(description, errors) if description is not None else source.description
     )
     clean_kind = _check_kind(kind, errors) if kind is not None else source.kind
-    renames = dict(renames or {})
     new_list: list[list[str]] | None = None
     if metrics is not None:
         new_list = clean_metrics(metrics, errors)
     if errors:
         raise ValidationFailed(errors)
 
-    old_names = source.metric_names
     rename_map: dict[str, str] = {}
     removed: list[str] = []
     if new_list is not None:
         new_names = [metric_name for metric_name, _ in new_list]
-        for old, new in renames.items():
-            if old not in old_names:
-                errors.setdefault("metrics", []).append(f"There is no metric “{old}” to rename.")
-            elif new not in new_names:
-                errors.setdefault("metrics", []).append(
-                    f"“{old}” is renamed to “{new}”, which is not in the new metrics."
-                )
-            elif old != new:
-                rename_map[old] = new
-        targets = list(rename_map.values())
-        if len(set(targets)) != len(targets):
-            errors.setdefault("metrics", []).append("Two metrics cannot be renamed to one.")
-        for new in targets:
-            if new in old_names and new not in rename_map:
-                errors.setdefault("metrics", []).append(
-                    f"“{new}” already exists; rename or remove it first."
-                )
-        if errors:
-            raise ValidationFailed(errors)
-        removed = [old for old in old_names if old not in rename_map and old not in new_names]
+        rename_map = _check_renames(source.metric_names, new_names, dict(renames or {}))
+        removed = [
+            old for old in source.metric_names if old not in rename_map and old not in new_names
+        ]
         if removed and not confirm_remove:
-            counts = {n: c for n, c in metric_value_counts(source, removed).items() if c}
-            if counts:
-                messages = [
-                    f"{count} reading{'s' if count != 1 else ''} "
-                    f"{'have' if count != 1 else 'has'} a value for “{metric}”."
-                    for metric, count in counts.items()
-                ]
-                messages.append(
-                    "Removing the metric deletes those values. Confirm to remove it anyway."
-                )
-                raise ValidationFailed(
-                    {"metrics": messages, "confirm_remove": ["Confirm the removal."]},
-                    detail="Removing a metric would delete values of readings.",
-                )
+            _refuse_losing_values(source, removed)
 
     source.name = clean_name
     source.description = clean_description
@@ -494,6 +476,56 @@ def update_source(
         source.metric_list = new_list
     db.session.commit()
     return source
+
+
+def _check_renames(
+    old_names: Sequence[str], new_names: Sequence[str], renames: Mapping[str, str]
+) -> dict[str, str]:
+    """Return {old name: new name} of the metrics renamed.
+
+    Raises:
+        ValidationFailed: key "metrics": a rename names a metric that is not there, two
+            metrics are renamed to one, or to the name of a metric that stays.
+    """
+    messages: list[str] = []
+    rename_map: dict[str, str] = {}
+    for old, new in renames.items():
+        if old not in old_names:
+            messages.append(f"There is no metric “{old}” to rename.")
+        elif new not in new_names:
+            messages.append(f"“{old}” is renamed to “{new}”, which is not in the new metrics.")
+        elif old != new:
+            rename_map[old] = new
+    targets = list(rename_map.values())
+    if len(set(targets)) != len(targets):
+        messages.append("Two metrics cannot be renamed to one.")
+    for new in targets:
+        if new in old_names and new not in rename_map:
+            messages.append(f"“{new}” already exists; rename or remove it first.")
+    if messages:
+        raise ValidationFailed({"metrics": messages})
+    return rename_map
+
+
+def _refuse_losing_values(source: DataSource, removed: Sequence[str]) -> None:
+    """Refuse to remove metrics that readings have values for, unless confirmed.
+
+    Raises:
+        ValidationFailed: keys "metrics" (how many readings have values) and "confirm_remove".
+    """
+    counts = {n: c for n, c in metric_value_counts(source, removed).items() if c}
+    if not counts:
+        return
+    messages = [
+        f"{count} reading{'s' if count != 1 else ''} "
+        f"{'have' if count != 1 else 'has'} a value for “{metric}”."
+        for metric, count in counts.items()
+    ]
+    messages.append("Removing the metric deletes those values. Confirm to remove it anyway.")
+    raise ValidationFailed(
+        {"metrics": messages, "confirm_remove": ["Confirm the removal."]},
+        detail="Removing a metric would delete values of readings.",
+    )
 
 
 def _rewrite_values(source: DataSource, rename_map: dict[str, str], removed: list[str]) -> None:

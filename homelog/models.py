@@ -420,7 +420,7 @@ class SyncChange(db.Model):
 
 
 class ImportUpload(db.Model):
-    """A CSV file kept between its preview and the user's confirmation (homelog/importer.py).
+    """A CSV file kept between its preview and the user's confirmation (homelog/importer/).
 
     Kept in the database, not in the session cookie or on one server's disk, so any worker
     can answer the confirmation. An upload is deleted when it is imported or cancelled; older

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from homelog import htmx, timeutil
-from homelog.extensions import db
+from homelog.extensions import db, login_manager
 from homelog.models import User
 
 CSP = (
@@ -168,13 +168,21 @@ class Request(flask.Request):
 
 def init_app(app: Flask) -> None:
     """Register headers, error handlers and template helpers on app."""
-    from homelog.extensions import db
-
     with app.app_context():
         ping_idle_connections(db.engine, app.config["DB_IDLE_PING_SECONDS"])
     _check_only_decorated_rate_limits(app)
-
     app.request_class = Request
+    _register_input_guard(app)
+    _register_security_headers(app)
+    _register_error_handlers(app)
+    _register_database_errors(app)
+    _register_template_helpers(app)
+    _register_health_routes(app)
+    _register_unauthorized(app)
+
+
+def _register_input_guard(app: Flask) -> None:
+    """Refuse NUL characters in the path, the query and JSON bodies, and JSON nested too deep."""
 
     @app.before_request
     def refuse_unsafe_input():
@@ -204,6 +212,10 @@ def init_app(app: Flask) -> None:
             "errors/error.html", code=400, message=problem, name="Bad request"
         ), 400
 
+
+def _register_security_headers(app: Flask) -> None:
+    """Send the content security policy and the other security headers with every answer."""
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CSP)
@@ -213,6 +225,10 @@ def init_app(app: Flask) -> None:
         if request.headers.get("HX-Request"):
             htmx.add_vary(response)
         return response
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Answer errors as the request wants them: JSON, an htmx fragment or a page."""
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
@@ -236,6 +252,18 @@ def init_app(app: Flask) -> None:
             "errors/error.html", code=error.code, message=error.description, name=error.name
         ), error.code
 
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        message = "Something went wrong on our side. Nothing you entered was lost; try again."
+        if wants_json():
+            return json_error(500, "Internal server error.")
+        return render_template("errors/error.html", code=500, message=message), 500
+
+
+def _register_database_errors(app: Flask) -> None:
+    """Answer 503, quickly and without a stack trace, while the database cannot be reached."""
+
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)
     def database_unavailable(error):
@@ -247,8 +275,6 @@ def init_app(app: Flask) -> None:
             request.path,
             type(error.orig).__name__ if hasattr(error, "orig") else error,
         )
-        from homelog.extensions import db, login_manager
-
         db.session.rollback()
         # Render the error page as a visitor: loading the user would hit the database again.
         g._login_user = login_manager.anonymous_user()
@@ -266,13 +292,9 @@ def init_app(app: Flask) -> None:
             headers,
         )
 
-    @app.errorhandler(Exception)
-    def unexpected_error(error: Exception):
-        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-        message = "Something went wrong on our side. Nothing you entered was lost; try again."
-        if wants_json():
-            return json_error(500, "Internal server error.")
-        return render_template("errors/error.html", code=500, message=message), 500
+
+def _register_template_helpers(app: Flask) -> None:
+    """Add the filters and globals the templates use."""
 
     @app.template_filter("local")
     def local_filter(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -288,6 +310,10 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["user_zone"] = user_zone
     app.jinja_env.globals["user_name"] = user_name
 
+
+def _register_health_routes(app: Flask) -> None:
+    """Add /healthz (the process is up) and /readyz (the database answers, schema current)."""
+
     @app.route("/healthz")
     def healthz():
         """Say that the process is up."""
@@ -301,8 +327,9 @@ def init_app(app: Flask) -> None:
         report = health.readiness()
         return report, 200 if report["status"] == "ok" else 503
 
-    # Keep the login manager's answer right for browsers, htmx and the API.
-    from homelog.extensions import login_manager
+
+def _register_unauthorized(app: Flask) -> None:
+    """Keep the login manager's answer right for browsers, htmx and the API."""
 
     @login_manager.unauthorized_handler
     def unauthorized():

@@ -226,25 +226,27 @@ def _sorted_rules(app):
     return sorted(rules, key=lambda r: (bool(DESTRUCTIVE.search(r.endpoint)), -len(r.rule)))
 
 
-def test_no_route_answers_5xx_to_edge_values(
-    app, client, auth, admin, make_user, make_source, make_reading
-):
-    world = World(app, client, auth, admin, make_user, make_source, make_reading)
-    failures: list[str] = []
-    sent = 0
+class _Sender:
+    """Sends requests through the test client and keeps every crash and 5xx answer."""
 
-    def send(method: str, url: str, what: str, **kwargs) -> None:
-        nonlocal sent
-        sent += 1
+    def __init__(self, client):
+        self.client = client
+        self.failures: list[str] = []
+        self.sent = 0
+
+    def __call__(self, method: str, url: str, what: str, **kwargs) -> None:
+        self.sent += 1
         try:
-            response = client.open(url, method=method, **kwargs)
+            response = self.client.open(url, method=method, **kwargs)
         except Exception as error:  # noqa: BLE001 - every crash is a finding
-            failures.append(f"{method} {url[:120]} {what}: raised {error!r}"[:400])
+            self.failures.append(f"{method} {url[:120]} {what}: raised {error!r}"[:400])
             return
         if response.status_code >= 500:
-            failures.append(f"{method} {url[:120]} {what}: {response.status_code}"[:400])
+            self.failures.append(f"{method} {url[:120]} {what}: {response.status_code}"[:400])
 
-    # The forms the app's own pages render, by the path they post to.
+
+def _page_forms(app, client, world: World) -> dict[str, dict[str, str]]:
+    """Return the forms the app's own pages render, by the path they post to."""
     forms: dict[str, dict[str, str]] = {}
     for rule in _sorted_rules(app):
         if "GET" in rule.methods and not rule.rule.startswith("/api"):
@@ -255,6 +257,91 @@ def test_no_route_answers_5xx_to_edge_values(
                 for action, fields in parser.forms:
                     path = urlsplit(action).path or urlsplit(world.url(rule.rule)).path
                     forms.setdefault(path, {}).update(fields)
+    return forms
+
+
+def _send_edges(send, world, rule, method, op, forms, every_field) -> None:
+    """Send each edge value in every query parameter and every body field at once."""
+    url = world.url(rule.rule)
+    api = rule.rule.startswith("/api")
+    headers = dict(world.bearer) if api else {}
+    query_names = list(op.query.model_fields) if op and op.query else PAGE_QUERY
+    body_names = list(op.body.model_fields) if op and op.body else []
+    values = JSON_EDGES if api else SHORT_EDGES
+    if rule.endpoint in PASSWORD_CHECKS:
+        values = values[::3]
+    elif api and method == "GET" and not (op and op.query):
+        values = ["\x00", LONG]  # no query parameters to reach
+    for value in values:
+        text = value if isinstance(value, str) else json.dumps(value)
+        query = dict.fromkeys(query_names, text[:2000])
+        if api and method != "GET":
+            body = dict.fromkeys(body_names or ["value"], value)
+            send(
+                method,
+                url,
+                f"all fields = {text[:40]!r}",
+                query_string=query,
+                data=json.dumps(body),
+                content_type="application/json",
+                headers=headers,
+            )
+        elif method == "GET":
+            send(method, url, f"query = {text[:40]!r}", query_string=query, headers=headers)
+        else:
+            fields = forms.get(url) or dict.fromkeys(every_field, "")
+            data = {name: text for name in fields if name != "csrf_token"}
+            send(method, url, f"all fields = {text[:40]!r}", data=data)
+
+
+def _send_api_bodies(send, world, rule, method, op) -> None:
+    """Send bodies no parser should crash on: broken JSON, a form, raw text."""
+    url, headers = world.url(rule.rule), dict(world.bearer)
+    for raw in RAW_BODIES:
+        send(
+            method,
+            url,
+            f"body {raw[:20]!r}",
+            data=raw,
+            content_type="application/json",
+            headers=headers,
+        )
+    send(method, url, "form body", data={"\x00": "\x00"}, headers=headers)
+    if op and op.raw_body:
+        for value in TEXT_EDGES:
+            send(
+                method,
+                url,
+                f"raw {value[:20]!r}",
+                data=value.encode(),
+                content_type="text/csv",
+                headers=headers,
+            )
+
+
+def _send_form_fields(send, rule, method, url, page_fields) -> None:
+    """Send edge values one field at a time, the others as the page filled them."""
+    fields = {k: v for k, v in page_fields.items() if k != "csrf_token"}
+    step = 9 if rule.endpoint in PASSWORD_CHECKS else 4
+    for index, name in enumerate(fields):
+        for value in TEXT_EDGES[index % step :: step]:
+            send(method, url, f"{name} = {value[:40]!r}", data={**fields, name: value})
+    for value in TEXT_EDGES[:3]:
+        send(
+            method,
+            url,
+            "multipart",
+            content_type="multipart/form-data",
+            data={**dict.fromkeys(fields, value)},
+        )
+
+
+def test_no_route_answers_5xx_to_edge_values(
+    app, client, auth, admin, make_user, make_source, make_reading
+):
+    world = World(app, client, auth, admin, make_user, make_source, make_reading)
+    send = _Sender(client)
+    forms = _page_forms(app, client, world)
     assert len(forms) >= 15, sorted(forms)
     every_field = sorted({name for fields in forms.values() for name in fields} - {"csrf_token"})
 
@@ -265,74 +352,17 @@ def test_no_route_answers_5xx_to_edge_values(
             api = rule.rule.startswith("/api")
             headers = dict(world.bearer) if api else {}
             op = operations.get((rule.rule, method))
-            query_names = list(op.query.model_fields) if op and op.query else PAGE_QUERY
-            body_names = list(op.body.model_fields) if op and op.body else []
             # Path variables out of range and of the wrong shape.
             bad = {**dict.fromkeys(world.ids, 2**63), "reading_id": "not-a-uuid\x00"}
             send(method, world.url(rule.rule, **bad), "path", headers=headers)
-            values = JSON_EDGES if api else SHORT_EDGES
-            if rule.endpoint in PASSWORD_CHECKS:
-                values = values[::3]
-            elif api and method == "GET" and not (op and op.query):
-                values = ["\x00", LONG]  # no query parameters to reach
-            for value in values:
-                text = value if isinstance(value, str) else json.dumps(value)
-                query = dict.fromkeys(query_names, text[:2000])
-                if api and method != "GET":
-                    body = dict.fromkeys(body_names or ["value"], value)
-                    send(
-                        method,
-                        url,
-                        f"all fields = {text[:40]!r}",
-                        query_string=query,
-                        data=json.dumps(body),
-                        content_type="application/json",
-                        headers=headers,
-                    )
-                elif method == "GET":
-                    send(method, url, f"query = {text[:40]!r}", query_string=query, headers=headers)
-                else:
-                    fields = forms.get(url) or dict.fromkeys(every_field, "")
-                    data = {name: text for name in fields if name != "csrf_token"}
-                    send(method, url, f"all fields = {text[:40]!r}", data=data)
+            _send_edges(send, world, rule, method, op, forms, every_field)
             if api and method != "GET":
-                for raw in RAW_BODIES:
-                    send(
-                        method,
-                        url,
-                        f"body {raw[:20]!r}",
-                        data=raw,
-                        content_type="application/json",
-                        headers=headers,
-                    )
-                send(method, url, "form body", data={"\x00": "\x00"}, headers=headers)
-                if op and op.raw_body:
-                    for value in TEXT_EDGES:
-                        send(
-                            method,
-                            url,
-                            f"raw {value[:20]!r}",
-                            data=value.encode(),
-                            content_type="text/csv",
-                            headers=headers,
-                        )
+                _send_api_bodies(send, world, rule, method, op)
             elif method != "GET" and url in forms:
-                # One field at a time, the others as the page filled them.
-                fields = {k: v for k, v in forms[url].items() if k != "csrf_token"}
-                step = 9 if rule.endpoint in PASSWORD_CHECKS else 4
-                for index, name in enumerate(fields):
-                    for value in TEXT_EDGES[index % step :: step]:
-                        send(method, url, f"{name} = {value[:40]!r}", data={**fields, name: value})
-                for value in TEXT_EDGES[:3]:
-                    send(
-                        method,
-                        url,
-                        "multipart",
-                        content_type="multipart/form-data",
-                        data={**dict.fromkeys(fields, value)},
-                    )
+                _send_form_fields(send, rule, method, url, forms[url])
             if DESTRUCTIVE.search(rule.endpoint) or rule.endpoint in ("api.update_user",):
                 world.sign_in()  # the route may have ended the session or revoked the token
-    assert sent > 1000
-    print(f"{sent} requests")
-    assert not failures, f"{len(failures)} of {sent} requests failed:\n" + "\n".join(failures)
+    assert send.sent > 1000
+    print(f"{send.sent} requests")
+    failures = send.failures
+    assert not failures, f"{len(failures)} of {send.sent} requests failed:\n" + "\n".join(failures)

@@ -61,7 +61,7 @@ def test_oversized_imports_answer_4xx_within_64_mb(database_url, user, make_sour
 
 
 def test_the_line_limit_stops_the_file_before_reading_its_rows(monkeypatch):
-    monkeypatch.setattr(importer, "MAX_ROWS", 10)
+    monkeypatch.setattr(importer.parsing, "MAX_ROWS", 10)
     text = "date,import\n" + "".join(f"2026-01-{day:02d},{day}\n" for day in range(1, 12))
     result = importer.parse(text, {"import": "kWh"}, ZoneInfo("UTC"))
     assert result.report.errors == ["The file has more than 10 lines; split it up."]

@@ -260,7 +260,7 @@ def test_cancel_deletes_the_upload(logged_in, make_source, user, make_user):
 
 
 def test_waiting_uploads_are_held_to_a_quota_per_person(logged_in, make_source, user, monkeypatch):
-    monkeypatch.setattr("homelog.importer.UPLOAD_QUOTA", 2 * len(CSV))
+    monkeypatch.setattr("homelog.importer.uploads.UPLOAD_QUOTA", 2 * len(CSV))
     first, second = make_source(user), make_source(user, "Gas")
     upload(logged_in, first)
     oldest = db.session.scalar(select(ImportUpload.id))

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from homelog import importer
+from homelog import changes, importer
+from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.importer import NOTE, ImportOptions
 from homelog.models import ImportLayout, MeterEvent, Reading, SyncChange
@@ -189,7 +190,7 @@ def test_files_that_cannot_be_read(text, message):
 def test_decode_accepts_utf8_with_bom_and_windows_1252():
     assert importer.decode("\ufeffdate,import\n".encode()) == "date,import\n"
     assert importer.decode("Zähler".encode("cp1252")) == "Zähler"
-    with pytest.raises(importer.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         importer.decode(b"\x00\x01\x02")
 
 
@@ -354,13 +355,13 @@ def test_sensors_are_not_checked_for_drops(make_source, user):
 def test_a_failed_import_stores_nothing(meter, user, monkeypatch):
     """All or nothing: an error in the middle of the insert leaves no reading behind."""
     text = "date,import\n" + "".join(f"2026-01-01 00:{m:02d},{m}\n" for m in range(60))
-    real = importer.changes.record
+    real = changes.record
 
     def broken(*args, **kwargs):
         real(*args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importer.changes, "record", broken)
+    monkeypatch.setattr(changes, "record", broken)
     with pytest.raises(RuntimeError):
         importer.import_csv(meter, user, text)
     db.session.rollback()

@@ -185,11 +185,109 @@ def test_sign_in_throttling_counts_across_instances(two_servers, private_db):
     assert statuses[-1] == 429 and statuses[-2] == 429, statuses
 
 
+class _Traffic:
+    """Sync batches, edits and a change-feed reader sent through both instances at once."""
+
+    def __init__(self, servers: list[Gunicorn], headers: dict, source_id: int):
+        self.servers, self.headers, self.source_id = servers, headers, source_id
+        rng = random.Random(7)
+        self.batches = [
+            [
+                {
+                    "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "data_source_id": source_id,
+                    "timestamp": f"2026-04-{1 + b:02d}T{n // 60:02d}:{n % 60:02d}:00Z",
+                    "values": {"t": 20 + n / 10},
+                }
+                for n in range(100)
+            ]
+            for b in range(4)
+        ]
+        self.all_ids = [item["id"] for batch in self.batches for item in batch]
+        self.problems: list[str] = []
+        self.created: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.writers_done = threading.Event()
+        self.replica: dict[str, tuple] = {}
+
+    def note(self, problem: str) -> None:
+        with self.lock:
+            self.problems.append(problem)
+
+    def syncer(self, number: int) -> None:
+        order = list(range(len(self.batches)))
+        random.Random(number).shuffle(order)
+        for index in order:
+            server = self.servers[(number + index) % 2]
+            reply = server.post(
+                "/api/sync/readings", {"readings": self.batches[index]}, headers=self.headers
+            )
+            if reply.status != 200:
+                self.note(f"sync {reply.status} {reply.body[:200]!r}")
+                continue
+            for result in reply.json()["results"]:
+                # conflict: an editor changed the reading since; the batch does not undo it.
+                if result["status"] not in ("created", "unchanged", "conflict"):
+                    self.note(f"sync item {result}")
+                elif result["status"] == "created":
+                    with self.lock:
+                        self.created[result["id"]] = self.created.get(result["id"], 0) + 1
+
+    def editor(self, number: int) -> None:
+        local = random.Random(100 + number)
+        for count in range(25):
+            reading_id = local.choice(self.all_ids)
+            server = self.servers[count % 2]
+            reply = request(
+                server.port,
+                "PATCH",
+                f"/api/sources/{self.source_id}/readings/{reading_id}",
+                {"values": {"t": local.randint(-200, 400) / 10}, "note": f"edit {number}-{count}"},
+                self.headers,
+            )
+            # Before a batch arrives the reading does not exist yet: 404 is fine.
+            if reply.status not in (200, 404):
+                self.note(f"edit {reply.status} {reply.body[:200]!r}")
+
+    def read_feed(self, cursor: str | None, turn: int) -> tuple[str | None, bool]:
+        query = f"?since={cursor}" if cursor else ""
+        reply = self.servers[turn % 2].get(f"/api/sync/changes{query}", headers=self.headers)
+        assert reply.status == 200, reply.body
+        page = reply.json()
+        for reading in page["readings"]:
+            if reading["data_source_id"] == self.source_id:
+                self.replica[reading["id"]] = (reading["values"], reading["note"])
+        for gone in page["deleted"]:
+            self.replica.pop(gone["id"], None)
+        return page["next_cursor"], page["has_more"]
+
+    def reader(self) -> None:
+        cursor, turn = None, 0
+        while not self.writers_done.is_set():
+            cursor, _ = self.read_feed(cursor, turn)
+            turn += 1
+        # Everything is written: the rest of the feed, to its end.
+        has_more = True
+        while has_more:
+            cursor, has_more = self.read_feed(cursor, turn)
+            turn += 1
+
+    def run(self) -> None:
+        """Run 6 syncers and 4 editors against both instances while the reader follows."""
+        with ThreadPoolExecutor(11) as pool:
+            feed = pool.submit(self.reader)
+            writers = [pool.submit(self.syncer, n) for n in range(6)]
+            writers += [pool.submit(self.editor, n) for n in range(4)]
+            for future in writers:
+                future.result()
+            self.writers_done.set()
+            feed.result()
+
+
 def test_sync_and_edits_through_both_instances_keep_each_reading_once_and_the_feed_whole(
     two_servers, household, private_db
 ):
     first, second = two_servers
-    servers = [first, second]
     headers = household.headers
     created = first.post(
         "/api/sources",
@@ -198,98 +296,12 @@ def test_sync_and_edits_through_both_instances_keep_each_reading_once_and_the_fe
     )
     assert created.status == 201, created.body
     source_id = created.json()["id"]
-    rng = random.Random(7)
-    batches = [
-        [
-            {
-                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                "data_source_id": source_id,
-                "timestamp": f"2026-04-{1 + b:02d}T{n // 60:02d}:{n % 60:02d}:00Z",
-                "values": {"t": 20 + n / 10},
-            }
-            for n in range(100)
-        ]
-        for b in range(4)
-    ]
-    all_ids = [item["id"] for batch in batches for item in batch]
-    problems: list[str] = []
-    created: dict[str, int] = {}
-    lock = threading.Lock()
-    writers_done = threading.Event()
+    traffic = _Traffic([first, second], headers, source_id)
+    traffic.run()
 
-    def note(problem: str) -> None:
-        with lock:
-            problems.append(problem)
-
-    def syncer(number: int) -> None:
-        order = list(range(len(batches)))
-        random.Random(number).shuffle(order)
-        for index in order:
-            server = servers[(number + index) % 2]
-            reply = server.post("/api/sync/readings", {"readings": batches[index]}, headers=headers)
-            if reply.status != 200:
-                note(f"sync {reply.status} {reply.body[:200]!r}")
-                continue
-            for result in reply.json()["results"]:
-                # conflict: an editor changed the reading since; the batch does not undo it.
-                if result["status"] not in ("created", "unchanged", "conflict"):
-                    note(f"sync item {result}")
-                elif result["status"] == "created":
-                    with lock:
-                        created[result["id"]] = created.get(result["id"], 0) + 1
-
-    def editor(number: int) -> None:
-        local = random.Random(100 + number)
-        for count in range(25):
-            reading_id = local.choice(all_ids)
-            server = servers[count % 2]
-            reply = request(
-                server.port,
-                "PATCH",
-                f"/api/sources/{source_id}/readings/{reading_id}",
-                {"values": {"t": local.randint(-200, 400) / 10}, "note": f"edit {number}-{count}"},
-                headers,
-            )
-            # Before a batch arrives the reading does not exist yet: 404 is fine.
-            if reply.status not in (200, 404):
-                note(f"edit {reply.status} {reply.body[:200]!r}")
-
-    replica: dict[str, tuple] = {}
-
-    def read_feed(cursor: str | None, turn: int) -> tuple[str | None, bool]:
-        query = f"?since={cursor}" if cursor else ""
-        reply = servers[turn % 2].get(f"/api/sync/changes{query}", headers=headers)
-        assert reply.status == 200, reply.body
-        page = reply.json()
-        for reading in page["readings"]:
-            if reading["data_source_id"] == source_id:
-                replica[reading["id"]] = (reading["values"], reading["note"])
-        for gone in page["deleted"]:
-            replica.pop(gone["id"], None)
-        return page["next_cursor"], page["has_more"]
-
-    def reader() -> None:
-        cursor, turn = None, 0
-        while not writers_done.is_set():
-            cursor, _ = read_feed(cursor, turn)
-            turn += 1
-        # Everything is written: the rest of the feed, to its end.
-        has_more = True
-        while has_more:
-            cursor, has_more = read_feed(cursor, turn)
-            turn += 1
-
-    with ThreadPoolExecutor(11) as pool:
-        feed = pool.submit(reader)
-        writers = [pool.submit(syncer, n) for n in range(6)]
-        writers += [pool.submit(editor, n) for n in range(4)]
-        for future in writers:
-            future.result()
-        writers_done.set()
-        feed.result()
-
-    assert not problems, problems[:5]
-    assert sorted(created) == sorted(all_ids) and set(created.values()) == {1}
+    all_ids = traffic.all_ids
+    assert not traffic.problems, traffic.problems[:5]
+    assert sorted(traffic.created) == sorted(all_ids) and set(traffic.created.values()) == {1}
     with private_db.connect() as conn:
         rows = conn.execute(
             sa.text(
@@ -300,7 +312,7 @@ def test_sync_and_edits_through_both_instances_keep_each_reading_once_and_the_fe
     assert sorted(row[0] for row in rows) == sorted(all_ids)  # each reading once
     stored = {row[0]: (_values(row[1]), row[2]) for row in rows}
     # A feed with a gap would have left an older value (or no row) in the replica.
-    assert replica == stored
+    assert traffic.replica == stored
 
 
 def _values(value) -> dict:
