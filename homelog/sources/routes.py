@@ -16,7 +16,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -25,12 +24,22 @@ from flask import (
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from homelog import access, datasources, htmx, locations, readings, reminders, timeutil
+from homelog import (
+    access,
+    datasources,
+    htmx,
+    locations,
+    readings,
+    reminders,
+    timeutil,
+    views,
+)
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.models import DataSource, Reading
 from homelog.sources.forms import SourceForm, reading_form, reading_form_data
 from homelog.sources.rows import reading_rows
+from homelog.views import READINGS_CHANGED
 from homelog.web import user_zone
 
 bp = Blueprint("sources", __name__)
@@ -38,7 +47,6 @@ bp.add_app_template_global(reading_rows)
 
 UNDO_SALT = "homelog.reading-undo"
 UNDO_MAX_AGE = 60 * 60  # an undo offered an hour ago is stale: the user moved on
-READINGS_CHANGED = "readings-changed"
 
 
 @bp.after_request
@@ -50,42 +58,11 @@ def vary_on_htmx(response):
 # ---- helpers --------------------------------------------------------------------------------
 
 
-def _source_or_404(source_id: object) -> DataSource:
-    source = access.request_source(current_user, source_id)
-    if source is None:
-        abort(404)
-    return source
-
-
 def _reading_or_404(source: DataSource, reading_id: object) -> Reading:
     reading = readings.get_reading(source, reading_id)
     if reading is None:
         abort(404)
     return reading
-
-
-def _fragment(
-    template: str,
-    status: int = 200,
-    *,
-    events: tuple[str, ...] = (),
-    headers: dict | None = None,
-    **context,
-):
-    """Render a fragment plus any flashed messages (swapped into #flashes out of band)."""
-    body = render_template(template, **context) + render_template("sources/_flash_oob.html")
-    response = make_response(body, status)
-    if events:
-        htmx.trigger(response, *events)
-    response.headers.update(headers or {})
-    return response
-
-
-def _redirect(url: str):
-    """Redirect a plain request; ask htmx for a full navigation instead of a swap."""
-    if htmx.is_fragment_request():
-        return htmx.hx_redirect(make_response("", 200), url)
-    return redirect(url)
 
 
 def _page_size() -> int:
@@ -224,7 +201,7 @@ def index():
         "invitations": locations.invitations_for(current_user),
     }
     if htmx.is_fragment_request():
-        return _fragment("sources/_source_list.html", **context)
+        return views.fragment("sources/_source_list.html", **context)
     return render_template("sources/index.html", **context)
 
 
@@ -236,7 +213,7 @@ def _render_source_form(form: SourceForm, source: DataSource | None, status: int
         "max_metrics": datasources.MAX_METRICS,
     }
     if htmx.is_fragment_request():
-        return _fragment("sources/_source_form.html", status, **context)
+        return views.fragment("sources/_source_form.html", status, **context)
     return render_template("sources/source_form.html", **context), status
 
 
@@ -251,8 +228,8 @@ def _metric_rows_action(form: SourceForm, source: DataSource | None):
             return _render_source_form(form, source)
         if entry is None:
             flash(f"A source has at most {datasources.MAX_METRICS} metrics.", "error")
-            return _fragment("sources/_nothing.html", headers={"HX-Reswap": "none"})
-        return _fragment(
+            return views.fragment("sources/_nothing.html", headers={"HX-Reswap": "none"})
+        return views.fragment(
             "sources/_metric_row.html",
             entry=form.metrics.entries[-1],
             units=datasources.COMMON_UNITS,
@@ -285,7 +262,7 @@ def create():
             form.apply_errors(error)
         else:
             flash(f"“{source.name}” is ready. Add its first reading below.", "success")
-            return _redirect(url_for("sources.detail", source_id=source.id))
+            return views.redirect(url_for("sources.detail", source_id=source.id))
     return _render_source_form(form, None, 422)
 
 
@@ -293,7 +270,7 @@ def create():
 @login_required
 def edit(source_id: int):
     """Change a source; renaming a metric keeps its readings, removing one asks first."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     if request.method == "GET":
         return _render_source_form(SourceForm.for_source(source), source)
     form = SourceForm()
@@ -315,7 +292,7 @@ def edit(source_id: int):
             form.apply_errors(error)
         else:
             flash(f"“{source.name}” is saved.", "success")
-            return _redirect(url_for("sources.detail", source_id=source.id))
+            return views.redirect(url_for("sources.detail", source_id=source.id))
     return _render_source_form(form, source, 422)
 
 
@@ -323,7 +300,7 @@ def edit(source_id: int):
 @login_required
 def delete(source_id: int):
     """Ask before deleting a source (saying how many readings go with it), then delete it."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     if request.method == "POST":
         name = source.name
         count = datasources.delete_source(source)
@@ -332,11 +309,11 @@ def delete(source_id: int):
         )
         if htmx.is_fragment_request():
             # The card that asked is replaced by nothing.
-            return _fragment("sources/_nothing.html", events=(READINGS_CHANGED,))
+            return views.fragment("sources/_nothing.html", events=(READINGS_CHANGED,))
         return redirect(url_for("sources.index"))
     context = {"source": source, "count": datasources.reading_count(source)}
     if htmx.is_fragment_request():
-        return _fragment("sources/_delete_source.html", inline=True, **context)
+        return views.fragment("sources/_delete_source.html", inline=True, **context)
     return render_template("sources/delete.html", **context)
 
 
@@ -344,10 +321,10 @@ def delete(source_id: int):
 @login_required
 def detail(source_id: int):
     """Show a source: the add-reading form and its readings, newest first."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     context = _panel_context(source, before=request.args.get("before") or None)
     if htmx.is_fragment_request():
-        return _fragment("sources/_readings_panel.html", **context)
+        return views.fragment("sources/_readings_panel.html", **context)
     return render_template("sources/detail.html", **context)
 
 
@@ -358,11 +335,11 @@ def detail(source_id: int):
 @login_required
 def readings_page(source_id: int):
     """Answer the next page of readings (rows plus a new "load more" row)."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     before = request.args.get("before") or None
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.detail", source_id=source.id, before=before))
-    return _fragment(
+    return views.fragment(
         "sources/_reading_rows.html", **_table_context(source, _page(source, before), before=before)
     )
 
@@ -371,12 +348,12 @@ def readings_page(source_id: int):
 @login_required
 def add_reading(source_id: int):
     """Save a new reading; htmx gets the refreshed panel with the row in its place."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     form = reading_form(source, prefix=_add_prefix(source))
     reading = _save_reading(source, form)
     if reading is None:
         if htmx.is_fragment_request():
-            return _fragment(
+            return views.fragment(
                 "sources/_reading_form.html",
                 422,
                 form=form,
@@ -386,7 +363,7 @@ def add_reading(source_id: int):
         return render_template("sources/detail.html", **_panel_context(source, form)), 422
     flash("Reading saved.", "success")
     if htmx.is_fragment_request():
-        return _fragment(
+        return views.fragment(
             "sources/_readings_panel.html",
             events=(READINGS_CHANGED,),
             **_panel_context(source, highlight=reading.id),
@@ -398,20 +375,22 @@ def add_reading(source_id: int):
 @login_required
 def quick_add(source_id: int):
     """Offer the add-reading form inline on the dashboard and save it there."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     if request.method == "GET":
         if not htmx.is_fragment_request():
             return redirect(url_for("sources.detail", source_id=source.id, _anchor="add-reading"))
-        return _fragment("sources/_quick_add.html", form=_new_reading_form(source), source=source)
+        return views.fragment(
+            "sources/_quick_add.html", form=_new_reading_form(source), source=source
+        )
     form = reading_form(source, prefix=_add_prefix(source))
     reading = _save_reading(source, form)
     if reading is None:
         if htmx.is_fragment_request():
-            return _fragment("sources/_quick_add.html", 422, form=form, source=source)
+            return views.fragment("sources/_quick_add.html", 422, form=form, source=source)
         return render_template("sources/detail.html", **_panel_context(source, form)), 422
     flash(f"Reading of “{source.name}” saved.", "success")
     if htmx.is_fragment_request():
-        return _fragment(
+        return views.fragment(
             "sources/_source_card.html",
             events=(READINGS_CHANGED,),
             source=source,
@@ -426,11 +405,11 @@ def quick_add(source_id: int):
 @login_required
 def reading_row(source_id: int, reading_id: str):
     """Answer one reading's table row (e.g. to cancel an edit)."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     reading = _reading_or_404(source, reading_id)
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.detail", source_id=source.id))
-    return _fragment(
+    return views.fragment(
         "sources/_reading_row.html",
         source=source,
         reading=reading,
@@ -443,7 +422,7 @@ def reading_row(source_id: int, reading_id: str):
 @login_required
 def edit_reading(source_id: int, reading_id: str):
     """Edit a reading in place (htmx swaps the row for a form) or on its own page."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     reading = _reading_or_404(source, reading_id)
     fragment = htmx.is_fragment_request()
     if request.method == "GET":
@@ -463,13 +442,13 @@ def edit_reading(source_id: int, reading_id: str):
                 return redirect(url_for("sources.detail", source_id=source.id))
             if reading.timestamp != old_timestamp:
                 # It may belong elsewhere in the table now: redraw the first page.
-                return _fragment(
+                return views.fragment(
                     "sources/_reading_rows.html",
                     events=(READINGS_CHANGED,),
                     headers={"HX-Retarget": "#readings-body", "HX-Reswap": "innerHTML"},
                     **_table_context(source, _page(source), highlight=reading.id),
                 )
-            return _fragment(
+            return views.fragment(
                 "sources/_reading_row.html",
                 events=(READINGS_CHANGED,),
                 source=source,
@@ -480,7 +459,7 @@ def edit_reading(source_id: int, reading_id: str):
         status = 422
     context = {"form": form, "source": source, "reading": reading}
     if fragment:
-        return _fragment("sources/_reading_edit_row.html", status, **context)
+        return views.fragment("sources/_reading_edit_row.html", status, **context)
     return render_template("sources/reading_edit.html", **context), status
 
 
@@ -488,19 +467,19 @@ def edit_reading(source_id: int, reading_id: str):
 @login_required
 def delete_reading(source_id: int, reading_id: str):
     """Delete a reading (htmx: at once, with an undo; without JavaScript: after asking)."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     reading = _reading_or_404(source, reading_id)
     if request.method == "GET":
         context = {"source": source, "reading": reading}
         if htmx.is_fragment_request():
-            return _fragment("sources/_reading_delete_row.html", **context)
+            return views.fragment("sources/_reading_delete_row.html", **context)
         return render_template("sources/reading_delete.html", **context)
     timestamp = reading.timestamp
     saved = readings.delete_reading(reading)
     if not htmx.is_fragment_request():
         flash(f"The reading of {_local(timestamp)} is deleted.", "success")
         return redirect(url_for("sources.detail", source_id=source.id))
-    return _fragment(
+    return views.fragment(
         "sources/_reading_deleted_row.html",
         events=(READINGS_CHANGED,),
         source=source,
@@ -514,7 +493,7 @@ def delete_reading(source_id: int, reading_id: str):
 @login_required
 def restore_reading(source_id: int):
     """Undo a deletion: put the reading back exactly as it was (same id)."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     try:
         saved = _undo_serializer().loads(request.form.get("token", ""), max_age=UNDO_MAX_AGE)
     except BadData:
@@ -532,7 +511,7 @@ def restore_reading(source_id: int):
     flash("Reading restored.", "success")
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.detail", source_id=source.id))
-    return _fragment(
+    return views.fragment(
         "sources/_reading_row.html",
         events=(READINGS_CHANGED,),
         source=source,
