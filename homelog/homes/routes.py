@@ -43,13 +43,6 @@ def _own_sources() -> list[DataSource]:
     )
 
 
-def _apply(form, error: ValidationFailed) -> None:
-    for key, messages in error.errors.items():
-        field = getattr(form, key, None)
-        if field is not None:
-            field.errors = list(field.errors) + messages
-
-
 def _form_page(form: HomeForm, home: Location | None, status: int = 200):
     return render_template(
         "homes/form.html", form=form, home=home, timezones=timeutil.timezone_names()
@@ -92,7 +85,7 @@ def create():
             )
         except ValidationFailed as error:
             db.session.rollback()
-            _apply(form, error)
+            form.apply_errors(error)
         else:
             flash(f"“{home.name}” is ready. Invite the people you share it with below.", "success")
             return redirect(url_for("homes.detail", location_id=home.id))
@@ -142,7 +135,7 @@ def edit(location_id: int):
             locations.update_home(home, form.name.data, form.timezone.data, form.sources.data or [])
         except ValidationFailed as error:
             db.session.rollback()
-            _apply(form, error)
+            form.apply_errors(error)
         else:
             flash(f"“{home.name}” is saved.", "success")
             return redirect(url_for("homes.detail", location_id=home.id))
@@ -178,7 +171,7 @@ def invite(location_id: int):
             invitation = locations.invite(home, form.email.data, form.role.data, current_user)
         except ValidationFailed as error:
             db.session.rollback()
-            _apply(form, error)
+            form.apply_errors(error)
         else:
             # The same words whether or not the address has an account here.
             flash(

@@ -35,13 +35,7 @@ def reminder(source_id: int):
             reminders.set_schedule(source, form.every.data, form.day())
         except ValidationFailed as error:
             db.session.rollback()
-            for key, messages in error.errors.items():
-                field = (
-                    form.every
-                    if key == "every"
-                    else (form.weekday if form.every.data == "week" else form.month_day)
-                )
-                field.errors = list(field.errors) + messages
+            form.apply_errors(error)
         else:
             flash(
                 f"Reminder for “{source.name}”: "

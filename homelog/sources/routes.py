@@ -224,7 +224,7 @@ def _metric_rows_action(form: SourceForm, source: DataSource | None):
         entry = form.add_row() if row_count < datasources.MAX_METRICS else None
         if not htmx.is_fragment_request():
             if entry is None:
-                form.metric_errors.append(f"Use at most {datasources.MAX_METRICS} metrics.")
+                form.other_errors.append(f"Use at most {datasources.MAX_METRICS} metrics.")
             return _render_source_form(form, source)
         if entry is None:
             flash(f"A source has at most {datasources.MAX_METRICS} metrics.", "error")
