@@ -29,6 +29,7 @@ from homelog import (
     datasources,
     htmx,
     locations,
+    meter_drops,
     readings,
     reminders,
     timeutil,
@@ -129,7 +130,7 @@ def _save_reading(source: DataSource, form, reading: Reading | None = None) -> R
     """Validate the form and create (or update) the reading; None when the form shows why.
 
     For a meter, a value below the previous reading is not saved until the user confirms it
-    (form.lower then lists the metrics and their previous values).
+    (homelog.meter_drops; form.lower then lists the metrics and their previous values).
     """
     if not form.validate_on_submit():
         return None
@@ -153,20 +154,14 @@ def _save_reading(source: DataSource, form, reading: Reading | None = None) -> R
         ok = False
     if not ok:
         return None
-    # An edit that keeps time and values (say, of the note) does not ask about an old drop again.
-    unchanged = reading is not None and (timestamp, values) == (reading.timestamp, reading.values)
-    lower = (
-        {}
-        if unchanged
-        else readings.lower_than_previous(
-            source, timestamp, values, exclude_id=reading.id if reading else None
+    try:
+        # A confirmed drop counts in usage (homelog.consumption) instead of being left out.
+        confirmed = meter_drops.check_drop(
+            source, timestamp, values, confirmed=form.confirm_lower.data, reading=reading
         )
-    )
-    if lower and not form.confirm_lower.data:
-        form.lower = lower
+    except meter_drops.UnconfirmedDrop as drop:
+        form.lower = drop.lower
         return None
-    # A confirmed drop counts in usage (homelog.consumption) instead of being left out.
-    confirmed = reading.confirmed if unchanged else bool(lower)
     try:
         if reading is None:
             return readings.create_reading(
