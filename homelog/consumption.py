@@ -88,8 +88,8 @@ DEFAULT_SPANS = {"day": 31, "week": 13, "month": 13, "year": 5, "cycle": 13}
 
 def source_zone(source: DataSource) -> ZoneInfo:
     """Return the timezone periods of source are counted in: its home's, else its owner's."""
-    if source.location is not None and source.location.timezone:
-        return timeutil.zone(source.location.timezone)
+    if source.home is not None and source.home.timezone:
+        return timeutil.zone(source.home.timezone)
     return timeutil.zone(source.owner.timezone if source.owner else "UTC")
 
 

@@ -27,8 +27,8 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from homelog import (
     access,
     datasources,
+    homes,
     htmx,
-    locations,
     meter_drops,
     readings,
     reminders,
@@ -191,9 +191,9 @@ def index():
     context = {
         "sources": sources,
         "latest": datasources.latest_readings(sources),
-        "groups": locations.group_sources(current_user, sources),
+        "groups": homes.group_sources(current_user, sources),
         "reminders": reminders.reminders_for(current_user, sources=sources),
-        "invitations": locations.invitations_for(current_user),
+        "invitations": homes.invitations_for(current_user),
     }
     if htmx.is_fragment_request():
         return views.fragment("sources/_source_list.html", **context)

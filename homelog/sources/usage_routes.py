@@ -14,7 +14,7 @@ from decimal import Decimal
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from homelog import charts, consumption, datasources, htmx, locations, readings, timeutil, views
+from homelog import charts, consumption, datasources, homes, htmx, readings, timeutil, views
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.sources.routes import bp
@@ -406,8 +406,8 @@ def _home_chart(costs: consumption.HomeCosts, labels: list[str], width: int, hei
 def home_usage():
     """Show every meter's costs per month by home, the year so far and the projected balance."""
     sources = db.session.scalars(datasources.visible_sources(current_user)).all()
-    homes = []
-    for group in locations.group_sources(current_user, sources):
+    home_views = []
+    for group in homes.group_sources(current_user, sources):
         if not any(s.kind == "meter" for s in group.sources):
             continue
         costs = consumption.home_costs(group.sources)
@@ -416,8 +416,8 @@ def home_usage():
         if costs.has_costs:
             view.wide = _home_chart(costs, labels, 760, 260, 13)
             view.narrow = _home_chart(costs, labels, 360, 220, 5)
-        homes.append(view)
-    context = {"views": homes, "several": len(homes) > 1}
+        home_views.append(view)
+    context = {"views": home_views, "several": len(home_views) > 1}
     if htmx.is_fragment_request():
         return views.fragment("sources/_home_usage.html", **context)
     return render_template("sources/home_usage.html", **context)

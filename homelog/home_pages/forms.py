@@ -6,7 +6,7 @@ from wtforms import EmailField, SelectField, SelectMultipleField, StringField, w
 from wtforms.validators import InputRequired, Length
 
 from homelog.forms import DomainForm, TimezoneField, strip_filter
-from homelog.locations import MAX_NAME_LENGTH, ROLE_LABELS
+from homelog.homes import MAX_NAME_LENGTH, ROLE_LABELS
 from homelog.models import DataSource
 
 
