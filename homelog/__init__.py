@@ -55,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from homelog.auth.routes import bp as auth_bp
     from homelog.backups.routes import bp as backups_bp
     from homelog.cli import register_cli
-    from homelog.homes.routes import bp as homes_bp
+    from homelog.home_pages.routes import bp as homes_bp
     from homelog.record.routes import bp as record_bp
     from homelog.sources.routes import bp as sources_bp
 

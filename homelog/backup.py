@@ -35,14 +35,14 @@ from typing import IO, Any
 
 from sqlalchemy import func, select
 
-from homelog import bulk, changes, datasources, locations, readings, timeutil
+from homelog import bulk, changes, datasources, homes, readings, timeutil
 from homelog.backup_reader import Unrestorable, read_backup, refused
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import (
     DataSource,
-    Location,
-    LocationMember,
+    Home,
+    HomeMember,
     MeterEvent,
     Reading,
     Tariff,
@@ -72,16 +72,16 @@ def _dumps(value: Any) -> str:
 # ---- Backup --------------------------------------------------------------------------------
 
 
-def _location_members(location_ids: list[int]) -> dict[int, list[dict]]:
-    """Return {location id: [{"email", "role"}]} of the homes' members."""
+def _home_members(home_ids: list[int]) -> dict[int, list[dict]]:
+    """Return {home id: [{"email", "role"}]} of the homes' members."""
     rows = (
         db.session.execute(
-            select(LocationMember.location_id, User.email, LocationMember.role)
-            .join(User, User.id == LocationMember.user_id)
-            .where(LocationMember.location_id.in_(location_ids))
-            .order_by(LocationMember.location_id, User.email)
+            select(HomeMember.location_id, User.email, HomeMember.role)
+            .join(User, User.id == HomeMember.user_id)
+            .where(HomeMember.location_id.in_(home_ids))
+            .order_by(HomeMember.location_id, User.email)
         )
-        if location_ids
+        if home_ids
         else []
     )
     members: dict[int, list[dict]] = {}
@@ -147,10 +147,8 @@ def iter_backup(user: User) -> Iterator[str]:
     Everything but the readings is read now; the readings are streamed as the iterator is
     consumed (a server-side cursor on PostgreSQL), so no account is too large.
     """
-    locations = list(
-        db.session.scalars(
-            select(Location).where(Location.owner_id == user.id).order_by(Location.id)
-        )
+    owned_homes = list(
+        db.session.scalars(select(Home).where(Home.owner_id == user.id).order_by(Home.id))
     )
     sources = list(
         db.session.scalars(
@@ -158,7 +156,7 @@ def iter_backup(user: User) -> Iterator[str]:
         )
     )
     emails = dict(db.session.execute(select(User.id, User.email)).all())
-    members = _location_members([location.id for location in locations])
+    members = _home_members([home.id for home in owned_homes])
     head = {
         "format": FORMAT,
         "version": VERSION,
@@ -169,15 +167,16 @@ def iter_backup(user: User) -> Iterator[str]:
             "timezone": user.timezone,
             "currency": user.currency,
         },
+        # The file calls homes "locations" (the table's name), as every file written before.
         "locations": [
             {
-                "id": loc.id,
-                "name": loc.name,
-                "timezone": loc.timezone,
-                "created_at": _iso(loc.created_at),
-                "members": members.get(loc.id, []),
+                "id": home.id,
+                "name": home.name,
+                "timezone": home.timezone,
+                "created_at": _iso(home.created_at),
+                "members": members.get(home.id, []),
             }
-            for loc in locations
+            for home in owned_homes
         ],
         "sources": [_source_document(source, emails) for source in sources],
     }
@@ -264,13 +263,11 @@ def is_empty(user: User) -> bool:
         )
         or 0
     )
-    homes = (
-        db.session.scalar(
-            select(func.count()).select_from(Location).where(Location.owner_id == user.id)
-        )
+    owned_homes = (
+        db.session.scalar(select(func.count()).select_from(Home).where(Home.owner_id == user.id))
         or 0
     )
-    return owned == 0 and homes == 0
+    return owned == 0 and owned_homes == 0
 
 
 def restore(user: User, stream: IO) -> dict[str, int]:
@@ -359,15 +356,15 @@ def _restore_homes(user: User, head: dict, counts: dict[str, int]) -> dict[Any, 
     location_ids: dict[Any, int] = {}
     for item in _list(head, "locations"):
         try:
-            name, zone = locations.clean_home(item.get("name"), item.get("timezone"))
+            name, zone = homes.clean_home(item.get("name"), item.get("timezone"))
         except ValidationFailed as error:
             raise refused(f"Home “{str(item.get('name'))[:40]}”", error) from None
-        location = Location(owner_id=user.id, name=name, timezone=zone)
+        home = Home(owner_id=user.id, name=name, timezone=zone)
         if item.get("created_at"):
-            location.created_at = _when(item["created_at"], f"Home “{name}”")
-        db.session.add(location)
+            home.created_at = _when(item["created_at"], f"Home “{name}”")
+        db.session.add(home)
         db.session.flush()
-        location_ids[item.get("id")] = location.id
+        location_ids[item.get("id")] = home.id
         members = item.get("members") or []
         if not isinstance(members, list):
             raise Unrestorable(f"Home “{name}”: the members must be a list.")

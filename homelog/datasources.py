@@ -19,7 +19,7 @@ from homelog.models import (
     KINDS,
     ROLES,
     DataSource,
-    LocationMember,
+    HomeMember,
     Reading,
     SyncCounter,
     User,
@@ -60,8 +60,8 @@ KIND_LABELS = {
 
 def _shared_location_ids(user_id, roles: Sequence[str] = ROLES) -> Select:
     """Return a select of the ids of homes shared with user_id in one of roles."""
-    return select(LocationMember.location_id).where(
-        LocationMember.user_id == user_id, LocationMember.role.in_(list(roles))
+    return select(HomeMember.location_id).where(
+        HomeMember.user_id == user_id, HomeMember.role.in_(list(roles))
     )
 
 
@@ -69,7 +69,7 @@ def visible_to(user_id) -> ColumnElement[bool]:
     """Return the condition for a source that user_id (a value, bind parameter or column) may see.
 
     This is the one place that decides which sources a user may see: their own, and those
-    in homes shared with them (homelog.locations); every lookup goes through it.
+    in homes shared with them (homelog.homes); every lookup goes through it.
     """
     return or_(
         DataSource.owner_id == user_id, DataSource.location_id.in_(_shared_location_ids(user_id))
@@ -109,8 +109,8 @@ def role_for(user: User, source: DataSource) -> str | None:
     if source.location_id is None:
         return None
     return db.session.scalar(
-        select(LocationMember.role).where(
-            LocationMember.location_id == source.location_id, LocationMember.user_id == user.id
+        select(HomeMember.role).where(
+            HomeMember.location_id == source.location_id, HomeMember.user_id == user.id
         )
     )
 
@@ -122,10 +122,8 @@ def role_of(user_id) -> ColumnElement:
     tests/test_sharing.py checks every role on every API route, on both paths.
     """
     member_role = (
-        select(LocationMember.role)
-        .where(
-            LocationMember.location_id == DataSource.location_id, LocationMember.user_id == user_id
-        )
+        select(HomeMember.role)
+        .where(HomeMember.location_id == DataSource.location_id, HomeMember.user_id == user_id)
         .scalar_subquery()
     )
     return case((DataSource.owner_id == user_id, literal("owner")), else_=member_role)

@@ -1,11 +1,13 @@
-"""Form fields and validators shared by every HTML blueprint."""
+"""Form fields, validators and the form base shared by every HTML blueprint."""
 
 from __future__ import annotations
 
-from wtforms import StringField
+from flask_wtf import FlaskForm
+from wtforms import Field, StringField
 from wtforms.validators import ValidationError
 
 from homelog import timeutil
+from homelog.errors import ValidationFailed
 
 
 class TimezoneField(StringField):
@@ -20,3 +22,36 @@ class TimezoneField(StringField):
 def strip_filter(value):
     """Trim surrounding whitespace from text input."""
     return value.strip() if isinstance(value, str) else value
+
+
+class DomainForm(FlaskForm):
+    """A form that shows a domain function's ValidationFailed messages beside its fields.
+
+    The domain keys its messages by field: a field's name ("name"), or a path for a value
+    per metric ("old_final.import": the field old_final_<index of import>). field_for finds
+    the field of a key; messages without one go to other_errors, which the template shows
+    above the fields they concern.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.other_errors: list[str] = []
+
+    def field_for(self, key: str) -> Field | None:
+        """Return the field a domain message with key belongs beside (None: no field)."""
+        if key in self._fields:
+            return self._fields[key]
+        group, _, metric = key.partition(".")
+        names = getattr(self, "_metric_names", [])
+        if metric in names:
+            return self._fields.get(f"{group}_{names.index(metric)}")
+        return None
+
+    def apply_errors(self, error: ValidationFailed) -> None:
+        """Put each of error's messages beside its field, or in other_errors."""
+        for key, messages in error.errors.items():
+            field = self.field_for(key)
+            if field is not None:
+                field.errors = list(field.errors) + messages
+            else:
+                self.other_errors.extend(messages)

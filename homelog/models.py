@@ -123,7 +123,7 @@ class User(UserMixin, db.Model):
         return self.name or self.email
 
 
-class Location(db.Model):
+class Home(db.Model):
     """A home: groups sources and gives them a timezone."""
 
     __tablename__ = "locations"
@@ -190,7 +190,7 @@ class DataSource(MetricList, db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     owner: Mapped[User] = relationship(back_populates="sources", foreign_keys=[owner_id])
-    location: Mapped[Location | None] = relationship()
+    home: Mapped[Home | None] = relationship()
 
     @MetricList.metrics.setter
     def metrics(self, value: dict[str, str]) -> None:
@@ -464,7 +464,7 @@ class ImportLayout(db.Model):
 ROLES = ("viewer", "editor")
 
 
-class LocationMember(db.Model):
+class HomeMember(db.Model):
     """Someone the owner shares a home with: a viewer sees it, an editor also records readings."""
 
     __tablename__ = "location_members"
@@ -481,7 +481,7 @@ class LocationMember(db.Model):
     role: Mapped[str] = mapped_column(sa.String(10), default="viewer")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    location: Mapped[Location] = relationship()
+    home: Mapped[Home] = relationship()
     user: Mapped[User] = relationship()
 
 
@@ -510,5 +510,5 @@ class HomeInvitation(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    location: Mapped[Location] = relationship()
+    home: Mapped[Home] = relationship()
     invited_by: Mapped[User | None] = relationship()

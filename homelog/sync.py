@@ -54,7 +54,7 @@ from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import (
     DataSource,
-    LocationMember,
+    HomeMember,
     Reading,
     SyncChange,
     SyncCounter,
@@ -195,9 +195,9 @@ def parse_cursor(cursor: object, user_id: int) -> FeedCursor:
 def _shared_with(user: User) -> dict[int, tuple[int, str]]:
     """Return {source id: (owner id, role)} of the sources shared with user now."""
     rows = db.session.execute(
-        select(DataSource.id, DataSource.owner_id, LocationMember.role)
-        .join(LocationMember, LocationMember.location_id == DataSource.location_id)
-        .where(LocationMember.user_id == user.id, DataSource.owner_id != user.id)
+        select(DataSource.id, DataSource.owner_id, HomeMember.role)
+        .join(HomeMember, HomeMember.location_id == DataSource.location_id)
+        .where(HomeMember.user_id == user.id, DataSource.owner_id != user.id)
     )
     return {source_id: (owner_id, role) for source_id, owner_id, role in rows}
 

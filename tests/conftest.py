@@ -21,7 +21,7 @@ from flask import has_app_context
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 
-from homelog import create_app, locations
+from homelog import create_app, homes
 from homelog.config import normalize_database_url
 from homelog.extensions import db, limiter
 from homelog.models import DataSource, Reading, User
@@ -300,8 +300,8 @@ def logged_in(client, auth, user):
 
 def share(home, member: User, role: str):
     """Share home with member as role the way people do: an invitation, then its acceptance."""
-    invitation = locations.invite(home, member.email, role)
-    return locations.accept_invitation(member, invitation)
+    invitation = homes.invite(home, member.email, role)
+    return homes.accept_invitation(member, invitation)
 
 
 def hour(n: int) -> datetime:

@@ -17,9 +17,9 @@ from homelog import create_app, sessions, tokens
 from homelog.extensions import db
 from homelog.models import (
     DataSource,
+    Home,
     HomeInvitation,
-    Location,
-    LocationMember,
+    HomeMember,
     MeterEvent,
     Tariff,
 )
@@ -68,11 +68,11 @@ def world(admin, make_user, make_source, make_reading):
         old_final={"import": 20.0},
         new_start={"import": 0.0},
     )
-    home = Location(owner_id=admin.id, name="Home", timezone="UTC")
+    home = Home(owner_id=admin.id, name="Home", timezone="UTC")
     db.session.add_all([tariff, swap, home])
     db.session.flush()
     db.session.get(DataSource, source.id).location_id = home.id
-    member = LocationMember(location_id=home.id, user_id=other.id, role="viewer")
+    member = HomeMember(location_id=home.id, user_id=other.id, role="viewer")
     # Addressed to the admin in the admin's own home, so a forged accept, decline or withdraw
     # would each change something.
     invitation = HomeInvitation(

@@ -18,8 +18,8 @@ from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.models import (
     DataSource,
-    Location,
-    LocationMember,
+    Home,
+    HomeMember,
     MeterEvent,
     Reading,
     Tariff,
@@ -34,7 +34,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def build_account(owner: User, helper: User | None = None) -> None:
     """Give owner a home, a meter in it with prices, a swap and readings, and a sensor."""
     owner.timezone, owner.currency = "Europe/Vienna", "CHF"
-    home = Location(owner_id=owner.id, name="Cottage", timezone="America/New_York")
+    home = Home(owner_id=owner.id, name="Cottage", timezone="America/New_York")
     db.session.add(home)
     db.session.flush()
     meter = DataSource(
@@ -56,7 +56,7 @@ def build_account(owner: User, helper: User | None = None) -> None:
     db.session.add_all([meter, sensor])
     db.session.flush()
     if helper is not None:
-        db.session.add(LocationMember(location_id=home.id, user_id=helper.id, role="editor"))
+        db.session.add(HomeMember(location_id=home.id, user_id=helper.id, role="editor"))
     db.session.add_all(
         [
             Tariff(
@@ -113,7 +113,7 @@ def snapshot(user_id: int, with_ids: bool = False) -> dict:
     user = db.session.get(User, user_id)
     homes = {
         loc.id: (loc.name, loc.timezone)
-        for loc in db.session.scalars(select(Location).where(Location.owner_id == user_id))
+        for loc in db.session.scalars(select(Home).where(Home.owner_id == user_id))
     }
     emails = dict(db.session.execute(select(User.id, User.email)).all())
     sources = {}
@@ -170,7 +170,7 @@ def snapshot(user_id: int, with_ids: bool = False) -> dict:
     members = sorted(
         (homes[m.location_id], emails[m.user_id], m.role)
         for m in db.session.scalars(
-            select(LocationMember).where(LocationMember.location_id.in_(list(homes)))
+            select(HomeMember).where(HomeMember.location_id.in_(list(homes)))
         )
     )
     return {
@@ -376,7 +376,7 @@ def test_a_restore_records_everything_as_the_restoring_account(app, user, make_u
         select(MeterEvent.created_by_id).join(DataSource).where(DataSource.owner_id == empty.id)
     ).all()
     assert swaps == [empty.id]
-    assert db.session.scalar(select(func.count()).select_from(LocationMember)) == 1  # the original
+    assert db.session.scalar(select(func.count()).select_from(HomeMember)) == 1  # the original
     assert (db.session.get(User, helper.id).name, db.session.get(User, empty.id).name) == (
         "Helper",
         "Emma",
@@ -420,7 +420,7 @@ def test_a_home_name_typed_in_refuses_control_characters_as_a_restored_one(logge
     response = logged_in.post("/homes/new", data={"name": "Cabin\u202e", "timezone": "UTC"})
     assert response.status_code == 422
     assert "Use letters, digits and punctuation only." in response.get_data(as_text=True)
-    assert db.session.scalar(select(func.count()).select_from(Location)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Home)) == 0
 
 
 def test_any_layout_restores_when_the_readings_come_last(app, user, make_user):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from homelog import locations
+from homelog import homes
 from homelog.extensions import db
-from homelog.models import LocationMember, Tariff
+from homelog.models import HomeMember, Tariff
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,7 +159,7 @@ def test_prices_show_money_with_cents_and_keep_amounts_whole(logged_in, user, ma
 
 
 def test_sources_outside_homes_have_a_friendly_group_name(logged_in, user, make_source):
-    home = locations.create_home(user, "Cabin", "Europe/Berlin")
+    home = homes.create_home(user, "Cabin", "Europe/Berlin")
     make_source(user, "Cabin power", location_id=home.id)
     make_source(user, "Bike odometer")
     page = logged_in.get("/").get_data(as_text=True)
@@ -190,7 +190,7 @@ def test_share_on_a_source_without_a_home_offers_a_home_with_it_ticked(
 
 
 def test_share_on_a_source_in_a_home_leads_to_its_people(logged_in, user, make_source):
-    home = locations.create_home(user, "Farmhouse", "Europe/Vienna")
+    home = homes.create_home(user, "Farmhouse", "Europe/Vienna")
     source = make_source(user, "Power", location_id=home.id)
     page = logged_in.get(f"/sources/{source.id}").get_data(as_text=True)
     assert f'href="/homes/{home.id}#members-title">Share…</a>' in page
@@ -198,10 +198,10 @@ def test_share_on_a_source_in_a_home_leads_to_its_people(logged_in, user, make_s
 
 
 def test_only_the_owner_is_offered_share(client, auth, user, make_user, make_source):
-    home = locations.create_home(user, "Farmhouse", "Europe/Vienna")
+    home = homes.create_home(user, "Farmhouse", "Europe/Vienna")
     source = make_source(user, "Power", location_id=home.id)
     partner = make_user("partner@example.com")
-    db.session.add(LocationMember(location_id=home.id, user_id=partner.id, role="editor"))
+    db.session.add(HomeMember(location_id=home.id, user_id=partner.id, role="editor"))
     db.session.commit()
     auth.login(email="partner@example.com")
     page = client.get(f"/sources/{source.id}").get_data(as_text=True)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from homelog import tokens
 from homelog.api.core import OPERATIONS
 from homelog.extensions import db, limiter
-from homelog.models import Location, LocationMember, MeterEvent, Tariff
+from homelog.models import Home, HomeMember, MeterEvent, Tariff
 from homelog.web import MAX_JSON_DEPTH
 
 LONG = "x" * 100_000
@@ -169,10 +169,10 @@ class World:
             for n in range(5)
         ]
         make_reading(sensor, {"temperature": 12.5}, timestamp=start)
-        home = Location(owner_id=admin.id, name="Home", timezone="Europe/Berlin")
+        home = Home(owner_id=admin.id, name="Home", timezone="Europe/Berlin")
         db.session.add(home)
         db.session.flush()
-        member = LocationMember(location_id=home.id, user_id=other.id, role="viewer")
+        member = HomeMember(location_id=home.id, user_id=other.id, role="viewer")
         meter.location_id = home.id
         tariff = Tariff(
             data_source_id=meter.id,

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from homelog import locations, reminders, tokens
+from homelog import homes, reminders, tokens
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from tests.conftest import share
@@ -93,7 +93,7 @@ def test_status(make_source, user, every, day, last, status, since):
 def test_days_are_the_sources_local_days(make_source, user):
     """22:30 UTC on the 10th is the 11th in Tokyo (done there), still the 10th in Berlin."""
     source = make_source(user)
-    source.location_id = locations.create_home(user, "Flat", "Asia/Tokyo").id
+    source.location_id = homes.create_home(user, "Flat", "Asia/Tokyo").id
     reminders.set_schedule(source, "day")
     last = datetime(2026, 3, 10, 22, 30, tzinfo=UTC)
     assert reminders.status_of(source, last, NOW).status == "ok"
@@ -194,7 +194,7 @@ def test_api_sets_the_schedule(client, user, make_source):
 def test_members_see_shared_reminders_but_only_the_owner_sets_them(
     client, user, make_user, make_source
 ):
-    home = locations.create_home(user, "Home", "Europe/Berlin")
+    home = homes.create_home(user, "Home", "Europe/Berlin")
     source = make_source(user, location_id=home.id)
     reminders.set_schedule(source, "day")
     editor = make_user("e@example.com")

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
-from homelog import access, datasources, locations, tokens
+from homelog import access, datasources, homes, tokens
 from homelog.extensions import db
 from homelog.models import (
     DataSource,
+    Home,
     HomeInvitation,
-    Location,
-    LocationMember,
+    HomeMember,
     MeterEvent,
     Reading,
     Tariff,
@@ -36,7 +36,7 @@ def world(app, make_user, make_source, make_reading):
     editor = make_user("editor@example.com", name="Ed Editor")
     viewer = make_user("viewer@example.com", name="Vi Viewer")
     stranger = make_user("stranger@example.com", name="Stan Stranger")
-    home = locations.create_home(owner, "Farmhouse", "Europe/Vienna")
+    home = homes.create_home(owner, "Farmhouse", "Europe/Vienna")
     source = make_source(owner, "Power", location_id=home.id)
     reading = make_reading(
         source,
@@ -326,10 +326,8 @@ def test_removing_a_member_revokes_access_at_once(client, auth, world):
     auth.login("editor@example.com")
     url = f"/sources/{world['source'].id}"
     assert client.get(url).status_code == 200
-    member = db.session.scalar(
-        select(LocationMember).where(LocationMember.user_id == world["editor"].id)
-    )
-    locations.remove_member(member)
+    member = db.session.scalar(select(HomeMember).where(HomeMember.user_id == world["editor"].id))
+    homes.remove_member(member)
     assert client.get(url).status_code == 404  # the same signed-in session
 
 
@@ -338,10 +336,8 @@ def test_changing_a_role_takes_effect_at_once(client, auth, world):
     source = world["source"]
     data = {f"s{source.id}-timestamp": "2026-02-01T10:00", f"s{source.id}-value_0": "120"}
     assert client.post(f"/sources/{source.id}/readings", data=data).status_code == 403
-    member = db.session.scalar(
-        select(LocationMember).where(LocationMember.user_id == world["viewer"].id)
-    )
-    locations.change_role(member, "editor")
+    member = db.session.scalar(select(HomeMember).where(HomeMember.user_id == world["viewer"].id))
+    homes.change_role(member, "editor")
     assert client.post(f"/sources/{source.id}/readings", data=data).status_code == 302
 
 
@@ -359,7 +355,7 @@ def test_owner_creates_a_home_with_sources_and_its_periods_follow_its_timezone(
         "/homes/new", data={"name": "Cabin", "timezone": "Asia/Tokyo", "sources": [str(source.id)]}
     )
     assert response.status_code == 302
-    home = db.session.scalar(select(Location))
+    home = db.session.scalar(select(Home))
     assert db.session.get(DataSource, source.id).location_id == home.id
     assert source_zone(db.session.get(DataSource, source.id)).key == "Asia/Tokyo"
     page = client.get("/").get_data(as_text=True)
@@ -402,9 +398,7 @@ def test_owner_invites_and_the_invitee_accepts_then_role_changes_and_removal(cli
     auth.logout()
 
     auth.login("owner@example.com")
-    member = db.session.scalar(
-        select(LocationMember).where(LocationMember.user_id == world["stranger"].id)
-    )
+    member = db.session.scalar(select(HomeMember).where(HomeMember.user_id == world["stranger"].id))
     assert member.role == "viewer"
     assert "Invitations waiting" not in client.get(f"/homes/{home.id}").get_data(as_text=True)
     client.post(f"/homes/{home.id}/members/{member.id}", data={f"m{member.id}-role": "editor"})
@@ -413,7 +407,7 @@ def test_owner_invites_and_the_invitee_accepts_then_role_changes_and_removal(cli
     member_id = member.id
     client.post(f"/homes/{home.id}/members/{member_id}/remove")
     db.session.expunge_all()
-    assert db.session.get(LocationMember, member_id) is None
+    assert db.session.get(HomeMember, member_id) is None
 
 
 def _invite(client, home, email: str, role: str = "viewer"):
@@ -504,8 +498,8 @@ def test_inviting_again_changes_the_role_of_the_waiting_invitation(client, auth,
 
 def test_waiting_invitations_are_bounded(client, auth, world):
     auth.login("owner@example.com")
-    for n in range(locations.MAX_PENDING_INVITATIONS):
-        locations.invite(world["home"], f"guest{n}@example.com", "viewer")
+    for n in range(homes.MAX_PENDING_INVITATIONS):
+        homes.invite(world["home"], f"guest{n}@example.com", "viewer")
     response = client.post(
         f"/homes/{world['home'].id}/members", data={"email": "one@example.com", "role": "viewer"}
     )
@@ -548,9 +542,9 @@ HOME_ROUTES = [
 @pytest.mark.parametrize("method, url, action", HOME_ROUTES)
 def test_home_pages_enforce_roles(client, auth, world, role, method, url, action):
     member = db.session.scalar(
-        select(LocationMember.id).where(LocationMember.user_id == world["viewer"].id)
+        select(HomeMember.id).where(HomeMember.user_id == world["viewer"].id)
     )
-    invitation = locations.invite(world["home"], "guest@example.com", "viewer")
+    invitation = homes.invite(world["home"], "guest@example.com", "viewer")
     auth.login(f"{role}@example.com")
     response = client.open(
         url.format(h=world["home"].id, m=member, i=invitation.id),
@@ -567,14 +561,14 @@ def test_a_member_leaves_and_the_owner_deletes_a_home(client, auth, world):
     auth.logout()
     auth.login("owner@example.com")
     client.post(f"/homes/{world['home'].id}/delete")
-    assert db.session.scalar(select(func.count()).select_from(Location)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Home)) == 0
     assert db.session.get(DataSource, world["source"].id).location_id is None
-    assert db.session.scalar(select(func.count()).select_from(LocationMember)) == 0
+    assert db.session.scalar(select(func.count()).select_from(HomeMember)) == 0
     assert datasources.role_for(world["editor"], world["source"]) is None
 
 
 def test_moving_a_source_out_of_a_shared_home_ends_the_members_access(client, auth, world):
-    locations.update_home(world["home"], "Farmhouse", "Europe/Vienna", [])
+    homes.update_home(world["home"], "Farmhouse", "Europe/Vienna", [])
     user = db.session.get(User, world["editor"].id)
     assert db.session.scalar(datasources.visible_sources(user)) is None
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from homelog.extensions import db
-from homelog.models import Location, Reading
+from homelog.models import Home, Reading
 from homelog.usage import money, period_containing
 from homelog.usage_db.comparison import compare
 from homelog.usage_db.costs import home_costs
@@ -296,8 +296,8 @@ def test_the_panel_shows_the_warning_not_a_percentage(logged_in, user, make_sour
 @pytest.fixture
 def two_homes(user, make_user, make_source):
     """Return (home, cottage, stranger's meter): two homes with priced meters."""
-    home = Location(owner_id=user.id, name="Lindenweg 4", timezone="Europe/Berlin")
-    cottage = Location(owner_id=user.id, name="Cottage", timezone="Europe/Berlin")
+    home = Home(owner_id=user.id, name="Lindenweg 4", timezone="Europe/Berlin")
+    cottage = Home(owner_id=user.id, name="Cottage", timezone="Europe/Berlin")
     db.session.add_all([home, cottage])
     db.session.commit()
     now = datetime.now(UTC)

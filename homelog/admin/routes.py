@@ -21,7 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from homelog import accounts, htmx, timeutil
+from homelog import accounts, htmx, timeutil, views
 from homelog.admin.forms import CreateUserForm, ResetPasswordForm
 from homelog.auth.routes import safe_next
 from homelog.extensions import db
@@ -134,7 +134,7 @@ def _change(user_id: int, change: Callable[[User, User], None], done: str):
     flash(done.format(user=user.display_name), "success")
     if htmx.is_fragment_request():
         back = safe_next(request.form.get("next")) or url_for("admin.users")
-        return render_template("admin/_user_row_changed.html", user=user, back=back)
+        return views.fragment("admin/_user_row.html", user=user, back=back)
     return redirect(_back(user))
 
 

@@ -1,6 +1,6 @@
 """API routes: homes, the people they are shared with, and invitations.
 
-What the home pages do, for a native app: the same domain functions (homelog.locations) and
+What the home pages do, for a native app: the same domain functions (homelog.homes) and
 the same rules. Someone else's home answers 404; a member asking for an owner's action 403.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import url_for
 from werkzeug.exceptions import Forbidden, NotFound
 
-from homelog import locations
+from homelog import homes
 from homelog.api.core import AUTH_ERRORS, BODY_ERRORS, api_user, dump, error_responses, operation
 from homelog.api.homes_schemas import (
     HomeCreate,
@@ -25,27 +25,27 @@ from homelog.api.homes_schemas import (
     ReceivedInvitationList,
 )
 from homelog.extensions import db
-from homelog.models import HomeInvitation, Location, LocationMember, User
+from homelog.models import Home, HomeInvitation, HomeMember, User
 
 TAGS = ("homes",)
 HOME_ERRORS = (*AUTH_ERRORS, 404)
 
 
-def _home_or_404(home_id: int) -> Location:
-    home = locations.get_home_for(api_user(), home_id)
+def _home_or_404(home_id: int) -> Home:
+    home = homes.get_home_for(api_user(), home_id)
     if home is None:
         raise NotFound("No such home.")
     return home
 
 
-def _own_home(home_id: int) -> Location:
+def _own_home(home_id: int) -> Home:
     home = _home_or_404(home_id)
     if home.owner_id != api_user().id:
         raise Forbidden("Only the owner of this home can do that.")
     return home
 
 
-def _home_out(home: Location) -> dict:
+def _home_out(home: Home) -> dict:
     owner = db.session.get(User, home.owner_id)
     return {
         "id": home.id,
@@ -53,13 +53,13 @@ def _home_out(home: Location) -> dict:
         "timezone": home.timezone,
         "owner_id": home.owner_id,
         "owner_name": owner.display_name,
-        "role": locations.role_in(api_user(), home),
-        "source_ids": [source.id for source in locations.sources_in(home)],
+        "role": homes.role_in(api_user(), home),
+        "source_ids": [source.id for source in homes.sources_in(home)],
         "created_at": home.created_at,
     }
 
 
-def _member_out(member: LocationMember) -> dict:
+def _member_out(member: HomeMember) -> dict:
     return {
         "id": member.id,
         "user_id": member.user_id,
@@ -87,7 +87,7 @@ def _invitation_out(invitation: HomeInvitation) -> dict:
 )
 def list_homes():
     """List the homes the user owns or is a member of."""
-    return dump(HomeList, [_home_out(home) for home in locations.visible_homes(api_user())])
+    return dump(HomeList, [_home_out(home) for home in homes.visible_homes(api_user())])
 
 
 @operation(
@@ -102,7 +102,7 @@ def list_homes():
 )
 def create_home(body: HomeCreate):
     """Create a home, with some of the user's sources in it."""
-    home = locations.create_home(api_user(), body.name, body.timezone, body.source_ids)
+    home = homes.create_home(api_user(), body.name, body.timezone, body.source_ids)
     return (
         dump(HomeOut, _home_out(home)),
         201,
@@ -133,7 +133,7 @@ def get_home(home_id: int):
 def update_home(home_id: int, body: HomeUpdate):
     """Rename a home, change its timezone or its sources (its owner only)."""
     home = _own_home(home_id)
-    locations.update_home(
+    homes.update_home(
         home,
         body.name if body.name is not None else home.name,
         body.timezone if body.timezone is not None else home.timezone,
@@ -153,7 +153,7 @@ def update_home(home_id: int, body: HomeUpdate):
 )
 def delete_home(home_id: int):
     """Delete a home (its owner only): members lose access, sources are kept."""
-    locations.delete_home(_own_home(home_id))
+    homes.delete_home(_own_home(home_id))
     return "", 204
 
 
@@ -165,11 +165,11 @@ def delete_home(home_id: int):
 def list_members(home_id: int):
     """List the people a home is shared with (the owner is the home's owner_id)."""
     home = _home_or_404(home_id)
-    return dump(MemberList, [_member_out(m) for m in locations.members_of(home)])
+    return dump(MemberList, [_member_out(m) for m in homes.members_of(home)])
 
 
-def _member_or_404(home: Location, member_id: int) -> LocationMember:
-    member = locations.get_member(home, member_id)
+def _member_or_404(home: Home, member_id: int) -> HomeMember:
+    member = homes.get_member(home, member_id)
     if member is None:
         raise NotFound("No such member.")
     return member
@@ -185,7 +185,7 @@ def _member_or_404(home: Location, member_id: int) -> LocationMember:
 def change_member_role(home_id: int, member_id: int, body: MemberUpdate):
     """Make a member a viewer or an editor (the owner only); it takes effect at once."""
     member = _member_or_404(_own_home(home_id), member_id)
-    return dump(MemberOut, _member_out(locations.change_role(member, body.role)))
+    return dump(MemberOut, _member_out(homes.change_role(member, body.role)))
 
 
 @operation(
@@ -199,7 +199,7 @@ def change_member_role(home_id: int, member_id: int, body: MemberUpdate):
 )
 def remove_member(home_id: int, member_id: int):
     """Remove a member (the owner only)."""
-    locations.remove_member(_member_or_404(_own_home(home_id), member_id))
+    homes.remove_member(_member_or_404(_own_home(home_id), member_id))
     return "", 204
 
 
@@ -217,7 +217,7 @@ def leave_home(home_id: int):
     home = _home_or_404(home_id)
     if home.owner_id == api_user().id:
         raise Forbidden("You own this home: delete it instead.")
-    locations.leave_home(api_user(), home)
+    homes.leave_home(api_user(), home)
     return "", 204
 
 
@@ -232,7 +232,7 @@ def leave_home(home_id: int):
 def list_home_invitations(home_id: int):
     """List a home's invitations still waiting for an answer (its owner only)."""
     home = _own_home(home_id)
-    return dump(InvitationList, [_invitation_out(i) for i in locations.pending_invitations(home)])
+    return dump(InvitationList, [_invitation_out(i) for i in homes.pending_invitations(home)])
 
 
 @operation(
@@ -255,7 +255,7 @@ def invite(home_id: int, body: InvitationIn):
     again changes the waiting invitation's role.
     """
     home = _own_home(home_id)
-    invitation = locations.invite(home, body.email, body.role, api_user())
+    invitation = homes.invite(home, body.email, body.role, api_user())
     return dump(InvitationOut, _invitation_out(invitation)), 201
 
 
@@ -267,10 +267,10 @@ def invite(home_id: int, body: InvitationIn):
 )
 def withdraw_invitation(home_id: int, invitation_id: int):
     """Withdraw an invitation still waiting (the owner only)."""
-    invitation = locations.get_pending_invitation(_own_home(home_id), invitation_id)
+    invitation = homes.get_pending_invitation(_own_home(home_id), invitation_id)
     if invitation is None:
         raise NotFound("No such invitation.")
-    locations.drop_invitation(invitation)
+    homes.drop_invitation(invitation)
     return "", 204
 
 
@@ -278,7 +278,7 @@ def _received_out(invitation: HomeInvitation) -> dict:
     return {
         "id": invitation.id,
         "home_id": invitation.location_id,
-        "home_name": invitation.location.name,
+        "home_name": invitation.home.name,
         "invited_by_name": invitation.invited_by.display_name if invitation.invited_by else None,
         "role": invitation.role,
         "created_at": invitation.created_at,
@@ -293,12 +293,12 @@ def _received_out(invitation: HomeInvitation) -> dict:
 def list_invitations():
     """List the invitations waiting for the user's answer (sent to their email address)."""
     return dump(
-        ReceivedInvitationList, [_received_out(i) for i in locations.invitations_for(api_user())]
+        ReceivedInvitationList, [_received_out(i) for i in homes.invitations_for(api_user())]
     )
 
 
 def _received_or_404(invitation_id: int) -> HomeInvitation:
-    invitation = locations.get_invitation_for(api_user(), invitation_id)
+    invitation = homes.get_invitation_for(api_user(), invitation_id)
     if invitation is None:
         raise NotFound("No such invitation.")
     return invitation
@@ -315,8 +315,8 @@ def _received_or_404(invitation_id: int) -> HomeInvitation:
 )
 def accept_invitation(invitation_id: int):
     """Accept an invitation: the home's sources appear in /api/sources and the change feed."""
-    member = locations.accept_invitation(api_user(), _received_or_404(invitation_id))
-    return dump(HomeOut, _home_out(member.location))
+    member = homes.accept_invitation(api_user(), _received_or_404(invitation_id))
+    return dump(HomeOut, _home_out(member.home))
 
 
 @operation(
@@ -327,5 +327,5 @@ def accept_invitation(invitation_id: int):
 )
 def decline_invitation(invitation_id: int):
     """Decline an invitation."""
-    locations.drop_invitation(_received_or_404(invitation_id))
+    homes.drop_invitation(_received_or_404(invitation_id))
     return "", 204

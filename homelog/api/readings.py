@@ -7,7 +7,7 @@ import uuid
 from flask import current_app, request, url_for
 from werkzeug.exceptions import NotFound
 
-from homelog import pgdirect, reading_pages, readings
+from homelog import meter_drops, pgdirect, reading_pages, readings
 from homelog.api.core import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -111,31 +111,40 @@ def list_readings(source_id: int, query: ReadingsQuery):
     },
 )
 def create_reading(source_id: int, body: ReadingCreate):
-    """Add a reading; resending one with the same client `id` does not duplicate it."""
+    """Add a reading; resending one with the same client `id` does not duplicate it.
+
+    A meter value below the reading before needs `confirmed: true` (422 without it).
+    """
     hot = caller()  # a bearer client on PostgreSQL: may write (checked), stored in one statement
     if hot is not None:
-        stored = pgdirect.insert_reading(
-            hot.source,
-            hot.user_id,
-            aware(body.timestamp, hot, "timestamp"),
-            body.values,
-            body.note,
-            reading_id=body.id,
-            confirmed=body.confirmed,
-        )
-        if stored is not None:
-            reading_id, text = stored
-            location = url_for("api.get_reading", source_id=source_id, reading_id=reading_id)
-            response = current_app.response_class(text + "\n", mimetype="application/json")
-            return response, 201, {"Location": location}
-        # The id is taken: the ORM path below tells a resend (200) from a conflict (409).
+        timestamp = aware(body.timestamp, hot, "timestamp")
+        if body.confirmed or not meter_drops.may_drop(hot.source, timestamp, body.values):
+            stored = pgdirect.insert_reading(
+                hot.source,
+                hot.user_id,
+                timestamp,
+                body.values,
+                body.note,
+                reading_id=body.id,
+                confirmed=body.confirmed,
+            )
+            if stored is not None:
+                reading_id, text = stored
+                location = url_for("api.get_reading", source_id=source_id, reading_id=reading_id)
+                response = current_app.response_class(text + "\n", mimetype="application/json")
+                return response, 201, {"Location": location}
+        # The id is taken (the ORM path below tells a resend, 200, from a conflict, 409), or
+        # the values dropped: check_drop below decides.
     source = source_or_404(source_id)
     user = api_user()
+    timestamp = aware(body.timestamp, user, "timestamp")
     existed = body.id is not None and db.session.get(Reading, body.id) is not None
+    if not existed:
+        meter_drops.check_drop(source, timestamp, body.values, confirmed=body.confirmed)
     reading = readings.create_reading(
         source,
         user,
-        aware(body.timestamp, user, "timestamp"),
+        timestamp,
         body.values,
         body.note,
         reading_id=body.id,
@@ -169,7 +178,11 @@ def get_reading(source_id: int, reading_id: uuid.UUID):
     },
 )
 def update_reading(source_id: int, reading_id: uuid.UUID, body: ReadingUpdate):
-    """Change a reading; fields left out keep their value and `values` merge by metric."""
+    """Change a reading; fields left out keep their value and `values` merge by metric.
+
+    A new time or values that put a meter below the reading before need `confirmed: true`
+    (422 without it), as on the page; the reading's own `confirmed` counts when left out.
+    """
     reading = _reading_or_404(source_id, reading_id)
     changes = {}
     if body.timestamp is not None:
@@ -180,6 +193,14 @@ def update_reading(source_id: int, reading_id: uuid.UUID, body: ReadingUpdate):
         changes["note"] = body.note
     if body.confirmed is not None:
         changes["confirmed"] = body.confirmed
+    if "timestamp" in changes or "values" in changes:
+        meter_drops.check_drop(
+            source_or_404(source_id),
+            changes.get("timestamp", reading.timestamp),
+            changes.get("values", reading.values or {}),
+            confirmed=changes.get("confirmed", reading.confirmed),
+            reading=reading,
+        )
     reading = readings.update_reading(reading, **changes)
     return dump(ReadingOut, reading)
 

@@ -249,7 +249,8 @@ VALUES_EXAMPLE = {"import": 1234.5, "export": 17.0}
 CONFIRMED = (
     "True: a meter value below the previous reading is right (the user checked it), so usage "
     "counts it (as a rollover where the register has a size); false: such a value is left out "
-    "of usage as suspect. No effect on other readings or on sensors."
+    "of usage as suspect. A single reading that drops needs true (422 without it); a sync "
+    "batch stores it either way. No effect on other readings or on sensors."
 )
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    Field,
     FieldList,
     Form,
     FormField,
@@ -25,7 +25,7 @@ from wtforms import (
 from homelog import timeutil
 from homelog.datasources import KIND_LABELS
 from homelog.errors import ValidationFailed
-from homelog.forms import strip_filter
+from homelog.forms import DomainForm, strip_filter
 from homelog.models import DataSource, Reading
 from homelog.readings import format_value
 
@@ -42,7 +42,7 @@ class MetricForm(Form):
     original = HiddenField(filters=[strip_filter])
 
 
-class SourceForm(FlaskForm):
+class SourceForm(DomainForm):
     """Name, description, kind and the metric rows of a source."""
 
     name = StringField("Name", filters=[strip_filter])
@@ -58,8 +58,6 @@ class SourceForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Messages about the metrics as a whole ("Add at least one metric.").
-        self.metric_errors: list[str] = []
         self.needs_remove_confirmation = False
 
     @classmethod
@@ -115,24 +113,23 @@ class SourceForm(FlaskForm):
             self.metrics.append_entry()
 
     def apply_errors(self, error: ValidationFailed) -> None:
-        """Show the domain's messages beside the matching fields."""
-        rows = self.metric_rows()
-        for key, messages in error.errors.items():
-            parts = key.split(".")
-            if key in ("name", "description", "kind"):
-                getattr(self, key).errors = list(getattr(self, key).errors) + messages
-            elif key == "confirm_remove":
-                self.needs_remove_confirmation = True
-            elif parts[0] == "metrics" and len(parts) == 3 and parts[1].isdigit():
-                index = int(parts[1])
-                if index < len(rows):
-                    field = getattr(rows[index], parts[2])
-                    field.errors = list(field.errors) + messages
-            else:
-                self.metric_errors.extend(messages)
+        """Show the domain's messages; a metric with values to remove asks to confirm it."""
+        errors = dict(error.errors)
+        if errors.pop("confirm_remove", None) is not None:
+            self.needs_remove_confirmation = True
+        super().apply_errors(ValidationFailed(errors, error.detail))
+
+    def field_for(self, key: str) -> Field | None:
+        """Return the field of key: "name", "kind", or "metrics.<row>.name" / ".unit"."""
+        parts = key.split(".")
+        if parts[0] == "metrics" and len(parts) == 3 and parts[1].isdigit():
+            rows = self.metric_rows()
+            index = int(parts[1])
+            return getattr(rows[index], parts[2], None) if index < len(rows) else None
+        return self._fields.get(key) if key in ("name", "description", "kind") else None
 
 
-class ReadingForm(FlaskForm):
+class ReadingForm(DomainForm):
     """Time, note and the meter confirmation; the value fields are added per source."""
 
     timestamp = StringField("Time", filters=[strip_filter])
@@ -141,7 +138,6 @@ class ReadingForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.value_errors: list[str] = []
         self.lower: dict[str, float] = {}
 
     def value_fields(self):
@@ -168,15 +164,12 @@ class ReadingForm(FlaskForm):
             self.timestamp.errors = list(self.timestamp.errors) + [str(error)]
             return None
 
-    def apply_errors(self, error: ValidationFailed) -> None:
-        """Show the domain's messages beside the matching fields."""
-        fields = {f"values.{name}": field for name, _, field in self.value_fields()}
-        for key, messages in error.errors.items():
-            field = fields.get(key) or {"timestamp": self.timestamp, "note": self.note}.get(key)
-            if field is not None:
-                field.errors = list(field.errors) + messages
-            else:
-                self.value_errors.extend(messages)
+    def field_for(self, key: str) -> Field | None:
+        """Return the field of key: "values.<metric>", "timestamp" or "note"."""
+        for name, _, field in self.value_fields():
+            if key == f"values.{name}":
+                return field
+        return self._fields.get(key) if key in ("timestamp", "note") else None
 
 
 def reading_form(source: DataSource, *, prefix: str = "", **kwargs) -> ReadingForm:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField
+from wtforms import Field, IntegerField, SelectField
 from wtforms.validators import Optional
 
+from homelog.forms import DomainForm
 from homelog.reminders import WEEKDAYS
 
 
-class ReminderForm(FlaskForm):
+class ReminderForm(DomainForm):
     """How often the source should be read."""
 
     every = SelectField(
@@ -33,3 +33,9 @@ class ReminderForm(FlaskForm):
     def day(self) -> object:
         """Return the day that goes with the chosen frequency."""
         return self.weekday.data if self.every.data == "week" else self.month_day.data
+
+    def field_for(self, key: str) -> Field | None:
+        """Return the field of key: "every", or the day field of the chosen frequency."""
+        if key == "every":
+            return self.every
+        return self.weekday if self.every.data == "week" else self.month_day

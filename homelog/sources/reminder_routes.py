@@ -9,18 +9,18 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from homelog import reminders
+from homelog import reminders, views
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.sources.reminder_forms import ReminderForm
-from homelog.sources.routes import _source_or_404, bp
+from homelog.sources.routes import bp
 
 
 @bp.route("/sources/<int:source_id>/reminder", methods=["GET", "POST"])
 @login_required
 def reminder(source_id: int):
     """Choose how often to be reminded to read a source."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     if request.method == "GET":
         form = ReminderForm(
             formdata=None,
@@ -35,13 +35,7 @@ def reminder(source_id: int):
             reminders.set_schedule(source, form.every.data, form.day())
         except ValidationFailed as error:
             db.session.rollback()
-            for key, messages in error.errors.items():
-                field = (
-                    form.every
-                    if key == "every"
-                    else (form.weekday if form.every.data == "week" else form.month_day)
-                )
-                field.errors = list(field.errors) + messages
+            form.apply_errors(error)
         else:
             flash(
                 f"Reminder for “{source.name}”: "

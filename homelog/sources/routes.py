@@ -16,7 +16,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -28,18 +27,21 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from homelog import (
     access,
     datasources,
+    homes,
     htmx,
-    locations,
+    meter_drops,
     reading_pages,
     readings,
     reminders,
     timeutil,
+    views,
 )
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
 from homelog.models import DataSource, Reading
 from homelog.sources.forms import SourceForm, reading_form, reading_form_data
 from homelog.sources.rows import reading_rows
+from homelog.views import READINGS_CHANGED
 from homelog.web import user_zone
 
 bp = Blueprint("sources", __name__)
@@ -47,7 +49,6 @@ bp.add_app_template_global(reading_rows)
 
 UNDO_SALT = "homelog.reading-undo"
 UNDO_MAX_AGE = 60 * 60  # an undo offered an hour ago is stale: the user moved on
-READINGS_CHANGED = "readings-changed"
 
 
 @bp.after_request
@@ -59,42 +60,11 @@ def vary_on_htmx(response):
 # ---- helpers --------------------------------------------------------------------------------
 
 
-def _source_or_404(source_id: object) -> DataSource:
-    source = access.request_source(current_user, source_id)
-    if source is None:
-        abort(404)
-    return source
-
-
 def _reading_or_404(source: DataSource, reading_id: object) -> Reading:
     reading = readings.get_reading(source, reading_id)
     if reading is None:
         abort(404)
     return reading
-
-
-def _fragment(
-    template: str,
-    status: int = 200,
-    *,
-    events: tuple[str, ...] = (),
-    headers: dict | None = None,
-    **context,
-):
-    """Render a fragment plus any flashed messages (swapped into #flashes out of band)."""
-    body = render_template(template, **context) + render_template("sources/_flash_oob.html")
-    response = make_response(body, status)
-    if events:
-        htmx.trigger(response, *events)
-    response.headers.update(headers or {})
-    return response
-
-
-def _redirect(url: str):
-    """Redirect a plain request; ask htmx for a full navigation instead of a swap."""
-    if htmx.is_fragment_request():
-        return htmx.hx_redirect(make_response("", 200), url)
-    return redirect(url)
 
 
 def _page_size() -> int:
@@ -161,7 +131,7 @@ def _save_reading(source: DataSource, form, reading: Reading | None = None) -> R
     """Validate the form and create (or update) the reading; None when the form shows why.
 
     For a meter, a value below the previous reading is not saved until the user confirms it
-    (form.lower then lists the metrics and their previous values).
+    (homelog.meter_drops; form.lower then lists the metrics and their previous values).
     """
     if not form.validate_on_submit():
         return None
@@ -185,20 +155,14 @@ def _save_reading(source: DataSource, form, reading: Reading | None = None) -> R
         ok = False
     if not ok:
         return None
-    # An edit that keeps time and values (say, of the note) does not ask about an old drop again.
-    unchanged = reading is not None and (timestamp, values) == (reading.timestamp, reading.values)
-    lower = (
-        {}
-        if unchanged
-        else readings.lower_than_previous(
-            source, timestamp, values, exclude_id=reading.id if reading else None
+    try:
+        # A confirmed drop counts in usage (homelog.usage_db) instead of being left out.
+        confirmed = meter_drops.check_drop(
+            source, timestamp, values, confirmed=form.confirm_lower.data, reading=reading
         )
-    )
-    if lower and not form.confirm_lower.data:
-        form.lower = lower
+    except meter_drops.UnconfirmedDrop as drop:
+        form.lower = drop.lower
         return None
-    # A confirmed drop counts in usage (homelog.usage_db) instead of being left out.
-    confirmed = reading.confirmed if unchanged else bool(lower)
     try:
         if reading is None:
             return readings.create_reading(
@@ -228,12 +192,12 @@ def index():
     context = {
         "sources": sources,
         "latest": datasources.latest_readings(sources),
-        "groups": locations.group_sources(current_user, sources),
+        "groups": homes.group_sources(current_user, sources),
         "reminders": reminders.reminders_for(current_user, sources=sources),
-        "invitations": locations.invitations_for(current_user),
+        "invitations": homes.invitations_for(current_user),
     }
     if htmx.is_fragment_request():
-        return _fragment("sources/_source_list.html", **context)
+        return views.fragment("sources/_source_list.html", **context)
     return render_template("sources/index.html", **context)
 
 
@@ -245,7 +209,7 @@ def _render_source_form(form: SourceForm, source: DataSource | None, status: int
         "max_metrics": datasources.MAX_METRICS,
     }
     if htmx.is_fragment_request():
-        return _fragment("sources/_source_form.html", status, **context)
+        return views.fragment("sources/_source_form.html", status, **context)
     return render_template("sources/source_form.html", **context), status
 
 
@@ -256,12 +220,12 @@ def _metric_rows_action(form: SourceForm, source: DataSource | None):
         entry = form.add_row() if row_count < datasources.MAX_METRICS else None
         if not htmx.is_fragment_request():
             if entry is None:
-                form.metric_errors.append(f"Use at most {datasources.MAX_METRICS} metrics.")
+                form.other_errors.append(f"Use at most {datasources.MAX_METRICS} metrics.")
             return _render_source_form(form, source)
         if entry is None:
             flash(f"A source has at most {datasources.MAX_METRICS} metrics.", "error")
-            return _fragment("sources/_nothing.html", headers={"HX-Reswap": "none"})
-        return _fragment(
+            return views.fragment("sources/_nothing.html", headers={"HX-Reswap": "none"})
+        return views.fragment(
             "sources/_metric_row.html",
             entry=form.metrics.entries[-1],
             units=datasources.COMMON_UNITS,
@@ -294,7 +258,7 @@ def create():
             form.apply_errors(error)
         else:
             flash(f"“{source.name}” is ready. Add its first reading below.", "success")
-            return _redirect(url_for("sources.detail", source_id=source.id))
+            return views.redirect(url_for("sources.detail", source_id=source.id))
     return _render_source_form(form, None, 422)
 
 
@@ -302,7 +266,7 @@ def create():
 @login_required
 def edit(source_id: int):
     """Change a source; renaming a metric keeps its readings, removing one asks first."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     if request.method == "GET":
         return _render_source_form(SourceForm.for_source(source), source)
     form = SourceForm()
@@ -324,7 +288,7 @@ def edit(source_id: int):
             form.apply_errors(error)
         else:
             flash(f"“{source.name}” is saved.", "success")
-            return _redirect(url_for("sources.detail", source_id=source.id))
+            return views.redirect(url_for("sources.detail", source_id=source.id))
     return _render_source_form(form, source, 422)
 
 
@@ -332,7 +296,7 @@ def edit(source_id: int):
 @login_required
 def delete(source_id: int):
     """Ask before deleting a source (saying how many readings go with it), then delete it."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     if request.method == "POST":
         name = source.name
         count = datasources.delete_source(source)
@@ -341,11 +305,11 @@ def delete(source_id: int):
         )
         if htmx.is_fragment_request():
             # The card that asked is replaced by nothing.
-            return _fragment("sources/_nothing.html", events=(READINGS_CHANGED,))
+            return views.fragment("sources/_nothing.html", events=(READINGS_CHANGED,))
         return redirect(url_for("sources.index"))
     context = {"source": source, "count": datasources.reading_count(source)}
     if htmx.is_fragment_request():
-        return _fragment("sources/_delete_source.html", inline=True, **context)
+        return views.fragment("sources/_delete_source.html", inline=True, **context)
     return render_template("sources/delete.html", **context)
 
 
@@ -353,10 +317,10 @@ def delete(source_id: int):
 @login_required
 def detail(source_id: int):
     """Show a source: the add-reading form and its readings, newest first."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     context = _panel_context(source, before=request.args.get("before") or None)
     if htmx.is_fragment_request():
-        return _fragment("sources/_readings_panel.html", **context)
+        return views.fragment("sources/_readings_panel.html", **context)
     return render_template("sources/detail.html", **context)
 
 
@@ -367,11 +331,11 @@ def detail(source_id: int):
 @login_required
 def readings_page(source_id: int):
     """Answer the next page of readings (rows plus a new "load more" row)."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     before = request.args.get("before") or None
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.detail", source_id=source.id, before=before))
-    return _fragment(
+    return views.fragment(
         "sources/_reading_rows.html", **_table_context(source, _page(source, before), before=before)
     )
 
@@ -380,12 +344,12 @@ def readings_page(source_id: int):
 @login_required
 def add_reading(source_id: int):
     """Save a new reading; htmx gets the refreshed panel with the row in its place."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     form = reading_form(source, prefix=_add_prefix(source))
     reading = _save_reading(source, form)
     if reading is None:
         if htmx.is_fragment_request():
-            return _fragment(
+            return views.fragment(
                 "sources/_reading_form.html",
                 422,
                 form=form,
@@ -395,7 +359,7 @@ def add_reading(source_id: int):
         return render_template("sources/detail.html", **_panel_context(source, form)), 422
     flash("Reading saved.", "success")
     if htmx.is_fragment_request():
-        return _fragment(
+        return views.fragment(
             "sources/_readings_panel.html",
             events=(READINGS_CHANGED,),
             **_panel_context(source, highlight=reading.id),
@@ -407,20 +371,22 @@ def add_reading(source_id: int):
 @login_required
 def quick_add(source_id: int):
     """Offer the add-reading form inline on the dashboard and save it there."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     if request.method == "GET":
         if not htmx.is_fragment_request():
             return redirect(url_for("sources.detail", source_id=source.id, _anchor="add-reading"))
-        return _fragment("sources/_quick_add.html", form=_new_reading_form(source), source=source)
+        return views.fragment(
+            "sources/_quick_add.html", form=_new_reading_form(source), source=source
+        )
     form = reading_form(source, prefix=_add_prefix(source))
     reading = _save_reading(source, form)
     if reading is None:
         if htmx.is_fragment_request():
-            return _fragment("sources/_quick_add.html", 422, form=form, source=source)
+            return views.fragment("sources/_quick_add.html", 422, form=form, source=source)
         return render_template("sources/detail.html", **_panel_context(source, form)), 422
     flash(f"Reading of “{source.name}” saved.", "success")
     if htmx.is_fragment_request():
-        return _fragment(
+        return views.fragment(
             "sources/_source_card.html",
             events=(READINGS_CHANGED,),
             source=source,
@@ -435,11 +401,11 @@ def quick_add(source_id: int):
 @login_required
 def reading_row(source_id: int, reading_id: str):
     """Answer one reading's table row (e.g. to cancel an edit)."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     reading = _reading_or_404(source, reading_id)
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.detail", source_id=source.id))
-    return _fragment(
+    return views.fragment(
         "sources/_reading_row.html",
         source=source,
         reading=reading,
@@ -452,7 +418,7 @@ def reading_row(source_id: int, reading_id: str):
 @login_required
 def edit_reading(source_id: int, reading_id: str):
     """Edit a reading in place (htmx swaps the row for a form) or on its own page."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     reading = _reading_or_404(source, reading_id)
     fragment = htmx.is_fragment_request()
     if request.method == "GET":
@@ -472,13 +438,13 @@ def edit_reading(source_id: int, reading_id: str):
                 return redirect(url_for("sources.detail", source_id=source.id))
             if reading.timestamp != old_timestamp:
                 # It may belong elsewhere in the table now: redraw the first page.
-                return _fragment(
+                return views.fragment(
                     "sources/_reading_rows.html",
                     events=(READINGS_CHANGED,),
                     headers={"HX-Retarget": "#readings-body", "HX-Reswap": "innerHTML"},
                     **_table_context(source, _page(source), highlight=reading.id),
                 )
-            return _fragment(
+            return views.fragment(
                 "sources/_reading_row.html",
                 events=(READINGS_CHANGED,),
                 source=source,
@@ -489,7 +455,7 @@ def edit_reading(source_id: int, reading_id: str):
         status = 422
     context = {"form": form, "source": source, "reading": reading}
     if fragment:
-        return _fragment("sources/_reading_edit_row.html", status, **context)
+        return views.fragment("sources/_reading_edit_row.html", status, **context)
     return render_template("sources/reading_edit.html", **context), status
 
 
@@ -497,19 +463,19 @@ def edit_reading(source_id: int, reading_id: str):
 @login_required
 def delete_reading(source_id: int, reading_id: str):
     """Delete a reading (htmx: at once, with an undo; without JavaScript: after asking)."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     reading = _reading_or_404(source, reading_id)
     if request.method == "GET":
         context = {"source": source, "reading": reading}
         if htmx.is_fragment_request():
-            return _fragment("sources/_reading_delete_row.html", **context)
+            return views.fragment("sources/_reading_delete_row.html", **context)
         return render_template("sources/reading_delete.html", **context)
     timestamp = reading.timestamp
     saved = readings.delete_reading(reading)
     if not htmx.is_fragment_request():
         flash(f"The reading of {_local(timestamp)} is deleted.", "success")
         return redirect(url_for("sources.detail", source_id=source.id))
-    return _fragment(
+    return views.fragment(
         "sources/_reading_deleted_row.html",
         events=(READINGS_CHANGED,),
         source=source,
@@ -523,7 +489,7 @@ def delete_reading(source_id: int, reading_id: str):
 @login_required
 def restore_reading(source_id: int):
     """Undo a deletion: put the reading back exactly as it was (same id)."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     try:
         saved = _undo_serializer().loads(request.form.get("token", ""), max_age=UNDO_MAX_AGE)
     except BadData:
@@ -541,7 +507,7 @@ def restore_reading(source_id: int):
     flash("Reading restored.", "success")
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.detail", source_id=source.id))
-    return _fragment(
+    return views.fragment(
         "sources/_reading_row.html",
         events=(READINGS_CHANGED,),
         source=source,

@@ -12,13 +12,14 @@ from datetime import date, datetime, time, timedelta
 from flask import Response, flash, render_template, request, stream_with_context, url_for
 from flask_login import current_user, login_required
 
-from homelog import export, htmx, importer, timeutil
+from homelog import export, htmx, importer, timeutil, views
 from homelog.errors import ValidationFailed
 from homelog.extensions import csrf
 from homelog.models import DataSource
-from homelog.sources.routes import READINGS_CHANGED, _fragment, _redirect, _source_or_404, bp
+from homelog.sources.routes import bp
 from homelog.sources.transfer_forms import ExportForm, ImportForm
 from homelog.usage_db.inputs import source_zone
+from homelog.views import READINGS_CHANGED
 
 #: Problem lines listed on the page (the API lists them all).
 SHOWN_PROBLEMS = 300
@@ -46,7 +47,7 @@ def _render(
         "max_import_bytes": importer.MAX_IMPORT_BYTES,
     }
     if htmx.is_fragment_request() and report is not None:
-        return _fragment("sources/_import_preview.html", status, **context)
+        return views.fragment("sources/_import_preview.html", status, **context)
     return render_template("sources/import.html", **context), status
 
 
@@ -62,7 +63,7 @@ def _midnight(day: date, zone) -> datetime:
 @login_required
 def import_page(source_id: int):
     """Show the import/export page: upload or paste a CSV, or download the readings."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     return _render(source, ImportForm(formdata=None))
 
 
@@ -74,7 +75,7 @@ def import_preview(source_id: int):
     # this view and check the CSRF token here (the app-wide check would read the form first).
     request.max_form_memory_size = importer.MAX_IMPORT_BYTES
     csrf.protect()
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     form = ImportForm()
     upload = None
     if form.upload.data:
@@ -88,7 +89,7 @@ def import_preview(source_id: int):
         except ValidationFailed as error:
             form.file.errors = error.errors["file"]
             if htmx.is_fragment_request():
-                return _fragment(
+                return views.fragment(
                     "sources/_import_upload.html",
                     422,
                     source=source,
@@ -112,12 +113,12 @@ csrf.exempt(import_preview)
 @login_required
 def import_confirm(source_id: int):
     """Import every valid line of the previewed upload at once, then show the source."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     form = ImportForm()
     upload = importer.get_upload(current_user, source, form.upload.data)
     if upload is None:
         flash("This upload has expired; choose the file again.", "error")
-        return _redirect(url_for("sources.import_page", source_id=source.id))
+        return views.redirect(url_for("sources.import_page", source_id=source.id))
     report = importer.import_csv(
         source,
         current_user,
@@ -128,7 +129,7 @@ def import_confirm(source_id: int):
     if not report.ok:
         return _render(source, form, report, upload, 422)
     flash(_imported_message(report), "success")
-    response = _redirect(url_for("sources.detail", source_id=source.id))
+    response = views.redirect(url_for("sources.detail", source_id=source.id))
     return htmx.trigger(response, READINGS_CHANGED)
 
 
@@ -153,19 +154,19 @@ def _imported_message(report: importer.ImportReport) -> str:
 @login_required
 def import_cancel(source_id: int):
     """Forget a previewed upload without importing it, and show the empty import page."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     form = ImportForm()
     upload = importer.get_upload(current_user, source, form.upload.data)
     if upload is not None:
         importer.discard_upload(upload)
-    return _redirect(url_for("sources.import_page", source_id=source.id))
+    return views.redirect(url_for("sources.import_page", source_id=source.id))
 
 
 @bp.route("/sources/<int:source_id>/export.csv")
 @login_required
 def export_csv(source_id: int):
     """Download a source's readings as CSV (all, or the days chosen), streamed."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     form = ExportForm(request.args)
     if request.args and not form.validate():
         return _render(source, ImportForm(formdata=None), status=422, export_form=form)

@@ -1,41 +1,17 @@
 """Forms of the usage pages: a tariff, a meter swap, and a meter's usage settings.
 
 Fields are plain text so the domain (homelog.usage_db) parses and checks every value the
-same way for pages and API; its ValidationFailed messages land beside the matching field.
+same way for pages and API; its ValidationFailed messages land beside the matching field
+(homelog.forms.DomainForm).
 """
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 
-from homelog.errors import ValidationFailed
-from homelog.forms import strip_filter
+from homelog.forms import DomainForm, strip_filter
 from homelog.models import DataSource, Tariff
 from homelog.readings import format_value
-
-
-class DomainForm(FlaskForm):
-    """A form that shows homelog.errors.ValidationFailed messages beside its fields."""
-
-    def apply_errors(self, error: ValidationFailed) -> None:
-        """Put each message under its field ("old_final.import" → old_final_<index>)."""
-        self.other_errors: list[str] = getattr(self, "other_errors", [])
-        for key, messages in error.errors.items():
-            field = self._field_for(key)
-            if field is not None:
-                field.errors = list(field.errors) + messages
-            else:
-                self.other_errors.extend(messages)
-
-    def _field_for(self, key: str):
-        if key in self._fields:
-            return self._fields[key]
-        group, _, metric = key.partition(".")
-        names = getattr(self, "_metric_names", [])
-        if metric in names:
-            return self._fields.get(f"{group}_{names.index(metric)}")
-        return None
 
 
 class TariffForm(DomainForm):

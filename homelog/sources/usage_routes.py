@@ -14,10 +14,10 @@ from decimal import Decimal
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from homelog import charts, datasources, htmx, locations, readings, timeutil
+from homelog import charts, datasources, homes, htmx, readings, timeutil, views
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.sources.routes import READINGS_CHANGED, _fragment, _redirect, _source_or_404, bp
+from homelog.sources.routes import bp
 from homelog.sources.usage_forms import settings_form, swap_form, tariff_form
 from homelog.usage import money, period_of
 from homelog.usage.projection import add_years
@@ -30,6 +30,7 @@ from homelog.usage_db.labels import chart_label, display_label, month_axis_label
 from homelog.usage_db.query import SourceUsage, usage_for, usage_over
 from homelog.usage_db.settings import update_settings
 from homelog.usage_db.stream import count_readings
+from homelog.views import READINGS_CHANGED
 from homelog.web import user_zone
 
 LINE_POINTS = 300
@@ -348,14 +349,14 @@ def _panel_context(
 @login_required
 def usage(source_id: int):
     """Show usage (or sensor statistics) per period: chart, table, comparisons, costs."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     kind = request.args.get("period") or ("month" if source.kind == "meter" else "day")
     if kind not in PERIOD_NAMES:
         abort(400, "Choose day, week, month, year or cycle.")
     with_line = request.args.get("line") == "1"
     context = _panel_context(source, kind, _parse_day("start"), _parse_day("end"), with_line)
     if htmx.is_fragment_request():
-        return _fragment("sources/_usage_panel.html", **context)
+        return views.fragment("sources/_usage_panel.html", **context)
     return render_template("sources/usage.html", **context)
 
 
@@ -363,11 +364,11 @@ def usage(source_id: int):
 @login_required
 def usage_summary(source_id: int):
     """Answer a dashboard card's usage and cost this month vs last month and last year."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.usage", source_id=source.id))
     comparison = compare(source) if source.kind == "meter" else None
-    return _fragment("sources/_usage_summary.html", source=source, comparison=comparison)
+    return views.fragment("sources/_usage_summary.html", source=source, comparison=comparison)
 
 
 # ---- The whole home -------------------------------------------------------------------------
@@ -412,8 +413,8 @@ def _home_chart(costs: HomeCosts, labels: list[str], width: int, height: int, ti
 def home_usage():
     """Show every meter's costs per month by home, the year so far and the projected balance."""
     sources = db.session.scalars(datasources.visible_sources(current_user)).all()
-    views = []
-    for group in locations.group_sources(current_user, sources):
+    home_views = []
+    for group in homes.group_sources(current_user, sources):
         if not any(s.kind == "meter" for s in group.sources):
             continue
         costs = home_costs(group.sources)
@@ -422,10 +423,10 @@ def home_usage():
         if costs.has_costs:
             view.wide = _home_chart(costs, labels, 760, 260, 13)
             view.narrow = _home_chart(costs, labels, 360, 220, 5)
-        views.append(view)
-    context = {"views": views, "several": len(views) > 1}
+        home_views.append(view)
+    context = {"views": home_views, "several": len(home_views) > 1}
     if htmx.is_fragment_request():
-        return _fragment("sources/_home_usage.html", **context)
+        return views.fragment("sources/_home_usage.html", **context)
     return render_template("sources/home_usage.html", **context)
 
 
@@ -433,7 +434,7 @@ def home_usage():
 @login_required
 def confirm_reading(source_id: int, reading_id: str):
     """Confirm a reading below the one before: usage then counts it (as a rollover if sized)."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     reading = readings.get_reading(source, reading_id)
     if reading is None:
         abort(404)
@@ -441,7 +442,7 @@ def confirm_reading(source_id: int, reading_id: str):
     db.session.commit()
     flash("Reading confirmed: usage now counts it.", "success")
     if htmx.is_fragment_request():
-        return _fragment("sources/_nothing.html", events=(READINGS_CHANGED,))
+        return views.fragment("sources/_nothing.html", events=(READINGS_CHANGED,))
     return redirect(url_for("sources.usage", source_id=source.id))
 
 
@@ -464,7 +465,7 @@ def _submit_tariff(source, save, message: str, editing=None):
             form.apply_errors(error)
         else:
             flash(message, "success")
-            return _redirect(url_for("sources.tariffs", source_id=source.id))
+            return views.redirect(url_for("sources.tariffs", source_id=source.id))
     return _tariff_page(source, form, 422, editing=editing)
 
 
@@ -483,7 +484,7 @@ def _tariff_page(source, form, status: int = 200, editing=None):
 @login_required
 def tariffs(source_id: int):
     """List a meter's prices and add one (a new price never changes earlier costs)."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     if request.method == "GET":
         return _tariff_page(source, tariff_form(source, formdata=None))
     return _submit_tariff(
@@ -495,7 +496,7 @@ def tariffs(source_id: int):
 @login_required
 def edit_tariff(source_id: int, tariff_id: int):
     """Change a price."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     tariff = usage_tariffs.get_tariff(source, tariff_id) or abort(404)
     if request.method == "GET":
         return _tariff_page(source, tariff_form(source, tariff), editing=tariff)
@@ -511,11 +512,11 @@ def edit_tariff(source_id: int, tariff_id: int):
 @login_required
 def delete_tariff(source_id: int, tariff_id: int):
     """Delete a price."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     tariff = usage_tariffs.get_tariff(source, tariff_id) or abort(404)
     usage_tariffs.delete_tariff(tariff)
     flash("Price deleted.", "success")
-    return _redirect(url_for("sources.tariffs", source_id=source.id))
+    return views.redirect(url_for("sources.tariffs", source_id=source.id))
 
 
 # ---- Meter: settings and swaps --------------------------------------------------------------
@@ -536,7 +537,7 @@ def _meter_page(source, settings=None, swap=None, status: int = 200):
 @login_required
 def meter(source_id: int):
     """Show and save how a source's usage is counted: register sizes, billing, gaps."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     if request.method == "GET":
         return _meter_page(source)
     form = settings_form(source, prefix="settings")
@@ -555,7 +556,7 @@ def meter(source_id: int):
             form.apply_errors(error)
         else:
             flash("Settings saved.", "success")
-            return _redirect(url_for("sources.meter", source_id=source.id))
+            return views.redirect(url_for("sources.meter", source_id=source.id))
     return _meter_page(source, settings=form, status=422)
 
 
@@ -563,7 +564,7 @@ def meter(source_id: int):
 @login_required
 def record_swap(source_id: int):
     """Record a meter replacement so usage continues across it without a spike."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     form = swap_form(source, prefix="swap")
     if form.validate_on_submit():
         try:
@@ -586,7 +587,7 @@ def record_swap(source_id: int):
                 form.apply_errors(error)
             else:
                 flash("Meter swap recorded: usage continues across it.", "success")
-                return _redirect(url_for("sources.meter", source_id=source.id))
+                return views.redirect(url_for("sources.meter", source_id=source.id))
     return _meter_page(source, swap=form, status=422)
 
 
@@ -594,8 +595,8 @@ def record_swap(source_id: int):
 @login_required
 def delete_swap(source_id: int, swap_id: int):
     """Delete a recorded meter swap."""
-    source = _source_or_404(source_id)
+    source = views.source_or_404(source_id)
     event = swaps.get_swap(source, swap_id) or abort(404)
     swaps.delete_swap(event)
     flash("Meter swap deleted.", "success")
-    return _redirect(url_for("sources.meter", source_id=source.id))
+    return views.redirect(url_for("sources.meter", source_id=source.id))

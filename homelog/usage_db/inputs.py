@@ -22,8 +22,8 @@ from homelog.usage import Tariff as EngineTariff
 
 def source_zone(source: DataSource) -> ZoneInfo:
     """Return the timezone periods of source are counted in: its home's, else its owner's."""
-    if source.location is not None and source.location.timezone:
-        return timeutil.zone(source.location.timezone)
+    if source.home is not None and source.home.timezone:
+        return timeutil.zone(source.home.timezone)
     return timeutil.zone(source.owner.timezone if source.owner else "UTC")
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from homelog import datasources
 from homelog.extensions import db
-from homelog.models import HomeInvitation, LocationMember
+from homelog.models import HomeInvitation, HomeMember
 
 
 @pytest.fixture
@@ -149,7 +149,7 @@ def test_decline_withdraw_and_leave(client, user, other, meter, api_headers, oth
     client.post(f"/api/invitations/{third['id']}/accept", headers=other_headers)
     assert client.post(f"/api/homes/{home['id']}/leave", headers=api_headers).status_code == 403
     assert client.post(f"/api/homes/{home['id']}/leave", headers=other_headers).status_code == 204
-    assert db.session.scalar(select(func.count()).select_from(LocationMember)) == 0
+    assert db.session.scalar(select(func.count()).select_from(HomeMember)) == 0
     assert db.session.scalar(select(func.count()).select_from(HomeInvitation)) == 0
 
 

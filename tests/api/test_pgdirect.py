@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from homelog import locations, pgdirect, tokens
+from homelog import homes, pgdirect, tokens
 from homelog.extensions import db
 from homelog.models import ApiToken, User, utcnow
 from tests.conftest import share
@@ -58,8 +58,8 @@ def test_hot_routes_answer_like_the_orm_path(client, auth, user, meter, url):
 def test_a_shared_source_shows_the_members_role_on_both_paths(
     client, auth, user, make_user, meter, role
 ):
-    home = locations.create_home(user, "Farmhouse", "Europe/Vienna")
-    locations.update_home(home, "Farmhouse", "Europe/Vienna", [meter.id])
+    home = homes.create_home(user, "Farmhouse", "Europe/Vienna")
+    homes.update_home(home, "Farmhouse", "Europe/Vienna", [meter.id])
     member = make_user(f"{role}@example.com")
     share(home, member, role)
     raw, _ = _token(member)

@@ -277,9 +277,78 @@ def test_trailing_slashes_need_no_redirect(client, source, make_reading, api_hea
         assert client.get(path, headers=api_headers).status_code == 200, path
 
 
+def post_import(client, source, api_headers, day: int, value: float, **extra):
+    return client.post(
+        url(source),
+        headers=api_headers,
+        json={
+            "timestamp": f"2026-03-0{day}T00:00:00Z",
+            "values": {"import": value, "export": 0},
+            **extra,
+        },
+    )
+
+
+def test_a_meter_drop_needs_confirmation(client, source, api_headers):
+    """A value below the reading before is refused until the client confirms it, as on the page."""
+    assert post_import(client, source, api_headers, 1, 100.0).status_code == 201
+    refused = post_import(client, source, api_headers, 2, 50.0)
+    assert refused.status_code == 422
+    body = refused.get_json()
+    assert "100" in body["errors"]["values.import"][0]
+    assert "confirmed" in body["errors"] and "values.export" not in body["errors"]
+    assert count() == 1
+    confirmed = post_import(client, source, api_headers, 2, 50.0, confirmed=True)
+    assert confirmed.status_code == 201 and confirmed.get_json()["confirmed"] is True
+    # Rising from the confirmed drop is no drop.
+    assert post_import(client, source, api_headers, 3, 60.0).status_code == 201
+    assert count() == 3
+
+
+def test_a_change_that_drops_needs_confirmation(client, source, api_headers):
+    for day, value in ((1, 100.0), (2, 120.0)):
+        assert post_import(client, source, api_headers, day, value).status_code == 201
+    later = client.get(url(source), headers=api_headers).get_json()[0]
+    patch = client.patch(
+        url(source, later["id"]), headers=api_headers, json={"values": {"import": 90}}
+    )
+    assert patch.status_code == 422 and "confirmed" in patch.get_json()["errors"]
+    assert db.session.get(Reading, uuid.UUID(later["id"])).values["import"] == 120.0
+    # Moved before the first reading, 90 drops below nothing.
+    moved = client.patch(
+        url(source, later["id"]),
+        headers=api_headers,
+        json={"values": {"import": 90}, "timestamp": "2026-02-28T00:00:00Z"},
+    )
+    assert moved.status_code == 200 and moved.get_json()["confirmed"] is False
+    # Now the first reading is above it; moved back, it drops: confirmed, it is stored.
+    back = {"timestamp": "2026-03-02T00:00:00Z"}
+    assert client.patch(url(source, later["id"]), headers=api_headers, json=back).status_code == 422
+    saved = client.patch(
+        url(source, later["id"]), headers=api_headers, json={**back, "confirmed": True}
+    )
+    assert saved.status_code == 200 and saved.get_json()["confirmed"] is True
+    # A note on a stored drop is not judged again.
+    noted = client.patch(url(source, later["id"]), headers=api_headers, json={"note": "checked"})
+    assert noted.status_code == 200
+
+
+def test_a_sensor_value_may_fall(client, user, make_source, api_headers):
+    sensor = make_source(user, "Cellar", kind="sensor", metrics={"temperature": "°C"})
+    for day, value in ((1, 12.0), (2, 3.5)):
+        response = client.post(
+            url(sensor),
+            headers=api_headers,
+            json={"timestamp": f"2026-03-0{day}T00:00:00Z", "values": {"temperature": value}},
+        )
+        assert response.status_code == 201
+
+
 def test_a_phone_confirms_a_meter_drop(client, source, api_headers):
     """A lower value is suspect until confirmed; then usage counts it (a meter ran back)."""
-    for day, value in enumerate((100.0, 50.0, 60.0, 70.0, 80.0), start=1):
+    # An earlier, higher reading arriving later turns the next ones into drops: they were not
+    # drops when sent, so they are stored, and usage leaves them out until confirmed.
+    for day, value in ((2, 50.0), (3, 60.0), (4, 70.0), (5, 80.0), (1, 100.0)):
         response = client.post(
             url(source),
             headers=api_headers,

@@ -8,15 +8,15 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from homelog import datasources, locations
+from homelog import datasources, homes
 from homelog.extensions import db
-from homelog.models import LocationMember, Reading
+from homelog.models import HomeMember, Reading
 from tests.conftest import hour, share
 
 
 @pytest.fixture
 def home(user):
-    return locations.create_home(user, "Farmhouse", "Europe/Vienna")
+    return homes.create_home(user, "Farmhouse", "Europe/Vienna")
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_a_source_moved_into_a_shared_home_comes_with_its_older_readings(
     assert set(merged(first)[0]) == {power.id}
     make_reading(power, {"import": 9.0}, timestamp=hour(9))  # moves the owner's position on
     first, cursor = feed_all(client, other_headers, cursor)
-    locations.update_home(home, "Farmhouse", "Europe/Vienna", [power.id, cellar.id])
+    homes.update_home(home, "Farmhouse", "Europe/Vienna", [power.id, cellar.id])
     pages, cursor = feed_all(client, other_headers, cursor, limit=2)
     sources, readings = merged(pages)
     assert sources[cellar.id]["role"] == "viewer"
@@ -129,14 +129,14 @@ def test_a_share_that_ends_leaves_tombstones(
     cellar = make_source(user, "Cellar", location_id=home.id)
     share(home, other, "viewer")
     _, cursor = feed_all(client, other_headers)
-    locations.update_home(home, "Farmhouse", "Europe/Vienna", [power.id])  # cellar moves out
+    homes.update_home(home, "Farmhouse", "Europe/Vienna", [power.id])  # cellar moves out
     pages, cursor = feed_all(client, other_headers, cursor)
     assert [(d["type"], d["id"]) for p in pages for d in p["deleted"]] == [
         ("source", str(cellar.id))
     ]
     assert all(s["id"] != cellar.id for p in pages for s in p["sources"])
-    member = db.session.scalar(select(LocationMember))
-    locations.remove_member(member)
+    member = db.session.scalar(select(HomeMember))
+    homes.remove_member(member)
     pages, cursor = feed_all(client, other_headers, cursor)
     assert [(d["type"], d["id"]) for p in pages for d in p["deleted"]] == [
         ("source", str(power.id))
@@ -160,8 +160,8 @@ def test_a_deleted_shared_source_leaves_a_tombstone(
 def test_a_role_change_sends_the_source_again(client, other, home, power, other_headers):
     share(home, other, "viewer")
     _, cursor = feed_all(client, other_headers)
-    member = db.session.scalar(select(LocationMember))
-    locations.change_role(member, "editor")
+    member = db.session.scalar(select(HomeMember))
+    homes.change_role(member, "editor")
     pages, _ = feed_all(client, other_headers, cursor)
     assert [(s["id"], s["role"]) for p in pages for s in p["sources"]] == [(power.id, "editor")]
 

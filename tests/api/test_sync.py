@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from homelog import locations
+from homelog import homes
 from homelog import readings as readings_domain
 from homelog.extensions import db
 from homelog.models import Reading
@@ -305,7 +305,7 @@ def test_batch_items_may_be_confirmed_and_the_feed_shows_it(client, source, api_
 def test_an_editors_batch_is_in_the_owners_feed_and_safe_to_resend(
     client, user, other, make_source, api_headers, other_headers
 ):
-    home = locations.create_home(user, "Farmhouse", "Europe/Vienna")
+    home = homes.create_home(user, "Farmhouse", "Europe/Vienna")
     shared = make_source(user, "Power", location_id=home.id)
     share(home, other, "editor")
     cursor = changes(client, api_headers)["next_cursor"]

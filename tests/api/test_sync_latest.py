@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from homelog.extensions import db
-from homelog.models import Location, LocationMember
+from homelog.models import Home, HomeMember
 from tests.conftest import hour
 
 
 def share(owner, member, source, role: str) -> None:
-    home = Location(owner_id=owner.id, name="Home")
+    home = Home(owner_id=owner.id, name="Home")
     db.session.add(home)
     db.session.flush()
     source.location_id = home.id
-    db.session.add(LocationMember(location_id=home.id, user_id=member.id, role=role))
+    db.session.add(HomeMember(location_id=home.id, user_id=member.id, role=role))
     db.session.commit()
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from homelog import locations
+from homelog import homes
 from homelog.extensions import db
 from homelog.models import Tariff
 from tests.conftest import PASSWORD
@@ -40,7 +40,7 @@ def _size(page) -> str:
 @pytest.fixture
 def meter(user, make_source, make_reading):
     """Return a two-register meter in a home, with 30 weekly readings (one with a note)."""
-    home = locations.create_home(user, "Home", "Europe/Berlin")
+    home = homes.create_home(user, "Home", "Europe/Berlin")
     source = make_source(
         user, "Electricity", metrics={"day": "kWh", "night": "kWh"}, location_id=home.id
     )

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from homelog.extensions import db
-from homelog.models import Location, LocationMember, Reading
+from homelog.models import Home, HomeMember, Reading
 from homelog.record import routes as record_routes
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, docs_screenshot, screenshot, sign_in
@@ -67,12 +67,12 @@ def readings_of(source) -> list[Reading]:
 
 def share(owner, member, sources, role: str) -> None:
     """Put sources in a home of owner's shared with member in role."""
-    home = Location(owner_id=owner.id, name=f"{role} home")
+    home = Home(owner_id=owner.id, name=f"{role} home")
     db.session.add(home)
     db.session.flush()
     for source in sources:
         source.location_id = home.id
-    db.session.add(LocationMember(location_id=home.id, user_id=member.id, role=role))
+    db.session.add(HomeMember(location_id=home.id, user_id=member.id, role=role))
     db.session.commit()
 
 

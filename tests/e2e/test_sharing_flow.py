@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from homelog import locations
+from homelog import homes
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import docs_screenshot, screenshot, sign_in
 
@@ -13,10 +13,10 @@ def test_an_invitation_is_accepted_on_the_phone_dashboard(
     phone_page, page, user, make_user, make_source
 ):
     partner = make_user("partner@example.com", name="Pat Partner")
-    home = locations.create_home(user, "Farmhouse", "Europe/Vienna")
+    home = homes.create_home(user, "Farmhouse", "Europe/Vienna")
     make_source(user, "Power", location_id=home.id)
-    locations.invite(home, "someone.else@example.com", "viewer", user)
-    locations.invite(home, "partner@example.com", "editor", user)
+    homes.invite(home, "someone.else@example.com", "viewer", user)
+    homes.invite(home, "partner@example.com", "editor", user)
 
     sign_in(page, partner.email, PASSWORD)
     expect(page.locator("#invitations")).to_contain_text("“Farmhouse”")

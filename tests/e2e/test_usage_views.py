@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from homelog.extensions import db
-from homelog.models import Location, Reading
+from homelog.models import Home, Reading
 from homelog.usage_db.settings import update_settings
 from homelog.usage_db.tariffs import create_tariff
 from tests.conftest import PASSWORD
@@ -40,7 +40,7 @@ def month_starts(count: int, day: int = 1, hour: int = 9) -> list[datetime]:
 @pytest.fixture
 def home(user, make_source):
     """Return a home's sources: a day/night meter, a monthly water meter, a sensor, empties."""
-    place = Location(owner_id=user.id, name="Lindenweg 4", timezone="Europe/Berlin")
+    place = Home(owner_id=user.id, name="Lindenweg 4", timezone="Europe/Berlin")
     db.session.add(place)
     db.session.commit()
     power = make_source(

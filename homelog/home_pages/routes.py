@@ -10,23 +10,23 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from homelog import locations, timeutil
+from homelog import homes, timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.homes.forms import HomeForm, InviteForm, RoleForm
-from homelog.models import DataSource, Location, User
+from homelog.home_pages.forms import HomeForm, InviteForm, RoleForm
+from homelog.models import DataSource, Home, User
 
 bp = Blueprint("homes", __name__)
 
 
-def _home_or_404(location_id: int) -> Location:
-    home = locations.get_home_for(current_user, location_id)
+def _home_or_404(location_id: int) -> Home:
+    home = homes.get_home_for(current_user, location_id)
     if home is None:
         abort(404)
     return home
 
 
-def _own_home_or_403(location_id: int) -> Location:
+def _own_home_or_403(location_id: int) -> Home:
     home = _home_or_404(location_id)
     if home.owner_id != current_user.id:
         abort(403, "Only the owner of this home can do that.")
@@ -43,14 +43,7 @@ def _own_sources() -> list[DataSource]:
     )
 
 
-def _apply(form, error: ValidationFailed) -> None:
-    for key, messages in error.errors.items():
-        field = getattr(form, key, None)
-        if field is not None:
-            field.errors = list(field.errors) + messages
-
-
-def _form_page(form: HomeForm, home: Location | None, status: int = 200):
+def _form_page(form: HomeForm, home: Home | None, status: int = 200):
     return render_template(
         "homes/form.html", form=form, home=home, timezones=timeutil.timezone_names()
     ), status
@@ -60,15 +53,15 @@ def _form_page(form: HomeForm, home: Location | None, status: int = 200):
 @login_required
 def index():
     """List the user's homes and the homes shared with them."""
-    homes = locations.visible_homes(current_user)
+    visible = homes.visible_homes(current_user)
     rows = [
         (
             home,
-            locations.role_in(current_user, home),
-            len(locations.sources_in(home)),
-            len(locations.members_of(home)),
+            homes.role_in(current_user, home),
+            len(homes.sources_in(home)),
+            len(homes.members_of(home)),
         )
-        for home in homes
+        for home in visible
     ]
     return render_template("homes/index.html", rows=rows)
 
@@ -87,12 +80,12 @@ def create():
         return _form_page(form, None)
     if form.validate_on_submit():
         try:
-            home = locations.create_home(
+            home = homes.create_home(
                 current_user, form.name.data, form.timezone.data, form.sources.data or []
             )
         except ValidationFailed as error:
             db.session.rollback()
-            _apply(form, error)
+            form.apply_errors(error)
         else:
             flash(f"“{home.name}” is ready. Invite the people you share it with below.", "success")
             return redirect(url_for("homes.detail", location_id=home.id))
@@ -104,25 +97,25 @@ def create():
 def detail(location_id: int):
     """Show a home: its sources and members; its owner also invites and manages members."""
     home = _home_or_404(location_id)
-    return _detail_page(home, locations.role_in(current_user, home), InviteForm(formdata=None))
+    return _detail_page(home, homes.role_in(current_user, home), InviteForm(formdata=None))
 
 
-def _detail_page(home: Location, role: str | None, invite: InviteForm, status: int = 200):
-    members = locations.members_of(home)
+def _detail_page(home: Home, role: str | None, invite: InviteForm, status: int = 200):
+    members = homes.members_of(home)
     return render_template(
         "homes/detail.html",
         home=home,
         role=role,
         members=members,
-        sources=locations.sources_in(home),
+        sources=homes.sources_in(home),
         invite=invite,
-        invitations=locations.pending_invitations(home) if role == "owner" else [],
+        invitations=homes.pending_invitations(home) if role == "owner" else [],
         role_forms={m.id: RoleForm(formdata=None, role=m.role, prefix=f"m{m.id}") for m in members},
         owner=home_owner(home),
     ), status
 
 
-def home_owner(home: Location) -> User:
+def home_owner(home: Home) -> User:
     """Return the owner of home."""
     return db.session.get(User, home.owner_id)
 
@@ -135,14 +128,14 @@ def edit(location_id: int):
     form = HomeForm(obj=home if request.method == "GET" else None)
     form.offer(_own_sources())
     if request.method == "GET":
-        form.sources.data = [source.id for source in locations.sources_in(home)]
+        form.sources.data = [source.id for source in homes.sources_in(home)]
         return _form_page(form, home)
     if form.validate_on_submit():
         try:
-            locations.update_home(home, form.name.data, form.timezone.data, form.sources.data or [])
+            homes.update_home(home, form.name.data, form.timezone.data, form.sources.data or [])
         except ValidationFailed as error:
             db.session.rollback()
-            _apply(form, error)
+            form.apply_errors(error)
         else:
             flash(f"“{home.name}” is saved.", "success")
             return redirect(url_for("homes.detail", location_id=home.id))
@@ -156,14 +149,14 @@ def delete(location_id: int):
     home = _own_home_or_403(location_id)
     if request.method == "POST":
         name = home.name
-        locations.delete_home(home)
+        homes.delete_home(home)
         flash(f"“{name}” is deleted; its sources are kept.", "success")
         return redirect(url_for("homes.index"))
     return render_template(
         "homes/delete.html",
         home=home,
-        sources=locations.sources_in(home),
-        members=locations.members_of(home),
+        sources=homes.sources_in(home),
+        members=homes.members_of(home),
     )
 
 
@@ -175,10 +168,10 @@ def invite(location_id: int):
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            invitation = locations.invite(home, form.email.data, form.role.data, current_user)
+            invitation = homes.invite(home, form.email.data, form.role.data, current_user)
         except ValidationFailed as error:
             db.session.rollback()
-            _apply(form, error)
+            form.apply_errors(error)
         else:
             # The same words whether or not the address has an account here.
             flash(
@@ -195,9 +188,9 @@ def invite(location_id: int):
 def withdraw(location_id: int, invitation_id: int):
     """Withdraw an invitation that is still waiting."""
     home = _own_home_or_403(location_id)
-    invitation = locations.get_pending_invitation(home, invitation_id) or abort(404)
+    invitation = homes.get_pending_invitation(home, invitation_id) or abort(404)
     email = invitation.email
-    locations.drop_invitation(invitation)
+    homes.drop_invitation(invitation)
     flash(f"The invitation to {email} is withdrawn.", "success")
     return redirect(url_for("homes.detail", location_id=home.id))
 
@@ -206,13 +199,13 @@ def withdraw(location_id: int, invitation_id: int):
 @login_required
 def accept(invitation_id: int):
     """Accept an invitation to a home: it appears on the dashboard."""
-    invitation = locations.get_invitation_for(current_user, invitation_id) or abort(404)
+    invitation = homes.get_invitation_for(current_user, invitation_id) or abort(404)
     try:
-        member = locations.accept_invitation(current_user, invitation)
+        member = homes.accept_invitation(current_user, invitation)
     except ValidationFailed as error:
         flash(error.detail, "error")
         return redirect(url_for("sources.index"))
-    flash(f"“{member.location.name}” is shared with you as {member.role}.", "success")
+    flash(f"“{member.home.name}” is shared with you as {member.role}.", "success")
     return redirect(url_for("homes.detail", location_id=member.location_id))
 
 
@@ -220,9 +213,9 @@ def accept(invitation_id: int):
 @login_required
 def decline(invitation_id: int):
     """Decline an invitation to a home."""
-    invitation = locations.get_invitation_for(current_user, invitation_id) or abort(404)
-    name = invitation.location.name
-    locations.drop_invitation(invitation)
+    invitation = homes.get_invitation_for(current_user, invitation_id) or abort(404)
+    name = invitation.home.name
+    homes.drop_invitation(invitation)
     flash(f"You declined the invitation to “{name}”.", "success")
     return redirect(url_for("sources.index"))
 
@@ -232,10 +225,10 @@ def decline(invitation_id: int):
 def change_role(location_id: int, member_id: int):
     """Change a member's role."""
     home = _own_home_or_403(location_id)
-    member = locations.get_member(home, member_id) or abort(404)
+    member = homes.get_member(home, member_id) or abort(404)
     form = RoleForm(prefix=f"m{member.id}")
     if form.validate_on_submit():
-        locations.change_role(member, form.role.data)
+        homes.change_role(member, form.role.data)
         flash(f"{member.user.display_name} is now {member.role}.", "success")
     else:
         flash("Choose viewer or editor.", "error")
@@ -247,9 +240,9 @@ def change_role(location_id: int, member_id: int):
 def remove_member(location_id: int, member_id: int):
     """Remove a member: their access ends at once."""
     home = _own_home_or_403(location_id)
-    member = locations.get_member(home, member_id) or abort(404)
+    member = homes.get_member(home, member_id) or abort(404)
     name = member.user.display_name
-    locations.remove_member(member)
+    homes.remove_member(member)
     flash(f"{name} no longer has access to “{home.name}”.", "success")
     return redirect(url_for("homes.detail", location_id=home.id))
 
@@ -261,6 +254,6 @@ def leave(location_id: int):
     home = _home_or_404(location_id)
     if home.owner_id == current_user.id:
         abort(403, "You own this home: delete it instead.")
-    locations.leave_home(current_user, home)
+    homes.leave_home(current_user, home)
     flash(f"You left “{home.name}”.", "success")
     return redirect(url_for("sources.index"))

@@ -1,4 +1,4 @@
-"""Homes (locations) and the people they are shared with.
+"""Homes and the people they are shared with.
 
 A home has an owner, a name and a timezone; the owner's sources may belong to one, and then
 their days, weeks and months follow the home's timezone (homelog.usage_db.inputs.source_zone).
@@ -8,6 +8,9 @@ invitation is addressed to the email, not to an account, and the owner gets the 
 whatever the address: inviting does not tell which addresses have accounts here. Only the
 owner changes the home, its sources and its members; removing a member ends their access at
 once (every request checks).
+
+A home is the model homelog.models.Home; its table, the column that points at it and the
+API's field keep the older name `locations` / `location_id`.
 
 Free of request objects; bad input raises `homelog.errors.ValidationFailed` keyed by field
 ("name", "timezone", "email", "role", "sources").
@@ -28,9 +31,9 @@ from homelog.extensions import db
 from homelog.models import (
     ROLES,
     DataSource,
+    Home,
     HomeInvitation,
-    Location,
-    LocationMember,
+    HomeMember,
     User,
     parse_id,
 )
@@ -44,18 +47,18 @@ ROLE_LABELS = {
 }
 
 
-def visible_homes(user: User) -> list[Location]:
+def visible_homes(user: User) -> list[Home]:
     """Return the homes user owns or is a member of, own ones first, then by name."""
-    shared = select(LocationMember.location_id).where(LocationMember.user_id == user.id)
+    shared = select(HomeMember.location_id).where(HomeMember.user_id == user.id)
     homes = db.session.scalars(
-        select(Location)
-        .where(or_(Location.owner_id == user.id, Location.id.in_(shared)))
-        .order_by(Location.owner_id != user.id, func.lower(Location.name), Location.id)
+        select(Home)
+        .where(or_(Home.owner_id == user.id, Home.id.in_(shared)))
+        .order_by(Home.owner_id != user.id, func.lower(Home.name), Home.id)
     )
     return list(homes)
 
 
-def get_home_for(user: User, location_id: object) -> Location | None:
+def get_home_for(user: User, location_id: object) -> Home | None:
     """Return the home with location_id if user owns it or is a member, else None."""
     wanted = parse_id(location_id)
     if wanted is None:
@@ -63,30 +66,30 @@ def get_home_for(user: User, location_id: object) -> Location | None:
     return next((home for home in visible_homes(user) if home.id == wanted), None)
 
 
-def role_in(user: User, home: Location) -> str | None:
+def role_in(user: User, home: Home) -> str | None:
     """Return user's role in home: "owner", "editor", "viewer", or None."""
     if home.owner_id == user.id:
         return "owner"
     return db.session.scalar(
-        select(LocationMember.role).where(
-            LocationMember.location_id == home.id, LocationMember.user_id == user.id
+        select(HomeMember.role).where(
+            HomeMember.location_id == home.id, HomeMember.user_id == user.id
         )
     )
 
 
-def members_of(home: Location) -> list[LocationMember]:
+def members_of(home: Home) -> list[HomeMember]:
     """Return home's members, by name."""
     return list(
         db.session.scalars(
-            select(LocationMember)
-            .join(User, User.id == LocationMember.user_id)
-            .where(LocationMember.location_id == home.id)
+            select(HomeMember)
+            .join(User, User.id == HomeMember.user_id)
+            .where(HomeMember.location_id == home.id)
             .order_by(func.lower(User.name), func.lower(User.email))
         )
     )
 
 
-def sources_in(home: Location) -> list[DataSource]:
+def sources_in(home: Home) -> list[DataSource]:
     """Return the sources in home, by name."""
     return list(
         db.session.scalars(
@@ -119,7 +122,7 @@ def clean_home(name: object, timezone: object) -> tuple[str, str]:
     return clean_name, zone
 
 
-def _assign(owner: User, home: Location, source_ids: Iterable[int]) -> None:
+def _assign(owner: User, home: Home, source_ids: Iterable[int]) -> None:
     """Put exactly the owner's sources source_ids in home (others in it leave it)."""
     wanted = set(source_ids)
     own = db.session.scalars(select(DataSource).where(DataSource.owner_id == owner.id))
@@ -135,10 +138,10 @@ def _assign(owner: User, home: Location, source_ids: Iterable[int]) -> None:
         raise ValidationFailed({"sources": ["Choose among your own sources."]})
 
 
-def create_home(owner: User, name: str, timezone: str, source_ids: Sequence[int] = ()) -> Location:
+def create_home(owner: User, name: str, timezone: str, source_ids: Sequence[int] = ()) -> Home:
     """Create owner's home with the given sources in it, and commit."""
     clean_name, zone = clean_home(name, timezone)
-    home = Location(owner_id=owner.id, name=clean_name, timezone=zone)
+    home = Home(owner_id=owner.id, name=clean_name, timezone=zone)
     db.session.add(home)
     db.session.flush()
     _assign(owner, home, source_ids)
@@ -147,8 +150,8 @@ def create_home(owner: User, name: str, timezone: str, source_ids: Sequence[int]
 
 
 def update_home(
-    home: Location, name: str, timezone: str, source_ids: Sequence[int] | None = None
-) -> Location:
+    home: Home, name: str, timezone: str, source_ids: Sequence[int] | None = None
+) -> Home:
     """Change a home (and which of its owner's sources are in it), and commit."""
     home.name, home.timezone = clean_home(name, timezone)
     if source_ids is not None:
@@ -157,7 +160,7 @@ def update_home(
     return home
 
 
-def delete_home(home: Location) -> None:
+def delete_home(home: Home) -> None:
     """Delete a home and commit; its sources stay (without a home), its members lose access."""
     for source in sources_in(home):
         source.location_id = None  # recorded in the change feed, unlike ON DELETE SET NULL
@@ -165,7 +168,7 @@ def delete_home(home: Location) -> None:
     db.session.commit()
 
 
-def invite(home: Location, email: str, role: str, invited_by: User | None = None) -> HomeInvitation:
+def invite(home: Home, email: str, role: str, invited_by: User | None = None) -> HomeInvitation:
     """Invite whoever signs in with email to home as role, and commit.
 
     The answer does not depend on whether an account has that address. Inviting an address
@@ -186,8 +189,8 @@ def invite(home: Location, email: str, role: str, invited_by: User | None = None
         raise ValidationFailed({"email": ["That is you: you own this home."]})
     member = db.session.scalar(
         select(User)
-        .join(LocationMember, LocationMember.user_id == User.id)
-        .where(LocationMember.location_id == home.id, func.lower(User.email) == address)
+        .join(HomeMember, HomeMember.user_id == User.id)
+        .where(HomeMember.location_id == home.id, func.lower(User.email) == address)
     )
     if member is not None:
         raise ValidationFailed({"email": [f"{member.display_name} is already a member."]})
@@ -227,7 +230,7 @@ def invite(home: Location, email: str, role: str, invited_by: User | None = None
     return invitation
 
 
-def pending_invitations(home: Location) -> list[HomeInvitation]:
+def pending_invitations(home: Home) -> list[HomeInvitation]:
     """Return the invitations to home not yet accepted or declined, oldest first."""
     return list(
         db.session.scalars(
@@ -238,7 +241,7 @@ def pending_invitations(home: Location) -> list[HomeInvitation]:
     )
 
 
-def get_pending_invitation(home: Location, invitation_id: object) -> HomeInvitation | None:
+def get_pending_invitation(home: Home, invitation_id: object) -> HomeInvitation | None:
     """Return home's waiting invitation with invitation_id (for its owner), or None."""
     wanted = parse_id(invitation_id)
     if wanted is None:
@@ -275,25 +278,23 @@ def get_invitation_for(user: User, invitation_id: object) -> HomeInvitation | No
     return db.session.scalar(_addressed_to(user).where(HomeInvitation.id == wanted))
 
 
-def accept_invitation(user: User, invitation: HomeInvitation) -> LocationMember:
+def accept_invitation(user: User, invitation: HomeInvitation) -> HomeMember:
     """Make user a member of the invitation's home in its role; the invitation goes. Commit.
 
     Raises:
         ValidationFailed: user owns that home (their email changed since).
     """
-    home = invitation.location
+    home = invitation.home
     if home.owner_id == user.id:
         db.session.delete(invitation)
         db.session.commit()
         message = "You own this home already."
         raise ValidationFailed({"invitation": [message]}, message)
     member = db.session.scalar(
-        select(LocationMember).where(
-            LocationMember.location_id == home.id, LocationMember.user_id == user.id
-        )
+        select(HomeMember).where(HomeMember.location_id == home.id, HomeMember.user_id == user.id)
     )
     if member is None:
-        member = LocationMember(location_id=home.id, user_id=user.id, role=invitation.role)
+        member = HomeMember(location_id=home.id, user_id=user.id, role=invitation.role)
         db.session.add(member)
     else:
         member.role = invitation.role
@@ -303,8 +304,8 @@ def accept_invitation(user: User, invitation: HomeInvitation) -> LocationMember:
     except IntegrityError:  # accepted twice at once: the first one made the member
         db.session.rollback()
         member = db.session.scalars(
-            select(LocationMember).where(
-                LocationMember.location_id == home.id, LocationMember.user_id == user.id
+            select(HomeMember).where(
+                HomeMember.location_id == home.id, HomeMember.user_id == user.id
             )
         ).one()
     return member
@@ -316,19 +317,17 @@ def drop_invitation(invitation: HomeInvitation) -> None:
     db.session.commit()
 
 
-def get_member(home: Location, member_id: object) -> LocationMember | None:
+def get_member(home: Home, member_id: object) -> HomeMember | None:
     """Return home's member with member_id, or None."""
     wanted = parse_id(member_id)
     if wanted is None:
         return None
     return db.session.scalar(
-        select(LocationMember).where(
-            LocationMember.id == wanted, LocationMember.location_id == home.id
-        )
+        select(HomeMember).where(HomeMember.id == wanted, HomeMember.location_id == home.id)
     )
 
 
-def change_role(member: LocationMember, role: str) -> LocationMember:
+def change_role(member: HomeMember, role: str) -> HomeMember:
     """Give member another role and commit."""
     if role not in ROLES:
         raise ValidationFailed({"role": ["Choose viewer or editor."]})
@@ -337,18 +336,16 @@ def change_role(member: LocationMember, role: str) -> LocationMember:
     return member
 
 
-def remove_member(member: LocationMember) -> None:
+def remove_member(member: HomeMember) -> None:
     """End member's access to the home at once, and commit."""
     db.session.delete(member)
     db.session.commit()
 
 
-def leave_home(user: User, home: Location) -> None:
+def leave_home(user: User, home: Home) -> None:
     """Let a member leave a home shared with them, and commit."""
     member = db.session.scalar(
-        select(LocationMember).where(
-            LocationMember.location_id == home.id, LocationMember.user_id == user.id
-        )
+        select(HomeMember).where(HomeMember.location_id == home.id, HomeMember.user_id == user.id)
     )
     if member is not None:
         remove_member(member)
@@ -358,7 +355,7 @@ def leave_home(user: User, home: Location) -> None:
 class Group:
     """Sources of one home on the dashboard (home None: sources without a home)."""
 
-    home: Location | None
+    home: Home | None
     role: str
     owner: User | None = None
     sources: list[DataSource] = field(default_factory=list)

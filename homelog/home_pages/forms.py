@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, SelectMultipleField, StringField, widgets
 from wtforms.validators import InputRequired, Length
 
-from homelog.forms import TimezoneField, strip_filter
-from homelog.locations import MAX_NAME_LENGTH, ROLE_LABELS
+from homelog.forms import DomainForm, TimezoneField, strip_filter
+from homelog.homes import MAX_NAME_LENGTH, ROLE_LABELS
 from homelog.models import DataSource
 
 
-class HomeForm(FlaskForm):
+class HomeForm(DomainForm):
     """A home's name and timezone, and which of the owner's sources are in it."""
 
     name = StringField(
@@ -36,14 +35,14 @@ class HomeForm(FlaskForm):
         self.sources.choices = [(source.id, source.name) for source in sources]
 
 
-class InviteForm(FlaskForm):
+class InviteForm(DomainForm):
     """Share a home with an existing user."""
 
     email = EmailField("Their email address", filters=[strip_filter])
     role = SelectField("Role", choices=list(ROLE_LABELS.items()), default="viewer")
 
 
-class RoleForm(FlaskForm):
+class RoleForm(DomainForm):
     """Change a member's role."""
 
     role = SelectField("Role", choices=[("viewer", "Viewer"), ("editor", "Editor")])

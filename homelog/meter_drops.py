@@ -1,0 +1,109 @@
+"""A meter value below the one before it is saved only once the person confirms it.
+
+A meter's register only counts up, so a drop is a typo or a replaced meter. The pages and
+the single-reading API ask before storing one (check_drop raises UnconfirmedDrop); a
+confirmed drop is stored with `confirmed` set and usage counts it (homelog/usage/meter.py).
+A reading that only becomes a drop later (an earlier one arrives afterwards), a sync batch
+of readings taken offline, an import with `accept_lower` and a restore are stored as they
+come: usage leaves an unconfirmed drop out as suspect until someone confirms it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import Select, bindparam, select
+
+from homelog import pgdirect
+from homelog.errors import ValidationFailed
+from homelog.models import DataSource, Reading
+from homelog.readings import clean_timestamp, format_value, lower_than_previous
+
+
+class UnconfirmedDrop(ValidationFailed):
+    """Values below the reading before, sent without confirmation.
+
+    `lower` maps each such metric to the value before; `errors` says so per value and
+    under `confirmed` (the API's 422 body).
+    """
+
+    def __init__(self, lower: dict[str, float]):
+        errors: dict[str, list[str]] = {
+            f"values.{metric}": [
+                f"Lower than the reading before ({format_value(before)}): a meter only counts up."
+            ]
+            for metric, before in lower.items()
+        }
+        errors["confirmed"] = [
+            "Check the meter: send the reading again with confirmed true if the value is "
+            "right (a typo, or a replaced meter: record the swap first)."
+        ]
+        super().__init__(errors, "The value is lower than the reading before; confirm it.")
+        self.lower = lower
+
+
+def check_drop(
+    source: DataSource,
+    timestamp: datetime,
+    values: Mapping[str, float],
+    *,
+    confirmed: bool,
+    reading: Reading | None = None,
+) -> bool:
+    """Judge a new reading of source (or a change to reading); return whether it is a
+    confirmed drop.
+
+    An edit that keeps the time and the values (say, of the note) is not judged again and
+    returns reading.confirmed. Sensors never drop. After a recorded meter swap, or where a
+    register wraps round, the comparison is readings.lower_than_previous's.
+
+    Raises:
+        UnconfirmedDrop: a value is lower than the one before and confirmed is False.
+    """
+    if reading is not None and (timestamp, dict(values)) == (reading.timestamp, reading.values):
+        return bool(reading.confirmed)
+    lower = lower_than_previous(
+        source, timestamp, values, exclude_id=reading.id if reading is not None else None
+    )
+    if lower and not confirmed:
+        raise UnconfirmedDrop(lower)
+    return bool(lower)
+
+
+@functools.cache
+def _previous_values() -> Select:
+    return (
+        select(Reading.values)
+        .where(
+            Reading.data_source_id == bindparam("source_id"),
+            Reading.timestamp < bindparam("timestamp"),
+        )
+        .order_by(Reading.timestamp.desc(), Reading.id.desc())
+        .limit(1)
+    )
+
+
+def may_drop(source: pgdirect.SourceRow, timestamp: datetime, values: Mapping[str, object]) -> bool:
+    """Return False when no value of a new reading is below the reading before's (PostgreSQL).
+
+    The API's fast path asks this with one statement; True sends the reading through
+    check_drop, which also weighs meter swaps and register rollovers. A value that is not
+    below the reading before is never a drop, so False is exact.
+
+    Raises:
+        ValidationFailed: the timestamp is outside the supported range.
+    """
+    if source.kind != "meter":
+        return False
+    rows = pgdirect.run(
+        _previous_values(), {"source_id": source.id, "timestamp": clean_timestamp(timestamp)}
+    )
+    earlier = (rows[0][0] or {}) if rows else {}
+    return any(
+        isinstance(earlier.get(metric), int | float)
+        and isinstance(value, int | float)
+        and value < earlier[metric]
+        for metric, value in values.items()
+    )
