@@ -23,11 +23,12 @@ FACES = (
     "cli",
     "forms",
     "health",
-    "homes",
+    "home_pages",
     "htmx",
     "observability",
     "record",
     "sources",
+    "views",
     "web",
 )
 #: The bottom: the ORM models, the pure usage arithmetic and what they stand on.
