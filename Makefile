@@ -84,7 +84,7 @@ i18n-extract: install-dev
 
 i18n-update: i18n-extract
 	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching \
-		--ignore-obsolete --omit-header
+		--ignore-obsolete
 
 i18n-compile: install-dev
 	$(BIN)/pybabel compile -d $(I18N) --statistics

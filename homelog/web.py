@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import flask
 from flask import Flask, g, jsonify, redirect, render_template, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -94,7 +95,8 @@ def wants_json() -> bool:
 
 def json_error(status: int, detail: str, errors: dict | None = None, headers=None):
     """Return the API's error shape: {"detail", "errors"} with status."""
-    response = jsonify({"detail": detail, "errors": errors or {}})
+    # Messages may be lazy texts (homelog.i18n._l): JSON carries them as plain strings.
+    response = jsonify({"detail": str(detail), "errors": i18n.plain(errors or {})})
     response.status_code = status
     if headers:
         response.headers.update(headers)
@@ -152,6 +154,16 @@ def json_body_problem(raw: bytes) -> str | None:
     return f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, which also writes a lazy text (homelog.i18n._l) as its string."""
+
+    @staticmethod
+    def default(o):
+        if i18n.is_lazy(o):
+            return str(o)
+        return DefaultJSONProvider.default(o)
+
+
 class Request(flask.Request):
     """The app's request: a form holding a NUL character is refused wherever it is read.
 
@@ -177,6 +189,8 @@ def init_app(app: Flask) -> None:
     _check_only_decorated_rate_limits(app)
 
     app.request_class = Request
+    app.json_provider_class = JSONProvider
+    app.json = JSONProvider(app)
 
     @app.before_request
     def refuse_unsafe_input():
