@@ -15,6 +15,7 @@ imported (by the CLI, a worker or a test). Flask-Babel is imported when a text i
 
 from __future__ import annotations
 
+import functools
 import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -150,7 +151,21 @@ def language() -> str:
 
 def format_locale() -> Locale:
     """Return the Babel locale numbers and dates are written in now."""
-    return Locale.parse(FORMAT_LOCALES[language()])
+    return _locale(FORMAT_LOCALES[language()])
+
+
+@functools.cache
+def _locale(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+@functools.cache
+def _skeleton_pattern(skeleton: str, code: str) -> str:
+    """Return the date pattern of a CLDR skeleton in a locale (matched once, then kept)."""
+    skeletons = _locale(code).datetime_skeletons
+    if skeleton not in skeletons:
+        skeleton = babel_dates.match_skeleton(skeleton, skeletons)
+    return skeletons[skeleton]
 
 
 def decimal_symbol() -> str:
@@ -193,7 +208,11 @@ def format_date(value: date, skeleton: str = "yMMdd") -> str:
     Common skeletons: "yMMdd" (day, month, year in digits), "yMMMd" ("2 Dec 2026"),
     "yMMM" ("Dec 2026"), "MMMd" ("2 Dec").
     """
-    return babel_dates.format_skeleton(skeleton, value, locale=format_locale())
+    code = FORMAT_LOCALES[language()]
+    pattern = _skeleton_pattern(skeleton, code)
+    if isinstance(value, datetime):
+        return babel_dates.format_datetime(value, pattern, locale=_locale(code))
+    return babel_dates.format_date(value, pattern, locale=_locale(code))
 
 
 def format_date_interval(start: date, end: date, skeleton: str = "MMMd") -> str:

@@ -5,6 +5,7 @@ compiled catalogues match their sources, and a German reader gets German words a
 from __future__ import annotations
 
 import io
+import json
 import re
 import sys
 from datetime import UTC, date, datetime
@@ -19,6 +20,7 @@ from jinja2 import Environment
 
 from homelog import i18n
 from homelog.errors import Conflict, ValidationFailed
+from homelog.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -325,3 +327,124 @@ def test_typed_numbers_with_muddled_marks_are_refused(typed):
 
     with pytest.raises(ValueError, match="one decimal separator"):
         parse_number(typed)
+
+
+# ---- The language setting and German pages ------------------------------------------------
+
+
+def test_the_account_page_saves_the_language(logged_in, user):
+    page = logged_in.get("/account").get_data(as_text=True)
+    assert 'name="locale"' in page and "Automatic (from your browser)" in page
+    assert ">Deutsch</option>" in page
+    response = logged_in.post(
+        "/account/profile", data={"name": "Olive", "timezone": "Europe/Berlin", "locale": "de"}
+    )
+    assert response.status_code == 302
+    db.session.refresh(user)
+    assert user.locale == "de"
+    page = logged_in.get("/account").get_data(as_text=True)
+    assert '<html lang="de">' in page and "Übersicht" in page and "Sprache" in page
+    # Automatic: NULL, and the browser decides again.
+    logged_in.post(
+        "/account/profile", data={"name": "Olive", "timezone": "Europe/Berlin", "locale": ""}
+    )
+    db.session.refresh(user)
+    assert user.locale is None
+    assert '<html lang="en">' in logged_in.get("/account").get_data(as_text=True)
+
+
+def test_a_language_not_on_the_list_is_refused(logged_in, user):
+    response = logged_in.post(
+        "/account/profile", data={"name": "Olive", "timezone": "Europe/Berlin", "locale": "xx"}
+    )
+    assert response.status_code == 422
+    assert "Choose a language from the list." in response.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.locale is None
+
+
+def test_the_language_setting_needs_the_csrf_token(logged_in, user):
+    response = logged_in.post(
+        "/account/profile",
+        data={"name": "Olive", "timezone": "Europe/Berlin", "locale": "de"},
+        csrf=False,
+    )
+    assert response.status_code == 400
+    db.session.refresh(user)
+    assert user.locale is None
+
+
+def test_the_chosen_language_wins_over_the_browser(logged_in, user):
+    user.locale = "en"
+    db.session.commit()
+    page = logged_in.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert '<html lang="en">' in page and ">Dashboard<" in page
+
+
+def test_a_german_browser_gets_german_words_numbers_and_dates(
+    logged_in, user, make_source, make_reading
+):
+    meter = make_source(user, "Strom", metrics={"import": "kWh"})
+    make_reading(meter, {"import": 1234.5}, timestamp=datetime(2026, 12, 2, 11, tzinfo=UTC))
+    german = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
+    page = logged_in.get("/", headers=german).get_data(as_text=True)
+    assert '<html lang="de">' in page and ">Übersicht<" in page and ">Abmelden<" in page
+    assert "1.234,5" in page and "1234.5" not in page
+    readings = logged_in.get(f"/sources/{meter.id}", headers=german).get_data(as_text=True)
+    # 11:00 UTC is 12:00 in Berlin (the user's timezone).
+    assert "02.12.2026 12:00" in readings and "2026-12-02 12:00" not in readings
+    english = logged_in.get(f"/sources/{meter.id}").get_data(as_text=True)
+    assert "2026-12-02 12:00" in english and "1,234.5" in english
+
+
+def test_the_setup_and_sign_in_pages_follow_the_browser(client, make_user):
+    page = client.get("/setup", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert '<html lang="de">' in page
+    make_user()
+    page = client.get("/login", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert '<html lang="de">' in page
+    page = client.get("/login", headers={"Accept-Language": "fr, en;q=0.5"}).get_data(as_text=True)
+    assert '<html lang="en">' in page
+
+
+def test_the_api_speaks_english_whatever_the_account_says(app, logged_in, user):
+    user.locale = "de"
+    db.session.commit()
+    with (
+        app.app_context(),
+        app.test_request_context("/api/sources", headers={"Accept-Language": "de"}),
+    ):
+        assert i18n.select_locale() == "en"
+    response = logged_in.get("/api/sources/999999", headers={"Accept-Language": "de"})
+    assert response.status_code == 404 and response.is_json
+    error_page = logged_in.get("/sources/999999", headers={"Accept-Language": "de"})
+    assert error_page.status_code == 404 and "Nicht gefunden" in error_page.get_data(as_text=True)
+
+
+def test_the_record_screen_carries_its_texts_translated(client):
+    page = client.get("/record", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert '<html lang="de">' in page
+    texts = json.loads(
+        re.search(r'<script type="application/json" id="i18n">(.*?)</script>', page, re.S).group(1)
+    )
+    assert texts["Save anyway"] == "Trotzdem speichern"
+    assert texts["Last: {value} · {time} ({ago})"] == "Zuletzt: {value} · {time} ({ago})"
+    # Every text record.js asks for is in the block.
+    script = (ROOT / "static" / "js" / "record.js").read_text()
+    asked = set(re.findall(r'\bt\(\s*"((?:[^"\\]|\\.)*)"', script))
+    assert asked and asked <= set(texts), asked - set(texts)
+    # Another language is another version of the offline shell.
+    english = client.get("/sw.js").get_data(as_text=True)
+    german = client.get("/sw.js", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert english != german
+
+
+def test_the_page_frame_carries_the_texts_of_app_js(client, user):
+    page = client.get("/login", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    texts = json.loads(
+        re.search(r'<script type="application/json" id="i18n">(.*?)</script>', page, re.S).group(1)
+    )
+    script = (ROOT / "static" / "js" / "app.js").read_text()
+    asked = set(re.findall(r'\bt\(\s*"((?:[^"\\]|\\.)*)"', script))
+    assert asked and asked <= set(texts), asked - set(texts)
+    assert texts["Dismiss this message"] == "Diese Meldung schließen"
