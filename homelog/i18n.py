@@ -95,7 +95,7 @@ def plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, dict):
         return {plain(key): plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
+    if type(value) in (list, tuple):
         return type(value)(plain(item) for item in value)
     return value
 
@@ -117,11 +117,18 @@ def select_locale() -> str:
 
 
 def _chosen_locale() -> str | None:
+    from flask import g
     from flask_login import current_user
 
-    if current_user and current_user.is_authenticated:
-        return getattr(current_user, "locale", None)
-    return None
+    if g.get("_i18n_loading_user"):
+        return None  # a text shown while the user loads: the browser's language
+    g._i18n_loading_user = True
+    try:
+        if current_user and current_user.is_authenticated:
+            return getattr(current_user, "locale", None)
+        return None
+    finally:
+        g._i18n_loading_user = False
 
 
 def locale_code() -> str:

@@ -422,3 +422,26 @@ def test_signing_out_forgets_the_meters_on_this_phone(phone, make_user, make_sou
     phone.goto("/record")
     expect(phone.locator("#loading")).to_be_hidden()
     expect(form_of(phone, "Electricity")).to_have_count(0)
+
+
+def test_the_record_screen_speaks_the_accounts_language_also_offline(
+    phone, make_user, make_source, make_reading
+):
+    user = make_user()
+    user.locale = "de"
+    db.session.commit()
+    meter = make_source(user, "Strom", metrics={"import": "kWh"})
+    make_reading(meter, {"import": 1234.5})
+    sign_in(phone, user.email, PASSWORD)
+    phone.goto("/record")
+    expect(phone.locator("#app-version")).to_contain_text("App-Version")
+    form = form_of(phone, "Strom")
+    expect(form.get_by_text("Zuletzt: 1.234,5 kWh")).to_be_visible()
+    phone.context.set_offline(True)
+    phone.reload()
+    expect(form.get_by_text("Zuletzt: 1.234,5 kWh")).to_be_visible()
+    form.get_by_label("import").fill("1.000,5")  # lower than the last reading: asks first
+    form.get_by_role("button", name="Speichern").click()
+    expect(form.get_by_text("Niedriger als die letzte Ablesung (import 1.234,5)")).to_be_visible()
+    expect(form.get_by_role("button", name="Trotzdem speichern")).to_be_visible()
+    phone.context.set_offline(False)
