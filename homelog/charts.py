@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from homelog import i18n
+
 
 @dataclass(frozen=True)
 class Bar:
@@ -111,13 +113,18 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
 
 
 def label(value: float) -> str:
-    """Return a short axis label (1.5k, 12, 0.25)."""
+    """Return a short axis label (1.5k, 12, 0.25; 1,5k and 0,25 in German)."""
     size = abs(value)
     if size >= 1_000_000:
-        return f"{value / 1_000_000:g}M"
+        return f"{_short(value / 1_000_000)}M"
     if size >= 10_000:
-        return f"{value / 1000:g}k"
-    return f"{value:g}"
+        return f"{_short(value / 1000)}k"
+    return _short(value)
+
+
+def _short(value: float) -> str:
+    """Return value in at most six significant digits, with the reader's decimal mark."""
+    return i18n.format_decimal(float(f"{value:g}"))
 
 
 def bar_chart(

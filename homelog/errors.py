@@ -8,7 +8,11 @@ class DomainError(Exception):
 
 
 class ValidationFailed(DomainError):
-    """Input broke a rule. `errors` maps a field name to its messages."""
+    """Input broke a rule. `errors` maps a field name to its messages.
+
+    Messages may be lazy texts (homelog.i18n._l), shown in the reader's language; the JSON
+    API writes them as plain strings (homelog.web.json_error), in English.
+    """
 
     def __init__(self, errors: dict[str, list[str]], detail: str = "Some values are invalid."):
         super().__init__(detail)

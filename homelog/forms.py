@@ -6,8 +6,16 @@ from flask_wtf import FlaskForm
 from wtforms import Field, StringField
 from wtforms.validators import ValidationError
 
-from homelog import timeutil
+from homelog import i18n, timeutil
 from homelog.errors import ValidationFailed
+
+
+def input_number(text: str) -> str:
+    """Return a number written for an edit form ("1234.5") with the reader's decimal mark.
+
+    No thousands marks: "1234,5" in German reads back through parse_number unchanged.
+    """
+    return text.replace(".", i18n.decimal_symbol()) if text else text
 
 
 class TimezoneField(StringField):

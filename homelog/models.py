@@ -89,6 +89,8 @@ class User(UserMixin, db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     # ISO 4217 code that tariffs and costs are in.
     currency: Mapped[str] = mapped_column(sa.String(3), default="EUR", server_default="EUR")
+    # The interface's language ("en", "de"); None follows the browser (homelog.i18n).
+    locale: Mapped[str | None] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

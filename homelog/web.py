@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 import time
 from datetime import datetime
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import flask
 from flask import Flask, g, jsonify, redirect, render_template, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -18,7 +21,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from homelog import htmx, timeutil
+from homelog import htmx, i18n, timeutil
 from homelog.extensions import db, login_manager
 from homelog.models import User
 
@@ -92,7 +95,8 @@ def wants_json() -> bool:
 
 def json_error(status: int, detail: str, errors: dict | None = None, headers=None):
     """Return the API's error shape: {"detail", "errors"} with status."""
-    response = jsonify({"detail": detail, "errors": errors or {}})
+    # Messages may be lazy texts (homelog.i18n._l): JSON carries them as plain strings.
+    response = jsonify({"detail": str(detail), "errors": i18n.plain(errors or {})})
     response.status_code = status
     if headers:
         response.headers.update(headers)
@@ -150,6 +154,16 @@ def json_body_problem(raw: bytes) -> str | None:
     return f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, which also writes a lazy text (homelog.i18n._l) as its string."""
+
+    @staticmethod
+    def default(o):
+        if i18n.is_lazy(o):
+            return str(o)
+        return DefaultJSONProvider.default(o)
+
+
 class Request(flask.Request):
     """The app's request: a form holding a NUL character is refused wherever it is read.
 
@@ -172,6 +186,8 @@ def init_app(app: Flask) -> None:
         ping_idle_connections(db.engine, app.config["DB_IDLE_PING_SECONDS"])
     _check_only_decorated_rate_limits(app)
     app.request_class = Request
+    app.json_provider_class = JSONProvider
+    app.json = JSONProvider(app)
     _register_input_guard(app)
     _register_security_headers(app)
     _register_error_handlers(app)
@@ -209,7 +225,7 @@ def _register_input_guard(app: Flask) -> None:
         if htmx.is_fragment_request():
             return render_template("errors/_message.html", message=problem), 400
         return render_template(
-            "errors/error.html", code=400, message=problem, name="Bad request"
+            "errors/error.html", code=400, message=problem, name=i18n._("Bad request")
         ), 400
 
 
@@ -234,7 +250,7 @@ def _register_error_handlers(app: Flask) -> None:
     def csrf_error(error):
         if wants_json():
             return json_error(400, "CSRF token missing or invalid.")
-        message = "Your form expired or was sent from elsewhere. Please try again."
+        message = i18n._("Your form expired or was sent from elsewhere. Please try again.")
         if htmx.is_fragment_request():
             return render_template("errors/_message.html", message=message), 400
         return render_template("errors/error.html", code=400, message=message), 400
@@ -246,16 +262,19 @@ def _register_error_handlers(app: Flask) -> None:
             if error.code == 405 and error.valid_methods:
                 headers["Allow"] = ", ".join(error.valid_methods)
             return json_error(error.code or 500, error.description or error.name, None, headers)
+        name, message = http_error_text(error)
         if htmx.is_fragment_request():
-            return render_template("errors/_message.html", message=error.description), error.code
+            return render_template("errors/_message.html", message=message), error.code
         return render_template(
-            "errors/error.html", code=error.code, message=error.description, name=error.name
+            "errors/error.html", code=error.code, message=message, name=name
         ), error.code
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-        message = "Something went wrong on our side. Nothing you entered was lost; try again."
+        message = i18n._(
+            "Something went wrong on our side. Nothing you entered was lost; try again."
+        )
         if wants_json():
             return json_error(500, "Internal server error.")
         return render_template("errors/error.html", code=500, message=message), 500
@@ -278,7 +297,9 @@ def _register_database_errors(app: Flask) -> None:
         db.session.rollback()
         # Render the error page as a visitor: loading the user would hit the database again.
         g._login_user = login_manager.anonymous_user()
-        message = "The database is not reachable right now. Nothing was lost; try again shortly."
+        message = i18n._(
+            "The database is not reachable right now. Nothing was lost; try again shortly."
+        )
         headers = {"Retry-After": "5"}
         if wants_json():
             return json_error(503, "Database unavailable.", headers=headers)
@@ -286,7 +307,7 @@ def _register_database_errors(app: Flask) -> None:
             return render_template("errors/_message.html", message=message), 503, headers
         return (
             render_template(
-                "errors/error.html", code=503, message=message, name="Service unavailable"
+                "errors/error.html", code=503, message=message, name=i18n._("Service unavailable")
             ),
             503,
             headers,
@@ -298,13 +319,14 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.template_filter("local")
     def local_filter(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        """A time in the user's timezone: fmt in English, the same parts localised else."""
         if value is None:
             return ""
-        return timeutil.to_local(value, user_zone()).strftime(fmt)
+        return i18n.format_local_datetime(timeutil.to_local(value, user_zone()), fmt)
 
     @app.template_filter("ago")
     def ago_filter(value: datetime | None) -> str:
-        return timeutil.time_ago(value) if value else "never"
+        return i18n.time_ago(value) if value else i18n._("never")
 
     app.add_template_filter(format_number, "number")
     app.jinja_env.globals["user_zone"] = user_zone
@@ -347,12 +369,44 @@ def _register_unauthorized(app: Flask) -> None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+#: The pages' words for HTTP errors: (title, what it means when the view said nothing more).
+HTTP_ERROR_TEXT = {
+    400: (i18n._l("Bad request"), i18n._l("The request could not be understood.")),
+    403: (i18n._l("Forbidden"), i18n._l("You are not allowed to do that.")),
+    404: (i18n._l("Not found"), i18n._l("There is nothing here. Check the address.")),
+    405: (i18n._l("Method not allowed"), i18n._l("This page does not take that request.")),
+    409: (i18n._l("Conflict"), i18n._l("This clashes with what is stored.")),
+    413: (i18n._l("Too large"), i18n._l("What you sent is too large.")),
+    429: (i18n._l("Too many requests"), i18n._l("Too many attempts. Wait a little and try again.")),
+}
+
+
+def http_error_text(error: HTTPException) -> tuple[str, str]:
+    """Return the title and message a page shows for error, in the reader's language.
+
+    A view's own description is kept (views write it for people); werkzeug's generic one is
+    replaced by the pages' words.
+    """
+    name, generic = HTTP_ERROR_TEXT.get(error.code or 500, (error.name, None))
+    message = error.description
+    if generic is not None and (not message or message == type(error).description):
+        message = generic
+    return str(name), str(message)
+
+
 def format_number(value) -> str:
-    """Format a reading value without float noise (12.3, not 12.300000000000001)."""
+    """Format a reading value without float noise (12.3, not 12.300000000000001).
+
+    In the user's locale: "1,234.5" in English, "1.234,5" in German.
+    """
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.10g}" if abs(value) < 1e15 else f"{value:.6e}"
+        if not math.isfinite(value) or abs(value) >= 1e15:
+            return f"{value:.6e}"
+        return i18n.format_decimal(value)
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return i18n.format_decimal(value)
     return str(value)
 
 

@@ -139,7 +139,7 @@ def test_add_reading_with_decimal_comma(logged_in, user, meter):
     # 12:00 in Berlin (the user's timezone) is 11:00 UTC.
     assert reading.timestamp == datetime(2026, 3, 1, 11, tzinfo=UTC)
     page = logged_in.get(response.location).get_data(as_text=True)
-    assert "Reading saved." in page and "1234.5" in page and "2026-03-01 12:00" in page
+    assert "Reading saved." in page and "1,234.5" in page and "2026-03-01 12:00" in page
 
 
 def test_add_reading_htmx_puts_row_in_its_place(logged_in, meter, make_reading):
@@ -171,7 +171,7 @@ def test_add_reading_htmx_puts_row_in_its_place(logged_in, meter, make_reading):
         ("-infinity", "Enter a finite number."),
         ("1" * 31, "That number is too long."),
         ("1e300", "That number is too large."),
-        ("1,234.5", "Use one decimal separator, like 1234.5 or 1234,5."),
+        ("12,34.5", "Use one decimal separator, like 1234.5 or 1234,5."),
     ],
 )
 @pytest.mark.parametrize("htmx", [False, True])
@@ -242,7 +242,7 @@ def test_lower_meter_value_is_flagged_then_saved_on_confirm(logged_in, meter, ma
     text = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Lower than the previous reading." in text
-    assert "the reading before was 5000 kWh" in text
+    assert "the reading before was 5,000 kWh" in text
     assert "Save anyway: the value is right" in text
     assert 'value="1234,5"' in text
     assert len(all_readings()) == 1
@@ -392,7 +392,7 @@ def test_quick_add_saves_and_redraws_card(logged_in, meter):
     assert response.headers["HX-Retarget"] == f"#source-{meter.id}"
     assert response.headers["HX-Trigger"] == "readings-changed"
     assert f'<article class="card source-card" id="source-{meter.id}">' in text
-    assert "1234.5" in text and "saved" in text
+    assert "1,234.5" in text and "saved" in text
     assert len(all_readings()) == 1
 
 
@@ -708,7 +708,7 @@ def test_quick_add_of_a_backdated_reading_keeps_newest_on_card(logged_in, meter,
         headers=HX,
     )
     text = response.get_data(as_text=True)
-    assert response.status_code == 200 and "9000" in text
+    assert response.status_code == 200 and "9,000" in text
 
 
 def test_readings_header_gives_the_count_of_a_long_history(logged_in, user, make_source):

@@ -59,7 +59,7 @@ def test_dashboard_shows_each_source_with_last_reading(
     make_source(make_user(), "Not mine")
     page = logged_in.get("/").get_data(as_text=True)
     assert "Electricity" in page and "Living room" in page and "Not mine" not in page
-    assert "1234.5" in page and "7.25" in page
+    assert "1,234.5" in page and "7.25" in page
     assert "kWh" in page and "°C" in page
     assert "ago" in page  # how long ago the last reading was
     assert "No readings yet." in page  # the sensor

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 
-from homelog import access, datasources, pgdirect, timeutil, tokens
+from homelog import access, datasources, i18n, pgdirect, timeutil, tokens
 from homelog.accounts import AccountError
 from homelog.api.schemas import ConflictOut, Error
 from homelog.errors import Conflict, ValidationFailed
@@ -353,6 +353,8 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
 
 def serialize(model: type[BaseModel], obj: Any) -> Any:
     """Return obj as JSON-able data shaped by a response schema."""
+    if isinstance(obj, dict):
+        obj = i18n.plain(obj)  # domain messages may be lazy texts; pydantic takes str
     return model.model_validate(obj, from_attributes=True).model_dump(mode="json")
 
 
@@ -400,7 +402,7 @@ def validation_failed(error: ValidationFailed):
 @bp.errorhandler(Conflict)
 def conflict(error: Conflict):
     """Answer a clash with stored data with 409 and, when it is the user's, the stored copy."""
-    body = {"detail": error.detail, "errors": {}, "current": None}
+    body = {"detail": str(error.detail), "errors": {}, "current": None}
     if error.current is not None:
         body["current"] = error.current
     return dump(ConflictOut, body), 409

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     EqualTo,
@@ -15,6 +16,7 @@ from wtforms.validators import (
 
 from homelog import accounts
 from homelog.forms import TimezoneField, strip_filter
+from homelog.i18n import LANGUAGES, _l
 
 
 class LoginForm(FlaskForm):
@@ -65,11 +67,32 @@ def _upper(value):
     return value.strip().upper() if isinstance(value, str) else value
 
 
+class LanguageField(SelectField):
+    """The interface's language: "" follows the browser, else a code of homelog.i18n.LANGUAGES."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        choices = [SelectChoice("", _l("Automatic (from your browser)"))]
+        # Each language is named in itself, so a person finds theirs whatever is shown now.
+        choices += [SelectChoice(code, name) for code, name in LANGUAGES.items()]
+        super().__init__(label, validators, choices=choices, coerce=_language_code, **kwargs)
+
+    def pre_validate(self, form) -> None:
+        if self.data is None:  # not sent: the stored choice stays
+            return
+        if self.data not in ("", *LANGUAGES):
+            raise ValidationError(_l("Choose a language from the list."))
+
+
+def _language_code(value) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
 class ProfileForm(FlaskForm):
-    """Display name, timezone and the currency prices are in."""
+    """Display name, timezone, language and the currency prices are in."""
 
     name = StringField("Name", [Length(max=100)], filters=[strip_filter])
     timezone = TimezoneField("Timezone")
+    locale = LanguageField(_l("Language"))
     currency = StringField(
         "Currency",
         [

@@ -232,11 +232,13 @@ def revoke_session(session_id: str):
 @bp.route("/account/profile", methods=["POST"])
 @login_required
 def profile():
-    """Save the display name, timezone and currency."""
+    """Save the display name, timezone, language and currency."""
     form = ProfileForm()
     if form.validate_on_submit():
         current_user.name = form.name.data
         current_user.timezone = form.timezone.data
+        if form.locale.data is not None:
+            current_user.locale = form.locale.data or None
         current_user.currency = form.currency.data or current_user.currency
         db.session.commit()
         flash("Your settings are saved.", "success")

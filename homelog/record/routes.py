@@ -1,9 +1,9 @@
 """Routes: the Record screen, its web app manifest, its service worker and its session check.
 
-The Record page is an app shell: the same HTML for everyone, kept by the service worker for
-offline use, so it holds no user data and no CSRF token. Its script reads the data from
-IndexedDB and asks `/record/session` who is signed in (and for the CSRF token the API needs
-with a browser session) whenever the phone is online.
+The Record page is an app shell: the same HTML for everyone reading its language, kept by the
+service worker for offline use, so it holds no user data and no CSRF token. Its script reads
+the data from IndexedDB and asks `/record/session` who is signed in (and for the CSRF token the
+API needs with a browser session) whenever the phone is online.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, render_template, url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+
+from homelog import i18n
 
 bp = Blueprint("record", __name__)
 
@@ -44,12 +46,17 @@ def shell_version() -> str:
     digest = hashlib.sha256()
     static = Path(current_app.static_folder)
     templates = Path(current_app.root_path, current_app.template_folder)
-    for path in [static / name for name in SHELL_STATIC] + [
-        templates / name for name in SHELL_TEMPLATES
-    ]:
+    catalogues = sorted(Path(current_app.root_path, "translations").glob("*/LC_MESSAGES/*.mo"))
+    for path in (
+        [static / name for name in SHELL_STATIC]
+        + [templates / name for name in SHELL_TEMPLATES]
+        + catalogues
+    ):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    # The shell is kept in the reader's language: another language is another version, so
+    # changing it on the account page installs the shell anew.
+    return f"{digest.hexdigest()[:12]}-{i18n.locale_code()}"
 
 
 def _no_store(response):

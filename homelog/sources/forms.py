@@ -25,7 +25,7 @@ from wtforms import (
 from homelog import timeutil
 from homelog.datasources import KIND_LABELS
 from homelog.errors import ValidationFailed
-from homelog.forms import DomainForm, strip_filter
+from homelog.forms import DomainForm, input_number, strip_filter
 from homelog.models import DataSource, Reading
 from homelog.readings import format_value
 
@@ -192,5 +192,5 @@ def reading_form_data(reading: Reading, tz: ZoneInfo) -> dict:
     }
     for index, (name, _unit) in enumerate(reading.source.metric_list):
         value = (reading.values or {}).get(name)
-        data[f"value_{index}"] = format_value(value) if value is not None else ""
+        data[f"value_{index}"] = input_number(format_value(value)) if value is not None else ""
     return data

@@ -20,7 +20,7 @@ from flask import url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from homelog import timeutil
+from homelog import i18n, timeutil
 from homelog.access import may
 from homelog.web import format_number, user_name, user_zone
 
@@ -84,8 +84,10 @@ def reading_rows(source, readings: Iterable, flags: Mapping, highlight=None) -> 
         timestamp = reading.timestamp
         time = _TIME.format(
             iso=timestamp.isoformat(),
-            ago=escape(timeutil.time_ago(timestamp, now)),
-            local=escape(timeutil.to_local(timestamp, zone).strftime("%Y-%m-%d %H:%M")),
+            ago=escape(i18n.time_ago(timestamp, now)),
+            local=escape(
+                i18n.format_local_datetime(timeutil.to_local(timestamp, zone), "%Y-%m-%d %H:%M")
+            ),
         )
         values = reading.values or {}
         cells = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from wtforms import SelectField, StringField
 
-from homelog.forms import DomainForm, strip_filter
+from homelog.forms import DomainForm, input_number, strip_filter
 from homelog.models import DataSource, Tariff
 from homelog.readings import format_value
 
@@ -44,7 +44,7 @@ def tariff_form(source: DataSource, tariff: Tariff | None = None, **kwargs) -> T
 
 def _plain(value) -> str:
     """Return a stored decimal as short text (0.300000 → 0.3; None → "")."""
-    return format(value.normalize(), "f") if value is not None else ""
+    return input_number(format(value.normalize(), "f")) if value is not None else ""
 
 
 class SwapForm(DomainForm):
@@ -135,7 +135,7 @@ def settings_form(source: DataSource, **kwargs) -> SettingsForm:
         }
         for index, name in enumerate(source.metric_names):
             size = sizes.get(name)
-            data[f"rollover_at_{index}"] = format_value(float(size)) if size else ""
+            data[f"rollover_at_{index}"] = input_number(format_value(float(size))) if size else ""
         kwargs["data"] = data
     form = type("SourceSettingsForm", (SettingsForm,), fields)(**kwargs)
     form._metric_list = list(source.metric_list)

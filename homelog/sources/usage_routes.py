@@ -14,7 +14,7 @@ from decimal import Decimal
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from homelog import charts, datasources, homes, htmx, readings, timeutil, views
+from homelog import charts, datasources, homes, htmx, i18n, readings, timeutil, views
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
 from homelog.sources.routes import bp
@@ -51,34 +51,32 @@ SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 
 @bp.app_template_filter("amount")
 def amount_filter(value: float | None, places: int = 2) -> str:
-    """Format a usage figure: thousands separated, at most `places` decimals, no float noise."""
+    """Format a usage figure: thousands separated, at most `places` decimals, no float noise.
+
+    In the reader's locale ("1,234.5"; "1.234,5" in German).
+    """
     if value is None:
         return "—"
-    text = f"{value:,.{places}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    return i18n.format_decimal(value, places)
 
 
 @bp.app_template_filter("money")
 def money_filter(value: Decimal | None, currency: str = "EUR") -> str:
-    """Format an amount of money with its currency (114.15 €)."""
+    """Format an amount of money with its currency (114.15 €; 114,15 € in German)."""
     if value is None:
         return "—"
     rounded = money(Decimal(value))
     symbol = SYMBOLS.get(currency, currency)
     # A no-break space: the currency never wraps away from its number.
-    return f"{rounded:,}\N{NO-BREAK SPACE}{symbol}"
+    return f"{i18n.format_fixed(rounded)}\N{NO-BREAK SPACE}{symbol}"
 
 
 @bp.app_template_filter("price")
 def price_filter(value: Decimal, currency: str = "EUR") -> str:
     """Format a price: at least cents, more decimals only where set (0.40 €, 0.2815 €)."""
     amount = Decimal(value).normalize()
-    if amount.as_tuple().exponent > -2:
-        amount = amount.quantize(Decimal("0.01"))
     symbol = SYMBOLS.get(currency, currency)
-    return f"{amount:,f}\N{NO-BREAK SPACE}{symbol}"
+    return f"{i18n.format_fixed(amount)}\N{NO-BREAK SPACE}{symbol}"
 
 
 @bp.app_template_filter("change")
@@ -88,7 +86,7 @@ def change_filter(value: float | None) -> str:
         return ""
     percent = round(value * 100)
     sign = "+" if percent > 0 else "−" if percent < 0 else "±"
-    return f"{sign}{abs(percent)}\N{NO-BREAK SPACE}%"
+    return f"{sign}{i18n.format_decimal(abs(percent))}\N{NO-BREAK SPACE}%"
 
 
 # ---- The usage panel ------------------------------------------------------------------------

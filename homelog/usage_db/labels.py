@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from homelog import i18n
 from homelog.usage import Period
 
 
@@ -25,24 +26,24 @@ def period_label(kind: str, period: Period) -> str:
 
 
 def _day_month(day: date) -> str:
-    return f"{day.day} {day:%b}"
+    return i18n.format_date(day, "MMMd")
 
 
 def display_label(kind: str, period: Period) -> str:
-    """Return a label people read for a period ("Nov 2026", "24–30 Nov", "Wed 2 Dec")."""
+    """Return a label people read for a period ("Nov 2026", "24–30 Nov", "Wed 2 Dec").
+
+    In the reader's locale ("Nov. 2026", "24.–30. Nov." in German).
+    """
     first, last = period.first_day, period.last_day
     if first is None or last is None:
         return period_label(kind, period)
     if kind == "day":
-        return f"{first:%a} {_day_month(first)}"
+        return i18n.format_date(first, "MMMEd")
     if kind == "month":
-        return f"{first:%b %Y}"
+        return i18n.format_date(first, "yMMM")
     if kind == "year":
         return str(first.year)
-    if first.month == last.month and first.year == last.year:
-        text = f"{first.day}–{_day_month(last)}"
-    else:
-        text = f"{_day_month(first)} – {_day_month(last)}"
+    text = i18n.format_date_interval(first, last, "MMMd")
     return text if kind == "week" else f"{text} {last.year}"
 
 
@@ -50,7 +51,7 @@ def month_axis_label(first: date, index: int) -> str:
     """Return a month's axis label: "Nov", with the year on January and on the first bar."""
     # Not on the first bar when January stands right beside it: the labels would collide.
     with_year = first.month == 1 or (index == 0 and first.month != 12)
-    return f"{first:%b %Y}" if with_year else f"{first:%b}"
+    return i18n.format_date(first, "yMMM" if with_year else "MMM")
 
 
 def chart_label(kind: str, period: Period, index: int = 0) -> str:

@@ -1,6 +1,20 @@
 // Small behaviours on top of htmx. No inline scripts: the CSP allows only same-origin files.
 (function () {
   "use strict";
+  // Texts come translated in the page's #i18n block (base.html); {name} is filled from vars.
+  var texts = {};
+  try {
+    texts = JSON.parse(document.getElementById("i18n").textContent);
+  } catch (error) {
+    // no block: the English texts below
+  }
+  function t(text, vars) {
+    var found = texts[text] || text;
+    Object.keys(vars || {}).forEach(function (name) {
+      found = found.split("{" + name + "}").join(String(vars[name]));
+    });
+    return found;
+  }
   // Messages stay until the person acts: a click, a submit or a key starts a request, and the
   // old messages make way for its own. Requests nobody asked for (a panel that loads itself
   // after the page opens, one that reloads when readings change) leave them alone.
@@ -26,7 +40,7 @@
       var close = document.createElement("button");
       close.type = "button";
       close.className = "flash-close";
-      close.setAttribute("aria-label", "Dismiss this message");
+      close.setAttribute("aria-label", t("Dismiss this message"));
       close.textContent = "×";
       close.addEventListener("click", function () { dismiss(flash); });
       flash.appendChild(close);
@@ -71,7 +85,9 @@
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     if (xhr && xhr.status === 422) return;
-    var text = "That did not work (" + (xhr ? xhr.status : "error") + ").";
+    var text = xhr
+      ? t("That did not work ({status}).", { status: xhr.status })
+      : t("That did not work.");
     if (xhr && xhr.responseText && xhr.responseText.length < 400 && xhr.getResponseHeader("Content-Type") && xhr.getResponseHeader("Content-Type").indexOf("text/html") === 0) {
       var tmp = document.createElement("div");
       tmp.innerHTML = xhr.responseText;
@@ -80,6 +96,6 @@
     announce(text);
   });
   document.addEventListener("htmx:sendError", function () {
-    announce("Could not reach homelog. Check your connection and try again.");
+    announce(t("Could not reach homelog. Check your connection and try again."));
   });
 })();

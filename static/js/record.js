@@ -9,35 +9,93 @@
   const store = window.HomelogStore;
   const script = document.currentScript;
   const $ = (id) => document.getElementById(id);
-  const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  // The page's language (<html lang>) formats numbers and times; its texts come translated
+  // in the page's #i18n block (rendered by the server, kept offline with the app shell).
+  const lang = document.documentElement.lang || "en";
+  const when = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
+  const number = new Intl.NumberFormat(lang, { maximumFractionDigits: 10 });
+  const decimalMark = number.formatToParts(1.5).find((part) => part.type === "decimal").value;
+  const relative = new Intl.RelativeTimeFormat(lang, { numeric: "always" });
+  const texts = readTexts();
   const state = { data: null, items: [], session: null, editing: null };
 
   // ---- Small helpers --------------------------------------------------------------------
+
+  function readTexts() {
+    try {
+      return JSON.parse($("i18n").textContent);
+    } catch (error) {
+      return {}; // no block (or a broken one): the English texts below
+    }
+  }
+
+  /** text translated into the page's language, with {name} filled from vars. */
+  function t(text, vars) {
+    let found = texts[text] || text;
+    for (const [name, value] of Object.entries(vars || {})) {
+      found = found.split("{" + name + "}").join(String(value));
+    }
+    return found;
+  }
 
   function clone(id) {
     return $(id).content.firstElementChild.cloneNode(true);
   }
 
-  /** A number typed with a decimal comma or point (spaces allowed), or null. */
+  /** A number typed with a decimal comma or point (spaces allowed), or null.
+
+      Thousands may be grouped the English or the German way (1,234.5 or 1.234,5): with both
+      marks the last one is the decimal mark; several of one mark group thousands. The same
+      rules as the server's (homelog/forms.py, parse_number). */
   function parseNumber(text) {
-    const cleaned = text.trim().replace(/[\s\u00a0\u202f]/g, "");
+    let cleaned = text.trim().replace(/[\s\u00a0\u202f]/g, "");
+    const commas = (cleaned.match(/,/g) || []).length;
+    const points = (cleaned.match(/\./g) || []).length;
+    if (commas + points > 1) {
+      let group = ".";
+      if (commas && points) group = cleaned.lastIndexOf(",") < cleaned.lastIndexOf(".") ? "," : ".";
+      else if (commas > 1) group = ",";
+      const point = group === "," ? "." : ",";
+      const grouped = new RegExp(
+        "^[-+]?\\d{1,3}(\\" + group + "\\d{3})+(\\" + point + "\\d+)?$"
+      );
+      if (!grouped.test(cleaned)) return null;
+      cleaned = cleaned.split(group).join("").replace(point, ".");
+    }
     if (!/^[-+]?(\d+([.,]\d*)?|[.,]\d+)$/.test(cleaned)) return null;
     return Number(cleaned.replace(",", "."));
   }
 
   function ago(iso) {
     const seconds = (Date.now() - Date.parse(iso)) / 1000;
-    if (seconds < 60) return "just now";
-    if (seconds < 3600) return Math.round(seconds / 60) + " min ago";
-    if (seconds < 86400) return Math.round(seconds / 3600) + " h ago";
-    return Math.round(seconds / 86400) + " days ago";
+    if (seconds < 60) return t("just now");
+    if (seconds < 3600) return relative.format(-Math.round(seconds / 60), "minute");
+    if (seconds < 86400) return relative.format(-Math.round(seconds / 3600), "hour");
+    return relative.format(-Math.round(seconds / 86400), "day");
   }
 
   function describe(source, values) {
     return Object.keys(source ? source.metrics : values)
       .filter((metric) => metric in values)
-      .map((metric) => metric + " " + values[metric] + " " + (source ? source.metrics[metric] : ""))
+      .map(
+        (metric) =>
+          metric + " " + number.format(values[metric]) + " " + (source ? source.metrics[metric] : "")
+      )
       .join(", ");
+  }
+
+  /** What happened to a reading, in words ("waiting", "created", "conflict"…). */
+  function statusLabel(status) {
+    const labels = {
+      waiting: t("waiting"),
+      conflict: t("conflict"),
+      refused: t("refused"),
+      saved: t("saved"),
+      created: t("created"),
+      unchanged: t("unchanged"),
+      invalid: t("invalid"),
+    };
+    return labels[status] || status;
   }
 
   function sourceById(id) {
@@ -102,7 +160,7 @@
       const input = field.querySelector("input");
       input.id = prefix + "-" + metric;
       input.name = metric;
-      input.value = values && metric in values ? String(values[metric]) : "";
+      input.value = values && metric in values ? String(values[metric]).replace(".", decimalMark) : "";
       field.dataset.metric = metric;
       field.querySelector("label").htmlFor = input.id;
       field.querySelector(".metric-name").textContent = metric;
@@ -126,7 +184,7 @@
     form.addEventListener("input", () => {
       delete form.dataset.confirm; // changed values: check them again
       form.querySelector(".lower-warning").hidden = true;
-      form.querySelector(".save").textContent = "Save";
+      form.querySelector(".save").textContent = t("Save");
     });
     return form;
   }
@@ -137,19 +195,14 @@
       const metric = field.dataset.metric;
       const hint = field.querySelector(".last");
       if (!last || !(metric in last.values)) {
-        hint.textContent = "No reading yet";
+        hint.textContent = t("No reading yet");
         continue;
       }
-      hint.textContent =
-        "Last: " +
-        last.values[metric] +
-        " " +
-        (source.metrics[metric] || "") +
-        " · " +
-        when.format(new Date(last.timestamp)) +
-        " (" +
-        (last.waiting ? "waiting to be sent" : ago(last.timestamp)) +
-        ")";
+      hint.textContent = t("Last: {value} · {time} ({ago})", {
+        value: (number.format(last.values[metric]) + " " + (source.metrics[metric] || "")).trim(),
+        time: when.format(new Date(last.timestamp)),
+        ago: last.waiting ? t("waiting to be sent") : ago(last.timestamp),
+      });
     }
   }
 
@@ -163,7 +216,9 @@
     $("outbox").hidden = items.length === 0;
     $("other-account").hidden = others === 0;
     $("other-account").textContent =
-      others + " reading(s) typed under another account wait until it signs in here.";
+      t("{count} reading(s) typed under another account wait until it signs in here.", {
+        count: others,
+      });
     if (state.editing) return; // do not pull the form away from under the user's fingers
     $("outbox-list").replaceChildren(...items.map(outboxItem));
   }
@@ -173,17 +228,18 @@
     const li = clone("outbox-item-template");
     li.dataset.id = item.id;
     li.dataset.status = item.status;
-    li.querySelector(".item-source").textContent = source ? source.name : "A removed source";
-    const labels = { waiting: "waiting", conflict: "conflict", refused: "refused" };
-    li.querySelector(".item-status").textContent = labels[item.status] || item.status;
+    li.querySelector(".item-source").textContent = source ? source.name : t("A removed source");
+    li.querySelector(".item-status").textContent = statusLabel(item.status);
     li.querySelector(".item-values").textContent = describe(source, item.values);
-    li.querySelector(".item-time").textContent = "Typed " + when.format(new Date(item.timestamp));
+    li.querySelector(".item-time").textContent = t("Typed {time}", {
+      time: when.format(new Date(item.timestamp)),
+    });
     const reason = li.querySelector(".item-reason");
     if (item.status === "refused") {
       const details = Object.values(item.errors || {}).flat();
       reason.hidden = false;
       reason.textContent =
-        [item.reason, ...details].filter(Boolean).join(" ") + " Edit it and save to send again.";
+        [item.reason, ...details, t("Edit it and save to send again.")].filter(Boolean).join(" ");
     }
     if (item.status === "conflict") {
       const server = li.querySelector(".item-server");
@@ -194,7 +250,7 @@
           when.format(new Date(item.current.timestamp));
       } else {
         server.querySelector(".server-values").textContent =
-          "this reading's id is taken; keeping yours saves it under a new one.";
+          t("this reading's id is taken; keeping yours saves it under a new one.");
       }
       server.querySelector(".keep-mine").addEventListener("click", () =>
         act(() => store.keepMine(item.id))
@@ -204,7 +260,7 @@
       );
     }
     li.querySelector(".delete").addEventListener("click", () => {
-      if (window.confirm("Delete this reading? It has not been sent.")) {
+      if (window.confirm(t("Delete this reading? It has not been sent."))) {
         act(() => store.remove(item.id));
       }
     });
@@ -241,11 +297,11 @@
         const source = sourceById(result.data_source_id);
         li.dataset.status = result.status;
         li.textContent =
-          (source ? source.name : "A removed source") +
+          (source ? source.name : t("A removed source")) +
           ": " +
           describe(source, result.values) +
           " — " +
-          result.status;
+          statusLabel(result.status);
         return li;
       })
     );
@@ -258,8 +314,10 @@
       const count = state.items.length;
       $("signed-out-text").textContent =
         count > 0
-          ? "You are signed out: " + count + " reading(s) wait on this phone until you sign in."
-          : "You are signed out.";
+          ? t("You are signed out: {count} reading(s) wait on this phone until you sign in.", {
+              count: count,
+            })
+          : t("You are signed out.");
     }
   }
 
@@ -304,9 +362,9 @@
       const value = parseNumber(input.value);
       const message =
         input.value.trim() === ""
-          ? "Enter a value."
+          ? t("Enter a value.")
           : value === null
-            ? "Enter a number, like 1234.5 or 1234,5."
+            ? t("Enter a number, like 1234.5 or 1234,5.")
             : "";
       error.hidden = !message;
       error.textContent = message;
@@ -340,7 +398,7 @@
     if (!values) return;
     const owner = userId();
     if (owner === null) {
-      message.textContent = "Sign in once on this phone before recording.";
+      message.textContent = t("Sign in once on this phone before recording.");
       return;
     }
     const lower = lowerThanLast(source, values);
@@ -350,41 +408,45 @@
       // A meter only counts up: a lower value is a typo or a new meter. Ask once.
       const warning = form.querySelector(".lower-warning");
       warning.hidden = false;
-      warning.textContent =
-        "Lower than the last reading (" +
-        Object.entries(lower)
-          .map(([metric, before]) => metric + " " + before)
-          .join(", ") +
-        "). Check the meter; tap “Save anyway” if it is right.";
+      warning.textContent = t(
+        "Lower than the last reading ({values}). Check the meter; tap “Save anyway” if it is right.",
+        {
+          values: Object.entries(lower)
+            .map(([metric, before]) => metric + " " + number.format(before))
+            .join(", "),
+        }
+      );
       form.dataset.confirm = typed;
-      form.querySelector(".save").textContent = "Save anyway";
+      form.querySelector(".save").textContent = t("Save anyway");
       return;
     }
     // Clear the form before anything waits, so a quick next value is not wiped by it.
     form.reset();
     delete form.dataset.confirm;
     form.querySelector(".lower-warning").hidden = true;
-    form.querySelector(".save").textContent = "Save";
+    form.querySelector(".save").textContent = t("Save");
     nextForm(form);
     let item;
     try {
       item = await store.add(owner, source.id, values, confirmed);
     } catch (error) {
-      message.textContent = "Could not keep this reading on the phone: " + error.message;
+      message.textContent = t("Could not keep this reading on the phone: {error}", {
+        error: error.message,
+      });
       for (const [metric, value] of Object.entries(values)) form.elements[metric].value = value;
       return;
     }
-    message.textContent = "Kept on this phone, sending…";
+    message.textContent = t("Kept on this phone, sending…");
     await paint();
     const done = await sync();
     if (done && done.some((result) => result.id === item.id)) {
-      message.textContent = "Saved.";
+      message.textContent = t("Saved.");
     } else if (state.items.some((waiting) => waiting.id === item.id)) {
       if (navigator.onLine) {
         // A lost answer or a server hiccup: the next open or "Send now" sends it.
-        message.textContent = "Kept on this phone: not sent yet, it waits in the outbox.";
+        message.textContent = t("Kept on this phone: not sent yet, it waits in the outbox.");
       } else {
-        message.textContent = "Kept on this phone: it is sent when you are back online.";
+        message.textContent = t("Kept on this phone: it is sent when you are back online.");
         backgroundSync();
       }
     }
@@ -488,7 +550,7 @@
     if (!controller) return;
     const channel = new MessageChannel();
     channel.port1.onmessage = (event) => {
-      $("app-version").textContent = "App version " + event.data;
+      $("app-version").textContent = t("App version {version}", { version: event.data });
     };
     controller.postMessage("version", [channel.port2]);
   }

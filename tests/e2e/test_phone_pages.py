@@ -144,7 +144,7 @@ def test_source_page_on_a_phone(phone_page, user, meter):
     page.locator("#add-reading").get_by_label("night").fill("8300")
     page.get_by_role("button", name="Save reading").click()
     expect(page.get_by_text("Reading saved.")).to_be_visible()
-    expect(rows.first).to_contain_text("12500")
+    expect(rows.first).to_contain_text("12,500")
 
 
 def test_navigation_folds_into_a_menu_on_phones(phone_page, user, meter):

@@ -118,12 +118,12 @@ def test_record_screen_opens_offline_after_a_reload_and_after_reopening(
     make_reading(meter, {"import": 1234.5, "export": 17.0})
     sign_in(phone, user.email, PASSWORD)
     open_record(phone)
-    expect(form_of(phone, "Electricity").get_by_text("Last: 1234.5 kWh")).to_be_visible()
+    expect(form_of(phone, "Electricity").get_by_text("Last: 1,234.5 kWh")).to_be_visible()
     screenshot(phone, "record-online")
     context = phone.context
     context.set_offline(True)
     phone.reload()
-    expect(form_of(phone, "Electricity").get_by_text("Last: 1234.5 kWh")).to_be_visible()
+    expect(form_of(phone, "Electricity").get_by_text("Last: 1,234.5 kWh")).to_be_visible()
     expect(phone.get_by_text("Offline: readings are kept on this phone")).to_be_visible()
 
     phone.close()
@@ -158,7 +158,7 @@ def test_readings_typed_offline_reach_the_server_once_stamped_when_typed(
     record(phone, "Electricity", {"import": "1001.25"})
     expect(phone.locator("#outbox-count")).to_have_text("3")
     expect(phone.locator("#outbox-list > li")).to_have_count(3)
-    expect(form_of(phone, "Electricity").get_by_text("Last: 1001.25 kWh")).to_be_visible()
+    expect(form_of(phone, "Electricity").get_by_text("Last: 1,001.25 kWh")).to_be_visible()
     expect(phone.get_by_text("Offline: readings are kept on this phone")).to_be_visible()
     screenshot(phone, "record-offline-outbox")
     docs_screenshot(phone, "record-offline-phone")
@@ -226,7 +226,7 @@ def test_a_conflict_is_shown_and_resolved(phone, make_user, make_source):
     item.get_by_label("import").fill("1550")
     item.get_by_role("button", name="Save changes").click()
     expect(item.get_by_text("conflict", exact=True)).to_be_visible()
-    expect(item.get_by_text("On the server: import 1500 kWh")).to_be_visible()
+    expect(item.get_by_text("On the server: import 1,500 kWh")).to_be_visible()
     screenshot(phone, "record-conflict")
 
     item.get_by_role("button", name="Keep mine").click()
@@ -250,7 +250,7 @@ def test_the_servers_copy_can_win_a_conflict(phone, make_user, make_source):
     item.get_by_role("button", name="Save changes").click()
     item.get_by_role("button", name="Keep the server's").click()
     expect(phone.locator("#outbox-badge")).to_be_hidden()
-    expect(form_of(phone, "Electricity").get_by_text("Last: 1500 kWh")).to_be_visible()
+    expect(form_of(phone, "Electricity").get_by_text("Last: 1,500 kWh")).to_be_visible()
     assert [r.values for r in readings_of(meter)] == [{"import": 1500.0}]
 
 
@@ -422,3 +422,26 @@ def test_signing_out_forgets_the_meters_on_this_phone(phone, make_user, make_sou
     phone.goto("/record")
     expect(phone.locator("#loading")).to_be_hidden()
     expect(form_of(phone, "Electricity")).to_have_count(0)
+
+
+def test_the_record_screen_speaks_the_accounts_language_also_offline(
+    phone, make_user, make_source, make_reading
+):
+    user = make_user()
+    user.locale = "de"
+    db.session.commit()
+    meter = make_source(user, "Strom", metrics={"import": "kWh"})
+    make_reading(meter, {"import": 1234.5})
+    sign_in(phone, user.email, PASSWORD)
+    phone.goto("/record")
+    expect(phone.locator("#app-version")).to_contain_text("App-Version")
+    form = form_of(phone, "Strom")
+    expect(form.get_by_text("Zuletzt: 1.234,5 kWh")).to_be_visible()
+    phone.context.set_offline(True)
+    phone.reload()
+    expect(form.get_by_text("Zuletzt: 1.234,5 kWh")).to_be_visible()
+    form.get_by_label("import").fill("1.000,5")  # lower than the last reading: asks first
+    form.get_by_role("button", name="Speichern").click()
+    expect(form.get_by_text("Niedriger als die letzte Ablesung (import 1.234,5)")).to_be_visible()
+    expect(form.get_by_role("button", name="Trotzdem speichern")).to_be_visible()
+    phone.context.set_offline(False)

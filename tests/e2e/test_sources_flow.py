@@ -64,7 +64,7 @@ def test_meter_with_two_metrics_and_readings(page, user):
     _assert_same_page(page)
     times = page.locator("#readings-body tr.reading-row time").all_inner_texts()
     assert times == ["2026-03-03 08:00", "2026-03-02 08:00", "2026-03-01 08:00"]
-    expect(page.locator("#readings-body")).to_contain_text("1000.5")  # decimal comma accepted
+    expect(page.locator("#readings-body")).to_contain_text("1,000.5")  # decimal comma accepted
 
     # A value lower than the previous reading is flagged, then saved only when confirmed.
     _add_reading(page, "900", "13", "2026-03-04T08:00")
@@ -83,7 +83,7 @@ def test_meter_with_two_metrics_and_readings(page, user):
     htmx_settled(page)
     editing.get_by_label("import").fill("1060")
     editing.get_by_role("button", name="Save").click()
-    expect(page.locator("#readings-body tr", has_text="2026-03-02 08:00")).to_contain_text("1060")
+    expect(page.locator("#readings-body tr", has_text="2026-03-02 08:00")).to_contain_text("1,060")
     _assert_same_page(page)
 
     # Delete one, with an undo; undo brings it back, deleting again removes it.
