@@ -8,6 +8,7 @@ from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from homelog import timeutil
+from homelog.i18n import _l
 
 MAX_NUMBER_LENGTH = 30
 
@@ -42,7 +43,7 @@ class TimezoneField(StringField):
     def pre_validate(self, form) -> None:
         self.data = (self.data or "").strip()
         if not timeutil.is_valid_timezone(self.data):
-            raise ValidationError("Choose a timezone from the list, like Europe/Berlin.")
+            raise ValidationError(_l("Choose a timezone from the list, like Europe/Berlin."))
 
 
 def strip_filter(value):
