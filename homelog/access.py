@@ -32,6 +32,7 @@ from werkzeug.routing import Rule
 
 from homelog import datasources, tokens
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import ApiToken, DataSource, User, UserSession, parse_id
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -230,11 +231,13 @@ def check_source_access():
 def refuse(action: str) -> NoReturn:
     """Answer 403 for a member who may see a source but not do action with it."""
     if action == "manage":
-        abort(403, "Only the owner of this source can do that.")
+        abort(403, _("Only the owner of this source can do that."))
     abort(
         403,
-        "You can see this home's readings but not change them: ask its owner "
-        "to make you an editor.",
+        _(
+            "You can see this home's readings but not change them: ask its owner "
+            "to make you an editor."
+        ),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from homelog import sessions, throttle, tokens
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import ApiToken, DataSource, Reading, User, utcnow
 from homelog.timeutil import is_valid_timezone
 
@@ -69,14 +70,14 @@ def verify_password(user: User | None, password: str) -> bool:
 def password_problem(password: str, email: str = "") -> str | None:
     """Return why password is too weak, or None when it is acceptable."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        return _("Use at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+        return _("Use at most %(count)s characters.", count=MAX_PASSWORD_LENGTH)
     lowered = password.lower()
     if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
-        return "This password is too easy to guess; choose a less common one."
+        return _("This password is too easy to guess; choose a less common one.")
     if email and lowered == email.lower():
-        return "Do not use your email address as your password."
+        return _("Do not use your email address as your password.")
     return None
 
 
@@ -88,9 +89,9 @@ def normalize_email(email: str) -> str:
 def email_problem(email: str) -> str | None:
     """Return why email is not a usable address, or None."""
     if not email:
-        return "Enter an email address."
+        return _("Enter an email address.")
     if len(email) > 254 or not EMAIL_RE.match(email):
-        return "Enter a valid email address, like name@example.com."
+        return _("Enter a valid email address, like name@example.com.")
     return None
 
 
@@ -130,14 +131,14 @@ def create_user(
     if problem := email_problem(email):
         raise AccountError(problem, "email")
     if find_by_email(email) is not None:
-        raise AccountError("An account with this email already exists.", "email")
+        raise AccountError(_("An account with this email already exists."), "email")
     if problem := password_problem(password, email):
         raise AccountError(problem, "password")
     if not is_valid_timezone(timezone):
-        raise AccountError("Choose a timezone from the list.", "timezone")
+        raise AccountError(_("Choose a timezone from the list."), "timezone")
     name = (name or "").strip()
     if len(name) > 100:
-        raise AccountError("Use at most 100 characters.", "name")
+        raise AccountError(_("Use at most %(count)s characters.", count=100), "name")
     user = User(
         email=email,
         name=name,
@@ -224,9 +225,9 @@ def set_active(actor: User, user: User, active: bool) -> None:
     """
     if not active:
         if user.id == actor.id:
-            raise AccountError("You cannot deactivate your own account.")
+            raise AccountError(_("You cannot deactivate your own account."))
         if user.is_admin and user.is_active and admin_count() <= 1:
-            raise AccountError("The last active administrator cannot be deactivated.")
+            raise AccountError(_("The last active administrator cannot be deactivated."))
         sessions.revoke_user_sessions(user, commit=False)
         tokens.revoke_user_tokens(user, commit=False)
     user.is_active = active
@@ -241,9 +242,9 @@ def set_admin(actor: User, user: User, admin: bool) -> None:
     """
     if not admin:
         if user.id == actor.id:
-            raise AccountError("You cannot remove your own administrator role.")
+            raise AccountError(_("You cannot remove your own administrator role."))
         if user.is_admin and user.is_active and admin_count() <= 1:
-            raise AccountError("The last administrator cannot be demoted.")
+            raise AccountError(_("The last administrator cannot be demoted."))
     user.is_admin = admin
     db.session.commit()
 
@@ -255,9 +256,9 @@ def delete_user(actor: User, user: User) -> None:
         AccountError: deleting yourself or the last active admin.
     """
     if user.id == actor.id:
-        raise AccountError("You cannot delete your own account here.")
+        raise AccountError(_("You cannot delete your own account here."))
     if user.is_admin and user.is_active and admin_count() <= 1:
-        raise AccountError("The last administrator cannot be deleted.")
+        raise AccountError(_("The last administrator cannot be deleted."))
     db.session.delete(user)
     db.session.commit()
 
@@ -280,7 +281,7 @@ def reset_password(actor: User, user: User, password: str | None = None) -> str:
         AccountError: resetting your own password here, or a weak password.
     """
     if user.id == actor.id:
-        raise AccountError("Change your own password on your account page.")
+        raise AccountError(_("Change your own password on your account page."))
     password = password or generate_temporary_password()
     set_password(user, password, must_change=True)
     return password

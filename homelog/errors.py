@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from homelog.i18n import _
+
 
 class DomainError(Exception):
     """Base of the errors a domain function raises on purpose; messages are fit for users."""
@@ -14,7 +16,8 @@ class ValidationFailed(DomainError):
     API writes them as plain strings (homelog.web.json_error), in English.
     """
 
-    def __init__(self, errors: dict[str, list[str]], detail: str = "Some values are invalid."):
+    def __init__(self, errors: dict[str, list[str]], detail: str | None = None):
+        detail = _("Some values are invalid.") if detail is None else detail
         super().__init__(detail)
         self.detail = detail
         self.errors = errors

@@ -8,6 +8,7 @@ from wtforms.validators import ValidationError
 
 from homelog import i18n, timeutil
 from homelog.errors import ValidationFailed
+from homelog.i18n import _l
 
 
 def input_number(text: str) -> str:
@@ -24,7 +25,7 @@ class TimezoneField(StringField):
     def pre_validate(self, form) -> None:
         self.data = (self.data or "").strip()
         if not timeutil.is_valid_timezone(self.data):
-            raise ValidationError("Choose a timezone from the list, like Europe/Berlin.")
+            raise ValidationError(_l("Choose a timezone from the list, like Europe/Berlin."))
 
 
 def strip_filter(value):

@@ -28,6 +28,7 @@ from homelog import accounts, timeutil
 from homelog.datasources import has_control_characters
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _, _l
 from homelog.models import (
     ROLES,
     DataSource,
@@ -42,8 +43,8 @@ MAX_NAME_LENGTH = 100
 #: Invitations a home may have waiting at once.
 MAX_PENDING_INVITATIONS = 50
 ROLE_LABELS = {
-    "viewer": "Viewer (sees readings and usage)",
-    "editor": "Editor (also adds and edits readings)",
+    "viewer": _l("Viewer (sees readings and usage)"),
+    "editor": _l("Editor (also adds and edits readings)"),
 }
 
 
@@ -109,14 +110,14 @@ def clean_home(name: object, timezone: object) -> tuple[str, str]:
     errors: dict[str, list[str]] = {}
     clean_name = name.strip() if isinstance(name, str) else ""
     if not clean_name:
-        errors["name"] = ["Enter a name, like “Home” or “Cabin”."]
+        errors["name"] = [_("Enter a name, like “Home” or “Cabin”.")]
     elif len(clean_name) > MAX_NAME_LENGTH:
-        errors["name"] = [f"Use at most {MAX_NAME_LENGTH} characters."]
+        errors["name"] = [_("Use at most %(count)s characters.", count=MAX_NAME_LENGTH)]
     elif has_control_characters(clean_name):
-        errors["name"] = ["Use letters, digits and punctuation only."]
+        errors["name"] = [_("Use letters, digits and punctuation only.")]
     zone = timezone.strip() if isinstance(timezone, str) else ""
     if not timeutil.is_valid_timezone(zone):
-        errors["timezone"] = ["Choose a timezone from the list, like Europe/Berlin."]
+        errors["timezone"] = [_("Choose a timezone from the list, like Europe/Berlin.")]
     if errors:
         raise ValidationFailed(errors)
     return clean_name, zone
@@ -135,7 +136,7 @@ def _assign(owner: User, home: Home, source_ids: Iterable[int]) -> None:
         elif source.location_id == home.id:
             source.location_id = None
     if wanted - found:
-        raise ValidationFailed({"sources": ["Choose among your own sources."]})
+        raise ValidationFailed({"sources": [_("Choose among your own sources.")]})
 
 
 def create_home(owner: User, name: str, timezone: str, source_ids: Sequence[int] = ()) -> Home:
@@ -179,21 +180,23 @@ def invite(home: Home, email: str, role: str, invited_by: User | None = None) ->
             invitations waiting, or a role other than viewer or editor.
     """
     if role not in ROLES:
-        raise ValidationFailed({"role": ["Choose viewer or editor."]})
+        raise ValidationFailed({"role": [_("Choose viewer or editor.")]})
     address = accounts.normalize_email(email or "")
     problem = accounts.email_problem(address)
     if problem:
         raise ValidationFailed({"email": [problem]})
     owner = db.session.get(User, home.owner_id)
     if owner is not None and accounts.normalize_email(owner.email) == address:
-        raise ValidationFailed({"email": ["That is you: you own this home."]})
+        raise ValidationFailed({"email": [_("That is you: you own this home.")]})
     member = db.session.scalar(
         select(User)
         .join(HomeMember, HomeMember.user_id == User.id)
         .where(HomeMember.location_id == home.id, func.lower(User.email) == address)
     )
     if member is not None:
-        raise ValidationFailed({"email": [f"{member.display_name} is already a member."]})
+        raise ValidationFailed(
+            {"email": [_("%(name)s is already a member.", name=member.display_name)]}
+        )
     invitation = db.session.scalar(
         select(HomeInvitation).where(
             HomeInvitation.location_id == home.id, HomeInvitation.email == address
@@ -209,8 +212,10 @@ def invite(home: Home, email: str, role: str, invited_by: User | None = None) ->
             raise ValidationFailed(
                 {
                     "email": [
-                        f"{MAX_PENDING_INVITATIONS} invitations are waiting already: withdraw "
-                        "some first."
+                        _(
+                            "%(count)s invitations are waiting already: withdraw some first.",
+                            count=MAX_PENDING_INVITATIONS,
+                        )
                     ]
                 }
             )
@@ -288,7 +293,7 @@ def accept_invitation(user: User, invitation: HomeInvitation) -> HomeMember:
     if home.owner_id == user.id:
         db.session.delete(invitation)
         db.session.commit()
-        message = "You own this home already."
+        message = _("You own this home already.")
         raise ValidationFailed({"invitation": [message]}, message)
     member = db.session.scalar(
         select(HomeMember).where(HomeMember.location_id == home.id, HomeMember.user_id == user.id)
@@ -330,7 +335,7 @@ def get_member(home: Home, member_id: object) -> HomeMember | None:
 def change_role(member: HomeMember, role: str) -> HomeMember:
     """Give member another role and commit."""
     if role not in ROLES:
-        raise ValidationFailed({"role": ["Choose viewer or editor."]})
+        raise ValidationFailed({"role": [_("Choose viewer or editor.")]})
     member.role = role
     db.session.commit()
     return member

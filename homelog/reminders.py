@@ -22,11 +22,20 @@ from datetime import UTC, date, datetime, timedelta
 from homelog import datasources
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _, _l
 from homelog.models import DataSource, User
 from homelog.usage_db.inputs import source_zone
 
 EVERY = ("day", "week", "month")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = (
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+)
 
 
 @dataclass
@@ -53,20 +62,26 @@ class Reminder:
         return describe(self.source.reminder_every, self.source.reminder_day)
 
 
-def _ordinal(day: int) -> str:
-    suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
-    return f"{day}{suffix}"
+def _monthly(day: int) -> str:
+    # One sentence per English ordinal suffix, so each language words its own ordinal.
+    if 10 <= day % 100 <= 20 or day % 10 not in (1, 2, 3):
+        return _("monthly on the %(day)sth", day=day)
+    if day % 10 == 1:
+        return _("monthly on the %(day)sst", day=day)
+    if day % 10 == 2:
+        return _("monthly on the %(day)snd", day=day)
+    return _("monthly on the %(day)srd", day=day)
 
 
 def describe(every: str | None, day: int | None) -> str:
     """Return a schedule in words ("every Monday", "monthly on the 15th", "no reminder")."""
     if every == "day":
-        return "every day"
+        return _("every day")
     if every == "week" and day is not None and 0 <= day <= 6:
-        return f"every {WEEKDAYS[day]}"
+        return _("every %(weekday)s", weekday=WEEKDAYS[day])
     if every == "month" and day is not None:
-        return f"monthly on the {_ordinal(day)}" if day < 31 else "monthly on the last day"
-    return "no reminder"
+        return _monthly(day) if day < 31 else _("monthly on the last day")
+    return _("no reminder")
 
 
 def clean_schedule(every: object, day: object) -> tuple[str | None, int | None]:
@@ -78,7 +93,7 @@ def clean_schedule(every: object, day: object) -> tuple[str | None, int | None]:
     if every in (None, "", "none"):
         return None, None
     if every not in EVERY:
-        raise ValidationFailed({"every": ["Choose daily, weekly or monthly."]})
+        raise ValidationFailed({"every": [_("Choose daily, weekly or monthly.")]})
     if every == "day":
         return "day", None
     try:
@@ -87,10 +102,10 @@ def clean_schedule(every: object, day: object) -> tuple[str | None, int | None]:
         number = None
     if every == "week":
         if number is None or not 0 <= number <= 6:
-            raise ValidationFailed({"day": ["Choose a weekday."]})
+            raise ValidationFailed({"day": [_("Choose a weekday.")]})
         return "week", number
     if number is None or not 1 <= number <= 31:
-        raise ValidationFailed({"day": ["Enter a day of the month from 1 to 31."]})
+        raise ValidationFailed({"day": [_("Enter a day of the month from 1 to 31.")]})
     return "month", number
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import User, UserSession, parse_id, utcnow
 
 #: A session without "remember me" ends after this long without a request.
@@ -149,8 +150,8 @@ def describe(user_agent: str) -> str:
     browser = next((name for mark, name in _BROWSERS if mark in user_agent), "")
     system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
     if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or "Unknown browser"
+        return _("%(browser)s on %(system)s", browser=browser, system=system)
+    return browser or system or _("Unknown browser")
 
 
 def get_user_session(user: User, session_id: object) -> UserSession | None:

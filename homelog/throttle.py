@@ -23,6 +23,7 @@ from sqlalchemy import case, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from homelog.extensions import db
+from homelog.i18n import ngettext
 from homelog.models import SignInThrottle, TrustedClient, User, utcnow
 
 FREE_FAILURES = 5
@@ -57,9 +58,12 @@ class Client:
 def message(retry_after: int) -> str:
     """Return what to tell someone whose sign-in must wait retry_after seconds."""
     minutes = max(1, -(-retry_after // 60))
-    return (
-        f"Too many failed sign-ins for this account. Try again in {minutes} "
-        f"minute{'s' if minutes != 1 else ''}, or from a device that signed in before."
+    return ngettext(
+        "Too many failed sign-ins for this account. Try again in %(num)d minute, or from a "
+        "device that signed in before.",
+        "Too many failed sign-ins for this account. Try again in %(num)d minutes, or from a "
+        "device that signed in before.",
+        minutes,
     )
 
 

@@ -13,11 +13,21 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from homelog.i18n import _, ngettext
+
 MIN_YEAR, MAX_YEAR = 1900, 2999
 EARLIEST = datetime(MIN_YEAR, 1, 1, tzinfo=UTC)
 END = datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC)  # the first instant past the range
 FIRST_DAY, LAST_DAY = date(MIN_YEAR, 1, 1), date(MAX_YEAR, 12, 31)
+#: The range rule in English; range_message() words it in the reader's language.
 RANGE_MESSAGE = f"Enter a date between the years {MIN_YEAR} and {MAX_YEAR}."
+
+
+def range_message() -> str:
+    """Return the range rule in the reader's language (English outside a request)."""
+    return _(
+        "Enter a date between the years %(first)s and %(last)s.", first=MIN_YEAR, last=MAX_YEAR
+    )
 
 
 def check_time(moment: datetime) -> datetime:
@@ -26,15 +36,15 @@ def check_time(moment: datetime) -> datetime:
     A naive time (a local time not yet placed in a timezone) is judged by its year.
 
     Raises:
-        ValueError: with RANGE_MESSAGE.
+        ValueError: with range_message().
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
         if not MIN_YEAR <= moment.year <= MAX_YEAR:
-            raise ValueError(RANGE_MESSAGE)
+            raise ValueError(range_message())
         return moment
     # Comparing aware times subtracts their offsets exactly: no overflow, even at year 1.
     if not EARLIEST <= moment < END:
-        raise ValueError(RANGE_MESSAGE)
+        raise ValueError(range_message())
     return moment
 
 
@@ -42,12 +52,12 @@ def check_day(day: date) -> date:
     """Return day when it lies in the supported range.
 
     Raises:
-        ValueError: with RANGE_MESSAGE.
+        ValueError: with range_message().
     """
     if isinstance(day, datetime):
         day = day.date()
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise ValueError(RANGE_MESSAGE)
+        raise ValueError(range_message())
     return day
 
 
@@ -61,7 +71,7 @@ def to_utc(moment: datetime, tz: ZoneInfo) -> datetime:
     """Return moment in UTC, a naive one taken as a local time in tz, within the range.
 
     Raises:
-        ValueError: outside the range (RANGE_MESSAGE), or a local time the clocks skip.
+        ValueError: outside the range (range_message()), or a local time the clocks skip.
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
         return check_time(localize(check_time(moment.replace(tzinfo=None)), tz))
@@ -104,7 +114,11 @@ def localize(naive: datetime, tz: ZoneInfo) -> datetime:
     utc = aware.astimezone(UTC)
     if utc.astimezone(tz).replace(tzinfo=None) != naive:
         raise ValueError(
-            f"{naive:%Y-%m-%d %H:%M} does not exist in {tz.key}: the clocks skip that hour."
+            _(
+                "%(time)s does not exist in %(zone)s: the clocks skip that hour.",
+                time=f"{naive:%Y-%m-%d %H:%M}",
+                zone=tz.key,
+            )
         )
     return utc
 
@@ -120,9 +134,9 @@ def parse_local(text: str, tz: ZoneInfo) -> datetime:
     """
     text = (text or "").strip()
     if not text:
-        raise ValueError("Enter a date and time.")
+        raise ValueError(_("Enter a date and time."))
     if len(text) > 40:
-        raise ValueError("That date and time is too long.")
+        raise ValueError(_("That date and time is too long."))
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -134,7 +148,7 @@ def parse_local(text: str, tz: ZoneInfo) -> datetime:
             except ValueError:
                 continue
         if parsed is None:
-            raise ValueError("Enter a date and time like 2026-03-31 18:45.") from None
+            raise ValueError(_("Enter a date and time like 2026-03-31 18:45.")) from None
     return to_utc(parsed, tz)
 
 
@@ -155,7 +169,7 @@ def time_ago(value: datetime, now: datetime | None = None) -> str:
     future = seconds < 0
     seconds = abs(seconds)
     if seconds < 60:
-        return "just now"
+        return _("just now")
     for unit, size in (
         ("year", 31_536_000),
         ("month", 2_592_000),
@@ -165,7 +179,32 @@ def time_ago(value: datetime, now: datetime | None = None) -> str:
         ("minute", 60),
     ):
         if seconds >= size:
-            count = seconds // size
-            phrase = f"{count} {unit}{'s' if count != 1 else ''}"
-            return f"in {phrase}" if future else f"{phrase} ago"
-    return "just now"  # pragma: no cover
+            return _time_phrase(unit, seconds // size, future)
+    return _("just now")  # pragma: no cover
+
+
+def _time_phrase(unit: str, count: int, future: bool) -> str:
+    """Return "3 hours ago" or "in 3 hours" for unit, each a whole sentence to translate."""
+    if unit == "year":
+        if future:
+            return ngettext("in %(num)d year", "in %(num)d years", count)
+        return ngettext("%(num)d year ago", "%(num)d years ago", count)
+    if unit == "month":
+        if future:
+            return ngettext("in %(num)d month", "in %(num)d months", count)
+        return ngettext("%(num)d month ago", "%(num)d months ago", count)
+    if unit == "week":
+        if future:
+            return ngettext("in %(num)d week", "in %(num)d weeks", count)
+        return ngettext("%(num)d week ago", "%(num)d weeks ago", count)
+    if unit == "day":
+        if future:
+            return ngettext("in %(num)d day", "in %(num)d days", count)
+        return ngettext("%(num)d day ago", "%(num)d days ago", count)
+    if unit == "hour":
+        if future:
+            return ngettext("in %(num)d hour", "in %(num)d hours", count)
+        return ngettext("%(num)d hour ago", "%(num)d hours ago", count)
+    if future:
+        return ngettext("in %(num)d minute", "in %(num)d minutes", count)
+    return ngettext("%(num)d minute ago", "%(num)d minutes ago", count)

@@ -8,6 +8,7 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from homelog import accounts
 from homelog.forms import TimezoneField, strip_filter
+from homelog.i18n import _l
 
 
 def _valid_email(form, field) -> None:
@@ -15,7 +16,7 @@ def _valid_email(form, field) -> None:
     if problem := accounts.email_problem(field.data):
         raise ValidationError(problem)
     if accounts.find_by_email(field.data) is not None:
-        raise ValidationError("An account with this email already exists.")
+        raise ValidationError(_l("An account with this email already exists."))
 
 
 def _strong_or_empty_password(form, field) -> None:
@@ -27,23 +28,26 @@ def _strong_or_empty_password(form, field) -> None:
 class CreateUserForm(FlaskForm):
     """A new account with a temporary password."""
 
-    email = StringField("Email", [_valid_email])
+    email = StringField(_l("Email"), [_valid_email])
     name = StringField(
-        "Name", [Length(max=100, message="Use at most 100 characters.")], filters=[strip_filter]
+        _l("Name"),
+        [Length(max=100, message=_l("Use at most %(count)s characters.", count=100))],
+        filters=[strip_filter],
     )
-    timezone = TimezoneField("Timezone", default="UTC")
+    timezone = TimezoneField(_l("Timezone"), default="UTC")
     # A text input: the admin has to read the temporary password out to the user anyway.
     password = StringField(
-        "Temporary password", [Optional(strip_whitespace=False), _strong_or_empty_password]
+        _l("Temporary password"), [Optional(strip_whitespace=False), _strong_or_empty_password]
     )
-    is_admin = BooleanField("Administrator (can manage users)")
+    is_admin = BooleanField(_l("Administrator (can manage users)"))
 
 
 class ResetPasswordForm(FlaskForm):
     """A new temporary password for someone else; empty means generate one."""
 
     password = StringField(
-        "New temporary password", [Optional(strip_whitespace=False), _strong_or_empty_password]
+        _l("New temporary password"),
+        [Optional(strip_whitespace=False), _strong_or_empty_password],
     )
 
     def __init__(self, user_email: str, *args, **kwargs):

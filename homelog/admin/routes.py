@@ -25,6 +25,7 @@ from homelog import accounts, htmx, timeutil, views
 from homelog.admin.forms import CreateUserForm, ResetPasswordForm
 from homelog.auth.routes import safe_next
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import User, parse_id
 
 bp = Blueprint("admin", __name__)
@@ -51,7 +52,7 @@ def _get_user_or_404(user_id: int) -> User:
     wanted = parse_id(user_id)
     user = db.session.get(User, wanted) if wanted is not None else None
     if user is None:
-        abort(404, "There is no such user.")
+        abort(404, _("There is no such user."))
     return user
 
 
@@ -120,8 +121,11 @@ def user(user_id: int):
     return render_template("admin/user.html", user=user, sources=sources, readings=readings)
 
 
-def _change(user_id: int, change: Callable[[User, User], None], done: str):
-    """Apply change(actor, user); answer the row fragment (htmx) or redirect with a flash."""
+def _change(user_id: int, change: Callable[[User, User], None], done: Callable[[str], str]):
+    """Apply change(actor, user); answer the row fragment (htmx) or redirect with a flash.
+
+    done(name) words the success message for the user's display name.
+    """
     user = _get_user_or_404(user_id)
     try:
         change(_actor(), user)
@@ -131,7 +135,7 @@ def _change(user_id: int, change: Callable[[User, User], None], done: str):
             return render_template("errors/_message.html", message=str(error)), 409
         flash(str(error), "error")
         return redirect(_back(user))
-    flash(done.format(user=user.display_name), "success")
+    flash(done(user.display_name), "success")
     if htmx.is_fragment_request():
         back = safe_next(request.form.get("next")) or url_for("admin.users")
         return views.fragment("admin/_user_row.html", user=user, back=back)
@@ -144,7 +148,7 @@ def deactivate(user_id: int):
     return _change(
         user_id,
         lambda actor, user: accounts.set_active(actor, user, False),
-        "{user} is deactivated and signed out everywhere.",
+        lambda name: _("%(user)s is deactivated and signed out everywhere.", user=name),
     )
 
 
@@ -154,7 +158,7 @@ def reactivate(user_id: int):
     return _change(
         user_id,
         lambda actor, user: accounts.set_active(actor, user, True),
-        "{user} can sign in again.",
+        lambda name: _("%(user)s can sign in again.", user=name),
     )
 
 
@@ -164,7 +168,7 @@ def make_admin(user_id: int):
     return _change(
         user_id,
         lambda actor, user: accounts.set_admin(actor, user, True),
-        "{user} is now an administrator.",
+        lambda name: _("%(user)s is now an administrator.", user=name),
     )
 
 
@@ -174,7 +178,7 @@ def remove_admin(user_id: int):
     return _change(
         user_id,
         lambda actor, user: accounts.set_admin(actor, user, False),
-        "{user} is no longer an administrator.",
+        lambda name: _("%(user)s is no longer an administrator.", user=name),
     )
 
 
@@ -219,5 +223,5 @@ def delete_user(user_id: int):
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("admin.user", user_id=user_id))
-    flash(f"{name} and all their data are deleted.", "success")
+    flash(_("%(user)s and all their data are deleted.", user=name), "success")
     return redirect(url_for("admin.users"))

@@ -9,10 +9,13 @@ from flask_login import login_user, logout_user
 
 from homelog import access, sessions
 from homelog.extensions import login_manager
+from homelog.i18n import _l
 from homelog.models import User
 
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please sign in to see that page."
+login_manager.login_message = _l("Please sign in to see that page.")
+# Flash the message as translated text: a lazy string would be stored in the session as markup.
+login_manager.localize_callback = str
 login_manager.login_message_category = "info"
 
 

@@ -23,10 +23,14 @@ class LoginForm(FlaskForm):
     """Email and password."""
 
     email = StringField(
-        "Email", [DataRequired("Enter your email."), Length(max=254)], filters=[strip_filter]
+        _l("Email"),
+        [DataRequired(_l("Enter your email.")), Length(max=254)],
+        filters=[strip_filter],
     )
-    password = PasswordField("Password", [DataRequired("Enter your password."), Length(max=256)])
-    remember = BooleanField("Remember me on this device")
+    password = PasswordField(
+        _l("Password"), [DataRequired(_l("Enter your password.")), Length(max=256)]
+    )
+    remember = BooleanField(_l("Remember me on this device"))
 
 
 def _strong_password(form, field) -> None:
@@ -44,22 +48,24 @@ def _valid_email(form, field) -> None:
 class SetupForm(FlaskForm):
     """The first administrator."""
 
-    name = StringField("Your name", [Length(max=100)], filters=[strip_filter])
-    email = StringField("Email", [_valid_email])
-    password = PasswordField("Password", [_strong_password])
-    confirm = PasswordField("Repeat password", [EqualTo("password", "The passwords differ.")])
-    timezone = TimezoneField("Timezone", default="UTC")
+    name = StringField(_l("Your name"), [Length(max=100)], filters=[strip_filter])
+    email = StringField(_l("Email"), [_valid_email])
+    password = PasswordField(_l("Password"), [_strong_password])
+    confirm = PasswordField(
+        _l("Repeat password"), [EqualTo("password", _l("The passwords differ."))]
+    )
+    timezone = TimezoneField(_l("Timezone"), default="UTC")
 
 
 class ChangePasswordForm(FlaskForm):
     """Current password, then the new one twice."""
 
     current_password = PasswordField(
-        "Current password", [DataRequired("Enter your current password.")]
+        _l("Current password"), [DataRequired(_l("Enter your current password."))]
     )
-    new_password = PasswordField("New password", [DataRequired("Enter a new password.")])
+    new_password = PasswordField(_l("New password"), [DataRequired(_l("Enter a new password."))])
     confirm = PasswordField(
-        "Repeat new password", [EqualTo("new_password", "The passwords differ.")]
+        _l("Repeat new password"), [EqualTo("new_password", _l("The passwords differ."))]
     )
 
 
@@ -90,14 +96,16 @@ def _language_code(value) -> str:
 class ProfileForm(FlaskForm):
     """Display name, timezone, language and the currency prices are in."""
 
-    name = StringField("Name", [Length(max=100)], filters=[strip_filter])
-    timezone = TimezoneField("Timezone")
+    name = StringField(_l("Name"), [Length(max=100)], filters=[strip_filter])
+    timezone = TimezoneField(_l("Timezone"))
     locale = LanguageField(_l("Language"))
     currency = StringField(
-        "Currency",
+        _l("Currency"),
         [
             Optional(),
-            Regexp(r"^[A-Z]{3}$", message="Enter a three-letter currency code, like EUR or USD."),
+            Regexp(
+                r"^[A-Z]{3}$", message=_l("Enter a three-letter currency code, like EUR or USD.")
+            ),
         ],
         filters=[_upper],
         default="EUR",

@@ -21,6 +21,7 @@ from homelog import accounts, htmx, sessions, throttle, timeutil, tokens
 from homelog.auth import sign_in, sign_out
 from homelog.auth.forms import ChangePasswordForm, LoginForm, ProfileForm, SetupForm
 from homelog.extensions import db, limiter
+from homelog.i18n import _
 
 bp = Blueprint("auth", __name__)
 
@@ -92,7 +93,7 @@ def require_new_password():
         and current_user.must_change_password
         and request.endpoint not in _OPEN_WHILE_PASSWORD_EXPIRED
     ):
-        flash("Please choose a new password before you go on.", "info")
+        flash(_("Please choose a new password before you go on."), "info")
         return redirect(url_for("auth.password"))
     return None
 
@@ -117,10 +118,12 @@ def login():
         else:
             if user is not None:
                 sign_in(user, remember=form.remember.data)
-                flash(f"Welcome back, {user.display_name}.", "success")
+                flash(_("Welcome back, %(name)s.", name=user.display_name), "success")
                 target = safe_next(request.args.get("next")) or url_for("sources.index")
                 return keep_device(redirect(target), who)
-            form.password.errors.append("Email or password is wrong, or the account is inactive.")
+            form.password.errors.append(
+                _("Email or password is wrong, or the account is inactive.")
+            )
             status = 401
     elif form.is_submitted():
         status = 422
@@ -137,7 +140,7 @@ def login():
 def logout():
     """Sign out: this browser's session ends on the server, and its cookies are forgotten."""
     sign_out()
-    flash("You are signed out.", "success")
+    flash(_("You are signed out."), "success")
     # The sign-in page then clears the Record screen's cached meters on this device.
     return redirect(url_for("auth.login", signed_out=1))
 
@@ -162,7 +165,10 @@ def setup():
             getattr(form, error.field or "email").errors.append(str(error))
         else:
             sign_in(user)
-            flash("Your administrator account is ready. Add your first meter or sensor.", "success")
+            flash(
+                _("Your administrator account is ready. Add your first meter or sensor."),
+                "success",
+            )
             return redirect(url_for("sources.index"))
     status = 422 if form.is_submitted() else 200
     return render_template(
@@ -201,7 +207,7 @@ def revoke_token(token_id: str):
     if token is None:
         abort(404)
     tokens.revoke_token(token)
-    message = f"“{token.name or 'Unnamed device'}” is signed out."
+    message = _("“%(device)s” is signed out.", device=token.name or _("Unnamed device"))
     if htmx.is_fragment_request():
         # An empty body removes the row; the message arrives out of band.
         return render_template("auth/_token_revoked.html", message=message)
@@ -220,9 +226,9 @@ def revoke_session(session_id: str):
     sessions.revoke(user_session)
     if this_browser:
         sign_out()
-        flash("You are signed out.", "success")
+        flash(_("You are signed out."), "success")
         return redirect(url_for("auth.login"))
-    message = f"“{sessions.describe(user_session.user_agent)}” is signed out."
+    message = _("“%(device)s” is signed out.", device=sessions.describe(user_session.user_agent))
     if htmx.is_fragment_request():
         return render_template("auth/_token_revoked.html", message=message)
     flash(message, "success")
@@ -241,7 +247,7 @@ def profile():
             current_user.locale = form.locale.data or None
         current_user.currency = form.currency.data or current_user.currency
         db.session.commit()
-        flash("Your settings are saved.", "success")
+        flash(_("Your settings are saved."), "success")
         return redirect(url_for("auth.account"))
     return _render_account(form, 422)
 
@@ -267,9 +273,9 @@ def password():
                 {"Retry-After": str(error.retry_after)},
             )
         if not correct:
-            form.current_password.errors.append("That is not your current password.")
+            form.current_password.errors.append(_("That is not your current password."))
         elif form.new_password.data == form.current_password.data:
-            form.new_password.errors.append("Choose a password different from the current one.")
+            form.new_password.errors.append(_("Choose a password different from the current one."))
         else:
             try:
                 accounts.set_password(user, form.new_password.data)
@@ -280,11 +286,14 @@ def password():
                 sign_in(user, remember=getattr(g.get("user_session"), "remember", False))
                 if first:
                     flash(
-                        f"Welcome to homelog, {current_user.display_name}. Your password is set; "
-                        "here is everything shared with you.",
+                        _(
+                            "Welcome to homelog, %(name)s. Your password is set; "
+                            "here is everything shared with you.",
+                            name=current_user.display_name,
+                        ),
                         "success",
                     )
                     return redirect(url_for("sources.index"))
-                flash("Your password is changed. Other devices were signed out.", "success")
+                flash(_("Your password is changed. Other devices were signed out."), "success")
                 return redirect(url_for("auth.account"))
     return render_template("auth/password.html", form=form), status, headers

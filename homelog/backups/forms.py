@@ -6,9 +6,11 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField
 
+from homelog.i18n import _l
+
 
 class RestoreForm(FlaskForm):
     """A backup file to restore into this (empty) account."""
 
-    file = FileField("Backup file (.json)")
-    confirm = BooleanField("Restore it into this account")
+    file = FileField(_l("Backup file (.json)"))
+    confirm = BooleanField(_l("Restore it into this account"))

@@ -18,12 +18,14 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import format_number
 from flask_login import current_user, login_required
 
 from homelog import backup
 from homelog.backups.forms import RestoreForm
 from homelog.errors import ValidationFailed
 from homelog.extensions import csrf
+from homelog.i18n import _, ngettext
 
 bp = Blueprint("backups", __name__)
 
@@ -60,28 +62,26 @@ def restore():
     if request.method == "POST":
         storage = form.file.data
         if storage is None or not getattr(storage, "filename", ""):
-            form.file.errors = ["Choose the backup file."]
+            form.file.errors = [_("Choose the backup file.")]
         elif not form.confirm.data:
-            form.confirm.errors = ["Tick this to restore."]
+            form.confirm.errors = [_("Tick this to restore.")]
         else:
             try:
                 counts = backup.restore(current_user, storage.stream)
             except ValidationFailed as error:
-                form.file.errors = error.errors.get("file", [error.detail])
+                form.file.errors = [str(e) for e in error.errors.get("file", [error.detail])]
             else:
-                flash(
-                    f"Restored {counts['sources']} source{'s' if counts['sources'] != 1 else ''}"
-                    f" with {counts['readings']:,} readings, {counts['locations']} "
-                    f"home{'s' if counts['locations'] != 1 else ''}, {counts['tariffs']} "
-                    f"price{'s' if counts['tariffs'] != 1 else ''} and {counts['swaps']} "
-                    f"meter swap{'s' if counts['swaps'] != 1 else ''}.",
-                    "success",
-                )
+                flash(_restored_message(counts), "success")
                 skipped = counts["members_skipped"]
                 if skipped:
                     flash(
-                        f"{skipped} home member{'s were' if skipped != 1 else ' was'} in the "
-                        "backup and not added: invite them again from each home's page.",
+                        ngettext(
+                            "%(num)d home member was in the backup and not added: invite them "
+                            "again from each home's page.",
+                            "%(num)d home members were in the backup and not added: invite "
+                            "them again from each home's page.",
+                            skipped,
+                        ),
                         "warning",
                     )
                 return redirect(url_for("sources.index"))
@@ -90,3 +90,18 @@ def restore():
 
 
 csrf.exempt(restore)
+
+
+def _restored_message(counts: dict[str, int]) -> str:
+    """Return what a restore brought back, e.g. "Restored 2 sources with 20 readings, …"."""
+    readings = counts["readings"]
+    return _(
+        "Restored %(sources)s with %(readings)s, %(homes)s, %(prices)s and %(swaps)s.",
+        sources=ngettext("%(num)d source", "%(num)d sources", counts["sources"]),
+        readings=ngettext(
+            "%(count)s reading", "%(count)s readings", readings, count=format_number(readings)
+        ),
+        homes=ngettext("%(num)d home", "%(num)d homes", counts["locations"]),
+        prices=ngettext("%(num)d price", "%(num)d prices", counts["tariffs"]),
+        swaps=ngettext("%(num)d meter swap", "%(num)d meter swaps", counts["swaps"]),
+    )

@@ -7,6 +7,7 @@ from wtforms.validators import InputRequired, Length
 
 from homelog.forms import DomainForm, TimezoneField, strip_filter
 from homelog.homes import MAX_NAME_LENGTH, ROLE_LABELS
+from homelog.i18n import _l
 from homelog.models import DataSource
 
 
@@ -14,16 +15,19 @@ class HomeForm(DomainForm):
     """A home's name and timezone, and which of the owner's sources are in it."""
 
     name = StringField(
-        "Name",
+        _l("Name"),
         filters=[strip_filter],
         validators=[
-            InputRequired("Enter a name, like “Home” or “Cabin”."),
-            Length(max=MAX_NAME_LENGTH, message=f"Use at most {MAX_NAME_LENGTH} characters."),
+            InputRequired(_l("Enter a name, like “Home” or “Cabin”.")),
+            Length(
+                max=MAX_NAME_LENGTH,
+                message=_l("Use at most %(count)s characters.", count=MAX_NAME_LENGTH),
+            ),
         ],
     )
-    timezone = TimezoneField("Timezone")
+    timezone = TimezoneField(_l("Timezone"))
     sources = SelectMultipleField(
-        "Sources in this home",
+        _l("Sources in this home"),
         coerce=int,
         validate_choice=False,
         widget=widgets.ListWidget(prefix_label=False),
@@ -38,11 +42,20 @@ class HomeForm(DomainForm):
 class InviteForm(DomainForm):
     """Share a home with an existing user."""
 
-    email = EmailField("Their email address", filters=[strip_filter])
-    role = SelectField("Role", choices=list(ROLE_LABELS.items()), default="viewer")
+    email = EmailField(_l("Their email address"), filters=[strip_filter])
+    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()), default="viewer")
 
 
 class RoleForm(DomainForm):
     """Change a member's role."""
 
-    role = SelectField("Role", choices=[("viewer", "Viewer"), ("editor", "Editor")])
+    role = SelectField(_l("Role"), choices=[("viewer", _l("Viewer")), ("editor", _l("Editor"))])
+
+
+#: A role's name inside a sentence ("… is shared with you as editor").
+ROLE_NAMES = {"owner": _l("owner"), "viewer": _l("viewer"), "editor": _l("editor")}
+
+
+def role_name(role: str) -> str:
+    """Return role's name in the reader's language (the stored value when unknown)."""
+    return str(ROLE_NAMES.get(role, role))

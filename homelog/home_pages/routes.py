@@ -13,10 +13,13 @@ from sqlalchemy import select
 from homelog import homes, timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.home_pages.forms import HomeForm, InviteForm, RoleForm
+from homelog.home_pages.forms import HomeForm, InviteForm, RoleForm, role_name
+from homelog.i18n import _
 from homelog.models import DataSource, Home, User
 
 bp = Blueprint("homes", __name__)
+# Pages show a role ("viewer", "editor", "owner") by its name in the reader's language.
+bp.add_app_template_global(role_name, "role_name")
 
 
 def _home_or_404(location_id: int) -> Home:
@@ -29,7 +32,7 @@ def _home_or_404(location_id: int) -> Home:
 def _own_home_or_403(location_id: int) -> Home:
     home = _home_or_404(location_id)
     if home.owner_id != current_user.id:
-        abort(403, "Only the owner of this home can do that.")
+        abort(403, _("Only the owner of this home can do that."))
     return home
 
 
@@ -87,7 +90,13 @@ def create():
             db.session.rollback()
             form.apply_errors(error)
         else:
-            flash(f"“{home.name}” is ready. Invite the people you share it with below.", "success")
+            flash(
+                _(
+                    "“%(name)s” is ready. Invite the people you share it with below.",
+                    name=home.name,
+                ),
+                "success",
+            )
             return redirect(url_for("homes.detail", location_id=home.id))
     return _form_page(form, None, 422)
 
@@ -137,7 +146,7 @@ def edit(location_id: int):
             db.session.rollback()
             form.apply_errors(error)
         else:
-            flash(f"“{home.name}” is saved.", "success")
+            flash(_("“%(name)s” is saved.", name=home.name), "success")
             return redirect(url_for("homes.detail", location_id=home.id))
     return _form_page(form, home, 422)
 
@@ -150,7 +159,7 @@ def delete(location_id: int):
     if request.method == "POST":
         name = home.name
         homes.delete_home(home)
-        flash(f"“{name}” is deleted; its sources are kept.", "success")
+        flash(_("“%(name)s” is deleted; its sources are kept.", name=name), "success")
         return redirect(url_for("homes.index"))
     return render_template(
         "homes/delete.html",
@@ -175,8 +184,12 @@ def invite(location_id: int):
         else:
             # The same words whether or not the address has an account here.
             flash(
-                f"Invitation to {invitation.email} as {invitation.role} is waiting: once they "
-                "sign in with that address, they can accept it on their dashboard.",
+                _(
+                    "Invitation to %(email)s as %(role)s is waiting: once they sign in with "
+                    "that address, they can accept it on their dashboard.",
+                    email=invitation.email,
+                    role=role_name(invitation.role),
+                ),
                 "success",
             )
             return redirect(url_for("homes.detail", location_id=home.id))
@@ -191,7 +204,7 @@ def withdraw(location_id: int, invitation_id: int):
     invitation = homes.get_pending_invitation(home, invitation_id) or abort(404)
     email = invitation.email
     homes.drop_invitation(invitation)
-    flash(f"The invitation to {email} is withdrawn.", "success")
+    flash(_("The invitation to %(email)s is withdrawn.", email=email), "success")
     return redirect(url_for("homes.detail", location_id=home.id))
 
 
@@ -203,9 +216,16 @@ def accept(invitation_id: int):
     try:
         member = homes.accept_invitation(current_user, invitation)
     except ValidationFailed as error:
-        flash(error.detail, "error")
+        flash(str(error.detail), "error")
         return redirect(url_for("sources.index"))
-    flash(f"“{member.home.name}” is shared with you as {member.role}.", "success")
+    flash(
+        _(
+            "“%(name)s” is shared with you as %(role)s.",
+            name=member.home.name,
+            role=role_name(member.role),
+        ),
+        "success",
+    )
     return redirect(url_for("homes.detail", location_id=member.location_id))
 
 
@@ -216,7 +236,7 @@ def decline(invitation_id: int):
     invitation = homes.get_invitation_for(current_user, invitation_id) or abort(404)
     name = invitation.home.name
     homes.drop_invitation(invitation)
-    flash(f"You declined the invitation to “{name}”.", "success")
+    flash(_("You declined the invitation to “%(name)s”.", name=name), "success")
     return redirect(url_for("sources.index"))
 
 
@@ -229,9 +249,16 @@ def change_role(location_id: int, member_id: int):
     form = RoleForm(prefix=f"m{member.id}")
     if form.validate_on_submit():
         homes.change_role(member, form.role.data)
-        flash(f"{member.user.display_name} is now {member.role}.", "success")
+        flash(
+            _(
+                "%(name)s is now %(role)s.",
+                name=member.user.display_name,
+                role=role_name(member.role),
+            ),
+            "success",
+        )
     else:
-        flash("Choose viewer or editor.", "error")
+        flash(_("Choose viewer or editor."), "error")
     return redirect(url_for("homes.detail", location_id=home.id))
 
 
@@ -243,7 +270,7 @@ def remove_member(location_id: int, member_id: int):
     member = homes.get_member(home, member_id) or abort(404)
     name = member.user.display_name
     homes.remove_member(member)
-    flash(f"{name} no longer has access to “{home.name}”.", "success")
+    flash(_("%(name)s no longer has access to “%(home)s”.", name=name, home=home.name), "success")
     return redirect(url_for("homes.detail", location_id=home.id))
 
 
@@ -253,7 +280,7 @@ def leave(location_id: int):
     """Leave a home someone shared with you."""
     home = _home_or_404(location_id)
     if home.owner_id == current_user.id:
-        abort(403, "You own this home: delete it instead.")
+        abort(403, _("You own this home: delete it instead."))
     homes.leave_home(current_user, home)
-    flash(f"You left “{home.name}”.", "success")
+    flash(_("You left “%(name)s”.", name=home.name), "success")
     return redirect(url_for("sources.index"))

@@ -1,0 +1,68 @@
+"""The sign-in, account and home pages in German on a phone (390 px): German words, no overflow.
+
+German words run longer than English ones; a page must still fit a phone's width without
+scrolling sideways.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from homelog import homes
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import _browser_page, screenshot
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def german_phone(request, browser, live_server, app):
+    """Return a fresh phone-size page of a browser that asks for German."""
+    with _browser_page(
+        request,
+        browser,
+        live_server,
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        locale="de-DE",
+    ) as page:
+        yield page
+
+
+def _fits(page) -> None:
+    """Assert that nothing makes the page wider than the phone."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{page.url} is {width} px wide"
+
+
+def test_german_sign_in_account_and_home_fit_a_phone(german_phone, user, make_user, make_source):
+    page = german_phone
+    meter = make_source(user, "Strom")
+    home = homes.create_home(user, "Stadtwohnung", "Europe/Berlin", [meter.id])
+    partner = make_user("mia.musterfrau@example.com", name="Mia Musterfrau")
+    homes.accept_invitation(partner, homes.invite(home, partner.email, "editor"))
+    homes.invite(home, "tom.beispiel@example.com", "viewer")
+
+    page.goto("/login")
+    expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
+    _fits(page)
+    screenshot(page, "de-phone-sign-in")
+    page.get_by_label("E-Mail").fill(user.email)
+    page.get_by_label("Passwort", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_url("**/")
+    expect(page.get_by_text("Willkommen zurück, Olive Owner.")).to_be_visible()
+
+    page.goto("/account")
+    expect(page.get_by_role("heading", name="Dein Konto")).to_be_visible()
+    expect(page.get_by_role("heading", name="Angemeldete Browser")).to_be_visible()
+    _fits(page)
+    screenshot(page, "de-phone-account")
+
+    page.goto(f"/homes/{home.id}")
+    expect(page.get_by_role("heading", name="Jemanden einladen")).to_be_visible()
+    expect(page.get_by_text("Offene Einladungen")).to_be_visible()
+    _fits(page)
+    screenshot(page, "de-phone-home")
