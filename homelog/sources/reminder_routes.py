@@ -12,6 +12,7 @@ from flask_login import login_required
 from homelog import reminders
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.sources.reminder_forms import ReminderForm
 from homelog.sources.routes import _source_or_404, bp
 
@@ -44,8 +45,11 @@ def reminder(source_id: int):
                 field.errors = list(field.errors) + messages
         else:
             flash(
-                f"Reminder for “{source.name}”: "
-                f"{reminders.describe(source.reminder_every, source.reminder_day)}.",
+                _(
+                    "Reminder for “%(name)s”: %(schedule)s.",
+                    name=source.name,
+                    schedule=reminders.describe(source.reminder_every, source.reminder_day),
+                ),
                 "success",
             )
             return redirect(url_for("sources.detail", source_id=source.id))
