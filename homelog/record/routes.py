@@ -16,6 +16,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from homelog import i18n
+from homelog.i18n import _
 
 bp = Blueprint("record", __name__)
 
@@ -74,7 +75,7 @@ def index():
 def session():
     """Say who is signed in and give the CSRF token for the API; 401 when nobody is."""
     if not current_user.is_authenticated:
-        response = jsonify({"detail": "Sign in to send readings.", "errors": {}})
+        response = jsonify({"detail": _("Sign in to send readings."), "errors": {}})
         response.status_code = 401
         return _no_store(response)
     user = current_user
@@ -105,9 +106,9 @@ def manifest():
     response = jsonify(
         {
             "id": url_for("record.index"),
-            "name": "homelog — record readings",
+            "name": _("homelog — record readings"),
             "short_name": "homelog",
-            "description": "Record meter and sensor readings, also offline.",
+            "description": _("Record meter and sensor readings, also offline."),
             "start_url": url_for("record.index"),
             "scope": "/",
             "display": "standalone",

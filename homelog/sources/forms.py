@@ -26,18 +26,25 @@ from homelog import timeutil
 from homelog.datasources import KIND_LABELS
 from homelog.errors import ValidationFailed
 from homelog.forms import DomainForm, input_number, strip_filter
+from homelog.i18n import _l
 from homelog.models import DataSource, Reading
 from homelog.readings import format_value
 
 # Bounds the work a hand-made request can cause; the domain says "at most 20 metrics".
 MAX_METRIC_ROWS = 40
 
+#: The kind choices as the form shows them (in the reader's language), by kind.
+KIND_CHOICES = {
+    "meter": _l("Meter (a register that counts up: usage is the difference)"),
+    "sensor": _l("Sensor (instantaneous values: temperature, humidity, …)"),
+}
+
 
 class MetricForm(Form):
     """One metric row: name, unit and the name it had when the form was shown."""
 
-    name = StringField("Metric", filters=[strip_filter])
-    unit = StringField("Unit", filters=[strip_filter])
+    name = StringField(_l("Metric"), filters=[strip_filter])
+    unit = StringField(_l("Unit"), filters=[strip_filter])
     # Empty for a new row; lets a changed name be told apart from a removed + added metric.
     original = HiddenField(filters=[strip_filter])
 
@@ -45,16 +52,19 @@ class MetricForm(Form):
 class SourceForm(DomainForm):
     """Name, description, kind and the metric rows of a source."""
 
-    name = StringField("Name", filters=[strip_filter])
-    description = TextAreaField("Description", filters=[strip_filter])
+    name = StringField(_l("Name"), filters=[strip_filter])
+    description = TextAreaField(_l("Description"), filters=[strip_filter])
     kind = RadioField(
-        "Kind",
-        choices=[SelectChoice(value, label) for value, label in KIND_LABELS.items()],
+        _l("Kind"),
+        choices=[
+            SelectChoice(value, KIND_CHOICES.get(value, label))
+            for value, label in KIND_LABELS.items()
+        ],
         default="meter",
         validate_choice=False,
     )
     metrics = FieldList(FormField(MetricForm), min_entries=1, max_entries=MAX_METRIC_ROWS)
-    confirm_remove = BooleanField("Yes, remove the metric and delete its values")
+    confirm_remove = BooleanField(_l("Yes, remove the metric and delete its values"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -132,9 +142,9 @@ class SourceForm(DomainForm):
 class ReadingForm(DomainForm):
     """Time, note and the meter confirmation; the value fields are added per source."""
 
-    timestamp = StringField("Time", filters=[strip_filter])
-    note = TextAreaField("Note (optional)", filters=[strip_filter])
-    confirm_lower = BooleanField("Save anyway: the value is right")
+    timestamp = StringField(_l("Time"), filters=[strip_filter])
+    note = TextAreaField(_l("Note (optional)"), filters=[strip_filter])
+    confirm_lower = BooleanField(_l("Save anyway: the value is right"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

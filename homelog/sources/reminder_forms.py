@@ -6,6 +6,7 @@ from wtforms import Field, IntegerField, SelectField
 from wtforms.validators import Optional
 
 from homelog.forms import DomainForm
+from homelog.i18n import _l
 from homelog.reminders import WEEKDAYS
 
 
@@ -13,22 +14,22 @@ class ReminderForm(DomainForm):
     """How often the source should be read."""
 
     every = SelectField(
-        "Remind me",
+        _l("Remind me"),
         choices=[
-            ("", "Never"),
-            ("day", "Every day"),
-            ("week", "Every week"),
-            ("month", "Every month"),
+            ("", _l("Never")),
+            ("day", _l("Every day")),
+            ("week", _l("Every week")),
+            ("month", _l("Every month")),
         ],
         validate_choice=False,
     )
     weekday = SelectField(
-        "On",
+        _l("On"),
         choices=[(str(i), name) for i, name in enumerate(WEEKDAYS)],
         default="0",
         validate_choice=False,
     )
-    month_day = IntegerField("On day", validators=[Optional()], default=1)
+    month_day = IntegerField(_l("On day"), validators=[Optional()], default=1)
 
     def day(self) -> object:
         """Return the day that goes with the chosen frequency."""

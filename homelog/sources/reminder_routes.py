@@ -12,6 +12,7 @@ from flask_login import login_required
 from homelog import reminders, views
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.sources.reminder_forms import ReminderForm
 from homelog.sources.routes import bp
 
@@ -38,8 +39,11 @@ def reminder(source_id: int):
             form.apply_errors(error)
         else:
             flash(
-                f"Reminder for “{source.name}”: "
-                f"{reminders.describe(source.reminder_every, source.reminder_day)}.",
+                _(
+                    "Reminder for “%(name)s”: %(schedule)s.",
+                    name=source.name,
+                    schedule=reminders.describe(source.reminder_every, source.reminder_day),
+                ),
                 "success",
             )
             return redirect(url_for("sources.detail", source_id=source.id))

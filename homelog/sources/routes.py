@@ -38,6 +38,7 @@ from homelog import (
 )
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _, ngettext
 from homelog.models import DataSource, Reading
 from homelog.sources.forms import SourceForm, reading_form, reading_form_data
 from homelog.sources.rows import reading_rows
@@ -220,10 +221,10 @@ def _metric_rows_action(form: SourceForm, source: DataSource | None):
         entry = form.add_row() if row_count < datasources.MAX_METRICS else None
         if not htmx.is_fragment_request():
             if entry is None:
-                form.other_errors.append(f"Use at most {datasources.MAX_METRICS} metrics.")
+                form.other_errors.append(_("Use at most %(n)s metrics.", n=datasources.MAX_METRICS))
             return _render_source_form(form, source)
         if entry is None:
-            flash(f"A source has at most {datasources.MAX_METRICS} metrics.", "error")
+            flash(_("A source has at most %(n)s metrics.", n=datasources.MAX_METRICS), "error")
             return views.fragment("sources/_nothing.html", headers={"HX-Reswap": "none"})
         return views.fragment(
             "sources/_metric_row.html",
@@ -257,7 +258,10 @@ def create():
         except ValidationFailed as error:
             form.apply_errors(error)
         else:
-            flash(f"“{source.name}” is ready. Add its first reading below.", "success")
+            flash(
+                _("“%(name)s” is ready. Add its first reading below.", name=source.name),
+                "success",
+            )
             return views.redirect(url_for("sources.detail", source_id=source.id))
     return _render_source_form(form, None, 422)
 
@@ -287,7 +291,7 @@ def edit(source_id: int):
             db.session.rollback()
             form.apply_errors(error)
         else:
-            flash(f"“{source.name}” is saved.", "success")
+            flash(_("“%(name)s” is saved.", name=source.name), "success")
             return views.redirect(url_for("sources.detail", source_id=source.id))
     return _render_source_form(form, source, 422)
 
@@ -301,7 +305,13 @@ def delete(source_id: int):
         name = source.name
         count = datasources.delete_source(source)
         flash(
-            f"“{name}” and its {count} reading{'s' if count != 1 else ''} are deleted.", "success"
+            ngettext(
+                "“%(name)s” and its %(num)d reading are deleted.",
+                "“%(name)s” and its %(num)d readings are deleted.",
+                count,
+                name=name,
+            ),
+            "success",
         )
         if htmx.is_fragment_request():
             # The card that asked is replaced by nothing.
@@ -357,7 +367,7 @@ def add_reading(source_id: int):
                 headers={"HX-Retarget": "#add-reading", "HX-Reswap": "outerHTML"},
             )
         return render_template("sources/detail.html", **_panel_context(source, form)), 422
-    flash("Reading saved.", "success")
+    flash(_("Reading saved."), "success")
     if htmx.is_fragment_request():
         return views.fragment(
             "sources/_readings_panel.html",
@@ -384,7 +394,7 @@ def quick_add(source_id: int):
         if htmx.is_fragment_request():
             return views.fragment("sources/_quick_add.html", 422, form=form, source=source)
         return render_template("sources/detail.html", **_panel_context(source, form)), 422
-    flash(f"Reading of “{source.name}” saved.", "success")
+    flash(_("Reading of “%(name)s” saved.", name=source.name), "success")
     if htmx.is_fragment_request():
         return views.fragment(
             "sources/_source_card.html",
@@ -433,7 +443,7 @@ def edit_reading(source_id: int, reading_id: str):
         old_timestamp = reading.timestamp
         form = reading_form(source, prefix=_edit_prefix(reading))
         if _save_reading(source, form, reading) is not None:
-            flash("Reading updated.", "success")
+            flash(_("Reading updated."), "success")
             if not fragment:
                 return redirect(url_for("sources.detail", source_id=source.id))
             if reading.timestamp != old_timestamp:
@@ -473,7 +483,7 @@ def delete_reading(source_id: int, reading_id: str):
     timestamp = reading.timestamp
     saved = readings.delete_reading(reading)
     if not htmx.is_fragment_request():
-        flash(f"The reading of {_local(timestamp)} is deleted.", "success")
+        flash(_("The reading of %(time)s is deleted.", time=_local(timestamp)), "success")
         return redirect(url_for("sources.detail", source_id=source.id))
     return views.fragment(
         "sources/_reading_deleted_row.html",
@@ -493,18 +503,18 @@ def restore_reading(source_id: int):
     try:
         saved = _undo_serializer().loads(request.form.get("token", ""), max_age=UNDO_MAX_AGE)
     except BadData:
-        abort(400, "This undo has expired; add the reading again if you need it.")
+        abort(400, _("This undo has expired; add the reading again if you need it."))
     if not isinstance(saved, dict) or saved.get("data_source_id") != source.id:
         abort(404)
     try:
         reading = readings.restore_reading(source, saved)
     except Conflict:
         db.session.rollback()
-        abort(409, "That reading already exists again.")
+        abort(409, _("That reading already exists again."))
     except ValidationFailed:
         db.session.rollback()
-        abort(409, "The reading no longer fits this source's metrics and cannot be restored.")
-    flash("Reading restored.", "success")
+        abort(409, _("The reading no longer fits this source's metrics and cannot be restored."))
+    flash(_("Reading restored."), "success")
     if not htmx.is_fragment_request():
         return redirect(url_for("sources.detail", source_id=source.id))
     return views.fragment(

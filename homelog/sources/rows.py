@@ -22,29 +22,30 @@ from markupsafe import Markup, escape
 
 from homelog import i18n, timeutil
 from homelog.access import may
+from homelog.i18n import _
 from homelog.web import format_number, user_name, user_zone
 
 _PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
 
 _TIME = (
-    '<td data-label="Time" class="time"><time datetime="{iso}" title="{ago}">{local}</time></td>'
+    '<td data-label="{label}" class="time"><time datetime="{iso}" title="{ago}">{local}</time></td>'
 )
 _VALUE = '<td class="num" data-label="{label}"><span class="cell">{value}{unit}{lower}</span></td>'
 _EMPTY = '<span class="muted">—</span>'
 _UNIT = ' <span class="unit">{}</span>'
-_LOWER = ' <span class="badge warn" title="Lower than the reading before ({})">↓ lower</span>'
-_BY = ' <small class="by muted">by {}</small>'
+_LOWER = ' <span class="badge warn" title="{title}">{text}</span>'
+_BY = ' <small class="by muted">{}</small>'
 _ACTIONS = (
     '<a class="button small" href="{edit}" hx-get="{edit}"\n'
-    '       hx-target="closest tr" hx-swap="outerHTML">Edit</a>\n'
+    '       hx-target="closest tr" hx-swap="outerHTML">{edit_text}</a>\n'
     '    <a class="button small subtle" href="{delete}" hx-post="{delete}"\n'
-    '       hx-target="closest tr" hx-swap="outerHTML">Delete</a>'
+    '       hx-target="closest tr" hx-swap="outerHTML">{delete_text}</a>'
 )
 _ROW = (
     '<tr id="reading-{id}" class="reading-row{classes}">\n'
     "  {time}\n"
     "  {values}\n"
-    '  <td data-label="Note" class="note">{note}{by}</td>\n'
+    '  <td data-label="{note_label}" class="note">{note}{by}</td>\n'
     '  <td class="row-actions">\n'
     "    {actions}\n"
     "  </td>\n"
@@ -76,6 +77,10 @@ def reading_rows(source, readings: Iterable, flags: Mapping, highlight=None) -> 
         delete = escape(
             url_for("sources.delete_reading", source_id=source.id, reading_id=_PLACEHOLDER_ID)
         )
+    # The words of the rows, in the reader's language (looked up once, not once a row).
+    time_label, note_label = escape(_("Time")), escape(_("Note"))
+    lower_text = escape(_("↓ lower"))
+    edit_text, delete_text = escape(_("Edit")), escape(_("Delete"))
     out = []
     for reading in readings:
         reading_id = str(reading.id)
@@ -83,6 +88,7 @@ def reading_rows(source, readings: Iterable, flags: Mapping, highlight=None) -> 
         classes = (" flagged" if lower else "") + (" just-saved" if highlight == reading.id else "")
         timestamp = reading.timestamp
         time = _TIME.format(
+            label=time_label,
             iso=timestamp.isoformat(),
             ago=escape(i18n.time_ago(timestamp, now)),
             local=escape(
@@ -98,18 +104,32 @@ def reading_rows(source, readings: Iterable, flags: Mapping, highlight=None) -> 
                     label=label,
                     value=_EMPTY if value is None else escape(format_number(value)),
                     unit="" if value is None else unit,
-                    lower=_LOWER.format(escape(format_number(lower[name])))
+                    lower=_LOWER.format(
+                        title=escape(
+                            _(
+                                "Lower than the reading before (%(value)s)",
+                                value=format_number(lower[name]),
+                            )
+                        ),
+                        text=lower_text,
+                    )
                     if name in lower
                     else "",
                 )
             )
         author = reading.created_by_id
-        by = _BY.format(escape(user_name(author))) if author and author != me else ""
+        by = (
+            _BY.format(escape(_("by %(name)s", name=user_name(author))))
+            if author and author != me
+            else ""
+        )
         actions = ""
         if can_write:
             actions = _ACTIONS.format(
                 edit=edit.replace(_PLACEHOLDER_ID, reading_id),
                 delete=delete.replace(_PLACEHOLDER_ID, reading_id),
+                edit_text=edit_text,
+                delete_text=delete_text,
             )
         out.append(
             _ROW.format(
@@ -117,6 +137,7 @@ def reading_rows(source, readings: Iterable, flags: Mapping, highlight=None) -> 
                 classes=classes,
                 time=time,
                 values="\n  ".join(cells),
+                note_label=note_label,
                 note=escape(reading.note or ""),
                 by=by,
                 actions=actions,

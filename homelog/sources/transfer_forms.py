@@ -9,28 +9,31 @@ from wtforms.validators import Optional, ValidationError
 
 from homelog import importer, timeutil
 from homelog.errors import ValidationFailed
+from homelog.i18n import _, _l
 
 
 class ImportForm(FlaskForm):
     """A CSV file or pasted text; on later rounds the kept upload and the user's choices."""
 
-    file = FileField("CSV file")
-    text = TextAreaField("…or paste the lines")
+    file = FileField(_l("CSV file"))
+    text = TextAreaField(_l("…or paste the lines"))
     upload = HiddenField()
     date_order = RadioField(
-        "Dates with slashes are",
+        _l("Dates with slashes are"),
         default="auto",
         choices=[
-            ("auto", "Decide by the file"),
-            ("mdy", "month/day/year"),
-            ("dmy", "day/month/year"),
+            ("auto", _l("Decide by the file")),
+            ("mdy", _l("month/day/year")),
+            ("dmy", _l("day/month/year")),
         ],
         validate_choice=False,
     )
     accept_lower = BooleanField(
-        "Also import meter values lower than the one before "
-        "(a register that wrapped round, a correction): they are "
-        "marked confirmed. Record a replaced meter as a swap first"
+        _l(
+            "Also import meter values lower than the one before "
+            "(a register that wrapped round, a correction): they are "
+            "marked confirmed. Record a replaced meter as a swap first"
+        )
     )
 
     def content(self) -> tuple[str, str]:
@@ -47,7 +50,7 @@ class ImportForm(FlaskForm):
         text = self.text.data or ""
         if text.strip():
             return importer.check_text(text), ""
-        raise ValidationFailed({"file": ["Choose a CSV file or paste its lines."]})
+        raise ValidationFailed({"file": [_("Choose a CSV file or paste its lines.")]})
 
     def options(self, formdata, metrics: list[str]) -> importer.ImportOptions:
         """Return the choices made in the preview (column mapping, date order, drops)."""
@@ -67,8 +70,8 @@ class ExportForm(FlaskForm):
     class Meta:
         csrf = False  # a GET that changes nothing
 
-    start = DateField("From", validators=[Optional()])
-    end = DateField("To (inclusive)", validators=[Optional()])
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To (inclusive)"), validators=[Optional()])
 
     def validate_start(self, field) -> None:
         """Refuse a day outside the supported range."""
@@ -82,4 +85,4 @@ class ExportForm(FlaskForm):
         """Refuse a day outside the supported range or a range that ends before it starts."""
         self.validate_start(field)
         if field.data and self.start.data and field.data < self.start.data:
-            raise ValidationError("Choose a day on or after the first.")
+            raise ValidationError(_("Choose a day on or after the first."))

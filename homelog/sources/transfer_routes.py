@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from flask import Response, flash, render_template, request, stream_with_context, url_for
+from flask_babel import format_decimal
 from flask_login import current_user, login_required
 
 from homelog import export, htmx, importer, timeutil, views
 from homelog.errors import ValidationFailed
 from homelog.extensions import csrf
+from homelog.i18n import _, ngettext
 from homelog.models import DataSource
 from homelog.sources.routes import bp
 from homelog.sources.transfer_forms import ExportForm, ImportForm
@@ -81,7 +83,7 @@ def import_preview(source_id: int):
     if form.upload.data:
         upload = importer.get_upload(current_user, source, form.upload.data)
         if upload is None:
-            form.file.errors = ["This upload has expired; choose the file again."]
+            form.file.errors = [_("This upload has expired; choose the file again.")]
             return _render(source, form, status=422)
     else:
         try:
@@ -117,7 +119,7 @@ def import_confirm(source_id: int):
     form = ImportForm()
     upload = importer.get_upload(current_user, source, form.upload.data)
     if upload is None:
-        flash("This upload has expired; choose the file again.", "error")
+        flash(_("This upload has expired; choose the file again."), "error")
         return views.redirect(url_for("sources.import_page", source_id=source.id))
     report = importer.import_csv(
         source,
@@ -136,18 +138,37 @@ def import_confirm(source_id: int):
 def _imported_message(report: importer.ImportReport) -> str:
     """Return what an import did, in a sentence or two."""
     if report.nothing_new:
-        return (
-            f"All {report.lines:,} reading{'s are' if report.lines != 1 else ' is'} already "
-            "stored: nothing to do."
+        return ngettext(
+            "The %(n)s reading is already stored: nothing to do.",
+            "All %(n)s readings are already stored: nothing to do.",
+            report.lines,
+            n=_count(report.lines),
         )
-    message = f"{report.created:,} reading{'s' if report.created != 1 else ''} imported."
+    message = ngettext(
+        "%(n)s reading imported.",
+        "%(n)s readings imported.",
+        report.created,
+        n=_count(report.created),
+    )
     skipped = report.skipped
-    if skipped:
-        message += f" {skipped:,} line{'s' if skipped != 1 else ''} left out"
-        if report.already_stored:
-            message += f" ({report.already_stored:,} already stored)"
-        message += "."
+    if skipped and report.already_stored:
+        message += " " + ngettext(
+            "%(n)s line left out (%(stored)s already stored).",
+            "%(n)s lines left out (%(stored)s already stored).",
+            skipped,
+            n=_count(skipped),
+            stored=_count(report.already_stored),
+        )
+    elif skipped:
+        message += " " + ngettext(
+            "%(n)s line left out.", "%(n)s lines left out.", skipped, n=_count(skipped)
+        )
     return message
+
+
+def _count(number: int) -> str:
+    """Return a count with its thousands separated in the reader's locale (1,234 or 1.234)."""
+    return format_decimal(number)
 
 
 @bp.route("/sources/<int:source_id>/import/cancel", methods=["POST"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from wtforms import SelectField, StringField
 
 from homelog.forms import DomainForm, input_number, strip_filter
+from homelog.i18n import _, _l
 from homelog.models import DataSource, Tariff
 from homelog.readings import format_value
 
@@ -17,10 +18,12 @@ from homelog.readings import format_value
 class TariffForm(DomainForm):
     """A price of one metric from a date on."""
 
-    metric = SelectField("Metric", choices=[])
-    effective_from = StringField("Valid from", filters=[strip_filter])
-    unit_price = StringField("Price per unit", filters=[strip_filter])
-    standing_charge = StringField("Standing charge per day", filters=[strip_filter], default="0")
+    metric = SelectField(_l("Metric"), choices=[])
+    effective_from = StringField(_l("Valid from"), filters=[strip_filter])
+    unit_price = StringField(_l("Price per unit"), filters=[strip_filter])
+    standing_charge = StringField(
+        _l("Standing charge per day"), filters=[strip_filter], default="0"
+    )
 
 
 def tariff_form(source: DataSource, tariff: Tariff | None = None, **kwargs) -> TariffForm:
@@ -50,8 +53,8 @@ def _plain(value) -> str:
 class SwapForm(DomainForm):
     """When a meter was replaced, with the old and new values per metric (added per source)."""
 
-    at = StringField("Replaced at", filters=[strip_filter])
-    note = StringField("Note", filters=[strip_filter])
+    at = StringField(_l("Replaced at"), filters=[strip_filter])
+    note = StringField(_l("Note"), filters=[strip_filter])
 
     def values(self, group: str) -> dict[str, str]:
         """Return {metric: text} of one group of per-metric fields (blank ones left out)."""
@@ -79,13 +82,13 @@ def swap_form(source: DataSource, **kwargs) -> SwapForm:
     fields = {}
     for index, (name, _unit) in enumerate(source.metric_list):
         fields[f"old_final_{index}"] = StringField(
-            f"{name}: old meter's final value", filters=[strip_filter]
+            _("%(metric)s: old meter's final value", metric=name), filters=[strip_filter]
         )
         fields[f"new_start_{index}"] = StringField(
-            f"{name}: new meter's first value", filters=[strip_filter]
+            _("%(metric)s: new meter's first value", metric=name), filters=[strip_filter]
         )
         fields[f"rollover_at_{index}"] = StringField(
-            f"{name}: new register size", filters=[strip_filter]
+            _("%(metric)s: new register size", metric=name), filters=[strip_filter]
         )
     form = type("SourceSwapForm", (SwapForm,), fields)(**kwargs)
     form._metric_list = list(source.metric_list)
@@ -96,12 +99,12 @@ def swap_form(source: DataSource, **kwargs) -> SwapForm:
 class SettingsForm(DomainForm):
     """How usage is counted and billed (register sizes are added per source)."""
 
-    cycle_day = StringField("Billing cycle starts on day", filters=[strip_filter])
+    cycle_day = StringField(_l("Billing cycle starts on day"), filters=[strip_filter])
     max_gap_hours = StringField(
-        "Mark usage as estimated across gaps longer than (hours)", filters=[strip_filter]
+        _l("Mark usage as estimated across gaps longer than (hours)"), filters=[strip_filter]
     )
-    monthly_advance = StringField("Monthly advance payment", filters=[strip_filter])
-    billing_year_start = StringField("Billing year starts on", filters=[strip_filter])
+    monthly_advance = StringField(_l("Monthly advance payment"), filters=[strip_filter])
+    billing_year_start = StringField(_l("Billing year starts on"), filters=[strip_filter])
 
     def sizes(self) -> dict[str, str]:
         """Return {metric: register size text} for the metrics with one."""
@@ -120,7 +123,9 @@ class SettingsForm(DomainForm):
 def settings_form(source: DataSource, **kwargs) -> SettingsForm:
     """Return the settings form of source, filled from its settings unless data is posted."""
     fields = {
-        f"rollover_at_{index}": StringField(f"{name}: register size", filters=[strip_filter])
+        f"rollover_at_{index}": StringField(
+            _("%(metric)s: register size", metric=name), filters=[strip_filter]
+        )
         for index, (name, _unit) in enumerate(source.metric_list)
     }
     if "formdata" in kwargs and kwargs["formdata"] is None:

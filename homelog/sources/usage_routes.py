@@ -12,11 +12,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_login import current_user, login_required
 
 from homelog import charts, datasources, homes, htmx, i18n, readings, timeutil, views
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _, _l
 from homelog.sources.routes import bp
 from homelog.sources.usage_forms import settings_form, swap_form, tariff_form
 from homelog.usage import money, period_of
@@ -37,11 +39,27 @@ LINE_POINTS = 300
 #: Charts one panel draws at most (one per unit, or per sensor metric); the table has all.
 MAX_CHARTS = 6
 PERIOD_NAMES = {
-    "day": "Day",
-    "week": "Week",
-    "month": "Month",
-    "year": "Year",
-    "cycle": "Billing cycle",
+    "day": _l("Day"),
+    "week": _l("Week"),
+    "month": _l("Month"),
+    "year": _l("Year"),
+    "cycle": _l("Billing cycle"),
+}
+#: A period kind inside a phrase ("usage per day", "Verbrauch pro Tag").
+PERIOD_UNITS = {
+    "day": _l("day"),
+    "week": _l("week"),
+    "month": _l("month"),
+    "year": _l("year"),
+    "cycle": _l("billing cycle"),
+}
+#: Why a range shows nothing although the source has readings, per period kind.
+EMPTY_RANGE = {
+    "day": _l("There are no readings in these days."),
+    "week": _l("There are no readings in these weeks."),
+    "month": _l("There are no readings in these months."),
+    "year": _l("There are no readings in these years."),
+    "cycle": _l("There are no readings in these billing cycles."),
 }
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 
@@ -122,7 +140,7 @@ def _parse_day(name: str) -> date | None:
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        abort(400, f"“{text[:20]}” is not a date like 2026-03-31.")
+        abort(400, _("“%(text)s” is not a date like 2026-03-31.", text=text[:20]))
     try:
         return timeutil.check_day(day)
     except ValueError as error:
@@ -140,12 +158,12 @@ def _last_year(source, result: SourceUsage):
     return usage_over(source, shifted)
 
 
-ESTIMATED_HINT = (
+ESTIMATED_HINT = _l(
     "Estimated: an edge of this period lies far from any reading, so how the usage between "
     "the readings on either side is split across the edge is a guess (spread evenly). The "
     "total across the readings is exact."
 )
-PARTIAL_HINT = "Readings cover only part of this period: this is the measured part."
+PARTIAL_HINT = _l("Readings cover only part of this period: this is the measured part.")
 
 
 def _rows(result: SourceUsage, previous) -> list[Row]:
@@ -199,9 +217,9 @@ def _has_figures(result: SourceUsage, rows: list[Row]) -> bool:
 def _bar_title(row: Row, metric: str, cell: Cell, unit: str) -> str:
     title = f"{row.label}: {metric} {amount_filter(cell.value)} {unit}".rstrip()
     if cell.partial:
-        title += " (so far: readings cover only part of this period)"
+        title += " (" + _("so far: readings cover only part of this period") + ")"
     if cell.estimated:
-        title += ". " + ESTIMATED_HINT
+        title += ". " + str(ESTIMATED_HINT)
     return title
 
 
@@ -233,7 +251,7 @@ def _charts(
     labels = [chart_label(result.kind, row.period, index) for index, row in enumerate(rows)]
     span = (result.periods[0].start, result.periods[-1].end)
     found = []
-    kind_name = PERIOD_NAMES[result.kind].lower()
+    kind_name = str(PERIOD_UNITS[result.kind])
     for unit, metrics in groups[:MAX_CHARTS]:
         series = []
         for number, metric in enumerate(metrics):
@@ -274,13 +292,26 @@ def _charts(
             "line_on_value_axis": sensor,
             "stacked": not sensor,
         }
-        what = "Usage" if not sensor else f"Range and average of {metrics[0]}"
-        if not sensor and len(metrics) > 1:
-            what = f"Usage of {' + '.join(metrics)} stacked"
-        title = (
-            f"{what} per {kind_name}, {rows[0].label} to {rows[-1].label}; "
-            "the table below has the numbers."
-        )
+        span_names = {"period": kind_name, "first": rows[0].label, "last": rows[-1].label}
+        if sensor:
+            title = _(
+                "Range and average of %(metric)s per %(period)s, %(first)s to %(last)s; "
+                "the table below has the numbers.",
+                metric=metrics[0],
+                **span_names,
+            )
+        elif len(metrics) > 1:
+            title = _(
+                "Usage of %(metrics)s stacked per %(period)s, %(first)s to %(last)s; "
+                "the table below has the numbers.",
+                metrics=" + ".join(metrics),
+                **span_names,
+            )
+        else:
+            title = _(
+                "Usage per %(period)s, %(first)s to %(last)s; the table below has the numbers.",
+                **span_names,
+            )
         found.append(
             ChartGroup(
                 unit,
@@ -306,7 +337,7 @@ def _panel_context(
             line_points=LINE_POINTS if with_line else 0,
         )
     except ValidationFailed as error:
-        abort(400, " ".join(m for messages in error.errors.values() for m in messages))
+        abort(400, " ".join(str(m) for messages in error.errors.values() for m in messages))
     previous = _last_year(source, result)
     rows = _rows(result, previous)
     has_figures = _has_figures(result, rows)
@@ -322,6 +353,8 @@ def _panel_context(
         "rows": rows,
         "kind": kind,
         "period_names": PERIOD_NAMES,
+        "period_units": PERIOD_UNITS,
+        "empty_range": EMPTY_RANGE,
         "charts": _charts(result, rows, with_line, has_last_year) if has_figures else [],
         "has_figures": has_figures,
         "readings_count": None if has_figures else count_readings(source, 2),
@@ -350,7 +383,7 @@ def usage(source_id: int):
     source = views.source_or_404(source_id)
     kind = request.args.get("period") or ("month" if source.kind == "meter" else "day")
     if kind not in PERIOD_NAMES:
-        abort(400, "Choose day, week, month, year or cycle.")
+        abort(400, _("Choose day, week, month, year or cycle."))
     with_line = request.args.get("line") == "1"
     context = _panel_context(source, kind, _parse_day("start"), _parse_day("end"), with_line)
     if htmx.is_fragment_request():
@@ -391,7 +424,7 @@ def _home_chart(costs: HomeCosts, labels: list[str], width: int, height: int, ti
             cost = costs.costs[source.id][index]
             title = f"{label}: {source.name} {money_filter(cost, costs.currency)}"
             if costs.partial[source.id][index]:
-                title += " (so far: readings cover only part of the month)"
+                title += " (" + _("so far: readings cover only part of the month") + ")"
             values.append(
                 charts.Value(
                     float(cost) if cost is not None else None,
@@ -416,7 +449,7 @@ def home_usage():
         if not any(s.kind == "meter" for s in group.sources):
             continue
         costs = home_costs(group.sources)
-        labels = [f"{day:%b %Y}" for day in costs.months]
+        labels = [format_date(day, "MMM yyyy") for day in costs.months]
         view = HomeView(group, costs, labels)
         if costs.has_costs:
             view.wide = _home_chart(costs, labels, 760, 260, 13)
@@ -438,7 +471,7 @@ def confirm_reading(source_id: int, reading_id: str):
         abort(404)
     reading.confirmed = True
     db.session.commit()
-    flash("Reading confirmed: usage now counts it.", "success")
+    flash(_("Reading confirmed: usage now counts it."), "success")
     if htmx.is_fragment_request():
         return views.fragment("sources/_nothing.html", events=(READINGS_CHANGED,))
     return redirect(url_for("sources.usage", source_id=source.id))
@@ -486,7 +519,7 @@ def tariffs(source_id: int):
     if request.method == "GET":
         return _tariff_page(source, tariff_form(source, formdata=None))
     return _submit_tariff(
-        source, lambda *fields: usage_tariffs.create_tariff(source, *fields), "Price saved."
+        source, lambda *fields: usage_tariffs.create_tariff(source, *fields), _("Price saved.")
     )
 
 
@@ -501,7 +534,7 @@ def edit_tariff(source_id: int, tariff_id: int):
     return _submit_tariff(
         source,
         lambda *fields: usage_tariffs.update_tariff(tariff, *fields),
-        "Price updated.",
+        _("Price updated."),
         editing=tariff,
     )
 
@@ -513,7 +546,7 @@ def delete_tariff(source_id: int, tariff_id: int):
     source = views.source_or_404(source_id)
     tariff = usage_tariffs.get_tariff(source, tariff_id) or abort(404)
     usage_tariffs.delete_tariff(tariff)
-    flash("Price deleted.", "success")
+    flash(_("Price deleted."), "success")
     return views.redirect(url_for("sources.tariffs", source_id=source.id))
 
 
@@ -553,7 +586,7 @@ def meter(source_id: int):
             db.session.rollback()
             form.apply_errors(error)
         else:
-            flash("Settings saved.", "success")
+            flash(_("Settings saved."), "success")
             return views.redirect(url_for("sources.meter", source_id=source.id))
     return _meter_page(source, settings=form, status=422)
 
@@ -584,7 +617,7 @@ def record_swap(source_id: int):
                 db.session.rollback()
                 form.apply_errors(error)
             else:
-                flash("Meter swap recorded: usage continues across it.", "success")
+                flash(_("Meter swap recorded: usage continues across it."), "success")
                 return views.redirect(url_for("sources.meter", source_id=source.id))
     return _meter_page(source, swap=form, status=422)
 
@@ -596,5 +629,5 @@ def delete_swap(source_id: int, swap_id: int):
     source = views.source_or_404(source_id)
     event = swaps.get_swap(source, swap_id) or abort(404)
     swaps.delete_swap(event)
-    flash("Meter swap deleted.", "success")
+    flash(_("Meter swap deleted."), "success")
     return views.redirect(url_for("sources.meter", source_id=source.id))
