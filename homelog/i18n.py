@@ -48,14 +48,14 @@ LANGUAGES = {"en": "English", "de": "Deutsch"}
 FORMAT_LOCALES = {"en": "en_GB", "de": "de_DE"}
 
 
-def _(text: str, **variables: Any) -> str:
+def _(text: str, /, **variables: Any) -> str:
     """Return text translated into the current request's language, variables filled in."""
     from flask_babel import gettext
 
     return gettext(text, **variables)
 
 
-def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+def ngettext(singular: str, plural: str, num: int, /, **variables: Any) -> str:
     """Return the singular or plural text for num, translated, `%(num)s` and variables filled in."""
     from flask_babel import ngettext as babel_ngettext
 
@@ -71,7 +71,7 @@ def _translate_when_shown(text: str, variables: dict[str, Any]) -> str:
     return text % variables if variables else text
 
 
-def _l(text: str, **variables: Any) -> LazyProxy:
+def _l(text: str, /, **variables: Any) -> LazyProxy:
     """Return text to translate when shown (str() of it), in the language of that moment.
 
     Outside an app (the CLI, a domain function in a test) it reads as the English text.

@@ -80,16 +80,15 @@ class _VisibleText(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.found: list[tuple[int, str]] = []
-        self._hidden_depth = 0  # inside <script> or <style>
+        self._hidden_depth = 0  # inside <script>, <style> or <code> (configuration, not words)
 
     def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):
             self._hidden_depth += 1
         attributes = dict(attrs)
         shown = set(VISIBLE_ATTRIBUTES)
-        if tag == "button" or (
-            tag == "input" and attributes.get("type") in ("submit", "button", "reset")
-        ):
+        # A button shows its content, not its value; an input button shows its value.
+        if tag == "input" and attributes.get("type") in ("submit", "button", "reset"):
             shown.add("value")
         for name, value in attrs:
             if name in shown and value and _words(value.replace(PLACEHOLDER, " ")):
@@ -97,11 +96,11 @@ class _VisibleText(HTMLParser):
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):
             self._hidden_depth -= 1
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style") and self._hidden_depth:
+        if tag in ("script", "style", "code") and self._hidden_depth:
             self._hidden_depth -= 1
 
     def handle_data(self, data):
@@ -170,6 +169,10 @@ def _catalogues():
     return sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"))
 
 
+def _key(message_id):
+    return tuple(message_id) if isinstance(message_id, list | tuple) else message_id
+
+
 @pytest.mark.parametrize("po_path", _catalogues(), ids=lambda path: path.parts[-3])
 def test_compiled_catalogue_is_current(po_path):
     with po_path.open("rb") as handle:
@@ -180,8 +183,8 @@ def test_compiled_catalogue_is_current(po_path):
     with po_path.with_suffix(".mo").open("rb") as handle:
         committed = read_mo(handle)
     fresh = read_mo(compiled)
-    fresh_messages = {message.id: message.string for message in fresh if message.id}
-    committed_messages = {message.id: message.string for message in committed if message.id}
+    fresh_messages = {_key(message.id): message.string for message in fresh if message.id}
+    committed_messages = {_key(message.id): message.string for message in committed if message.id}
     assert committed_messages == fresh_messages, "run `make i18n-compile` and commit the .mo"
 
 
@@ -263,7 +266,7 @@ def test_lazy_texts_show_in_the_readers_language_on_pages(app):
 
 
 def test_numbers_and_dates_in_english_and_german(app):
-    from homelog.consumption import chart_label, display_label
+    from homelog.usage_db.labels import chart_label, display_label
 
     from homelog.sources.usage_routes import amount_filter, change_filter, money_filter
     from homelog.usage.periods import Period

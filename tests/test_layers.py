@@ -32,7 +32,7 @@ FACES = (
     "web",
 )
 #: The bottom: the ORM models, the pure usage arithmetic and what they stand on.
-BASE = ("config", "errors", "extensions", "models", "usage")
+BASE = ("config", "errors", "extensions", "i18n", "models", "usage")
 #: Form libraries belong to the faces; the domain takes plain values. (flask_wtf's CSRF
 #: protection is created in homelog.extensions, with the other extensions.)
 FORM_LIBRARIES = ("wtforms",)
