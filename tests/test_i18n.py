@@ -266,10 +266,9 @@ def test_lazy_texts_show_in_the_readers_language_on_pages(app):
 
 
 def test_numbers_and_dates_in_english_and_german(app):
-    from homelog.usage_db.labels import chart_label, display_label
-
     from homelog.sources.usage_routes import amount_filter, change_filter, money_filter
     from homelog.usage.periods import Period
+    from homelog.usage_db.labels import chart_label, display_label
 
     week = Period(
         datetime(2026, 11, 24, tzinfo=UTC),
