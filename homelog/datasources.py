@@ -255,7 +255,7 @@ def _check_name(value: object, errors: dict[str, list[str]]) -> str:
         errors.setdefault("name", []).append(_("Enter a name."))
     elif len(name) > MAX_NAME_LENGTH:
         errors.setdefault("name", []).append(
-            _("Use at most %(limit)s characters.", limit=MAX_NAME_LENGTH)
+            _("Use at most %(count)s characters.", count=MAX_NAME_LENGTH)
         )
     elif has_control_characters(name):
         errors.setdefault("name", []).append(_("Use letters, digits and punctuation only."))
@@ -270,7 +270,7 @@ def _check_description(value: object, errors: dict[str, list[str]]) -> str:
         return ""
     if len(text) > MAX_DESCRIPTION_LENGTH:
         errors.setdefault("description", []).append(
-            _("Use at most %(limit)s characters.", limit=MAX_DESCRIPTION_LENGTH)
+            _("Use at most %(count)s characters.", count=MAX_DESCRIPTION_LENGTH)
         )
     return text
 
@@ -342,14 +342,14 @@ def _check_metric(
     if not name:
         name_errors.append(_("Enter a metric name."))
     elif len(name) > MAX_METRIC_NAME_LENGTH:
-        name_errors.append(_("Use at most %(limit)s characters.", limit=MAX_METRIC_NAME_LENGTH))
+        name_errors.append(_("Use at most %(count)s characters.", count=MAX_METRIC_NAME_LENGTH))
     elif has_control_characters(name):
         name_errors.append(_("Use letters, digits and punctuation only."))
     elif name.casefold() in seen:
         name_errors.append(_("“%(name)s” is already a metric of this source.", name=name))
     unit_errors: list[str] = []
     if len(unit) > MAX_UNIT_LENGTH:
-        unit_errors.append(_("Use at most %(limit)s characters.", limit=MAX_UNIT_LENGTH))
+        unit_errors.append(_("Use at most %(count)s characters.", count=MAX_UNIT_LENGTH))
     elif has_control_characters(unit):
         unit_errors.append(_("Use letters, digits and punctuation only."))
     if name_errors:

@@ -139,7 +139,7 @@ def clean_note(note: object) -> str | None:
     note = note.strip()
     if len(note) > MAX_NOTE_LENGTH:
         raise ValidationFailed(
-            {"note": [_("Use at most %(limit)s characters.", limit=MAX_NOTE_LENGTH)]}
+            {"note": [_("Use at most %(count)s characters.", count=MAX_NOTE_LENGTH)]}
         )
     return note or None
 
