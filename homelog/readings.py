@@ -88,8 +88,8 @@ def clean_values(
         errors["values"] = [
             _(
                 "Not a metric of this source: %(unknown)s. Use %(metrics)s.",
-                unknown=", ".join(f"“{k[:40]}”" for k in unknown[:5]),
-                metrics=", ".join(f"“{m}”" for m in metrics),
+                unknown=", ".join(_("“%(name)s”", name=k[:40]) for k in unknown[:5]),
+                metrics=", ".join(_("“%(name)s”", name=m) for m in metrics),
             )
         ]
     cleaned: dict[str, float] = {}

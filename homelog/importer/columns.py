@@ -90,7 +90,7 @@ def assign_columns(
             _(
                 "No column matches a metric of this source (%(metrics)s). "
                 "Choose which column holds which metric.",
-                metrics=", ".join(f"“{name}”" for name in metrics),
+                metrics=", ".join(_("“%(name)s”", name=name) for name in metrics),
             )
         )
     if not layout.has_header:
@@ -103,7 +103,10 @@ def assign_columns(
     ignored = [c.header for c in report.columns if c.target is None]
     if ignored and value_columns(report, metrics):
         report.notes.append(
-            _("Ignored columns: %(columns)s.", columns=", ".join(f"“{h}”" for h in ignored))
+            _(
+                "Ignored columns: %(columns)s.",
+                columns=", ".join(_("“%(name)s”", name=h) for h in ignored),
+            )
         )
 
 
