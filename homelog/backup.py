@@ -36,9 +36,10 @@ from typing import IO, Any
 from sqlalchemy import func, select
 
 from homelog import bulk, changes, datasources, homes, readings, timeutil
-from homelog.backup_reader import Unrestorable, read_backup, refused
+from homelog.backup_reader import ReadingLabel, Unrestorable, read_backup, refused
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import (
     DataSource,
     Home,
@@ -244,13 +245,19 @@ def filename(user: User, today: date | None = None) -> str:
 CURRENCY = re.compile(r"[A-Z]{3}")  # as the account page takes it
 
 
-def _when(value: Any, what: str) -> datetime:
+def _when(value: Any, what: str | ReadingLabel) -> datetime:
     """Return a timestamp of the file, checked like one typed in."""
     try:
         moment = datetime.fromisoformat(value)
         return readings.clean_timestamp(moment)
     except (TypeError, ValueError):
-        raise Unrestorable(f"{what}: “{str(value)[:40]}” is not a date and time.") from None
+        raise Unrestorable(
+            _(
+                "%(what)s: “%(value)s” is not a date and time.",
+                what=what,
+                value=str(value)[:40],
+            )
+        ) from None
     except ValidationFailed as error:
         raise refused(what, error) from None
 
@@ -288,7 +295,10 @@ def restore(user: User, stream: IO) -> dict[str, int]:
         raise ValidationFailed(
             {
                 "file": [
-                    "A backup restores into an empty account only: this one has homes or sources."
+                    _(
+                        "A backup restores into an empty account only: this one has homes or "
+                        "sources."
+                    )
                 ]
             }
         )
@@ -297,7 +307,7 @@ def restore(user: User, stream: IO) -> dict[str, int]:
     except Unrestorable as error:
         db.session.rollback()
         raise ValidationFailed(
-            {"file": [str(error)]}, detail="The backup cannot be restored."
+            {"file": [str(error)]}, detail=_("The backup cannot be restored.")
         ) from None
     except BaseException:
         db.session.rollback()
@@ -323,7 +333,9 @@ def _restore(user: User, stream: IO) -> dict[str, int]:
     sources: dict[Any, DataSource] = {}
     for item in _list(head, "sources"):
         if item.get("id") in sources:
-            raise Unrestorable(f"The source id {str(item.get('id'))[:20]} appears twice.")
+            raise Unrestorable(
+                _("The source id %(id)s appears twice.", id=str(item.get("id"))[:20])
+            )
         sources[item.get("id")] = _restore_source(user, item, location_ids, counts)
         counts["sources"] += 1
     _restore_readings(user, rows, sources, counts)
@@ -332,11 +344,14 @@ def _restore(user: User, stream: IO) -> dict[str, int]:
 
 def _check_format(head: dict) -> None:
     if head.get("format") != FORMAT:
-        raise Unrestorable("This is not a homelog backup.")
+        raise Unrestorable(_("This is not a homelog backup."))
     if head.get("version") != VERSION:
         raise Unrestorable(
-            f"This backup has version {str(head.get('version'))[:20]}; "
-            f"this server reads version {VERSION}."
+            _(
+                "This backup has version %(version)s; this server reads version %(current)s.",
+                version=str(head.get("version"))[:20],
+                current=VERSION,
+            )
         )
 
 
@@ -344,7 +359,7 @@ def _restore_account(user: User, head: dict) -> None:
     """Take the account's timezone and currency from the file, when they are valid."""
     account = head.get("account") or {}
     if not isinstance(account, dict):
-        raise Unrestorable("“account” must be an object.")
+        raise Unrestorable(_("“account” must be an object."))
     if timeutil.is_valid_timezone(account.get("timezone") or ""):
         user.timezone = account["timezone"]
     if isinstance(account.get("currency"), str) and CURRENCY.fullmatch(account["currency"]):
@@ -358,16 +373,16 @@ def _restore_homes(user: User, head: dict, counts: dict[str, int]) -> dict[Any, 
         try:
             name, zone = homes.clean_home(item.get("name"), item.get("timezone"))
         except ValidationFailed as error:
-            raise refused(f"Home “{str(item.get('name'))[:40]}”", error) from None
+            raise refused(_("Home “%(name)s”", name=str(item.get("name"))[:40]), error) from None
         home = Home(owner_id=user.id, name=name, timezone=zone)
         if item.get("created_at"):
-            home.created_at = _when(item["created_at"], f"Home “{name}”")
+            home.created_at = _when(item["created_at"], _("Home “%(name)s”", name=name))
         db.session.add(home)
         db.session.flush()
         location_ids[item.get("id")] = home.id
         members = item.get("members") or []
         if not isinstance(members, list):
-            raise Unrestorable(f"Home “{name}”: the members must be a list.")
+            raise Unrestorable(_("Home “%(name)s”: the members must be a list.", name=name))
         counts["members_skipped"] += len(members)
         counts["locations"] += 1
     return location_ids
@@ -396,18 +411,18 @@ def _reading_row(
     now: datetime,
 ) -> dict:
     """Return the row of reading number of the file, checked like one typed in."""
-    where = f"Reading {number}"
+    where = ReadingLabel(number)
     if not isinstance(item, dict):
-        raise Unrestorable(f"{where}: not a reading.")
+        raise Unrestorable(_("%(where)s: not a reading.", where=where))
     source = sources.get(item.get("source"))
     if source is None:
-        raise Unrestorable(f"{where}: its source is not in the backup.")
+        raise Unrestorable(_("%(where)s: its source is not in the backup.", where=where))
     try:
         reading_id = uuid.UUID(str(item.get("id")))
     except ValueError:
         reading_id = uuid7()
     if batch.holds(reading_id):
-        raise Unrestorable(f"{where}: the id {reading_id} appears twice.")
+        raise Unrestorable(_("%(where)s: the id %(id)s appears twice.", where=where, id=reading_id))
     try:
         values = readings.clean_values(source, item.get("values"), require_all=False)
         note = readings.clean_note(item.get("note"))
@@ -455,7 +470,7 @@ class _ReadingBatch:
         )
         for row in batch:
             if taken.get(row["id"]) in self.new_source_ids:
-                raise Unrestorable(f"The reading id {row['id']} appears twice.")
+                raise Unrestorable(_("The reading id %(id)s appears twice.", id=row["id"]))
             if row["id"] in taken:
                 row["id"] = uuid7()  # another account on this server has it
         changes.insert_new_readings(self.connection, self.user.id, batch)
@@ -466,21 +481,21 @@ class _ReadingBatch:
 def _list(head: dict, key: str) -> list[dict]:
     items = head.get(key) or []
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise Unrestorable(f"“{key}” must be a list of objects.")
+        raise Unrestorable(_("“%(key)s” must be a list of objects.", key=key))
     return items
 
 
 def _restore_source(
     user: User, item: dict, location_ids: dict, counts: dict[str, int]
 ) -> DataSource:
-    label = f"Source “{str(item.get('name'))[:40]}”"
+    label = _("Source “%(name)s”", name=str(item.get("name"))[:40])
     try:
         name, description, kind, metric_list = datasources.clean_source(
             item.get("name"), item.get("description"), item.get("kind"), item.get("metrics")
         )
     except ValidationFailed as error:
         raise refused(label, error) from None
-    label = f"Source “{name}”"
+    label = _("Source “%(name)s”", name=name)
     source = DataSource(
         owner_id=user.id,
         location_id=location_ids.get(item.get("location")),
@@ -496,7 +511,7 @@ def _restore_source(
     db.session.flush()
     prices, swaps = item.get("tariffs") or [], item.get("swaps") or []
     if not isinstance(prices, list) or not isinstance(swaps, list):
-        raise Unrestorable(f"{label}: the prices and meter swaps must be lists.")
+        raise Unrestorable(_("%(source)s: the prices and meter swaps must be lists.", source=label))
     counts["tariffs"] += _restore_tariffs(source, prices, label)
     counts["swaps"] += _restore_swaps(user, source, swaps, label)
     db.session.flush()
@@ -516,7 +531,7 @@ def _restore_settings(source: DataSource, item: dict, label: str) -> None:
         )
         schedule = item.get("reminder") or {}
         if not isinstance(schedule, dict):
-            raise ValidationFailed({"reminder": ["The reading reminder is invalid."]})
+            raise ValidationFailed({"reminder": [_("The reading reminder is invalid.")]})
         source.reminder_every, source.reminder_day = clean_schedule(
             schedule.get("every"), schedule.get("day")
         )
@@ -531,7 +546,7 @@ def _restore_tariffs(source: DataSource, prices: list, label: str) -> int:
     days: set[tuple] = set()
     for tariff in prices:
         if not isinstance(tariff, dict):
-            raise Unrestorable(f"{label}: a price is not an object.")
+            raise Unrestorable(_("%(source)s: a price is not an object.", source=label))
         try:
             metric, day, price, standing = check_tariff(
                 source,
@@ -541,9 +556,16 @@ def _restore_tariffs(source: DataSource, prices: list, label: str) -> int:
                 tariff.get("standing_charge"),
             )
         except ValidationFailed as error:
-            raise refused(f"{label}: a price", error) from None
+            raise refused(_("%(source)s: a price", source=label), error) from None
         if (metric, day) in days:
-            raise Unrestorable(f"{label}: “{metric}” has two prices starting on {day}.")
+            raise Unrestorable(
+                _(
+                    "%(source)s: “%(metric)s” has two prices starting on %(day)s.",
+                    source=label,
+                    metric=metric,
+                    day=day,
+                )
+            )
         days.add((metric, day))
         db.session.add(
             Tariff(
@@ -561,9 +583,9 @@ def _restore_swaps(user: User, source: DataSource, swaps: list, label: str) -> i
     """Add source's meter swaps from the file, recorded by user; return how many."""
     instants: set[datetime] = set()
     for swap in swaps:
-        what = f"{label}: a meter swap"
+        what = _("%(source)s: a meter swap", source=label)
         if not isinstance(swap, dict):
-            raise Unrestorable(f"{what} is not an object.")
+            raise Unrestorable(_("%(source)s: a meter swap is not an object.", source=label))
         try:
             at, old, new, sizes, note = check_swap(
                 source,
@@ -576,7 +598,9 @@ def _restore_swaps(user: User, source: DataSource, swaps: list, label: str) -> i
         except ValidationFailed as error:
             raise refused(what, error) from None
         if at in instants:
-            raise Unrestorable(f"{what}: two swaps are recorded at {at.isoformat()}.")
+            raise Unrestorable(
+                _("%(what)s: two swaps are recorded at %(at)s.", what=what, at=at.isoformat())
+            )
         instants.add(at)
         db.session.add(
             MeterEvent(

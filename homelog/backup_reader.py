@@ -15,6 +15,7 @@ from typing import IO, Any
 import ijson
 
 from homelog.errors import ValidationFailed
+from homelog.i18n import _, format_decimal
 
 #: Limits of a restore file, whatever its layout (README.md, "Backup and restore").
 MAX_DEPTH = 8  # objects and lists inside each other; a backup needs 5
@@ -32,16 +33,31 @@ class Unrestorable(Exception):
     """A value of the backup is wrong: the restore stops with this message."""
 
 
-def refused(what: str, error: ValidationFailed) -> Unrestorable:
+def refused(what: str | ReadingLabel, error: ValidationFailed) -> Unrestorable:
     """Return the message of a value refused by the validation of typed-in values."""
     messages = [m for ms in error.errors.values() for m in ms] or [error.detail]
-    return Unrestorable(f"{what}: {' '.join(messages)}")
+    return Unrestorable(f"{what}: {' '.join(str(m) for m in messages)}")
+
+
+class ReadingLabel:
+    """“Reading 12” of the file, worded in the reader's language only when a message needs it.
+
+    A restore reads millions of readings and words almost none of these labels.
+    """
+
+    __slots__ = ("number",)
+
+    def __init__(self, number: int):
+        self.number = number
+
+    def __str__(self) -> str:
+        return _("Reading %(number)s", number=self.number)
 
 
 class _Budget:
     """How many values and characters a part of the file may still hold."""
 
-    def __init__(self, values: int, characters: int, what: str):
+    def __init__(self, values: int, characters: int, what: str | ReadingLabel):
         self.values, self.characters, self.what = values, characters, what
 
     def spend(self, value: Any) -> None:
@@ -49,7 +65,7 @@ class _Budget:
         if isinstance(value, str):
             self.characters -= len(value)
         if self.values < 0 or self.characters < 0:
-            raise Unrestorable(f"{self.what} holds more than this server restores.")
+            raise Unrestorable(_("%(what)s holds more than this server restores.", what=self.what))
 
 
 def _events(stream: IO) -> Iterator[tuple[str, Any]]:
@@ -73,19 +89,26 @@ def _events(stream: IO) -> Iterator[tuple[str, Any]]:
             else:
                 parser.close()
         except (ijson.JSONError, ValueError, UnicodeError):
-            raise Unrestorable("This is not a homelog backup (JSON expected).") from None
+            raise Unrestorable(_("This is not a homelog backup (JSON expected).")) from None
         quiet = 0 if found else quiet + len(chunk)
         if quiet > MAX_TOKEN_BYTES:
-            raise Unrestorable(f"A value in the file is longer than {MAX_TOKEN_BYTES:,} bytes.")
+            raise Unrestorable(
+                _(
+                    "A value in the file is longer than %(limit)s bytes.",
+                    limit=format_decimal(MAX_TOKEN_BYTES),
+                )
+            )
         for event, value in found:
             if event == "start_map" or event == "start_array":
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise Unrestorable(f"The file nests values more than {MAX_DEPTH} deep.")
+                    raise Unrestorable(
+                        _("The file nests values more than %(depth)s deep.", depth=MAX_DEPTH)
+                    )
             elif event == "end_map" or event == "end_array":
                 depth -= 1
             elif (event == "string" or event == "map_key") and "\x00" in value:
-                raise Unrestorable("Text must not contain NUL characters.")
+                raise Unrestorable(_("Text must not contain NUL characters."))
             yield event, value
         del found[:]
         if not chunk:
@@ -124,7 +147,9 @@ def _build(events: Iterator[tuple[str, Any]], event: str, value: Any, budget: _B
             if event == "string":
                 characters += len(value)
         if values > most_values or characters > most_characters:
-            raise Unrestorable(f"{budget.what} holds more than this server restores.")
+            raise Unrestorable(
+                _("%(what)s holds more than this server restores.", what=budget.what)
+            )
         if type(container) is list:
             container.append(item)
         else:
@@ -133,7 +158,7 @@ def _build(events: Iterator[tuple[str, Any]], event: str, value: Any, budget: _B
             stack.append(item)
             keys.append(key)
             container, key = item, None
-    raise Unrestorable("This is not a homelog backup (JSON expected).")
+    raise Unrestorable(_("This is not a homelog backup (JSON expected)."))
 
 
 def read_backup(stream: IO) -> tuple[dict, Iterator[tuple[int, Any]]]:
@@ -143,14 +168,14 @@ def read_backup(stream: IO) -> tuple[dict, Iterator[tuple[int, Any]]]:
     them (format, account, homes, sources) must come first, as a backup writes it.
     """
     events = _events(stream)
-    event, _ = next(events, ("", None))
+    event, _value = next(events, ("", None))
     if event != "start_map":
-        raise Unrestorable("This is not a homelog backup (JSON expected).")
+        raise Unrestorable(_("This is not a homelog backup (JSON expected)."))
     head: dict = {}
-    budget = _Budget(MAX_HEAD_VALUES, MAX_HEAD_CHARACTERS, "Everything but the readings")
+    budget = _Budget(MAX_HEAD_VALUES, MAX_HEAD_CHARACTERS, _("Everything but the readings"))
     for event, key in events:
         if event == "end_map":
-            for _ in events:
+            for _event in events:
                 pass  # trailing text is a parse error, raised here
             return head, iter(())
         budget.spend(key)
@@ -159,11 +184,11 @@ def read_backup(stream: IO) -> tuple[dict, Iterator[tuple[int, Any]]]:
             head[key] = _build(events, event, value, budget)
             continue
         if event != "start_array":
-            raise Unrestorable("“readings” must be a list.")
+            raise Unrestorable(_("“readings” must be a list."))
         if any(needed not in head for needed in HEAD_KEYS):
-            raise Unrestorable("The account, homes and sources must come before the readings.")
+            raise Unrestorable(_("The account, homes and sources must come before the readings."))
         return head, _readings(events, budget)
-    raise Unrestorable("This is not a homelog backup (JSON expected).")
+    raise Unrestorable(_("This is not a homelog backup (JSON expected)."))
 
 
 def _readings(events: Iterator[tuple[str, Any]], rest: _Budget) -> Iterator[tuple[int, Any]]:
@@ -171,17 +196,22 @@ def _readings(events: Iterator[tuple[str, Any]], rest: _Budget) -> Iterator[tupl
         if event == "end_array":
             break
         if number > MAX_READINGS:
-            raise Unrestorable(f"A backup restores at most {MAX_READINGS:,} readings.")
-        budget = _Budget(MAX_READING_VALUES, MAX_READING_CHARACTERS, f"Reading {number}")
+            raise Unrestorable(
+                _(
+                    "A backup restores at most %(limit)s readings.",
+                    limit=format_decimal(MAX_READINGS),
+                )
+            )
+        budget = _Budget(MAX_READING_VALUES, MAX_READING_CHARACTERS, ReadingLabel(number))
         yield number, _build(events, event, value, budget)
     # What follows the readings is read (within limits) but must not be needed before them.
     for event, key in events:
         if event == "end_map":
             break
         if key in HEAD_KEYS:
-            raise Unrestorable("The account, homes and sources must come before the readings.")
+            raise Unrestorable(_("The account, homes and sources must come before the readings."))
         rest.spend(key)
         event, value = next(events, ("", None))
         _build(events, event, value, rest)
-    for _ in events:
+    for _event in events:
         pass  # trailing text is a parse error, raised here

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from homelog import i18n
+from homelog.i18n import _
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,7 @@ def _add_marks(layout: _Layout, item: Value, number: int, x: float, name: str) -
                 round(x - 1, 2),
                 round(x + bar_w + 1, 2),
                 round(y_of(item.previous), 2),
-                f"{name} a year earlier",
+                _("%(period)s a year earlier", period=name),
             )
         )
     if item.mean is not None:

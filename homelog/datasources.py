@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, or
 
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _, ngettext
 from homelog.models import (
     KINDS,
     ROLES,
@@ -248,14 +249,16 @@ def _check_name(value: object, errors: dict[str, list[str]]) -> str:
     try:
         name = _clean_text(value)
     except TypeError:
-        errors.setdefault("name", []).append("Enter the name as text.")
+        errors.setdefault("name", []).append(_("Enter the name as text."))
         return ""
     if not name:
-        errors.setdefault("name", []).append("Enter a name.")
+        errors.setdefault("name", []).append(_("Enter a name."))
     elif len(name) > MAX_NAME_LENGTH:
-        errors.setdefault("name", []).append(f"Use at most {MAX_NAME_LENGTH} characters.")
+        errors.setdefault("name", []).append(
+            _("Use at most %(count)s characters.", count=MAX_NAME_LENGTH)
+        )
     elif has_control_characters(name):
-        errors.setdefault("name", []).append("Use letters, digits and punctuation only.")
+        errors.setdefault("name", []).append(_("Use letters, digits and punctuation only."))
     return name
 
 
@@ -263,18 +266,18 @@ def _check_description(value: object, errors: dict[str, list[str]]) -> str:
     try:
         text = _clean_text(value)
     except TypeError:
-        errors.setdefault("description", []).append("Enter the description as text.")
+        errors.setdefault("description", []).append(_("Enter the description as text."))
         return ""
     if len(text) > MAX_DESCRIPTION_LENGTH:
         errors.setdefault("description", []).append(
-            f"Use at most {MAX_DESCRIPTION_LENGTH} characters."
+            _("Use at most %(count)s characters.", count=MAX_DESCRIPTION_LENGTH)
         )
     return text
 
 
 def _check_kind(value: object, errors: dict[str, list[str]]) -> str:
     if value not in KINDS:
-        errors.setdefault("kind", []).append("Choose meter or sensor.")
+        errors.setdefault("kind", []).append(_("Choose meter or sensor."))
         return ""
     return str(value)
 
@@ -293,11 +296,13 @@ def clean_metrics(
     pairs = _metric_pairs(metrics)
     cleaned: list[list[str]] = []
     if pairs is None:
-        errors.setdefault("metrics", []).append("Give the metrics as a list of names and units.")
+        errors.setdefault("metrics", []).append(_("Give the metrics as a list of names and units."))
     elif not pairs:
-        errors.setdefault("metrics", []).append("Add at least one metric.")
+        errors.setdefault("metrics", []).append(_("Add at least one metric."))
     elif len(pairs) > MAX_METRICS:
-        errors.setdefault("metrics", []).append(f"Use at most {MAX_METRICS} metrics.")
+        errors.setdefault("metrics", []).append(
+            _("Use at most %(limit)s metrics.", limit=MAX_METRICS)
+        )
     else:
         seen: dict[str, int] = {}
         for index, pair in enumerate(pairs):
@@ -305,7 +310,7 @@ def clean_metrics(
             if metric is not None:
                 cleaned.append(metric)
         if any(key.startswith("metrics.") for key in errors):
-            errors.setdefault("metrics", []).append("Check the metrics marked below.")
+            errors.setdefault("metrics", []).append(_("Check the metrics marked below."))
     if own_errors and errors:
         raise ValidationFailed(errors)
     return cleaned
@@ -331,22 +336,22 @@ def _check_metric(
         raw_name, raw_unit = pair
         name, unit = _clean_text(raw_name), _clean_text(raw_unit)
     except (TypeError, ValueError):
-        errors.setdefault("metrics", []).append("Give each metric as a name and a unit (text).")
+        errors.setdefault("metrics", []).append(_("Give each metric as a name and a unit (text)."))
         return None
     name_errors: list[str] = []
     if not name:
-        name_errors.append("Enter a metric name.")
+        name_errors.append(_("Enter a metric name."))
     elif len(name) > MAX_METRIC_NAME_LENGTH:
-        name_errors.append(f"Use at most {MAX_METRIC_NAME_LENGTH} characters.")
+        name_errors.append(_("Use at most %(count)s characters.", count=MAX_METRIC_NAME_LENGTH))
     elif has_control_characters(name):
-        name_errors.append("Use letters, digits and punctuation only.")
+        name_errors.append(_("Use letters, digits and punctuation only."))
     elif name.casefold() in seen:
-        name_errors.append(f"“{name}” is already a metric of this source.")
+        name_errors.append(_("“%(name)s” is already a metric of this source.", name=name))
     unit_errors: list[str] = []
     if len(unit) > MAX_UNIT_LENGTH:
-        unit_errors.append(f"Use at most {MAX_UNIT_LENGTH} characters.")
+        unit_errors.append(_("Use at most %(count)s characters.", count=MAX_UNIT_LENGTH))
     elif has_control_characters(unit):
-        unit_errors.append("Use letters, digits and punctuation only.")
+        unit_errors.append(_("Use letters, digits and punctuation only."))
     if name_errors:
         errors.setdefault(f"metrics.{index}.name", []).extend(name_errors)
     if unit_errors:
@@ -489,17 +494,23 @@ def _check_renames(
     rename_map: dict[str, str] = {}
     for old, new in renames.items():
         if old not in old_names:
-            messages.append(f"There is no metric “{old}” to rename.")
+            messages.append(_("There is no metric “%(name)s” to rename.", name=old))
         elif new not in new_names:
-            messages.append(f"“{old}” is renamed to “{new}”, which is not in the new metrics.")
+            messages.append(
+                _(
+                    "“%(old)s” is renamed to “%(new)s”, which is not in the new metrics.",
+                    old=old,
+                    new=new,
+                )
+            )
         elif old != new:
             rename_map[old] = new
     targets = list(rename_map.values())
     if len(set(targets)) != len(targets):
-        messages.append("Two metrics cannot be renamed to one.")
+        messages.append(_("Two metrics cannot be renamed to one."))
     for new in targets:
         if new in old_names and new not in rename_map:
-            messages.append(f"“{new}” already exists; rename or remove it first.")
+            messages.append(_("“%(name)s” already exists; rename or remove it first.", name=new))
     if messages:
         raise ValidationFailed({"metrics": messages})
     return rename_map
@@ -515,14 +526,18 @@ def _refuse_losing_values(source: DataSource, removed: Sequence[str]) -> None:
     if not counts:
         return
     messages = [
-        f"{count} reading{'s' if count != 1 else ''} "
-        f"{'have' if count != 1 else 'has'} a value for “{metric}”."
+        ngettext(
+            "%(num)s reading has a value for “%(metric)s”.",
+            "%(num)s readings have a value for “%(metric)s”.",
+            count,
+            metric=metric,
+        )
         for metric, count in counts.items()
     ]
-    messages.append("Removing the metric deletes those values. Confirm to remove it anyway.")
+    messages.append(_("Removing the metric deletes those values. Confirm to remove it anyway."))
     raise ValidationFailed(
-        {"metrics": messages, "confirm_remove": ["Confirm the removal."]},
-        detail="Removing a metric would delete values of readings.",
+        {"metrics": messages, "confirm_remove": [_("Confirm the removal.")]},
+        detail=_("Removing a metric would delete values of readings."),
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Select, bindparam, select
 
 from homelog import pgdirect
 from homelog.errors import ValidationFailed
+from homelog.i18n import _
 from homelog.models import DataSource, Reading
 from homelog.readings import clean_timestamp, format_value, lower_than_previous
 
@@ -32,15 +33,20 @@ class UnconfirmedDrop(ValidationFailed):
     def __init__(self, lower: dict[str, float]):
         errors: dict[str, list[str]] = {
             f"values.{metric}": [
-                f"Lower than the reading before ({format_value(before)}): a meter only counts up."
+                _(
+                    "Lower than the reading before (%(value)s): a meter only counts up.",
+                    value=format_value(before),
+                )
             ]
             for metric, before in lower.items()
         }
         errors["confirmed"] = [
-            "Check the meter: send the reading again with confirmed true if the value is "
-            "right (a typo, or a replaced meter: record the swap first)."
+            _(
+                "Check the meter: send the reading again with confirmed true if the value is "
+                "right (a typo, or a replaced meter: record the swap first)."
+            )
         ]
-        super().__init__(errors, "The value is lower than the reading before; confirm it.")
+        super().__init__(errors, _("The value is lower than the reading before; confirm it."))
         self.lower = lower
 
 

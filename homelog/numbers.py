@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import re
 
+from homelog.i18n import _
+
 MAX_NUMBER_LENGTH = 30
 
 
@@ -25,16 +27,16 @@ def parse_number(text: str) -> float:
     """
     text = (text or "").strip().replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
     if not text:
-        raise ValueError("Enter a number.")
+        raise ValueError(_("Enter a number."))
     if len(text) > MAX_NUMBER_LENGTH:
-        raise ValueError("That number is too long.")
+        raise ValueError(_("That number is too long."))
     text = _without_grouping(text)
     try:
         value = float(text)
     except ValueError:
-        raise ValueError("Enter a number, like 1234.5.") from None
+        raise ValueError(_("Enter a number, like 1234.5.")) from None
     if not math.isfinite(value):
-        raise ValueError("Enter a finite number.")
+        raise ValueError(_("Enter a finite number."))
     return value
 
 
@@ -60,6 +62,6 @@ def _without_grouping(text: str) -> str:
     else:
         group = "."
     if not _GROUPED[group].fullmatch(text):
-        raise ValueError("Use one decimal separator, like 1234.5 or 1234,5.")
+        raise ValueError(_("Use one decimal separator, like 1234.5 or 1234,5."))
     point = "." if group == "," else ","
     return text.replace(group, "").replace(point, ".")

@@ -19,6 +19,7 @@ from sqlalchemy import Select, bindparam, select, tuple_
 
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import DataSource, Reading
 from homelog.readings import clean_timestamp, explained_drop, lower_values, swaps_until
 
@@ -41,12 +42,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     Raises:
         ValidationFailed: the cursor was not made by encode_cursor.
     """
-    invalid = ValidationFailed({"cursor": ["This page link is invalid; start from the newest."]})
+    invalid = ValidationFailed({"cursor": [_("This page link is invalid; start from the newest.")]})
     if not isinstance(cursor, str) or not cursor or len(cursor) > 200:
         raise invalid
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, ident = raw.partition("|")
+        stamp, _bar, ident = raw.partition("|")
         timestamp = datetime.fromisoformat(stamp)
         reading_id = uuid.UUID(ident)
     except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -80,7 +81,7 @@ def page_params(
     """Return a page query's shape (which filters it has), its filters' parameters and the
     page size (1 to MAX_PAGE_SIZE)."""
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < 2**31:
-        raise ValidationFailed({"offset": ["Enter a whole number from 0."]})
+        raise ValidationFailed({"offset": [_("Enter a whole number from 0.")]})
     params: dict = {"source_id": source_id}
     if before:
         params["before_timestamp"], params["before_id"] = decode_cursor(before)

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from homelog import timeutil
 from homelog.errors import Conflict, ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import DataSource, MeterEvent, MetricList, Reading, User
 from homelog.numbers import parse_number
 from homelog.usage.meter import is_rollover, register_sizes
@@ -44,20 +45,20 @@ def clean_value(value: object) -> float:
         ValueError: with a message fit for the user.
     """
     if isinstance(value, bool) or value is None:
-        raise ValueError("Enter a number.")
+        raise ValueError(_("Enter a number."))
     if isinstance(value, str):
         number = parse_number(value)
     elif isinstance(value, int | float):
         try:
             number = float(value)
         except OverflowError:
-            raise ValueError("That number is too large.") from None
+            raise ValueError(_("That number is too large.")) from None
     else:
-        raise ValueError("Enter a number.")
+        raise ValueError(_("Enter a number."))
     if not math.isfinite(number):
-        raise ValueError("Enter a finite number.")
+        raise ValueError(_("Enter a finite number."))
     if abs(number) > MAX_ABS_VALUE:
-        raise ValueError("That number is too large.")
+        raise ValueError(_("That number is too large."))
     return number
 
 
@@ -79,30 +80,30 @@ def clean_values(
         ValidationFailed: unknown metric, missing metric, or a value that is not a number.
     """
     if not isinstance(values, Mapping):
-        raise ValidationFailed({"values": ["Give the values as {metric: number}."]})
+        raise ValidationFailed({"values": [_("Give the values as {metric: number}.")]})
     errors: dict[str, list[str]] = {}
     metrics = source.metric_names
     unknown = [str(key) for key in values if key not in metrics]
     if unknown:
         errors["values"] = [
-            "Not a metric of this source: "
-            + ", ".join(f"“{k[:40]}”" for k in unknown[:5])
-            + ". Use "
-            + ", ".join(f"“{m}”" for m in metrics)
-            + "."
+            _(
+                "Not a metric of this source: %(unknown)s. Use %(metrics)s.",
+                unknown=", ".join(_("“%(name)s”", name=k[:40]) for k in unknown[:5]),
+                metrics=", ".join(_("“%(name)s”", name=m) for m in metrics),
+            )
         ]
     cleaned: dict[str, float] = {}
     for metric in metrics:
         if metric not in values:
             if require_all:
-                errors[f"values.{metric}"] = ["Enter a number."]
+                errors[f"values.{metric}"] = [_("Enter a number.")]
             continue
         try:
             cleaned[metric] = clean_value(values[metric])
         except ValueError as error:
             errors[f"values.{metric}"] = [str(error)]
     if not cleaned and not errors:
-        errors["values"] = ["Enter at least one value."]
+        errors["values"] = [_("Enter at least one value.")]
     if errors:
         raise ValidationFailed(errors)
     return cleaned
@@ -116,9 +117,9 @@ def clean_timestamp(timestamp: object) -> datetime:
             (homelog.timeutil).
     """
     if not isinstance(timestamp, datetime):
-        raise ValidationFailed({"timestamp": ["Enter a date and time."]})
+        raise ValidationFailed({"timestamp": [_("Enter a date and time.")]})
     if timestamp.tzinfo is None or timestamp.utcoffset() is None:
-        raise ValidationFailed({"timestamp": ["Give the time with its timezone."]})
+        raise ValidationFailed({"timestamp": [_("Give the time with its timezone.")]})
     try:
         return timeutil.check_time(timestamp).astimezone(UTC)
     except ValueError as error:
@@ -134,10 +135,12 @@ def clean_note(note: object) -> str | None:
     if note is None:
         return None
     if not isinstance(note, str):
-        raise ValidationFailed({"note": ["Enter the note as text."]})
+        raise ValidationFailed({"note": [_("Enter the note as text.")]})
     note = note.strip()
     if len(note) > MAX_NOTE_LENGTH:
-        raise ValidationFailed({"note": [f"Use at most {MAX_NOTE_LENGTH} characters."]})
+        raise ValidationFailed(
+            {"note": [_("Use at most %(count)s characters.", count=MAX_NOTE_LENGTH)]}
+        )
     return note or None
 
 
@@ -207,7 +210,7 @@ def create_reading(
         existing = db.session.get(Reading, wanted_id)
         if existing is not None:
             if existing.data_source_id != source.id:
-                raise Conflict("A reading with this id already exists.")
+                raise Conflict(_("A reading with this id already exists."))
             if (
                 existing.timestamp == ts
                 and existing.values == clean
@@ -215,7 +218,7 @@ def create_reading(
                 and bool(existing.confirmed) == bool(confirmed)
             ):
                 return existing
-            raise Conflict("A different reading with this id already exists.", current=existing)
+            raise Conflict(_("A different reading with this id already exists."), current=existing)
     reading = Reading(
         data_source_id=source.id,
         timestamp=ts,
@@ -261,7 +264,7 @@ def clean_new_reading(
     if reading_id is not None:
         wanted_id = parse_reading_id(reading_id)
         if wanted_id is None:
-            errors.setdefault("id", []).append("Give the id as a UUID.")
+            errors.setdefault("id", []).append(_("Give the id as a UUID."))
     if errors:
         raise ValidationFailed(errors)
     return ts, clean, clean_n, wanted_id
@@ -355,11 +358,11 @@ def restore_reading(source: DataSource, saved: Mapping) -> Reading:
         Conflict: a different reading with that id exists meanwhile.
     """
     if saved.get("data_source_id") != source.id:
-        raise ValidationFailed({"id": ["This reading does not belong to this source."]})
+        raise ValidationFailed({"id": [_("This reading does not belong to this source.")]})
     try:
         timestamp = datetime.fromisoformat(str(saved.get("timestamp")))
     except ValueError:
-        raise ValidationFailed({"timestamp": ["Enter a date and time."]}) from None
+        raise ValidationFailed({"timestamp": [_("Enter a date and time.")]}) from None
     creator_id = saved.get("created_by_id")
     reading = create_reading(
         source,

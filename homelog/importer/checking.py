@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.importer.columns import recalled
 from homelog.importer.parsing import Parsed, parse
 from homelog.importer.report import ImportOptions, ImportReport, Problem, Row
@@ -79,18 +80,25 @@ def _repeated(row: Row, earlier: list[dict] | None, twin: Row | None) -> Problem
     if earlier:
         if any(_same_values(values, row.values) for values in earlier):
             return Problem(
-                row.line, "duplicate", "Already stored (same time and values).", stored=True
+                row.line, "duplicate", _("Already stored (same time and values)."), stored=True
             )
         return Problem(
             row.line,
             "conflict",
-            f"A reading at this time is stored with other values ({_describe(earlier[0])}).",
+            _(
+                "A reading at this time is stored with other values (%(values)s).",
+                values=_describe(earlier[0]),
+            ),
         )
     if twin is None:
         return None
     if twin.values == row.values:
-        return Problem(row.line, "duplicate", f"Repeats line {twin.line}.")
-    return Problem(row.line, "conflict", f"Line {twin.line} has the same time, other values.")
+        return Problem(row.line, "duplicate", _("Repeats line %(line)s.", line=twin.line))
+    return Problem(
+        row.line,
+        "conflict",
+        _("Line %(line)s has the same time, other values.", line=twin.line),
+    )
 
 
 def _check_meter_order(
@@ -108,7 +116,7 @@ def _check_meter_order(
     """
     last, sizes, events = _meter_history(source, fresh, stored, start)
     kept: list[Row] = []
-    for _, kind, _, item in events:
+    for _when, kind, _order, item in events:
         if kind == 0:
             new_start, rollover_at = item
             last = _numbers(new_start)
@@ -186,14 +194,23 @@ def _keeps(
         return True
     what = ", ".join(f"{m} {row.values[m]:g} < {previous:g}" for m, previous in lower.items())
     if not options.accept_lower:
-        report.add(Problem(row.line, "lower", f"Lower than the previous meter value ({what})."))
+        report.add(
+            Problem(
+                row.line,
+                "lower",
+                _("Lower than the previous meter value (%(values)s).", values=what),
+            )
+        )
         return False
     row.confirmed = True
     report.add(
         Problem(
             row.line,
             "lower",
-            f"Lower than the previous meter value ({what}); imported as confirmed.",
+            _(
+                "Lower than the previous meter value (%(values)s); imported as confirmed.",
+                values=what,
+            ),
             skipped=False,
         )
     )
@@ -211,7 +228,9 @@ def preview(source: DataSource, text: str, options: ImportOptions | None = None)
     report = parsed.report
     if remembered:
         report.remembered = True
-        report.notes.insert(0, "Columns as you chose them for the last file with these headings.")
+        report.notes.insert(
+            0, _("Columns as you chose them for the last file with these headings.")
+        )
     if report.ok:
         _check_against_stored(source, parsed, options)
     return report

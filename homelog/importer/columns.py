@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.importer.cells import looks_numeric
 from homelog.importer.csvfile import Layout, Unreadable, header_key, read_layout
 from homelog.importer.report import DATE_ORDERS, Column, ImportOptions, ImportReport
@@ -78,23 +79,35 @@ def assign_columns(
     for index in range(1, layout.width):
         title = layout.header[index].strip() if index < len(layout.header) else ""
         target = _column_target(index, title, layout, metrics, options)
-        report.columns.append(Column(index, title or f"column {index + 1}", target))
+        report.columns.append(
+            Column(index, title or _("column %(number)s", number=index + 1), target)
+        )
     if len(metrics) == 1 and not options.mapping and not value_columns(report, metrics):
         _take_the_only_number_column(layout, metrics, report)
     _refuse_shared_targets(report)
     if not value_columns(report, metrics):
         report.errors.append(
-            "No column matches a metric of this source ("
-            + ", ".join(f"“{name}”" for name in metrics)
-            + "). Choose which column holds which metric."
+            _(
+                "No column matches a metric of this source (%(metrics)s). "
+                "Choose which column holds which metric.",
+                metrics=", ".join(_("“%(name)s”", name=name) for name in metrics),
+            )
         )
     if not layout.has_header:
         report.notes.append(
-            "The file has no header line: columns are taken in the order of the source's metrics."
+            _(
+                "The file has no header line: columns are taken in the order of the source's "
+                "metrics."
+            )
         )
     ignored = [c.header for c in report.columns if c.target is None]
     if ignored and value_columns(report, metrics):
-        report.notes.append("Ignored columns: " + ", ".join(f"“{h}”" for h in ignored) + ".")
+        report.notes.append(
+            _(
+                "Ignored columns: %(columns)s.",
+                columns=", ".join(_("“%(name)s”", name=h) for h in ignored),
+            )
+        )
 
 
 def _take_the_only_number_column(
@@ -105,8 +118,12 @@ def _take_the_only_number_column(
     if only is not None:
         only.target = next(iter(metrics))
         report.notes.append(
-            f"Column “{only.header}” is read as “{only.target}”, "
-            "the source's only metric (its one column of numbers)."
+            _(
+                "Column “%(column)s” is read as “%(metric)s”, "
+                "the source's only metric (its one column of numbers).",
+                column=only.header,
+                metric=only.target,
+            )
         )
 
 
@@ -117,10 +134,15 @@ def _refuse_shared_targets(report: ImportReport) -> None:
         if column.target is None:
             continue
         if column.target in taken:
-            what = "notes" if column.target == NOTE else f"“{column.target}”"
+            names = {"first": taken[column.target].header, "second": column.header}
             report.errors.append(
-                f"Columns “{taken[column.target].header}” and “{column.header}” both hold "
-                f"{what}; choose one."
+                _("Columns “%(first)s” and “%(second)s” both hold notes; choose one.", **names)
+                if column.target == NOTE
+                else _(
+                    "Columns “%(first)s” and “%(second)s” both hold “%(metric)s”; choose one.",
+                    metric=column.target,
+                    **names,
+                )
             )
         taken[column.target] = column
 

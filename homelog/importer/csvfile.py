@@ -11,11 +11,12 @@ from itertools import islice
 
 from homelog.csvsafe import unneutralise
 from homelog.errors import ValidationFailed
+from homelog.i18n import _, _l, format_decimal
 from homelog.importer.cells import date_style
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
-TOO_LARGE = f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB."
-NOT_TEXT = "This is not a text (CSV) file: it holds NUL characters."
+TOO_LARGE = _l("The file is larger than %(size)s MB.", size=MAX_IMPORT_BYTES // (1024 * 1024))
+NOT_TEXT = _l("This is not a text (CSV) file: it holds NUL characters.")
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -31,9 +32,9 @@ def decode(data: bytes) -> str:
         ValidationFailed: the file is too large or binary.
     """
     if len(data) > MAX_IMPORT_BYTES:
-        raise ValidationFailed({"file": [TOO_LARGE]})
+        raise ValidationFailed({"file": [str(TOO_LARGE)]})
     if b"\x00" in data:
-        raise ValidationFailed({"file": [NOT_TEXT]})
+        raise ValidationFailed({"file": [str(NOT_TEXT)]})
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -78,10 +79,20 @@ def _records(text: str, separator: str) -> Iterator[tuple[int, list[str]]]:
         except csv.Error as error:
             if "field limit" in str(error):
                 raise Unreadable(
-                    f"Line {reader.line_num} has a field longer than "
-                    f"{csv.field_size_limit():,} characters: this is not a file of readings."
+                    _(
+                        "Line %(line)s has a field longer than %(limit)s characters: "
+                        "this is not a file of readings.",
+                        line=reader.line_num,
+                        limit=format_decimal(csv.field_size_limit()),
+                    )
                 ) from None
-            raise Unreadable(f"Line {reader.line_num} cannot be read as CSV ({error}).") from None
+            raise Unreadable(
+                _(
+                    "Line %(line)s cannot be read as CSV (%(error)s).",
+                    line=reader.line_num,
+                    error=error,
+                )
+            ) from None
         if any(cell.strip() for cell in row):
             yield reader.line_num, row
 
@@ -133,12 +144,12 @@ def read_layout(text: str) -> Layout:
     """
     first_lines = list(islice((line for line in _lines(text) if line.strip()), 50))
     if not first_lines:
-        raise Unreadable("The file is empty.")
+        raise Unreadable(_("The file is empty."))
     separator = _sniff_separator(first_lines[:20])
     records = _records(text, separator)
     first = next(records, None)
     if first is None:
-        raise Unreadable("The file has no line with anything in it but separators and blanks.")
+        raise Unreadable(_("The file has no line with anything in it but separators and blanks."))
     row = first[1]
     has_header = date_style(row[0])[0] is None
     sample = [fields for _, fields in islice(records, 20)]

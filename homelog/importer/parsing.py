@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from homelog import timeutil
 from homelog.csvsafe import unneutralise
+from homelog.i18n import _, format_decimal
 from homelog.importer.cells import (
     SHORT_YEAR_PIVOT,
     date_style,
@@ -50,10 +51,15 @@ def _survey(text: str, layout: Layout, number_columns: Sequence[int]) -> _Survey
         Unreadable: the file has more than MAX_ROWS lines, or a line cannot be read.
     """
     survey = _Survey()
-    for _, row in data_lines(text, layout):
+    for _line, row in data_lines(text, layout):
         survey.lines += 1
         if survey.lines > MAX_ROWS:
-            raise Unreadable(f"The file has more than {MAX_ROWS:,} lines; split it up.")
+            raise Unreadable(
+                _(
+                    "The file has more than %(count)s lines; split it up.",
+                    count=format_decimal(MAX_ROWS),
+                )
+            )
         if survey.lines <= 5000:
             _tally_decimal(survey, row, number_columns)
         _tally_date(survey, row[0])
@@ -95,33 +101,43 @@ def _decide_date_order(survey: _Survey, options: ImportOptions, report: ImportRe
     if options.date_order in ("mdy", "dmy"):
         report.date_order = options.date_order
         report.notes.append(
-            "Dates with slashes are read as "
-            + ("month/day/year" if report.date_order == "mdy" else "day/month/year")
-            + ", as chosen."
+            _("Dates with slashes are read as month/day/year, as chosen.")
+            if report.date_order == "mdy"
+            else _("Dates with slashes are read as day/month/year, as chosen.")
         )
     elif day_first and not month_first:
         report.date_order = "dmy"
         report.notes.append(
-            "Dates with slashes are read as day/month/year (some days are above 12)."
+            _("Dates with slashes are read as day/month/year (some days are above 12).")
         )
     elif month_first and not day_first:
         report.date_order = "mdy"
         report.notes.append(
-            "Dates with slashes are read as month/day/year (some days are above 12)."
+            _("Dates with slashes are read as month/day/year (some days are above 12).")
         )
     elif day_first and month_first:
         report.date_order = "dmy" if day_first >= month_first else "mdy"
+        counts = {"day_first": day_first, "month_first": month_first}
         report.notes.append(
-            f"Dates with slashes contradict each other ({day_first} look like day/month, "
-            f"{month_first} like month/day); read as "
-            + ("day/month/year" if report.date_order == "dmy" else "month/day/year")
-            + ". Check the date order."
+            _(
+                "Dates with slashes contradict each other (%(day_first)s look like day/month, "
+                "%(month_first)s like month/day); read as day/month/year. Check the date order.",
+                **counts,
+            )
+            if report.date_order == "dmy"
+            else _(
+                "Dates with slashes contradict each other (%(day_first)s look like day/month, "
+                "%(month_first)s like month/day); read as month/day/year. Check the date order.",
+                **counts,
+            )
         )
     else:
         report.date_order = "mdy"
         report.notes.append(
-            "Every date with slashes could be month/day or day/month; "
-            "read as month/day/year. Choose day/month if that is wrong."
+            _(
+                "Every date with slashes could be month/day or day/month; "
+                "read as month/day/year. Choose day/month if that is wrong."
+            )
         )
 
 
@@ -129,12 +145,16 @@ def _describe_reading(survey: _Survey, report: ImportReport, zone: ZoneInfo) -> 
     """Set the decimal mark and the date formats of the report, with notes in words."""
     report.decimal = "," if survey.comma > survey.point else "."
     if report.decimal == ",":
-        report.notes.append("Numbers are read with a decimal comma (1234,5).")
-    year = "YY" if survey.short_years else "YYYY"
+        report.notes.append(_("Numbers are read with a decimal comma (1234,5)."))
+    short = bool(survey.short_years)
     labels = {
         "iso": "ISO 8601",
-        "dotted": f"DD.MM.{year}",
-        "slashed": f"MM/DD/{year}" if report.date_order == "mdy" else f"DD/MM/{year}",
+        "dotted": _("DD.MM.YY") if short else _("DD.MM.YYYY"),
+        "slashed": (
+            (_("MM/DD/YY") if short else _("MM/DD/YYYY"))
+            if report.date_order == "mdy"
+            else (_("DD/MM/YY") if short else _("DD/MM/YYYY"))
+        ),
     }
     report.date_format = ", ".join(
         labels[s] for s in ("iso", "dotted", "slashed") if s in survey.styles
@@ -142,10 +162,14 @@ def _describe_reading(survey: _Survey, report: ImportReport, zone: ZoneInfo) -> 
     if survey.short_years:
         last = SHORT_YEAR_PIVOT - 1
         report.notes.append(
-            f"Two-digit years are read as 2000–20{last:02d} (00–{last:02d}) "
-            f"and 19{SHORT_YEAR_PIVOT:02d}–1999 ({SHORT_YEAR_PIVOT:02d}–99)."
+            _(
+                "Two-digit years are read as 2000–20%(last)s (00–%(last)s) "
+                "and 19%(pivot)s–1999 (%(pivot)s–99).",
+                last=f"{last:02d}",
+                pivot=f"{SHORT_YEAR_PIVOT:02d}",
+            )
         )
-    report.notes.append(f"Times without an offset are in {zone.key}.")
+    report.notes.append(_("Times without an offset are in %(zone)s.", zone=zone.key))
 
 
 # ---- Each line -------------------------------------------------------------------------------
@@ -168,28 +192,45 @@ class _LineReader:
             return moment
         if len(row) > self.width:
             return Problem(
-                line, "columns", f"The line has {len(row)} fields, the file {self.width}."
+                line,
+                "columns",
+                _(
+                    "The line has %(fields)s fields, the file %(width)s.",
+                    fields=len(row),
+                    width=self.width,
+                ),
             )
         values = self.values(line, row)
         if isinstance(values, Problem):
             return values
         note = self.note(row)
         if note is not None and len(note) > MAX_NOTE_LENGTH:
-            return Problem(line, "note", f"The note is longer than {MAX_NOTE_LENGTH} characters.")
+            return Problem(
+                line,
+                "note",
+                _("The note is longer than %(limit)s characters.", limit=MAX_NOTE_LENGTH),
+            )
         return Row(line, moment, values, note)
 
     def timestamp(self, line: int, raw: str) -> datetime | Problem:
         cell = raw.strip()[:40]
         style, parsed = date_style(raw)
         if style is None:
-            return Problem(line, "date", f"“{cell}” is not a date.")
+            return Problem(line, "date", _("“%(cell)s” is not a date.", cell=cell))
         outside = Problem(
-            line, "date", f"“{cell}” is outside the years {MIN_YEAR}–{MAX_YEAR} homelog supports."
+            line,
+            "date",
+            _(
+                "“%(cell)s” is outside the years %(first)s–%(last)s homelog supports.",
+                cell=cell,
+                first=MIN_YEAR,
+                last=MAX_YEAR,
+            ),
         )
         try:
             moment = to_datetime(style, parsed, self.date_order)
         except (ValueError, OverflowError):
-            return Problem(line, "date", f"“{cell}” is not a valid date.")
+            return Problem(line, "date", _("“%(cell)s” is not a valid date.", cell=cell))
         if not supported(moment):
             return outside
         if moment.tzinfo is not None:
@@ -206,7 +247,11 @@ class _LineReader:
                 return Problem(
                     line,
                     "date",
-                    f"“{cell}” does not exist in {self.zone.key}: the clocks skip that hour.",
+                    _(
+                        "“%(cell)s” does not exist in %(zone)s: the clocks skip that hour.",
+                        cell=cell,
+                        zone=self.zone.key,
+                    ),
                 )
         return moment if supported(moment) else outside
 
@@ -220,11 +265,13 @@ class _LineReader:
             try:
                 values[metric] = self.number(raw)
             except (ValueError, OverflowError):
-                bad.append(f"“{raw[:30]}” ({metric}) is not a number")
+                bad.append(
+                    _("“%(cell)s” (%(metric)s) is not a number", cell=raw[:30], metric=metric)
+                )
         if bad:
             return Problem(line, "number", "; ".join(bad) + ".")
         if not values:
-            return Problem(line, "empty", "The line has no values.")
+            return Problem(line, "empty", _("The line has no values."))
         return values
 
     def note(self, row: list[str]) -> str | None:
@@ -257,7 +304,7 @@ def parse(
         report.errors.append(str(error))
         return Parsed(report, [])
     if not survey.lines:
-        report.errors.append("The file has a header but no data lines.")
+        report.errors.append(_("The file has a header but no data lines."))
     _decide_date_order(survey, options, report)
     _describe_reading(survey, report, zone)
     if report.errors:

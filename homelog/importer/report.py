@@ -6,9 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from homelog.i18n import _l
+
 #: Problem lines a report lists (the first ones by line); the rest are counted.
 MAX_LISTED_PROBLEMS = 1000
-SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
+SEPARATORS = {",": _l("comma"), ";": _l("semicolon"), "\t": _l("tab")}
 DATE_ORDERS = ("auto", "mdy", "dmy")
 
 
@@ -133,4 +135,4 @@ class ImportReport:
     @property
     def separator_name(self) -> str:
         """Return the separator as a word."""
-        return SEPARATORS.get(self.separator, self.separator)
+        return str(SEPARATORS.get(self.separator, self.separator))

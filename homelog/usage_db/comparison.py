@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from homelog.extensions import db
+from homelog.i18n import _, format_date
 from homelog.models import DataSource, Reading
 from homelog.usage import Period, period_containing
 from homelog.usage.projection import add_years
@@ -123,7 +124,7 @@ class Comparison:
         total_cost = self.costs.get(key) if priced else None
         if self.common_unit is not None or total_cost is not None:
             found.append(
-                Line("Total", self.total(key), self.common_unit or "", total_cost, total=True)
+                Line(_("Total"), self.total(key), self.common_unit or "", total_cost, total=True)
             )
         return found
 
@@ -215,13 +216,16 @@ def comparison_spans(
             _shift_years(year_start, -1, zone), _shift_years(so_far_end, -1, zone)
         ),
     }
+    this_month = format_date(month.first_day, "yMMMM")  # "December 2026"
+    year_ago_month = format_date(last_year_month.first_day, "yMMMM")
+    year = month.first_day.year
     labels = {
-        "this_month": f"{month.first_day:%B %Y} so far",
-        "last_month": f"{previous.first_day:%B %Y}",
-        "last_year_month": f"{last_year_month.first_day:%B %Y}",
-        "last_year_month_to_date": f"{last_year_month.first_day:%B %Y}, same days",
-        "year_to_date": f"{month.first_day.year} to date",
-        "last_year_to_date": f"{month.first_day.year - 1}, same days",
+        "this_month": _("%(month)s so far", month=this_month),
+        "last_month": format_date(previous.first_day, "yMMMM"),
+        "last_year_month": year_ago_month,
+        "last_year_month_to_date": _("%(month)s, same days", month=year_ago_month),
+        "year_to_date": _("%(year)s to date", year=year),
+        "last_year_to_date": _("%(year)s, same days", year=year - 1),
     }
     return spans, labels, last
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from homelog import timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import DataSource
 from homelog.readings import clean_value
 
@@ -37,10 +38,10 @@ def check_amount(
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            errors.setdefault(key, []).append("Enter an amount.")
+            errors.setdefault(key, []).append(_("Enter an amount."))
         return None
     if isinstance(value, bool):
-        errors.setdefault(key, []).append("Enter an amount, like 0.32.")
+        errors.setdefault(key, []).append(_("Enter an amount, like 0.32."))
         return None
     try:
         if isinstance(value, str):
@@ -53,16 +54,20 @@ def check_amount(
         else:
             number = Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
-        errors.setdefault(key, []).append("Enter an amount, like 0.32.")
+        errors.setdefault(key, []).append(_("Enter an amount, like 0.32."))
         return None
     if not number.is_finite():
-        errors.setdefault(key, []).append("Enter a finite amount.")
+        errors.setdefault(key, []).append(_("Enter a finite amount."))
         return None
     if not low <= number <= high:
-        errors.setdefault(key, []).append(f"Enter an amount from {low} to {high}.")
+        errors.setdefault(key, []).append(
+            _("Enter an amount from %(low)s to %(high)s.", low=low, high=high)
+        )
         return None
     if number != number.quantize(Decimal(1).scaleb(-places)):
-        errors.setdefault(key, []).append(f"Use at most {places} decimal places.")
+        errors.setdefault(key, []).append(
+            _("Use at most %(places)s decimal places.", places=places)
+        )
         return None
     return number
 
@@ -79,17 +84,17 @@ def check_date(value: object, key: str, errors: dict, required: bool = True) -> 
             try:
                 value = date.fromisoformat(text)
             except ValueError:
-                errors.setdefault(key, []).append("Enter a date like 2026-03-31.")
+                errors.setdefault(key, []).append(_("Enter a date like 2026-03-31."))
                 return None
     if value is None:
         if required:
-            errors.setdefault(key, []).append("Enter a date.")
+            errors.setdefault(key, []).append(_("Enter a date."))
         return None
     if not isinstance(value, date):
-        errors.setdefault(key, []).append("Enter a date like 2026-03-31.")
+        errors.setdefault(key, []).append(_("Enter a date like 2026-03-31."))
         return None
     if not MIN_DATE <= value <= MAX_DATE:
-        errors.setdefault(key, []).append(timeutil.RANGE_MESSAGE)
+        errors.setdefault(key, []).append(timeutil.range_message())
         return None
     return value
 
@@ -104,7 +109,7 @@ def check_register_values(
     if values is None:
         return {}
     if not isinstance(values, Mapping):
-        errors.setdefault(key, []).append("Give the values as {metric: number}.")
+        errors.setdefault(key, []).append(_("Give the values as {metric: number}."))
         return {}
     cleaned: dict[str, float] = {}
     for metric, raw in values.items():
@@ -112,7 +117,7 @@ def check_register_values(
             continue
         if metric not in source.metric_names:
             errors.setdefault(key, []).append(
-                f"“{str(metric)[:40]}” is not a metric of this source."
+                _("“%(name)s” is not a metric of this source.", name=str(metric)[:40])
             )
             continue
         try:
@@ -122,7 +127,7 @@ def check_register_values(
             continue
         if number < 0 or (positive and number == 0):
             errors.setdefault(f"{key}.{metric}", []).append(
-                "Enter a number above 0." if positive else "Enter 0 or more."
+                _("Enter a number above 0.") if positive else _("Enter 0 or more.")
             )
             continue
         cleaned[metric] = number

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import DataSource, Reading
 from homelog.usage import (
     PERIOD_KINDS,
@@ -90,7 +91,9 @@ class SourceUsage:
 def check_period_kind(kind: object) -> str:
     """Return kind if it is a period kind, else raise ValidationFailed (key "period")."""
     if kind not in PERIOD_KINDS:
-        raise ValidationFailed({"period": [f"Choose one of {', '.join(PERIOD_KINDS)}."]})
+        raise ValidationFailed(
+            {"period": [_("Choose one of %(kinds)s.", kinds=", ".join(PERIOD_KINDS))]}
+        )
     return str(kind)
 
 
@@ -162,7 +165,7 @@ def _check_range(start, end, zone) -> None:
         return datetime.combine(value, datetime.min.time(), tzinfo=zone)
 
     if instant(end) <= instant(start):
-        raise ValidationFailed({"end": ["The end must be after the start."]})
+        raise ValidationFailed({"end": [_("The end must be after the start.")]})
 
 
 def limited_periods(
@@ -178,8 +181,11 @@ def limited_periods(
             raise ValidationFailed(
                 {
                     "period": [
-                        f"That is more than {MAX_PERIODS} periods; choose a shorter range or a "
-                        "longer period."
+                        _(
+                            "That is more than %(limit)s periods; choose a shorter range or a "
+                            "longer period.",
+                            limit=MAX_PERIODS,
+                        )
                     ]
                 }
             )
@@ -306,7 +312,7 @@ def usage_over(source: DataSource, periods: Sequence[Period]) -> SourceUsage:
 def value_at(source: DataSource, instant: datetime) -> dict[str, MeterValue]:
     """Return each metric's value at instant, estimated when interpolated (None outside)."""
     if instant.tzinfo is None:
-        raise ValidationFailed({"at": ["Give the time with its timezone."]})
+        raise ValidationFailed({"at": [_("Give the time with its timezone.")]})
     rows = stream_readings(source, instant, instant)
     if source.kind == "sensor":
         found = sensor_values_at(rows, [instant], source.metric_names)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import DataSource
 from homelog.usage_db.fields import (
     check_amount,
@@ -64,7 +65,7 @@ def clean_settings(
     errors: dict[str, list[str]] = {}
     sizes = check_register_values(source, rollover_at, "rollover_at", errors, positive=True)
     day = check_whole_number(
-        cycle_day, "cycle_day", errors, 1, 31, "Enter a day of the month from 1 to 31."
+        cycle_day, "cycle_day", errors, 1, 31, _("Enter a day of the month from 1 to 31.")
     )
     gap = check_whole_number(
         max_gap_hours,
@@ -72,7 +73,7 @@ def clean_settings(
         errors,
         1,
         24 * 366,
-        "Enter a number of hours from 1 to 8784.",
+        _("Enter a number of hours from 1 to 8784."),
     )
     advance = check_amount(
         monthly_advance,

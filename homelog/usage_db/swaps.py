@@ -10,6 +10,7 @@ from sqlalchemy import select
 from homelog import timeutil
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import DataSource, MeterEvent, User, parse_id
 from homelog.usage_db.fields import check_register_values, commit_unique
 
@@ -29,13 +30,13 @@ def check_swap(
             "rollover_at[.metric]", "note".
     """
     if source.kind != "meter":
-        raise ValidationFailed({"at": ["Only meters are replaced; sensors have no register."]})
+        raise ValidationFailed({"at": [_("Only meters are replaced; sensors have no register.")]})
     errors: dict[str, list[str]] = {}
     if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
-        errors["at"] = ["Enter a date and time."]
+        errors["at"] = [_("Enter a date and time.")]
         when = None
     elif not timeutil.EARLIEST <= at < timeutil.END:
-        errors["at"] = [timeutil.RANGE_MESSAGE]
+        errors["at"] = [timeutil.range_message()]
         when = None
     else:
         when = at.astimezone(UTC)
@@ -44,17 +45,17 @@ def check_swap(
     sizes = check_register_values(source, rollover_at, "rollover_at", errors, positive=True)
     if not any(k.startswith(("old_final", "new_start")) for k in errors):
         if not old and not new:
-            errors["old_final"] = ["Enter the old meter's final value of at least one metric."]
+            errors["old_final"] = [_("Enter the old meter's final value of at least one metric.")]
         for metric in source.metric_names:
             if (metric in old) != (metric in new):
                 missing = "new_start" if metric in old else "old_final"
                 errors.setdefault(f"{missing}.{metric}", []).append(
-                    "Enter both the old meter's final value and the new meter's start value."
+                    _("Enter both the old meter's final value and the new meter's start value.")
                 )
     clean_note = None
     if note is not None:
         if not isinstance(note, str) or len(note.strip()) > 500 or "\x00" in note:
-            errors["note"] = ["Use at most 500 characters of text."]
+            errors["note"] = [_("Use at most 500 characters of text.")]
         else:
             clean_note = note.strip() or None
     if errors:
@@ -100,7 +101,7 @@ def create_swap(
         created_by_id=user.id if user is not None else None,
     )
     db.session.add(event)
-    commit_unique("at", "A meter swap is already recorded at that time.")
+    commit_unique("at", _("A meter swap is already recorded at that time."))
     return event
 
 
@@ -118,7 +119,7 @@ def update_swap(
     )
     event.at, event.old_final, event.new_start = when, old, new
     event.rollover_at, event.note = sizes, clean_note
-    commit_unique("at", "A meter swap is already recorded at that time.")
+    commit_unique("at", _("A meter swap is already recorded at that time."))
     return event
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
+from homelog.i18n import _
 from homelog.models import DataSource, Tariff, parse_id
 from homelog.usage_db.fields import check_amount, check_date, commit_unique
 
@@ -29,9 +30,9 @@ def check_tariff(
     """
     errors: dict[str, list[str]] = {}
     if source.kind != "meter":
-        raise ValidationFailed({"metric": ["Prices apply to meters only."]})
+        raise ValidationFailed({"metric": [_("Prices apply to meters only.")]})
     if metric not in source.metric_names:
-        errors["metric"] = ["Choose one of this source's metrics."]
+        errors["metric"] = [_("Choose one of this source's metrics.")]
     day = check_date(effective_from, "effective_from", errors)
     price = check_amount(unit_price, "unit_price", errors, low=-MAX_PRICE, high=MAX_PRICE, places=6)
     standing = check_amount(
@@ -81,7 +82,10 @@ def create_tariff(
         standing_charge=standing,
     )
     db.session.add(tariff)
-    commit_unique("effective_from", f"“{metric}” already has a price starting on {day}.")
+    commit_unique(
+        "effective_from",
+        _("“%(metric)s” already has a price starting on %(day)s.", metric=metric, day=day),
+    )
     return tariff
 
 
@@ -98,7 +102,10 @@ def update_tariff(
     )
     tariff.metric, tariff.effective_from = metric, day
     tariff.unit_price, tariff.standing_charge = price, standing
-    commit_unique("effective_from", f"“{metric}” already has a price starting on {day}.")
+    commit_unique(
+        "effective_from",
+        _("“%(metric)s” already has a price starting on %(day)s.", metric=metric, day=day),
+    )
     return tariff
 
 
