@@ -265,9 +265,19 @@ def cold_start_seconds(url: str) -> float:
 
 
 def run_wrk(
-    port: int, endpoint: Endpoint, seconds: int, connections: int, threads: int, env: dict[str, str]
+    port: int,
+    endpoint: Endpoint,
+    seconds: int,
+    connections: int,
+    threads: int,
+    env: dict[str, str],
+    workers: list[int] | None = None,
 ) -> dict:
-    """Run wrk on endpoint for seconds and return its summary."""
+    """Run wrk on endpoint for seconds and return its summary.
+
+    With workers (their pids), also how many of wrk's connections each one holds halfway
+    through the run (`connections_per_worker`).
+    """
     connections = endpoint.connections or connections
     command = [
         "wrk",
@@ -283,20 +293,27 @@ def run_wrk(
         str(LUA / endpoint.script),
         f"http://127.0.0.1:{port}{endpoint.path}",
     ]
-    out = subprocess.run(
+    process = subprocess.Popen(
         command,
         env={**os.environ, **env, "BENCH_LUA_DIR": str(LUA)},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=True,
-    ).stdout
+    )
+    split = None
+    if workers:
+        time.sleep(seconds / 2)
+        split = connections_per_worker(workers, port)
+    out, err = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{out}{err}")
     line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no summary:\n{out}")
     summary = json.loads(line[len("BENCH_JSON ") :])
     seconds_run = summary["duration_us"] / 1e6
     errors = summary["errors"]
-    return {
+    figures = {
         "rps": round(summary["requests"] / seconds_run, 1),
         "p50_ms": round(summary["latency_us"]["p50"] / 1000, 1),
         "p95_ms": round(summary["latency_us"]["p95"] / 1000, 1),
@@ -306,6 +323,45 @@ def run_wrk(
         "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
         "connections": connections,
     }
+    if split is not None:
+        figures["connections_per_worker"] = split
+    return figures
+
+
+def connections_per_worker(pids: list[int], port: int) -> list[int]:
+    """Return how many established connections to port each worker holds, most first.
+
+    A gthread worker keeps the keep-alive connections it accepted: this shows whether wrk's
+    connections are spread over the workers or held by one. Read from /proc: the sockets in
+    each worker's file descriptors, matched by inode with /proc/net/tcp's established
+    connections whose local port is the server's.
+    """
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":  # TCP_ESTABLISHED
+                established.add(fields[9])
+    counts = []
+    for pid in pids:
+        count = 0
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    target = os.readlink(fd)
+                except OSError:
+                    continue
+                if target.startswith("socket:[") and target[8:-1] in established:
+                    count += 1
+        except OSError:
+            pass
+        counts.append(count)
+    return sorted(counts, reverse=True)
 
 
 # ---- Run ------------------------------------------------------------------------------------
@@ -411,14 +467,16 @@ def print_table(figures: dict[str, dict], ceiling: float | None) -> None:
     """Print the figures as a table."""
     print(
         f"\n{'endpoint':26} {'req/s':>9} {'of ceiling':>10} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'p99 ms':>8} {'non-2xx':>8} {'conn':>5} {'cpu ms/req':>10} {'db cpu ms':>9}"
+        f"{'p99 ms':>8} {'non-2xx':>8} {'conn':>5} {'cpu ms/req':>10} {'db cpu ms':>9}  "
+        "connections per worker"
     )
     for name, f in figures.items():
         share = f"{f['rps'] / ceiling:.0%}" if ceiling else "-"
         print(
             f"{name:26} {f['rps']:9.1f} {share:>10} {f['p50_ms']:8.1f} {f['p95_ms']:8.1f} "
             f"{f['p99_ms']:8.1f} {f['non_2xx'] + f['socket_errors']:8d} {f['connections']:5d} "
-            f"{f.get('worker_cpu_ms', 0):10.2f} {f.get('db_cpu_ms', 0):9.2f}"
+            f"{f.get('worker_cpu_ms', 0):10.2f} {f.get('db_cpu_ms', 0):9.2f}  "
+            + "/".join(map(str, f.get("connections_per_worker", [])))
         )
 
 
@@ -478,7 +536,7 @@ def main() -> int:
             settle(pids)
             used, db_used = cpu_seconds(pids), cpu_seconds(postgres_pids())
             figures[endpoint.name] = run_wrk(
-                port, endpoint, args.duration, args.connections, args.threads, env
+                port, endpoint, args.duration, args.connections, args.threads, env, pids
             )
             # CPU per request of the workers: comparable between runs whatever else loads
             # the machine (throughput is not, on a shared machine).
