@@ -463,6 +463,67 @@ def clean_up(url: str) -> int:
     return deleted
 
 
+#: The async design's requests/s (issue 6), which every JSON route is to triple.
+ASYNC_DESIGN = {"api_readings_list": 420, "api_source": 1250, "api_reading_create": 450}
+#: Where the HTML page and a worker's memory stood (bench/README.md): kept there.
+PAGE_OF_BARE_FLASK = 0.10
+WORKER_RSS_MB = 83.0
+
+
+def check_targets(figures: dict[str, dict], rss_mb: list[float]) -> list[dict]:
+    """Return each target with what this run measured and whether it is met.
+
+    The targets are ratios to figures of the same run where they can be (machines of the
+    same class differ up to threefold in speed), so a run on any machine can say PASS/FAIL.
+    """
+    results = []
+    bare = figures.get("bare_flask", {}).get("rps")
+
+    def add(target: str, measured: float | None, wanted: float, at_least: bool = True) -> None:
+        if measured is None:
+            results.append({"target": target, "measured": None, "result": "not measured"})
+            return
+        met = measured >= wanted if at_least else measured <= wanted
+        results.append(
+            {
+                "target": target,
+                "measured": round(measured, 3),
+                "wanted": round(wanted, 3),
+                "result": "PASS" if met else "FAIL",
+            }
+        )
+
+    def share(name: str) -> float | None:
+        rps = figures.get(name, {}).get("rps")
+        return rps / bare if rps is not None and bare else None
+
+    add("readings list ≥ ½ of bare Flask", share("api_readings_list"), 0.5)
+    for name, rps in ASYNC_DESIGN.items():
+        add(f"{name} ≥ 3× the async design ({rps}/s)", figures.get(name, {}).get("rps"), 3 * rps)
+    add(
+        f"HTML source page ≥ {PAGE_OF_BARE_FLASK:.0%} of bare Flask",
+        share("html_source_page"),
+        PAGE_OF_BARE_FLASK,
+    )
+    add(
+        f"worker RSS ≤ {WORKER_RSS_MB} MB after the runs",
+        max(rss_mb) if rss_mb else None,
+        WORKER_RSS_MB,
+        at_least=False,
+    )
+    return results
+
+
+def print_targets(results: list[dict]) -> None:
+    """Print PASS/FAIL per target."""
+    print("\ntargets (measured in this run):")
+    for r in results:
+        if r["measured"] is None:
+            print(f"  {'-':4}  {r['target']}: not measured in this run")
+        else:
+            print(f"  {r['result']:4}  {r['target']}: {r['measured']:,} (wanted {r['wanted']:,})")
+
+
 def print_table(figures: dict[str, dict], ceiling: float | None) -> None:
     """Print the figures as a table."""
     print(
@@ -568,6 +629,8 @@ def main() -> int:
         f"rows written and removed: {deleted:,}"
     )
     print(f"worker PSS / USS (MB): {shares}")
+    targets = check_targets(figures, list(workers.values()))
+    print_targets(targets)
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(
         f"load average at start {info['loadavg_start']}, at end {info['loadavg_end']} "
@@ -583,6 +646,7 @@ def main() -> int:
         "gunicorn": {
             "workers": int(os.environ.get("WEB_CONCURRENCY", "4")),
             "threads": int(os.environ.get("GUNICORN_THREADS", "1")),
+            "worker_connections": int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "25")),
             "worker_class": os.environ.get("GUNICORN_WORKER_CLASS", "gthread"),
             "cmd_args": os.environ.get("GUNICORN_CMD_ARGS", ""),
         },
@@ -596,6 +660,7 @@ def main() -> int:
         "worker_rss_mb": workers,
         "worker_pss_uss_mb": shares,
         "cold_start_s": cold,
+        "targets": targets,
     }
     if not args.no_record:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
