@@ -8,6 +8,15 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 # (no GIL shared between request threads; queries are short).
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# A gthread worker keeps the keep-alive connections it accepted and answers them one at a
+# time, and the first worker to wake takes most of a burst: wrk's 100 connections ended
+# 53/45/2/0 or 74/17/5/4 over the 4 workers (up to 100/0/0/0 elsewhere), the busy workers
+# queueing while the others idled. With at most 25 per worker they spread 25/25/25/25
+# (bench/README.md). A worker holding that many stops accepting and closes a finished
+# keep-alive connection instead of keeping it, so connections beyond workers x 25 wait in the
+# listen backlog for a moment and are then served; none is refused (tests/test_serving.py).
+# A household's browser opens a few.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "25"))
 # gthread: the worker's main thread keeps telling the master it is alive while a request
 # runs, so a long streamed answer (a backup of a million readings to a slow client) is never
 # cut off by `timeout`. "sync" queues requests more fairly under saturation (a lower p95) but

@@ -88,7 +88,10 @@ def requests_for(source_id: int, token: str, cookie: str, cursor: str) -> dict:
     counter = iter(range(10**9))
 
     def create():
-        when = start + timedelta(seconds=next(counter))
+        seconds = next(counter)
+        when = start + timedelta(seconds=seconds)
+        # Both values grow with the timestamp and start above the generated readings' (the
+        # export register ends near 14): no request is a meter drop.
         return (
             "POST",
             f"/api/sources/{source_id}/readings",
@@ -96,7 +99,7 @@ def requests_for(source_id: int, token: str, cookie: str, cursor: str) -> dict:
             json.dumps(
                 {
                     "timestamp": when.isoformat(),
-                    "values": {"import": 20000 + when.timestamp() % 10**6, "export": 1.25},
+                    "values": {"import": 20000 + seconds, "export": 100 + seconds},
                 }
             ),
         )

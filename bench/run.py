@@ -265,9 +265,19 @@ def cold_start_seconds(url: str) -> float:
 
 
 def run_wrk(
-    port: int, endpoint: Endpoint, seconds: int, connections: int, threads: int, env: dict[str, str]
+    port: int,
+    endpoint: Endpoint,
+    seconds: int,
+    connections: int,
+    threads: int,
+    env: dict[str, str],
+    workers: list[int] | None = None,
 ) -> dict:
-    """Run wrk on endpoint for seconds and return its summary."""
+    """Run wrk on endpoint for seconds and return its summary.
+
+    With workers (their pids), also how many of wrk's connections each one holds halfway
+    through the run (`connections_per_worker`).
+    """
     connections = endpoint.connections or connections
     command = [
         "wrk",
@@ -283,20 +293,27 @@ def run_wrk(
         str(LUA / endpoint.script),
         f"http://127.0.0.1:{port}{endpoint.path}",
     ]
-    out = subprocess.run(
+    process = subprocess.Popen(
         command,
         env={**os.environ, **env, "BENCH_LUA_DIR": str(LUA)},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=True,
-    ).stdout
+    )
+    split = None
+    if workers:
+        time.sleep(seconds / 2)
+        split = connections_per_worker(workers, port)
+    out, err = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{out}{err}")
     line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no summary:\n{out}")
     summary = json.loads(line[len("BENCH_JSON ") :])
     seconds_run = summary["duration_us"] / 1e6
     errors = summary["errors"]
-    return {
+    figures = {
         "rps": round(summary["requests"] / seconds_run, 1),
         "p50_ms": round(summary["latency_us"]["p50"] / 1000, 1),
         "p95_ms": round(summary["latency_us"]["p95"] / 1000, 1),
@@ -306,6 +323,45 @@ def run_wrk(
         "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
         "connections": connections,
     }
+    if split is not None:
+        figures["connections_per_worker"] = split
+    return figures
+
+
+def connections_per_worker(pids: list[int], port: int) -> list[int]:
+    """Return how many established connections to port each worker holds, most first.
+
+    A gthread worker keeps the keep-alive connections it accepted: this shows whether wrk's
+    connections are spread over the workers or held by one. Read from /proc: the sockets in
+    each worker's file descriptors, matched by inode with /proc/net/tcp's established
+    connections whose local port is the server's.
+    """
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":  # TCP_ESTABLISHED
+                established.add(fields[9])
+    counts = []
+    for pid in pids:
+        count = 0
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    target = os.readlink(fd)
+                except OSError:
+                    continue
+                if target.startswith("socket:[") and target[8:-1] in established:
+                    count += 1
+        except OSError:
+            pass
+        counts.append(count)
+    return sorted(counts, reverse=True)
 
 
 # ---- Run ------------------------------------------------------------------------------------
@@ -407,18 +463,81 @@ def clean_up(url: str) -> int:
     return deleted
 
 
+#: The async design's requests/s (issue 6), which every JSON route is to triple.
+ASYNC_DESIGN = {"api_readings_list": 420, "api_source": 1250, "api_reading_create": 450}
+#: Where the HTML page and a worker's memory stood (bench/README.md): kept there.
+PAGE_OF_BARE_FLASK = 0.10
+WORKER_RSS_MB = 83.0
+
+
+def check_targets(figures: dict[str, dict], rss_mb: list[float]) -> list[dict]:
+    """Return each target with what this run measured and whether it is met.
+
+    The targets are ratios to figures of the same run where they can be (machines of the
+    same class differ up to threefold in speed), so a run on any machine can say PASS/FAIL.
+    """
+    results = []
+    bare = figures.get("bare_flask", {}).get("rps")
+
+    def add(target: str, measured: float | None, wanted: float, at_least: bool = True) -> None:
+        if measured is None:
+            results.append({"target": target, "measured": None, "result": "not measured"})
+            return
+        met = measured >= wanted if at_least else measured <= wanted
+        results.append(
+            {
+                "target": target,
+                "measured": round(measured, 3),
+                "wanted": round(wanted, 3),
+                "result": "PASS" if met else "FAIL",
+            }
+        )
+
+    def share(name: str) -> float | None:
+        rps = figures.get(name, {}).get("rps")
+        return rps / bare if rps is not None and bare else None
+
+    add("readings list ≥ ½ of bare Flask", share("api_readings_list"), 0.5)
+    for name, rps in ASYNC_DESIGN.items():
+        add(f"{name} ≥ 3× the async design ({rps}/s)", figures.get(name, {}).get("rps"), 3 * rps)
+    add(
+        f"HTML source page ≥ {PAGE_OF_BARE_FLASK:.0%} of bare Flask",
+        share("html_source_page"),
+        PAGE_OF_BARE_FLASK,
+    )
+    add(
+        f"worker RSS ≤ {WORKER_RSS_MB} MB after the runs",
+        max(rss_mb) if rss_mb else None,
+        WORKER_RSS_MB,
+        at_least=False,
+    )
+    return results
+
+
+def print_targets(results: list[dict]) -> None:
+    """Print PASS/FAIL per target."""
+    print("\ntargets (measured in this run):")
+    for r in results:
+        if r["measured"] is None:
+            print(f"  {'-':4}  {r['target']}: not measured in this run")
+        else:
+            print(f"  {r['result']:4}  {r['target']}: {r['measured']:,} (wanted {r['wanted']:,})")
+
+
 def print_table(figures: dict[str, dict], ceiling: float | None) -> None:
     """Print the figures as a table."""
     print(
         f"\n{'endpoint':26} {'req/s':>9} {'of ceiling':>10} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'p99 ms':>8} {'non-2xx':>8} {'conn':>5} {'cpu ms/req':>10} {'db cpu ms':>9}"
+        f"{'p99 ms':>8} {'non-2xx':>8} {'conn':>5} {'cpu ms/req':>10} {'db cpu ms':>9}  "
+        "connections per worker"
     )
     for name, f in figures.items():
         share = f"{f['rps'] / ceiling:.0%}" if ceiling else "-"
         print(
             f"{name:26} {f['rps']:9.1f} {share:>10} {f['p50_ms']:8.1f} {f['p95_ms']:8.1f} "
             f"{f['p99_ms']:8.1f} {f['non_2xx'] + f['socket_errors']:8d} {f['connections']:5d} "
-            f"{f.get('worker_cpu_ms', 0):10.2f} {f.get('db_cpu_ms', 0):9.2f}"
+            f"{f.get('worker_cpu_ms', 0):10.2f} {f.get('db_cpu_ms', 0):9.2f}  "
+            + "/".join(map(str, f.get("connections_per_worker", [])))
         )
 
 
@@ -478,7 +597,7 @@ def main() -> int:
             settle(pids)
             used, db_used = cpu_seconds(pids), cpu_seconds(postgres_pids())
             figures[endpoint.name] = run_wrk(
-                port, endpoint, args.duration, args.connections, args.threads, env
+                port, endpoint, args.duration, args.connections, args.threads, env, pids
             )
             # CPU per request of the workers: comparable between runs whatever else loads
             # the machine (throughput is not, on a shared machine).
@@ -510,6 +629,8 @@ def main() -> int:
         f"rows written and removed: {deleted:,}"
     )
     print(f"worker PSS / USS (MB): {shares}")
+    targets = check_targets(figures, list(workers.values()))
+    print_targets(targets)
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(
         f"load average at start {info['loadavg_start']}, at end {info['loadavg_end']} "
@@ -525,6 +646,7 @@ def main() -> int:
         "gunicorn": {
             "workers": int(os.environ.get("WEB_CONCURRENCY", "4")),
             "threads": int(os.environ.get("GUNICORN_THREADS", "1")),
+            "worker_connections": int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "25")),
             "worker_class": os.environ.get("GUNICORN_WORKER_CLASS", "gthread"),
             "cmd_args": os.environ.get("GUNICORN_CMD_ARGS", ""),
         },
@@ -538,6 +660,7 @@ def main() -> int:
         "worker_rss_mb": workers,
         "worker_pss_uss_mb": shares,
         "cold_start_s": cold,
+        "targets": targets,
     }
     if not args.no_record:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -70,21 +70,30 @@ def needs_analyze(estimated_rows: float, added: int) -> bool:
 def refresh_statistics(engine: Engine, table: sa.Table, added: int) -> None:
     """ANALYZE table on PostgreSQL after a bulk write that changed its size a lot.
 
-    The planner chooses plans from row estimates. After a large import or restore they stay
-    stale until autovacuum analyses the table, and forever where autovacuum is off or has
+    The planner chooses plans from row estimates. After a large import, restore or sync they
+    stay stale until autovacuum analyses the table, and forever where autovacuum is off or has
     not run yet (a fresh server, a restore): a page of readings then sorted every reading of
     the source instead of walking the index. Called after the write's commit, in a
     transaction of its own; a table that grew by less than GROWTH_TO_ANALYZE is left alone,
-    so imports into a large table do not analyse it each time.
+    so imports into a large table do not analyse it each time. The growth is the larger of
+    added and the rows changed since the last ANALYZE (PostgreSQL's own count, which also
+    holds earlier writes too small to check), so many small writes add up.
     """
     if engine.dialect.name != "postgresql":
         return
     with engine.begin() as connection:
-        estimate = connection.scalar(
-            sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:name AS regclass)"),
+        row = connection.execute(
+            sa.text(
+                "SELECT c.reltuples, s.n_mod_since_analyze FROM pg_class c"
+                " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+                " WHERE c.oid = CAST(:name AS regclass)"
+            ),
             {"name": table.name},
-        )
-        if estimate is not None and needs_analyze(float(estimate), added):
+        ).first()
+        if row is None:
+            return
+        estimate, changed = row
+        if estimate is not None and needs_analyze(float(estimate), max(added, changed or 0)):
             connection.execute(
                 sa.text(f"ANALYZE {connection.dialect.identifier_preparer.quote(table.name)}")
             )

@@ -96,3 +96,54 @@ def test_a_slow_download_outlasting_the_worker_timeout_arrives_whole(
     assert len(lines) == 1 + READINGS, f"{len(lines) - 1} of {READINGS} readings arrived"
     assert "WORKER TIMEOUT" not in server.log
     assert lines[-1].split(",")[1] == str(1000 + READINGS - 1)  # the newest, whole
+
+
+def _keep_alive_get(sock: socket.socket, path: str) -> bytes:
+    """Send GET path over an HTTP/1.1 keep-alive connection; return the answer's head."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            (
+                line.split(b":", 1)[1]
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            b"0",
+        )
+    )
+    while len(body) < length:
+        body += sock.recv(4096)
+    return head
+
+
+def test_connections_beyond_a_workers_limit_wait_and_are_served(tmp_path, database_url):
+    """A worker holding worker_connections connections stops accepting; later ones are
+    answered once it closes a finished one, never refused (gunicorn.conf.py)."""
+    server = start_gunicorn(
+        tmp_path,
+        {"DATABASE_URL": database_url, "GUNICORN_WORKER_CONNECTIONS": "2"},
+        workers=1,
+        threads=1,
+    )
+    sockets = []
+    try:
+        heads = []
+        for _ in range(4):  # twice the worker's limit, all kept open by the client
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+            sockets.append(sock)
+            heads.append(_keep_alive_get(sock, "/healthz"))
+        heads.append(_keep_alive_get(sockets[0], "/healthz"))  # the first one is kept alive
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.stop()
+    assert all(head.startswith(b"HTTP/1.1 200") for head in heads), heads
+    closed = [b"connection: close" in head.lower() for head in heads]
+    assert closed == [False, True, True, True, False], heads
