@@ -3,10 +3,11 @@
 Starts gunicorn with gunicorn.conf.py (bench.wsgi:app: the production app plus the ceiling
 endpoint) against the benchmark database (bench/datagen.py fills it), signs in (bearer tokens
 for the API, a session cookie for the pages), then for each endpoint runs wrk: a warm-up,
-then a fixed duration at 100 connections. Prints requests/s, p50/p95/p99, non-2xx counts and
-each figure as a fraction of the ceiling, the workers' RSS and a worker's cold start, and
-appends the run as one JSON line to bench/results/runs.jsonl. Rows the run wrote are deleted
-afterwards, so the table keeps the size it was generated with.
+then a fixed duration at 100 connections. Prints requests/s, p50/p95/p99, non-2xx counts,
+each figure as a fraction of the ceiling, how many connections each worker held, the
+workers' RSS, a worker's cold start and PASS/FAIL per target (ratios to figures of the same
+run: bench/README.md), and appends the run as one JSON line to bench/results/runs.jsonl.
+Rows the run wrote are deleted afterwards, so the table keeps the size it was generated with.
 
     .venv/bin/python bench/run.py [--readings 10000000] [--duration 15] [--warmup 5]
                                   [--connections 100] [--only api_source,ceiling]
