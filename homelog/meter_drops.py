@@ -10,17 +10,13 @@ come: usage leaves an unconfirmed drop out as suspect until someone confirms it.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, select
-
-from homelog import pgdirect
 from homelog.errors import ValidationFailed
 from homelog.i18n import _
 from homelog.models import DataSource, Reading
-from homelog.readings import clean_timestamp, format_value, lower_than_previous
+from homelog.readings import format_value, lower_than_previous
 
 
 class UnconfirmedDrop(ValidationFailed):
@@ -76,40 +72,3 @@ def check_drop(
     if lower and not confirmed:
         raise UnconfirmedDrop(lower)
     return bool(lower)
-
-
-@functools.cache
-def _previous_values() -> Select:
-    return (
-        select(Reading.values)
-        .where(
-            Reading.data_source_id == bindparam("source_id"),
-            Reading.timestamp < bindparam("timestamp"),
-        )
-        .order_by(Reading.timestamp.desc(), Reading.id.desc())
-        .limit(1)
-    )
-
-
-def may_drop(source: pgdirect.SourceRow, timestamp: datetime, values: Mapping[str, object]) -> bool:
-    """Return False when no value of a new reading is below the reading before's (PostgreSQL).
-
-    The API's fast path asks this with one statement; True sends the reading through
-    check_drop, which also weighs meter swaps and register rollovers. A value that is not
-    below the reading before is never a drop, so False is exact.
-
-    Raises:
-        ValidationFailed: the timestamp is outside the supported range.
-    """
-    if source.kind != "meter":
-        return False
-    rows = pgdirect.run(
-        _previous_values(), {"source_id": source.id, "timestamp": clean_timestamp(timestamp)}
-    )
-    earlier = (rows[0][0] or {}) if rows else {}
-    return any(
-        isinstance(earlier.get(metric), int | float)
-        and isinstance(value, int | float)
-        and value < earlier[metric]
-        for metric, value in values.items()
-    )

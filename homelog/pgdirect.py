@@ -309,13 +309,33 @@ def page_as_json(
 @functools.cache
 def _insert_reading_statement() -> TextClause:
     """Return insert_reading's statement: the reading, its change-feed record (homelog.changes)
-    and the reading's JSON as the list writes it."""
+    and the reading's JSON as the list writes it.
+
+    With `check_drop` (an unconfirmed meter reading) nothing is inserted when a value is
+    below the same metric's value in the reading before: homelog.meter_drops' rule, asked in
+    the same statement instead of a round trip of its own. A value not below is never a
+    drop, so an insert here is exact; a refusal sends the reading to the checked path, which
+    also weighs meter swaps and rollovers.
+    """
     return text(f"""
     WITH r AS (
         INSERT INTO readings (id, data_source_id, "timestamp", "values", note, confirmed,
                               created_by_id, created_at, updated_at)
-        VALUES (:id, :source_id, :timestamp, CAST(:values AS json), :note, :confirmed,
-                :user_id, :now, :now)
+        SELECT :id, :source_id, :timestamp, CAST(:values AS json), :note, :confirmed,
+               :user_id, :now, :now
+        WHERE NOT (CAST(:check_drop AS boolean) AND EXISTS (
+            SELECT 1
+            FROM (
+                SELECT p."values" FROM readings p
+                WHERE p.data_source_id = :source_id AND p."timestamp" < :timestamp
+                ORDER BY p."timestamp" DESC, p.id DESC
+                LIMIT 1
+            ) AS before, json_each(before."values") AS e
+            WHERE json_typeof(e.value) = 'number'
+              AND json_typeof(CAST(:values AS json) -> e.key) = 'number'
+              AND CAST(CAST(:values AS json) ->> e.key AS double precision)
+                  < CAST(e.value #>> '{{}}' AS double precision)
+        ))
         ON CONFLICT (id) DO NOTHING
         RETURNING *
     ), {changes.reading_change_sql("r", ":owner_id", ":now")}
@@ -337,8 +357,9 @@ def insert_reading(
 
     readings.create_reading's fast twin: the same checks and the same row, recorded as
     homelog.changes records every write, the whole in one autocommitted statement (the
-    owner's counter stays locked until it commits). Returns None when reading_id is taken:
-    readings.create_reading then tells a resend from a conflict.
+    owner's counter stays locked until it commits). Returns None when reading_id is taken
+    (readings.create_reading then tells a resend from a conflict) or when an unconfirmed
+    meter value is below the reading before's (homelog.meter_drops then decides).
 
     Raises:
         ValidationFailed: invalid timestamp, values, note or id.
@@ -357,6 +378,7 @@ def insert_reading(
             "user_id": user_id,
             "now": utcnow(),
             "owner_id": source.owner_id,
+            "check_drop": source.kind == "meter" and not confirmed,
         },
     )
     return (new_id, rows[0][0]) if rows else None

@@ -118,23 +118,22 @@ def create_reading(source_id: int, body: ReadingCreate):
     hot = caller()  # a bearer client on PostgreSQL: may write (checked), stored in one statement
     if hot is not None:
         timestamp = aware(body.timestamp, hot, "timestamp")
-        if body.confirmed or not meter_drops.may_drop(hot.source, timestamp, body.values):
-            stored = pgdirect.insert_reading(
-                hot.source,
-                hot.user_id,
-                timestamp,
-                body.values,
-                body.note,
-                reading_id=body.id,
-                confirmed=body.confirmed,
-            )
-            if stored is not None:
-                reading_id, text = stored
-                location = url_for("api.get_reading", source_id=source_id, reading_id=reading_id)
-                response = current_app.response_class(text + "\n", mimetype="application/json")
-                return response, 201, {"Location": location}
+        stored = pgdirect.insert_reading(
+            hot.source,
+            hot.user_id,
+            timestamp,
+            body.values,
+            body.note,
+            reading_id=body.id,
+            confirmed=body.confirmed,
+        )
+        if stored is not None:
+            reading_id, text = stored
+            location = url_for("api.get_reading", source_id=source_id, reading_id=reading_id)
+            response = current_app.response_class(text + "\n", mimetype="application/json")
+            return response, 201, {"Location": location}
         # The id is taken (the ORM path below tells a resend, 200, from a conflict, 409), or
-        # the values dropped: check_drop below decides.
+        # an unconfirmed meter value dropped: check_drop below decides.
     source = source_or_404(source_id)
     user = api_user()
     timestamp = aware(body.timestamp, user, "timestamp")
