@@ -53,7 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from homelog.admin.routes import bp as admin_bp
     from homelog.api.routes import bp as api_bp
     from homelog.auth.routes import bp as auth_bp
-    from homelog.backups.routes import bp as backups_bp
+    from homelog.backup_pages.routes import bp as backups_bp
     from homelog.cli import register_cli
     from homelog.home_pages.routes import bp as homes_bp
     from homelog.record.routes import bp as record_bp

@@ -8,7 +8,7 @@ until commit, owners in one order) and keeps each object's newest number or tomb
 (`sync_changes`). The ORM's writes are recorded by a flush hook, so a view cannot forget
 it; the fast path's statement embeds `reading_change_sql`, the same rows in SQL.
 
-What follows from the number needs nothing more: the change feed (homelog.sync) pages by
+What follows from the number needs nothing more: the change feed (homelog.feed) pages by
 it, and a source's remembered reading count (datasources.remembered_reading_count) is
 counted again when it moves. On PostgreSQL, statement triggers on `readings` (migration
 0006) mark where a source's breaks must be recomputed, whatever wrote the rows.

@@ -384,7 +384,7 @@ class TrustedClient(db.Model):
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# ---- Sync bookkeeping (written by homelog/changes.py, read by homelog/sync.py) -------------------
+# ---- Sync bookkeeping (written by homelog/changes.py, read by homelog/feed.py) -------------------
 
 
 class SyncCounter(db.Model):

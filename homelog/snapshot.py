@@ -1,7 +1,7 @@
 """A phone's starting point: the sources a user may see, their role, and each newest reading.
 
 The Record app (homelog/record) needs every source with its last value before the user types
-the next one. The change feed (homelog.sync) would give that only after paging through the
+the next one. The change feed (homelog.feed) would give that only after paging through the
 household's whole reading history; this is one short answer instead, plus the feed cursor to
 continue from. The cursor is read before the sources and readings, so a write that lands in
 between comes again through the feed (applying it twice does no harm).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from homelog import sync
+from homelog import feed
 from homelog.datasources import latest_readings, role_of, visible_sources
 from homelog.extensions import db
 from homelog.models import DataSource, Reading, User
@@ -36,7 +36,7 @@ class Snapshot:
 
 def take_snapshot(user: User) -> Snapshot:
     """Return user's sources (by name) with their role and each one's newest reading."""
-    cursor = sync.current_cursor(user)
+    cursor = feed.current_cursor(user)
     rows = db.session.execute(visible_sources(user).add_columns(role_of(user.id))).all()
     sources = [SourceWithRole(source, role) for source, role in rows]
     latest = latest_readings([item.source for item in sources])

@@ -300,7 +300,7 @@ def test_a_reformatted_backup_is_read_too(app, user, make_user):
 
 
 def test_backup_streams_readings_in_chunks(app, user, make_source, monkeypatch):
-    monkeypatch.setattr(backup, "CHUNK", 3)
+    monkeypatch.setattr(backup.writing, "CHUNK", 3)
     source = make_source(user)
     for n in range(10):
         db.session.add(

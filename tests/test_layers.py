@@ -19,7 +19,7 @@ FACES = (
     "admin",
     "api",
     "auth",
-    "backups",
+    "backup_pages",
     "cli",
     "forms",
     "health",

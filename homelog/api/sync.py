@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from homelog import sync
+from homelog import feed, sync
 from homelog.api.core import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -143,7 +143,7 @@ def sync_changes(query: ChangesQuery):
     as tombstones, and a deleted source's readings are gone with it. Nothing is missed when
     writes happen while paging: see docs/api.md.
     """
-    page = sync.changes_since(api_user(), query.since, query.limit)
+    page = feed.changes_since(api_user(), query.since, query.limit)
     return dump(
         ChangesOut,
         {

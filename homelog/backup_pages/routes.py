@@ -22,7 +22,7 @@ from flask_babel import format_number
 from flask_login import current_user, login_required
 
 from homelog import backup
-from homelog.backups.forms import RestoreForm
+from homelog.backup_pages.forms import RestoreForm
 from homelog.errors import ValidationFailed
 from homelog.extensions import csrf
 from homelog.i18n import _, ngettext
