@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wtforms import EmailField, SelectField, SelectMultipleField, StringField, widgets
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
 from homelog.forms import DomainForm, TimezoneField, strip_filter
@@ -36,20 +37,27 @@ class HomeForm(DomainForm):
 
     def offer(self, sources: list[DataSource]) -> None:
         """Offer sources as checkboxes."""
-        self.sources.choices = [(source.id, source.name) for source in sources]
+        self.sources.choices = [SelectChoice(source.id, source.name) for source in sources]
 
 
 class InviteForm(DomainForm):
     """Share a home with an existing user."""
 
     email = EmailField(_l("Their email address"), filters=[strip_filter])
-    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()), default="viewer")
+    role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice(role, label) for role, label in ROLE_LABELS.items()],
+        default="viewer",
+    )
 
 
 class RoleForm(DomainForm):
     """Change a member's role."""
 
-    role = SelectField(_l("Role"), choices=[("viewer", _l("Viewer")), ("editor", _l("Editor"))])
+    role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice("viewer", _l("Viewer")), SelectChoice("editor", _l("Editor"))],
+    )
 
 
 #: A role's name inside a sentence ("… is shared with you as editor").

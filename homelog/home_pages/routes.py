@@ -79,7 +79,9 @@ def create():
         form.timezone.data = current_user.timezone
         # "Share…" on a source without a home lands here with that source ticked.
         chosen = request.args.get("source", type=int)
-        form.sources.data = [chosen] if chosen in dict(form.sources.choices) else []
+        form.sources.data = (
+            [chosen] if chosen in {choice.value for choice in form.sources.choices} else []
+        )
         return _form_page(form, None)
     if form.validate_on_submit():
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wtforms import Field, IntegerField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from homelog.forms import DomainForm
@@ -16,16 +17,16 @@ class ReminderForm(DomainForm):
     every = SelectField(
         _l("Remind me"),
         choices=[
-            ("", _l("Never")),
-            ("day", _l("Every day")),
-            ("week", _l("Every week")),
-            ("month", _l("Every month")),
+            SelectChoice("", _l("Never")),
+            SelectChoice("day", _l("Every day")),
+            SelectChoice("week", _l("Every week")),
+            SelectChoice("month", _l("Every month")),
         ],
         validate_choice=False,
     )
     weekday = SelectField(
         _l("On"),
-        choices=[(str(i), name) for i, name in enumerate(WEEKDAYS)],
+        choices=[SelectChoice(str(i), name) for i, name in enumerate(WEEKDAYS)],
         default="0",
         validate_choice=False,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, HiddenField, RadioField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
 
 from homelog import importer, timeutil
@@ -22,9 +23,9 @@ class ImportForm(FlaskForm):
         _l("Dates with slashes are"),
         default="auto",
         choices=[
-            ("auto", _l("Decide by the file")),
-            ("mdy", _l("month/day/year")),
-            ("dmy", _l("day/month/year")),
+            SelectChoice("auto", _l("Decide by the file")),
+            SelectChoice("mdy", _l("month/day/year")),
+            SelectChoice("dmy", _l("day/month/year")),
         ],
         validate_choice=False,
     )

@@ -8,6 +8,7 @@ same way for pages and API; its ValidationFailed messages land beside the matchi
 from __future__ import annotations
 
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from homelog.forms import DomainForm, input_number, strip_filter
 from homelog.i18n import _, _l
@@ -40,7 +41,8 @@ def tariff_form(source: DataSource, tariff: Tariff | None = None, **kwargs) -> T
         )
     form = TariffForm(**kwargs)
     form.metric.choices = [
-        (name, f"{name} ({unit})" if unit else name) for name, unit in source.metric_list
+        SelectChoice(name, f"{name} ({unit})" if unit else name)
+        for name, unit in source.metric_list
     ]
     return form
 
