@@ -366,3 +366,20 @@ def test_sign_in_page_says_why_sign_in_cannot_work_over_http(
                 context.close()
         finally:
             lan_browser.close()
+
+
+def test_a_long_name_without_spaces_breaks_instead_of_widening_the_page(
+    phone_page, user, make_source, make_reading
+):
+    """A meter number as the name (up to 100 characters, no space) stays on a phone screen."""
+    page = phone_page
+    name = "Heatpump-meter-1ESY1160123456789-basement-next-to-the-washing-machine"
+    source = make_source(user, name.replace("-", ""), metrics={"import": "kWh"})
+    make_reading(source, {"import": 100}, timestamp=datetime.now(UTC) - timedelta(days=1))
+    sign_in(page, user.email, PASSWORD)
+    pages = ("", "/edit", "/delete", "/import", "/reminder", "/tariffs", "/meter", "/usage")
+    for path in ("/", *(f"/sources/{source.id}{tail}" for tail in pages)):
+        page.goto(path)
+        htmx_settled(page)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], (path, width)
