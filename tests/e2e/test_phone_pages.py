@@ -407,3 +407,19 @@ def test_a_long_note_keeps_every_readings_edit_and_delete_on_a_phone(
             assert box is not None and box["x"] + box["width"] <= PHONE["width"], (name, box)
     note_box = rows.first.locator("td.note").bounding_box()
     assert note_box["x"] + note_box["width"] <= PHONE["width"], note_box
+
+
+def test_cards_that_open_with_a_paragraph_have_no_blank_line_on_top(phone_page, user, make_source):
+    page = phone_page
+    water = make_source(user, "Water", metrics={"water": "m³"})
+    sign_in(page, user.email, PASSWORD)
+    for path in (f"/sources/{water.id}/reminder", "/account/restore"):
+        page.goto(path)
+        gap = page.locator("main .card").first.evaluate(
+            """card => {
+                const padding = parseFloat(getComputedStyle(card).paddingTop);
+                const first = card.firstElementChild.getBoundingClientRect().top;
+                return first - card.getBoundingClientRect().top - card.clientTop - padding;
+            }"""
+        )
+        assert gap <= 1, (path, gap)
