@@ -214,6 +214,35 @@ def test_add_reading_other_validation(logged_in, meter, field, value, message):
     assert all_readings() == []
 
 
+def test_a_time_days_ahead_is_refused_with_a_hint_to_check_the_date(
+    logged_in, user, meter, make_reading
+):
+    """A mistyped year (2062 for 2026) would mark every later real reading as lower."""
+    ahead = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    response = logged_in.post(
+        f"/sources/{meter.id}/readings", data=add_data(meter, timestamp=ahead), headers=HX
+    )
+    assert response.status_code == 422
+    assert "That time is in the future: check the date." in response.get_data(as_text=True)
+    assert all_readings() == []
+
+    reading = make_reading(meter, {"import": 1, "export": 1})
+    response = logged_in.post(
+        f"/sources/{meter.id}/readings/{reading.id}/edit",
+        data=edit_data(reading, ("1", "1"), "2062-03-01T12:00"),
+        headers=HX,
+    )
+    assert response.status_code == 422
+    assert "That time is in the future: check the date." in response.get_data(as_text=True)
+
+    # A few hours ahead passes: a phone's clock or timezone may differ from the account's.
+    soon = (datetime.now(UTC) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    response = logged_in.post(
+        f"/sources/{meter.id}/readings", data=add_data(meter, timestamp=soon), headers=HX
+    )
+    assert response.status_code == 200
+
+
 def test_missing_value_field_is_rejected(logged_in, meter):
     data = add_data(meter)
     del data[f"s{meter.id}-value_1"]

@@ -6,7 +6,7 @@ homelog.readings, whose ValidationFailed errors are put beside the matching fiel
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from wtforms import (
@@ -26,7 +26,7 @@ from homelog import timeutil
 from homelog.datasources import KIND_LABELS
 from homelog.errors import ValidationFailed
 from homelog.forms import DomainForm, input_number, strip_filter
-from homelog.i18n import _l
+from homelog.i18n import _, _l
 from homelog.models import DataSource, Reading
 from homelog.readings import format_value
 
@@ -139,6 +139,11 @@ class SourceForm(DomainForm):
         return self._fields.get(key) if key in ("name", "description", "kind") else None
 
 
+#: How far ahead a typed time may be: a phone's clock or timezone may differ from the account's,
+#: but a reading days ahead is a mistyped date (it would mark every later reading as lower).
+FUTURE_SLACK = timedelta(days=1)
+
+
 class ReadingForm(DomainForm):
     """Time, note and the meter confirmation; the value fields are added per source."""
 
@@ -169,14 +174,20 @@ class ReadingForm(DomainForm):
         if original is not None and text == timeutil.input_value(original.timestamp, tz):
             return original.timestamp
         try:
-            return timeutil.parse_local(text, tz)
+            timestamp = timeutil.parse_local(text, tz)
         except ValueError as error:
             self.timestamp.errors = list(self.timestamp.errors) + [str(error)]
             return None
+        if timestamp > datetime.now(UTC) + FUTURE_SLACK:
+            self.timestamp.errors = list(self.timestamp.errors) + [
+                _("That time is in the future: check the date.")
+            ]
+            return None
+        return timestamp
 
     def field_for(self, key: str) -> Field | None:
         """Return the field of key: "values.<metric>", "timestamp" or "note"."""
-        for name, _, field in self.value_fields():
+        for name, _unit, field in self.value_fields():
             if key == f"values.{name}":
                 return field
         return self._fields.get(key) if key in ("timestamp", "note") else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
@@ -78,3 +79,15 @@ def test_another_browser_is_signed_out_from_the_account_page(
     expect(rows).to_have_count(1)
     page.goto("/account")
     assert "/login" in page.url
+
+
+@pytest.mark.parametrize("path", ["/account/password", "/admin/users/new"])
+def test_cancel_beside_the_save_button_is_a_button_on_a_phone(phone_page, admin, path):
+    """A bare "Cancel" link sat against the button: a small target, easy to miss or mistap."""
+    page = phone_page
+    sign_in(page, admin.email, PASSWORD)
+    page.goto(path)
+    submit = page.locator("main form button[type=submit].primary").bounding_box()
+    cancel = page.get_by_role("link", name="Cancel").bounding_box()
+    assert cancel["height"] >= 32, cancel
+    assert cancel["x"] - (submit["x"] + submit["width"]) >= 6, (submit, cancel)

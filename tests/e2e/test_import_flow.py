@@ -100,3 +100,24 @@ def test_a_file_over_the_limit_is_refused_before_it_is_sent(page, user, make_sou
     expect(page.locator("#file-error")).to_have_text("The file is larger than 16 MB.")
     expect(page.locator("#file")).to_have_attribute("aria-invalid", "true")
     assert posts == []
+
+
+def test_a_preview_clears_the_upload_forms_earlier_error(phone_page, user, make_source):
+    """Preview with nothing chosen, then with pasted lines: the old "choose a file" goes."""
+    page = phone_page
+    water = make_source(user, "Water", metrics={"water": "m³"})
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"/sources/{water.id}/import")
+    htmx_settled(page)
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#file-error")).to_have_text("Choose a CSV file or paste its lines.")
+    htmx_settled(page)
+
+    page.get_by_label("…or paste the lines").fill("date;water\n01.04.2026 07:31;100,5\n")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#import-result .summary")).to_contain_text("1 reading will be imported")
+    htmx_settled(page)
+    expect(page.locator("#file-error")).to_be_hidden()
+    expect(page.locator("#import-upload .has-error")).to_have_count(0)
+    expect(page.locator("#import-upload [aria-invalid]")).to_have_count(0)
+    _fits(page)

@@ -366,3 +366,60 @@ def test_sign_in_page_says_why_sign_in_cannot_work_over_http(
                 context.close()
         finally:
             lan_browser.close()
+
+
+def test_a_long_name_without_spaces_breaks_instead_of_widening_the_page(
+    phone_page, user, make_source, make_reading
+):
+    """A meter number as the name (up to 100 characters, no space) stays on a phone screen."""
+    page = phone_page
+    name = "Heatpump-meter-1ESY1160123456789-basement-next-to-the-washing-machine"
+    source = make_source(user, name.replace("-", ""), metrics={"import": "kWh"})
+    make_reading(source, {"import": 100}, timestamp=datetime.now(UTC) - timedelta(days=1))
+    sign_in(page, user.email, PASSWORD)
+    pages = ("", "/edit", "/delete", "/import", "/reminder", "/tariffs", "/meter", "/usage")
+    for path in ("/", *(f"/sources/{source.id}{tail}" for tail in pages)):
+        page.goto(path)
+        htmx_settled(page)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], (path, width)
+
+
+def test_a_long_note_keeps_every_readings_edit_and_delete_on_a_phone(
+    phone_page, user, make_source, make_reading
+):
+    """A note ends in "…" on a phone; it once widened the table past the screen's edge,
+    taking the Edit and Delete buttons of every reading with it."""
+    page = phone_page
+    water = make_source(user, "Water", metrics={"water": "m³"})
+    now = datetime.now(UTC)
+    note = "Read by the neighbour while we were away; the display was hard to read"
+    make_reading(water, {"water": 12.5}, timestamp=now - timedelta(days=2))
+    make_reading(water, {"water": 13.1}, timestamp=now - timedelta(days=1), note=note)
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"/sources/{water.id}")
+    source_page_ready(page)
+    rows = page.locator("#readings-body tr.reading-row")
+    expect(rows).to_have_count(2)
+    for index in range(2):
+        for name in ("Edit", "Delete"):
+            box = rows.nth(index).get_by_role("link", name=name).bounding_box()
+            assert box is not None and box["x"] + box["width"] <= PHONE["width"], (name, box)
+    note_box = rows.first.locator("td.note").bounding_box()
+    assert note_box["x"] + note_box["width"] <= PHONE["width"], note_box
+
+
+def test_cards_that_open_with_a_paragraph_have_no_blank_line_on_top(phone_page, user, make_source):
+    page = phone_page
+    water = make_source(user, "Water", metrics={"water": "m³"})
+    sign_in(page, user.email, PASSWORD)
+    for path in (f"/sources/{water.id}/reminder", "/account/restore"):
+        page.goto(path)
+        gap = page.locator("main .card").first.evaluate(
+            """card => {
+                const padding = parseFloat(getComputedStyle(card).paddingTop);
+                const first = card.firstElementChild.getBoundingClientRect().top;
+                return first - card.getBoundingClientRect().top - card.clientTop - padding;
+            }"""
+        )
+        assert gap <= 1, (path, gap)

@@ -445,3 +445,26 @@ def test_the_record_screen_speaks_the_accounts_language_also_offline(
     expect(form.get_by_text("Niedriger als die letzte Ablesung (import 1.234,5)")).to_be_visible()
     expect(form.get_by_role("button", name="Trotzdem speichern")).to_be_visible()
     phone.context.set_offline(False)
+
+
+def test_the_outbox_send_button_keeps_to_one_line_on_a_phone(phone, make_user, make_source):
+    user = make_user()
+    make_source(user, "Electricity")
+    sign_in(phone, user.email, PASSWORD)
+    open_record(phone)
+    phone.context.set_offline(True)
+    record(phone, "Electricity", {"import": "12"})
+    expect(phone.locator("#outbox-count")).to_have_text("1")
+    send = phone.get_by_role("button", name="Send now")
+    expect(send).to_be_visible()
+    # Lines of the button's label: squeezed by the heading beside it, it broke in two.
+    lines = send.evaluate(
+        """button => {
+            const range = document.createRange();
+            range.selectNodeContents(button);
+            return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+        }"""
+    )
+    assert lines == 1
+    phone.context.set_offline(False)
+    expect(phone.locator("#outbox-badge")).to_be_hidden()
