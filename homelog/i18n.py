@@ -237,7 +237,7 @@ def format_time(value: datetime) -> str:
     return babel_dates.format_datetime(value, "HH:mm", locale=format_locale())
 
 
-def format_local_datetime(value: datetime, fmt: str) -> str:
+def format_local_datetime(value: date, fmt: str) -> str:
     """Return a local date/time for a strftime format: as given in English, else localised.
 
     The English pages write ISO-like times ("2026-12-02 14:03"); other languages get the
@@ -252,6 +252,11 @@ def format_local_datetime(value: datetime, fmt: str) -> str:
     if "%H" in fmt:
         parts.append(format_time(value))
     return " ".join(parts) if parts else value.strftime(fmt)
+
+
+def format_day(value: date) -> str:
+    """Return a calendar day as the pages write it ("2026-12-02"; "02.12.2026" in German)."""
+    return format_local_datetime(value, "%Y-%m-%d")
 
 
 def time_ago(value: datetime, now: datetime | None = None) -> str:

@@ -7,14 +7,17 @@ stay English (the API's contract).
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from homelog import backup
 from homelog.extensions import db
 from homelog.meter_drops import UnconfirmedDrop, check_drop
 from homelog.models import Reading
 from homelog.numbers import parse_number
+from homelog.usage_db.swaps import create_swap
 from homelog.usage_db.tariffs import create_tariff
 
 DE = {"Accept-Language": "de-DE,de;q=0.9"}
@@ -140,3 +143,61 @@ def test_a_broken_backup_is_refused_in_german(client, auth, user):
     assert response.status_code == 422, text[:300]
     assert "Das ist keine homelog-Sicherung (JSON erwartet)." in text
     assert "This is not a homelog backup" not in text
+
+
+def test_a_price_already_starting_that_day_names_the_day_in_german(logged_in, user, make_source):
+    meter = make_source(user, "Strom", metrics={"Bezug": "kWh"})
+    create_tariff(meter, "Bezug", "2026-01-01", "0.3")
+    url = f"/sources/{meter.id}/tariffs"
+    data = {"metric": "Bezug", "effective_from": "2026-01-01", "unit_price": "0,4"}
+    german = logged_in.post(url, data=data, headers=DE).get_data(as_text=True)
+    assert "„Bezug“ hat schon einen Preis ab dem 01.01.2026." in german
+    assert "2026-01-01" not in german.replace('value="2026-01-01"', "")
+    assert '<td data-label="Von" class="from">01.01.2026</td>' in german
+    english = logged_in.post(url, data=data).get_data(as_text=True)
+    assert "“Bezug” already has a price starting on 2026-01-01." in english
+    assert 'class="from">2026-01-01</td>' in english
+
+
+def _restore_page(client, text: str, headers: dict) -> str:
+    response = client.post(
+        "/account/restore",
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(text.encode()), "backup.json"), "confirm": "y"},
+        headers=headers,
+    )
+    assert response.status_code == 422, response.status_code
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "duplicate, german, english",
+    [
+        (
+            "tariffs",
+            "„Bezug“ hat zwei Preise ab dem 01.01.2026.",
+            "“Bezug” has two prices starting on 2026-01-01.",
+        ),
+        (
+            "swaps",
+            "Am 15.06.2026 um 10:30 sind zwei Zählerwechsel eingetragen.",
+            "two swaps are recorded on 2026-06-15 at 10:30.",
+        ),
+    ],
+)
+def test_a_restore_names_a_doubled_day_in_the_readers_language(
+    client, auth, user, make_user, make_source, duplicate, german, english
+):
+    meter = make_source(user, "Strom", metrics={"Bezug": "kWh"})
+    create_tariff(meter, "Bezug", "2026-01-01", "0.3")
+    create_swap(
+        meter, user, datetime(2026, 6, 15, 8, 30, tzinfo=UTC), {"Bezug": "1000"}, {"Bezug": "0"}
+    )
+    document = json.loads("".join(backup.iter_backup(user)))
+    entries = document["sources"][0][duplicate]
+    entries.append(dict(entries[0]))
+    text = json.dumps(document)
+    make_user("leer@example.com", timezone="Europe/Berlin")
+    auth.login("leer@example.com")
+    assert german in _restore_page(client, text, DE)
+    assert english in _restore_page(client, text, {})

@@ -211,7 +211,7 @@ def test_prices_page_in_german(logged_in, user, make_source):
         ["Preise: Electricity", "Pro Einheit", "Preis hinzufügen", "Grundgebühr pro Tag ("],
         ["Prices: ", "Per unit", "Add a price", "Standing charge per day"],
     )
-    assert re.search(r'aria-label="Den Preis von import ab 2026-01-01 löschen"', text)
+    assert re.search(r'aria-label="Den Preis von import ab 01.01.2026 löschen"', text)
 
 
 def test_meter_page_in_german(logged_in, worked_example_meter):
