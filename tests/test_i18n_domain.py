@@ -21,7 +21,8 @@ from homelog.usage_db.swaps import create_swap
 from homelog.usage_db.tariffs import create_tariff
 
 DE = {"Accept-Language": "de-DE,de;q=0.9"}
-HX_DE = {**DE, "HX-Request": "true"}
+HX = {"HX-Request": "true"}
+HX_DE = {**DE, **HX}
 GERMAN_CSV = "Datum;Bezug (kWh)\n01.01.26 00:00;100,5\n02.01.26 00:00;101\nbald;5\n03.01.26;x\n"
 
 
@@ -109,6 +110,28 @@ def test_a_meter_drop_is_explained_in_german(logged_in, user, make_source, make_
     with pytest.raises(UnconfirmedDrop) as caught:
         check_drop(meter, datetime(2026, 3, 2, tzinfo=UTC), {"Bezug": 90.0}, confirmed=False)
     assert caught.value.detail == "The value is lower than the reading before; confirm it."
+
+
+def test_a_drop_warning_shows_the_value_as_read_in_german(
+    logged_in, user, make_source, make_reading
+):
+    """ "9.790" is read as 9,79 (one mark is the decimal separator): the warning says so."""
+    meter = make_source(user, "Strom", metrics={"Bezug": "kWh"})
+    make_reading(meter, {"Bezug": 9780.5}, timestamp=datetime(2026, 3, 1, tzinfo=UTC))
+    prefix = f"s{meter.id}-"
+    data = {
+        f"{prefix}timestamp": "2026-03-02T12:00",
+        f"{prefix}note": "",
+        f"{prefix}value_0": "9.790",
+    }
+    response = logged_in.post(f"/sources/{meter.id}/readings", data=data, headers=HX_DE)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Bezug: du hast 9,79 eingegeben, die Ablesung davor war 9.780,5 kWh" in text
+    english = logged_in.post(f"/sources/{meter.id}/readings", data=data, headers=HX)
+    assert "Bezug: you entered 9.79, the reading before was 9,780.5 kWh" in english.get_data(
+        as_text=True
+    )
 
 
 def test_the_dashboard_comparison_is_labelled_in_german(logged_in, user, make_source):
