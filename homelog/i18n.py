@@ -199,6 +199,17 @@ def format_decimal(value: float | int | Decimal, places: int | None = None) -> s
     return babel_numbers.format_decimal(value, format=pattern, locale=format_locale())
 
 
+def format_number_in_text(value: float | int) -> str:
+    """Return a reading value inside a message: "14705.25" in English, "14.705,25" in German.
+
+    English keeps the plain digits its messages (the API's among them) have always had;
+    other languages get the separators their pages show.
+    """
+    if language() == "en":
+        return f"{value:.10g}"
+    return format_decimal(value)
+
+
 def format_fixed(value: Decimal, min_places: int = 2) -> str:
     """Return value with at least min_places decimals and any further ones it has."""
     return babel_numbers.format_decimal(

@@ -318,11 +318,11 @@ def _register_template_helpers(app: Flask) -> None:
     """Add the filters and globals the templates use."""
 
     @app.template_filter("local")
-    def local_filter(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        """A time in the user's timezone: fmt in English, the same parts localised else."""
+    def local_filter(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M", zone=None) -> str:
+        """A time in the user's timezone (or zone): fmt in English, localised parts else."""
         if value is None:
             return ""
-        return i18n.format_local_datetime(timeutil.to_local(value, user_zone()), fmt)
+        return i18n.format_local_datetime(timeutil.to_local(value, zone or user_zone()), fmt)
 
     @app.template_filter("day")
     def day_filter(value: date | None) -> str:

@@ -58,6 +58,18 @@ def test_an_import_preview_of_a_german_file_speaks_german(logged_in, user, make_
     assert "“soon”" not in english and "“bald” is not a date." in english
 
 
+def test_an_import_preview_writes_times_and_numbers_the_german_way(logged_in, user, make_source):
+    meter = make_source(user, "Strom", metrics={"Bezug": "kWh"})
+    text = preview(logged_in, meter, "Datum;Bezug\n02.01.2026 08:00;14.705,25\n03.01.2026;14.600\n")
+    assert "02.01.2026 08:00" in text and "2026-01-02" not in text
+    assert "Niedriger als der vorige Zählerstand (Bezug 14.600 &lt; 14.705,25)." in text
+    english = preview(
+        logged_in, meter, "Date,Bezug\n2026-01-02 08:00,14705.25\n2026-01-03,14600\n", headers=HX
+    )
+    assert "2026-01-02 08:00" in english
+    assert "Lower than the previous meter value (Bezug 14600 &lt; 14705.25)." in english
+
+
 def test_an_unreadable_import_file_is_refused_in_german(logged_in, user, make_source):
     meter = make_source(user, "Strom", metrics={"Bezug": "kWh"})
     text = preview(logged_in, meter, "Datum;Zeug\n01.01.2026;viel\n")
