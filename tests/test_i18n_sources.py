@@ -236,3 +236,17 @@ def test_record_screen_in_german(logged_in):
         ["<title>Erfassen · homelog</title>", "Deine Zähler werden geladen…", "Jetzt senden"],
         ["Loading your meters", "Send now", "Keep the server's"],
     )
+
+
+def test_record_screen_calls_the_phone_a_handy_throughout(logged_in):
+    """The Record screen's messages say "Handy" (as its offline banner does), never "Telefon"."""
+    text = german(logged_in, "/record")
+    assert_german(
+        text,
+        [
+            "Offline: Ablesungen bleiben auf diesem Handy",
+            "Auf diesem Handy gespeichert: Die Ablesung wird gesendet, sobald du wieder online",
+            "Die Ablesung ist noch nicht gesendet und wartet im Ausgang.",
+        ],
+        ["Telefon", "Postausgang"],
+    )
