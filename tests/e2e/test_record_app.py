@@ -445,3 +445,38 @@ def test_the_record_screen_speaks_the_accounts_language_also_offline(
     expect(form.get_by_text("Niedriger als die letzte Ablesung (import 1.234,5)")).to_be_visible()
     expect(form.get_by_role("button", name="Trotzdem speichern")).to_be_visible()
     phone.context.set_offline(False)
+
+
+def test_the_german_outbox_keeps_its_button_label_and_each_value_with_its_unit_on_one_line(
+    phone, make_user, make_source
+):
+    """At 390 px "Jetzt senden" stayed on two lines beside the heading, and "55 %" broke."""
+    user = make_user()
+    user.locale = "de"
+    db.session.commit()
+    make_source(
+        user, "Wohnzimmer", kind="sensor", metrics={"Temperatur": "°C", "Luftfeuchtigkeit": "%"}
+    )
+    sign_in(phone, user.email, PASSWORD)
+    phone.goto("/record")
+    expect(phone.locator("#app-version")).to_contain_text("App-Version")
+    phone.context.set_offline(True)
+    form = form_of(phone, "Wohnzimmer")
+    form.get_by_label("Temperatur").fill("21,5")
+    form.get_by_label("Luftfeuchtigkeit").fill("55")
+    form.get_by_role("button", name="Speichern").click()
+    send = phone.get_by_role("button", name="Jetzt senden")
+    expect(send).to_be_visible()
+    label_lines = send.evaluate(
+        """button => {
+            const range = document.createRange();
+            range.selectNodeContents(button);
+            return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+        }"""
+    )
+    assert label_lines == 1
+    item = phone.locator("#outbox-list li").first
+    assert "Temperatur 21,5\u00a0°C, Luftfeuchtigkeit 55\u00a0%" in item.text_content()
+    assert "Zuletzt: 55\u00a0%" in form.text_content()
+    screenshot(phone, "de-phone-record-outbox")
+    phone.context.set_offline(False)
