@@ -66,3 +66,27 @@ def test_german_sign_in_account_and_home_fit_a_phone(german_phone, user, make_us
     expect(page.get_by_text("Offene Einladungen")).to_be_visible()
     _fits(page)
     screenshot(page, "de-phone-home")
+
+
+def test_the_german_user_search_shows_its_whole_placeholder_on_a_phone(german_phone, admin):
+    page = german_phone
+    page.goto("/login")
+    page.get_by_label("E-Mail").fill(admin.email)
+    page.get_by_label("Passwort", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_url("**/")
+    page.goto("/admin/users")
+    search = page.locator("input#q")
+    expect(search).to_have_attribute("placeholder", "E-Mail oder Name")
+    room_left = search.evaluate(
+        """input => {
+            const style = getComputedStyle(input);
+            const context = document.createElement("canvas").getContext("2d");
+            context.font = style.font;
+            const room = input.clientWidth - parseFloat(style.paddingLeft)
+                - parseFloat(style.paddingRight);
+            return room - context.measureText(input.placeholder).width;
+        }"""
+    )
+    assert room_left >= 0, f"the placeholder is cut off by {-room_left:.0f} px"
+    _fits(page)
