@@ -250,3 +250,9 @@ def test_record_screen_calls_the_phone_a_handy_throughout(logged_in):
         ],
         ["Telefon", "Postausgang"],
     )
+
+
+def test_reminder_page_says_which_reading_counts_in_plain_german(logged_in, user, make_source):
+    meter = make_source(user, "Strom")
+    text = german(logged_in, f"/sources/{meter.id}/reminder")
+    assert_german(text, ["Es zählt jede Ablesung ab diesem Tag."], ["an oder nach dem Tag"])
