@@ -419,7 +419,10 @@
         "Lower than the last reading ({values}). Check the meter; tap “Save anyway” if it is right.",
         {
           values: Object.entries(lower)
-            .map(([metric, before]) => metric + " " + number.format(before))
+            .map(
+              ([metric, before]) =>
+                metric + " " + number.format(values[metric]) + " < " + number.format(before)
+            )
             .join(", "),
         }
       );

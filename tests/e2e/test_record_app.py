@@ -325,7 +325,7 @@ def test_a_lower_meter_value_is_questioned_offline_and_saved_as_confirmed(
     phone.reload()
     form = form_of(phone, "Electricity")
     record(phone, "Electricity", {"import": "499,5"})
-    expect(form.get_by_text("Lower than the last reading (import 500)")).to_be_visible()
+    expect(form.get_by_text("Lower than the last reading (import 499.5 < 500)")).to_be_visible()
     expect(phone.locator("#outbox-badge")).to_be_hidden()  # nothing kept yet
     form.get_by_role("button", name="Save anyway").click()
     expect(phone.locator("#outbox-count")).to_have_text("1")
@@ -440,9 +440,13 @@ def test_the_record_screen_speaks_the_accounts_language_also_offline(
     phone.context.set_offline(True)
     phone.reload()
     expect(form.get_by_text("Zuletzt: 1.234,5 kWh")).to_be_visible()
-    form.get_by_label("import").fill("1.000,5")  # lower than the last reading: asks first
+    # "1.234" is read as 1,234 (one mark is the decimal separator): lower, so it asks first,
+    # naming the value as read beside the one before.
+    form.get_by_label("import").fill("1.234")
     form.get_by_role("button", name="Speichern").click()
-    expect(form.get_by_text("Niedriger als die letzte Ablesung (import 1.234,5)")).to_be_visible()
+    expect(
+        form.get_by_text("Niedriger als die letzte Ablesung (import 1,234 < 1.234,5)")
+    ).to_be_visible()
     expect(form.get_by_role("button", name="Trotzdem speichern")).to_be_visible()
     phone.context.set_offline(False)
 
