@@ -199,6 +199,17 @@ def format_decimal(value: float | int | Decimal, places: int | None = None) -> s
     return babel_numbers.format_decimal(value, format=pattern, locale=format_locale())
 
 
+def format_number_in_text(value: float | int) -> str:
+    """Return a reading value inside a message: "14705.25" in English, "14.705,25" in German.
+
+    English keeps the plain digits its messages (the API's among them) have always had;
+    other languages get the separators their pages show.
+    """
+    if language() == "en":
+        return f"{value:.10g}"
+    return format_decimal(value)
+
+
 def format_fixed(value: Decimal, min_places: int = 2) -> str:
     """Return value with at least min_places decimals and any further ones it has."""
     return babel_numbers.format_decimal(
@@ -237,7 +248,7 @@ def format_time(value: datetime) -> str:
     return babel_dates.format_datetime(value, "HH:mm", locale=format_locale())
 
 
-def format_local_datetime(value: datetime, fmt: str) -> str:
+def format_local_datetime(value: date, fmt: str) -> str:
     """Return a local date/time for a strftime format: as given in English, else localised.
 
     The English pages write ISO-like times ("2026-12-02 14:03"); other languages get the
@@ -252,6 +263,11 @@ def format_local_datetime(value: datetime, fmt: str) -> str:
     if "%H" in fmt:
         parts.append(format_time(value))
     return " ".join(parts) if parts else value.strftime(fmt)
+
+
+def format_day(value: date) -> str:
+    """Return a calendar day as the pages write it ("2026-12-02"; "02.12.2026" in German)."""
+    return format_local_datetime(value, "%Y-%m-%d")
 
 
 def time_ago(value: datetime, now: datetime | None = None) -> str:

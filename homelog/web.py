@@ -7,7 +7,7 @@ import math
 import re
 import sqlite3
 import time
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -318,11 +318,16 @@ def _register_template_helpers(app: Flask) -> None:
     """Add the filters and globals the templates use."""
 
     @app.template_filter("local")
-    def local_filter(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        """A time in the user's timezone: fmt in English, the same parts localised else."""
+    def local_filter(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M", zone=None) -> str:
+        """A time in the user's timezone (or zone): fmt in English, localised parts else."""
         if value is None:
             return ""
-        return i18n.format_local_datetime(timeutil.to_local(value, user_zone()), fmt)
+        return i18n.format_local_datetime(timeutil.to_local(value, zone or user_zone()), fmt)
+
+    @app.template_filter("day")
+    def day_filter(value: date | None) -> str:
+        """A calendar day: "2026-12-02" in English, the locale's digits else ("02.12.2026")."""
+        return i18n.format_day(value) if value is not None else ""
 
     @app.template_filter("ago")
     def ago_filter(value: datetime | None) -> str:

@@ -7,18 +7,22 @@ stay English (the API's contract).
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from homelog import backup
 from homelog.extensions import db
 from homelog.meter_drops import UnconfirmedDrop, check_drop
 from homelog.models import Reading
 from homelog.numbers import parse_number
+from homelog.usage_db.swaps import create_swap
 from homelog.usage_db.tariffs import create_tariff
 
 DE = {"Accept-Language": "de-DE,de;q=0.9"}
-HX_DE = {**DE, "HX-Request": "true"}
+HX = {"HX-Request": "true"}
+HX_DE = {**DE, **HX}
 GERMAN_CSV = "Datum;Bezug (kWh)\n01.01.26 00:00;100,5\n02.01.26 00:00;101\nbald;5\n03.01.26;x\n"
 
 
@@ -52,6 +56,18 @@ def test_an_import_preview_of_a_german_file_speaks_german(logged_in, user, make_
     english = preview(logged_in, meter, GERMAN_CSV, headers={"HX-Request": "true"})
     assert "Separator: semicolon" in english and "DD.MM.YY" in english
     assert "“soon”" not in english and "“bald” is not a date." in english
+
+
+def test_an_import_preview_writes_times_and_numbers_the_german_way(logged_in, user, make_source):
+    meter = make_source(user, "Strom", metrics={"Bezug": "kWh"})
+    text = preview(logged_in, meter, "Datum;Bezug\n02.01.2026 08:00;14.705,25\n03.01.2026;14.600\n")
+    assert "02.01.2026 08:00" in text and "2026-01-02" not in text
+    assert "Niedriger als der vorige Zählerstand (Bezug 14.600 &lt; 14.705,25)." in text
+    english = preview(
+        logged_in, meter, "Date,Bezug\n2026-01-02 08:00,14705.25\n2026-01-03,14600\n", headers=HX
+    )
+    assert "2026-01-02 08:00" in english
+    assert "Lower than the previous meter value (Bezug 14600 &lt; 14705.25)." in english
 
 
 def test_an_unreadable_import_file_is_refused_in_german(logged_in, user, make_source):
@@ -108,6 +124,28 @@ def test_a_meter_drop_is_explained_in_german(logged_in, user, make_source, make_
     assert caught.value.detail == "The value is lower than the reading before; confirm it."
 
 
+def test_a_drop_warning_shows_the_value_as_read_in_german(
+    logged_in, user, make_source, make_reading
+):
+    """ "9.790" is read as 9,79 (one mark is the decimal separator): the warning says so."""
+    meter = make_source(user, "Strom", metrics={"Bezug": "kWh"})
+    make_reading(meter, {"Bezug": 9780.5}, timestamp=datetime(2026, 3, 1, tzinfo=UTC))
+    prefix = f"s{meter.id}-"
+    data = {
+        f"{prefix}timestamp": "2026-03-02T12:00",
+        f"{prefix}note": "",
+        f"{prefix}value_0": "9.790",
+    }
+    response = logged_in.post(f"/sources/{meter.id}/readings", data=data, headers=HX_DE)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Bezug: du hast 9,79 eingegeben, die Ablesung davor war 9.780,5 kWh" in text
+    english = logged_in.post(f"/sources/{meter.id}/readings", data=data, headers=HX)
+    assert "Bezug: you entered 9.79, the reading before was 9,780.5 kWh" in english.get_data(
+        as_text=True
+    )
+
+
 def test_the_dashboard_comparison_is_labelled_in_german(logged_in, user, make_source):
     source = make_source(user, "Wasser", metrics={"volume": "m³"})
     now = datetime.now(UTC)
@@ -140,3 +178,61 @@ def test_a_broken_backup_is_refused_in_german(client, auth, user):
     assert response.status_code == 422, text[:300]
     assert "Das ist keine homelog-Sicherung (JSON erwartet)." in text
     assert "This is not a homelog backup" not in text
+
+
+def test_a_price_already_starting_that_day_names_the_day_in_german(logged_in, user, make_source):
+    meter = make_source(user, "Strom", metrics={"Bezug": "kWh"})
+    create_tariff(meter, "Bezug", "2026-01-01", "0.3")
+    url = f"/sources/{meter.id}/tariffs"
+    data = {"metric": "Bezug", "effective_from": "2026-01-01", "unit_price": "0,4"}
+    german = logged_in.post(url, data=data, headers=DE).get_data(as_text=True)
+    assert "„Bezug“ hat schon einen Preis ab dem 01.01.2026." in german
+    assert "2026-01-01" not in german.replace('value="2026-01-01"', "")
+    assert '<td data-label="Von" class="from">01.01.2026</td>' in german
+    english = logged_in.post(url, data=data).get_data(as_text=True)
+    assert "“Bezug” already has a price starting on 2026-01-01." in english
+    assert 'class="from">2026-01-01</td>' in english
+
+
+def _restore_page(client, text: str, headers: dict) -> str:
+    response = client.post(
+        "/account/restore",
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(text.encode()), "backup.json"), "confirm": "y"},
+        headers=headers,
+    )
+    assert response.status_code == 422, response.status_code
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "duplicate, german, english",
+    [
+        (
+            "tariffs",
+            "„Bezug“ hat zwei Preise ab dem 01.01.2026.",
+            "“Bezug” has two prices starting on 2026-01-01.",
+        ),
+        (
+            "swaps",
+            "Am 15.06.2026 um 10:30 sind zwei Zählerwechsel eingetragen.",
+            "two swaps are recorded on 2026-06-15 at 10:30.",
+        ),
+    ],
+)
+def test_a_restore_names_a_doubled_day_in_the_readers_language(
+    client, auth, user, make_user, make_source, duplicate, german, english
+):
+    meter = make_source(user, "Strom", metrics={"Bezug": "kWh"})
+    create_tariff(meter, "Bezug", "2026-01-01", "0.3")
+    create_swap(
+        meter, user, datetime(2026, 6, 15, 8, 30, tzinfo=UTC), {"Bezug": "1000"}, {"Bezug": "0"}
+    )
+    document = json.loads("".join(backup.iter_backup(user)))
+    entries = document["sources"][0][duplicate]
+    entries.append(dict(entries[0]))
+    text = json.dumps(document)
+    make_user("leer@example.com", timezone="Europe/Berlin")
+    auth.login("leer@example.com")
+    assert german in _restore_page(client, text, DE)
+    assert english in _restore_page(client, text, {})

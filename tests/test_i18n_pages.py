@@ -201,7 +201,7 @@ def test_admin_users_pages_are_german(client, auth, admin, user):
     auth.login(admin.email)
     text = page(client, "/admin/users")
     assert "<h1>Benutzer</h1>" in text
-    assert 'placeholder="Nach E-Mail oder Name suchen"' in text
+    assert 'placeholder="E-Mail oder Name"' in text
     assert "2 Benutzer" in text
     assert "Letzte Anmeldung" in text and "Zum Admin machen" in text
     assert 'aria-label="Olive Owner deaktivieren"' in text

@@ -211,7 +211,7 @@ def test_prices_page_in_german(logged_in, user, make_source):
         ["Preise: Electricity", "Pro Einheit", "Preis hinzufügen", "Grundgebühr pro Tag ("],
         ["Prices: ", "Per unit", "Add a price", "Standing charge per day"],
     )
-    assert re.search(r'aria-label="Den Preis von import ab 2026-01-01 löschen"', text)
+    assert re.search(r'aria-label="Den Preis von import ab 01.01.2026 löschen"', text)
 
 
 def test_meter_page_in_german(logged_in, worked_example_meter):
@@ -236,3 +236,23 @@ def test_record_screen_in_german(logged_in):
         ["<title>Erfassen · homelog</title>", "Deine Zähler werden geladen…", "Jetzt senden"],
         ["Loading your meters", "Send now", "Keep the server's"],
     )
+
+
+def test_record_screen_calls_the_phone_a_handy_throughout(logged_in):
+    """The Record screen's messages say "Handy" (as its offline banner does), never "Telefon"."""
+    text = german(logged_in, "/record")
+    assert_german(
+        text,
+        [
+            "Offline: Ablesungen bleiben auf diesem Handy",
+            "Auf diesem Handy gespeichert: Die Ablesung wird gesendet, sobald du wieder online",
+            "Die Ablesung ist noch nicht gesendet und wartet im Ausgang.",
+        ],
+        ["Telefon", "Postausgang"],
+    )
+
+
+def test_reminder_page_says_which_reading_counts_in_plain_german(logged_in, user, make_source):
+    meter = make_source(user, "Strom")
+    text = german(logged_in, f"/sources/{meter.id}/reminder")
+    assert_german(text, ["Es zählt jede Ablesung ab diesem Tag."], ["an oder nach dem Tag"])

@@ -15,7 +15,7 @@ from homelog.backup.reading import ReadingLabel, Unrestorable, read_backup, refu
 from homelog.backup.writing import FORMAT, VERSION
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.i18n import _
+from homelog.i18n import _, format_day, format_time
 from homelog.models import (
     DataSource,
     Home,
@@ -353,7 +353,7 @@ def _restore_tariffs(source: DataSource, prices: list, label: str) -> int:
                     "%(source)s: “%(metric)s” has two prices starting on %(day)s.",
                     source=label,
                     metric=metric,
-                    day=day,
+                    day=format_day(day),
                 )
             )
         days.add((metric, day))
@@ -388,8 +388,14 @@ def _restore_swaps(user: User, source: DataSource, swaps: list, label: str) -> i
         except ValidationFailed as error:
             raise refused(what, error) from None
         if at in instants:
+            local = timeutil.to_local(at, timeutil.zone(user.timezone))
             raise Unrestorable(
-                _("%(what)s: two swaps are recorded at %(at)s.", what=what, at=at.isoformat())
+                _(
+                    "%(what)s: two swaps are recorded on %(day)s at %(time)s.",
+                    what=what,
+                    day=format_day(local.date()),
+                    time=format_time(local),
+                )
             )
         instants.add(at)
         db.session.add(

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from homelog.extensions import db
-from homelog.i18n import _
+from homelog.i18n import _, format_number_in_text
 from homelog.importer.columns import recalled
 from homelog.importer.parsing import Parsed, parse
 from homelog.importer.report import ImportOptions, ImportReport, Problem, Row
@@ -29,7 +29,9 @@ def _same_values(a: Mapping[str, object], b: Mapping[str, float]) -> bool:
 
 def _describe(values: Mapping[str, object]) -> str:
     return ", ".join(
-        f"{key} {value:g}" if isinstance(value, int | float) else f"{key} {value}"
+        f"{key} {format_number_in_text(value)}"
+        if isinstance(value, int | float)
+        else f"{key} {value}"
         for key, value in values.items()
     )
 
@@ -192,7 +194,10 @@ def _keeps(
     """Return True when row is imported; a drop is reported, and confirmed when accepted."""
     if not lower:
         return True
-    what = ", ".join(f"{m} {row.values[m]:g} < {previous:g}" for m, previous in lower.items())
+    what = ", ".join(
+        f"{m} {format_number_in_text(row.values[m])} < {format_number_in_text(previous)}"
+        for m, previous in lower.items()
+    )
     if not options.accept_lower:
         report.add(
             Problem(

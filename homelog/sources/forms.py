@@ -154,6 +154,9 @@ class ReadingForm(DomainForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.lower: dict[str, float] = {}
+        # The values as read from the text typed, shown beside `lower` in the reader's
+        # number format: "9.790" is read as 9.79, and the warning shows "9,79" in German.
+        self.entered: dict[str, float] = {}
 
     def value_fields(self):
         """Yield (metric name, unit, field) for each metric of the source, in order."""

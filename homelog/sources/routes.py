@@ -162,7 +162,7 @@ def _save_reading(source: DataSource, form, reading: Reading | None = None) -> R
             source, timestamp, values, confirmed=form.confirm_lower.data, reading=reading
         )
     except meter_drops.UnconfirmedDrop as drop:
-        form.lower = drop.lower
+        form.lower, form.entered = drop.lower, values
         return None
     try:
         if reading is None:

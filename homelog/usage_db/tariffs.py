@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from homelog.errors import ValidationFailed
 from homelog.extensions import db
-from homelog.i18n import _
+from homelog.i18n import _, format_day
 from homelog.models import DataSource, Tariff, parse_id
 from homelog.usage_db.fields import check_amount, check_date, commit_unique
 
@@ -84,7 +84,11 @@ def create_tariff(
     db.session.add(tariff)
     commit_unique(
         "effective_from",
-        _("“%(metric)s” already has a price starting on %(day)s.", metric=metric, day=day),
+        _(
+            "“%(metric)s” already has a price starting on %(day)s.",
+            metric=metric,
+            day=format_day(day),
+        ),
     )
     return tariff
 
@@ -104,7 +108,11 @@ def update_tariff(
     tariff.unit_price, tariff.standing_charge = price, standing
     commit_unique(
         "effective_from",
-        _("“%(metric)s” already has a price starting on %(day)s.", metric=metric, day=day),
+        _(
+            "“%(metric)s” already has a price starting on %(day)s.",
+            metric=metric,
+            day=format_day(day),
+        ),
     )
     return tariff
 

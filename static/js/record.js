@@ -74,12 +74,19 @@
     return relative.format(-Math.round(seconds / 86400), "day");
   }
 
+  /** A value and its unit, kept on one line ("55 %", not "55" and "%" on the next). */
+  function withUnit(value, unit) {
+    return unit ? value + "\u00a0" + unit : value;
+  }
+
   function describe(source, values) {
     return Object.keys(source ? source.metrics : values)
       .filter((metric) => metric in values)
       .map(
         (metric) =>
-          metric + " " + number.format(values[metric]) + " " + (source ? source.metrics[metric] : "")
+          metric +
+          " " +
+          withUnit(number.format(values[metric]), source ? source.metrics[metric] : "")
       )
       .join(", ");
   }
@@ -199,7 +206,7 @@
         continue;
       }
       hint.textContent = t("Last: {value} · {time} ({ago})", {
-        value: (number.format(last.values[metric]) + " " + (source.metrics[metric] || "")).trim(),
+        value: withUnit(number.format(last.values[metric]), source.metrics[metric]),
         time: when.format(new Date(last.timestamp)),
         ago: last.waiting ? t("waiting to be sent") : ago(last.timestamp),
       });
@@ -412,7 +419,10 @@
         "Lower than the last reading ({values}). Check the meter; tap “Save anyway” if it is right.",
         {
           values: Object.entries(lower)
-            .map(([metric, before]) => metric + " " + number.format(before))
+            .map(
+              ([metric, before]) =>
+                metric + " " + number.format(values[metric]) + " < " + number.format(before)
+            )
             .join(", "),
         }
       );

@@ -325,7 +325,7 @@ def test_a_lower_meter_value_is_questioned_offline_and_saved_as_confirmed(
     phone.reload()
     form = form_of(phone, "Electricity")
     record(phone, "Electricity", {"import": "499,5"})
-    expect(form.get_by_text("Lower than the last reading (import 500)")).to_be_visible()
+    expect(form.get_by_text("Lower than the last reading (import 499.5 < 500)")).to_be_visible()
     expect(phone.locator("#outbox-badge")).to_be_hidden()  # nothing kept yet
     form.get_by_role("button", name="Save anyway").click()
     expect(phone.locator("#outbox-count")).to_have_text("1")
@@ -440,31 +440,47 @@ def test_the_record_screen_speaks_the_accounts_language_also_offline(
     phone.context.set_offline(True)
     phone.reload()
     expect(form.get_by_text("Zuletzt: 1.234,5 kWh")).to_be_visible()
-    form.get_by_label("import").fill("1.000,5")  # lower than the last reading: asks first
+    # "1.234" is read as 1,234 (one mark is the decimal separator): lower, so it asks first,
+    # naming the value as read beside the one before.
+    form.get_by_label("import").fill("1.234")
     form.get_by_role("button", name="Speichern").click()
-    expect(form.get_by_text("Niedriger als die letzte Ablesung (import 1.234,5)")).to_be_visible()
+    expect(
+        form.get_by_text("Niedriger als die letzte Ablesung (import 1,234 < 1.234,5)")
+    ).to_be_visible()
     expect(form.get_by_role("button", name="Trotzdem speichern")).to_be_visible()
     phone.context.set_offline(False)
 
 
-def test_the_outbox_send_button_keeps_to_one_line_on_a_phone(phone, make_user, make_source):
+def test_the_german_outbox_keeps_its_button_label_and_each_value_with_its_unit_on_one_line(
+    phone, make_user, make_source
+):
+    """At 390 px "Jetzt senden" stayed on two lines beside the heading, and "55 %" broke."""
     user = make_user()
-    make_source(user, "Electricity")
+    user.locale = "de"
+    db.session.commit()
+    make_source(
+        user, "Wohnzimmer", kind="sensor", metrics={"Temperatur": "°C", "Luftfeuchtigkeit": "%"}
+    )
     sign_in(phone, user.email, PASSWORD)
-    open_record(phone)
+    phone.goto("/record")
+    expect(phone.locator("#app-version")).to_contain_text("App-Version")
     phone.context.set_offline(True)
-    record(phone, "Electricity", {"import": "12"})
-    expect(phone.locator("#outbox-count")).to_have_text("1")
-    send = phone.get_by_role("button", name="Send now")
+    form = form_of(phone, "Wohnzimmer")
+    form.get_by_label("Temperatur").fill("21,5")
+    form.get_by_label("Luftfeuchtigkeit").fill("55")
+    form.get_by_role("button", name="Speichern").click()
+    send = phone.get_by_role("button", name="Jetzt senden")
     expect(send).to_be_visible()
-    # Lines of the button's label: squeezed by the heading beside it, it broke in two.
-    lines = send.evaluate(
+    label_lines = send.evaluate(
         """button => {
             const range = document.createRange();
             range.selectNodeContents(button);
-            return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+            return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
         }"""
     )
-    assert lines == 1
+    assert label_lines == 1
+    item = phone.locator("#outbox-list li").first
+    assert "Temperatur 21,5\u00a0°C, Luftfeuchtigkeit 55\u00a0%" in item.text_content()
+    assert "Zuletzt: 55\u00a0%" in form.text_content()
+    screenshot(phone, "de-phone-record-outbox")
     phone.context.set_offline(False)
-    expect(phone.locator("#outbox-badge")).to_be_hidden()
