@@ -175,8 +175,16 @@ def test_import_page_and_preview_in_german(logged_in, user, make_source):
     page = german(logged_in, f"/sources/{source.id}/import")
     assert_german(
         page,
-        ["Aus CSV importieren", "CSV-Datei", "…oder die Zeilen einfügen", "Als CSV exportieren"],
-        ["Import from CSV", "CSV file", "Export as CSV", "Nothing is saved until"],
+        [
+            "Aus CSV importieren",
+            "CSV-Datei",
+            "…oder die Zeilen einfügen",
+            "Als CSV exportieren",
+            # What the upload's script (static/js/transfer.js) shows, given by the page.
+            'data-too-large="Die Datei ist größer als 16 MB."',
+            'data-uploading="Wird hochgeladen… {percent}"',
+        ],
+        ["Import from CSV", "CSV file", "Export as CSV", "Nothing is saved until", "Uploading"],
     )
     text = "date;import\n01.01.2026 00:00;100,5\n02.01.2026 00:00;101\nsoon;5\n"
     response = logged_in.post(f"/sources/{source.id}/import", data={"text": text}, headers=DE)

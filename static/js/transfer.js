@@ -1,6 +1,15 @@
 // Import page: show the upload's progress while htmx sends a large file (no inline scripts).
 (function () {
   "use strict";
+  // "42%" or "42 %", as the page's language writes a percentage.
+  function share(percent) {
+    try {
+      return new Intl.NumberFormat(document.documentElement.lang || undefined, { style: "percent" })
+        .format(percent / 100);
+    } catch (error) {
+      return percent + "%";
+    }
+  }
   document.addEventListener("htmx:xhr:progress", function (event) {
     var form = event.target.closest && event.target.closest(".upload-form");
     var bar = form && form.querySelector(".upload-progress");
@@ -9,7 +18,12 @@
     bar.hidden = false;
     bar.value = percent;
     var text = form.querySelector(".busy-text");
-    if (text) text.textContent = percent < 100 ? "Uploading… " + percent + "%" : "Reading the file…";
+    if (!text) return;
+    // The texts come translated from the page: data-uploading, and the text it starts with.
+    if (!text.dataset.reading) text.dataset.reading = text.textContent;
+    text.textContent = percent < 100
+      ? (text.dataset.uploading || "Uploading… {percent}").split("{percent}").join(share(percent))
+      : text.dataset.reading;
   });
   // A file over the size limit is refused here, before minutes of uploading it for nothing.
   // A request that goes ahead clears the form's earlier errors: a preview answers below the
@@ -37,7 +51,7 @@
     }
     event.preventDefault();
     var error = form.querySelector("#file-error");
-    error.textContent = "The file is larger than " + Math.floor(limit / 1048576) + " MB.";
+    error.textContent = input.dataset.tooLarge;
     error.hidden = false;
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-describedby", "file-error");
