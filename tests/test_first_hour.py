@@ -72,6 +72,9 @@ def test_a_new_accounts_first_password_leads_to_the_dashboard_with_a_welcome(
 ):
     make_user("partner@example.com", name="Pat", must_change_password=True)
     auth.login(email="partner@example.com")
+    asked = client.get("/", follow_redirects=True).get_data(as_text=True)
+    assert "Please choose a new password" in asked
+    assert "Welcome back" not in asked  # never here before
     new = "pats own long passphrase"
     response = client.post(
         "/account/password",

@@ -118,7 +118,8 @@ def login():
         else:
             if user is not None:
                 sign_in(user, remember=form.remember.data)
-                flash(_("Welcome back, %(name)s.", name=user.display_name), "success")
+                if not user.must_change_password:  # a first sign-in is welcomed after it
+                    flash(_("Welcome back, %(name)s.", name=user.display_name), "success")
                 target = safe_next(request.args.get("next")) or url_for("sources.index")
                 return keep_device(redirect(target), who)
             form.password.errors.append(
