@@ -8,7 +8,7 @@ its own, and switching the period is a plain link. Numbers come from homelog.usa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -362,6 +362,8 @@ def _panel_context(
         "projection": None,
         "estimated_hint": ESTIMATED_HINT,
         "partial_hint": PARTIAL_HINT,
+        # A part-covered period that has not ended is "so far"; an ended one only "partly".
+        "today": datetime.now(result.zone).date(),
     }
     if source.kind == "meter" and (has_figures or context["readings_count"] >= 2):
         context["comparison"] = compare(source)
