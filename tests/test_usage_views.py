@@ -81,6 +81,27 @@ def test_the_dashboard_card_shows_each_register_their_total_and_the_cost_of_all(
     ]
 
 
+def test_a_month_read_from_its_middle_shows_its_measured_part_marked_partly(
+    logged_in, user, make_source
+):
+    """Readings from the 10th of last month on: "Last month" shows what they measured (as the
+    monthly table does), marked "partly", not a bare dash."""
+    water = make_source(user, "Water", metrics={"water": "m³"})
+    last_month = compare(water).metrics["water"]["last_month"].period
+    first = last_month.start + timedelta(days=9, hours=8)
+    days = (datetime.now(UTC) - first).days
+    add(water, [(first + timedelta(days=d), {"water": 100 + 0.5 * d}) for d in range(days + 1)])
+    span = compare(water).metrics["water"]["last_month"]
+    assert not span.complete and span.usage == span.measured and span.usage > 0
+    shown = f"{span.usage:,.1f}".rstrip("0").rstrip(".")
+    html = logged_in.get(f"/sources/{water.id}/usage/summary", headers=HX).get_data(as_text=True)
+    row = text_of(re.search(r"<tr>\s*<th scope=\"row\"[^>]*>Last month.*?</tr>", html, re.S)[0])
+    assert row.split() == ["Last", "month", "partly", shown, "m³"]
+    boxes = text_of(panel(logged_in, water).split('<dl class="compare', 1)[1].split("</dl>")[0])
+    label = compare(water).labels["last_month"]
+    assert f"{label} partly {shown} m³" in boxes
+
+
 def test_a_cost_covers_only_the_registers_beside_it(logged_in, user, make_source):
     source = make_source(user, "Power", metrics={"day": "kWh", "night": "kWh"})
     now = datetime.now(UTC)

@@ -21,10 +21,14 @@ from homelog.usage.projection import add_years
 from homelog.usage_db.inputs import source_zone
 from homelog.usage_db.query import usage_over
 
+#: The spans that end now: their readings cover them only "so far", never "partly".
+SO_FAR = ("this_month", "year_to_date")
+
 
 @dataclass(frozen=True)
 class Span:
-    """Usage and cost of one metric over one span (measured part only when incomplete)."""
+    """Usage and cost of one metric over one span: the measured part when the readings cover
+    only part of it (complete is then False), so a month read from its 10th still shows."""
 
     period: Period
     usage: float | None
@@ -104,6 +108,10 @@ class Comparison:
         """Return True when the readings cover span key for every register."""
         return all(self.metrics[m][key].complete for m in self.names)
 
+    def partly(self, key: str) -> bool:
+        """Return True when span key has ended and its figures are only the measured part."""
+        return key not in SO_FAR and self.has(key) and not self.complete(key)
+
     def lines(self, key: str) -> list[Line]:
         """Return the figures of span key: each register labelled, then their total.
 
@@ -161,7 +169,7 @@ def compare(source: DataSource, now: datetime | None = None) -> Comparison:
     for metric, found in usage.meter.items():
         metrics[metric] = {}
         for key, item in zip(keys, found.periods, strict=True):
-            measured = key == "this_month" or key == "year_to_date"
+            measured = key in SO_FAR or item.usage is None
             value = item.measured_usage if measured else item.usage
             cost = item.measured_cost if measured else item.cost
             metrics[metric][key] = Span(
