@@ -165,6 +165,39 @@ def phone_page(request, browser, live_server, app):
         yield page
 
 
+@pytest.fixture
+def german_phone(request, browser, live_server, app):
+    """Return a fresh phone-size page (390x844) of a browser that asks for German."""
+    with _browser_page(
+        request,
+        browser,
+        live_server,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        locale="de-DE",
+    ) as page:
+        yield page
+
+
+def fits_the_screen(page) -> None:
+    """Fail when the page scrolls sideways, naming the widest elements that stick out.
+
+    Tables inside a .table-wrap scroll in their own box and are not named.
+    """
+    overflow = page.evaluate(
+        """() => {
+          const width = document.documentElement.clientWidth;
+          const wide = [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > width + 1 && e.offsetParent !== null
+                         && !e.closest('.table-wrap'))
+            .map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 40));
+          return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
+        }"""
+    )
+    assert overflow["scroll"] <= overflow["width"], (page.url, overflow)
+
+
 def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot under tests/e2e/artifacts/ and return its path."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import fits_the_screen, screenshot, sign_in
 
 
 def test_first_run_creates_admin_then_is_gone(page):
@@ -52,8 +52,7 @@ def test_sign_in_and_out(page, user):
 def test_login_page_on_phone(phone_page, user):
     phone_page.goto("/login")
     expect(phone_page.get_by_role("button", name="Sign in")).to_be_visible()
-    width = phone_page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, "the page scrolls sideways on a phone"
+    fits_the_screen(phone_page)
     screenshot(phone_page, "login-phone")
 
 
@@ -66,8 +65,7 @@ def test_another_browser_is_signed_out_from_the_account_page(
     rows = phone_page.locator("#browsers-title ~ .table-wrap tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.filter(has_text="This browser")).to_have_count(1)
-    width = phone_page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, "the account page scrolls sideways on a phone"
+    fits_the_screen(phone_page)
     screenshot(phone_page, "account-browsers-phone")
     page.goto("/account")
     screenshot(page, "account-browsers-desktop")

@@ -8,35 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from playwright.sync_api import expect
 
 from homelog import homes
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import _browser_page, screenshot
-
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def german_phone(request, browser, live_server, app):
-    """Return a fresh phone-size page of a browser that asks for German."""
-    with _browser_page(
-        request,
-        browser,
-        live_server,
-        viewport=PHONE,
-        is_mobile=True,
-        has_touch=True,
-        locale="de-DE",
-    ) as page:
-        yield page
-
-
-def _fits(page) -> None:
-    """Assert that nothing makes the page wider than the phone."""
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{page.url} is {width} px wide"
+from tests.e2e.conftest import fits_the_screen, screenshot
 
 
 def test_german_sign_in_account_and_home_fit_a_phone(german_phone, user, make_user, make_source):
@@ -49,7 +25,7 @@ def test_german_sign_in_account_and_home_fit_a_phone(german_phone, user, make_us
 
     page.goto("/login")
     expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
-    _fits(page)
+    fits_the_screen(page)
     screenshot(page, "de-phone-sign-in")
     page.get_by_label("E-Mail").fill(user.email)
     page.get_by_label("Passwort", exact=True).fill(PASSWORD)
@@ -60,13 +36,13 @@ def test_german_sign_in_account_and_home_fit_a_phone(german_phone, user, make_us
     page.goto("/account")
     expect(page.get_by_role("heading", name="Dein Konto")).to_be_visible()
     expect(page.get_by_role("heading", name="Angemeldete Browser")).to_be_visible()
-    _fits(page)
+    fits_the_screen(page)
     screenshot(page, "de-phone-account")
 
     page.goto(f"/homes/{home.id}")
     expect(page.get_by_role("heading", name="Jemanden einladen")).to_be_visible()
     expect(page.get_by_text("Offene Einladungen")).to_be_visible()
-    _fits(page)
+    fits_the_screen(page)
     screenshot(page, "de-phone-home")
 
 
@@ -91,7 +67,7 @@ def test_the_german_user_search_shows_its_whole_placeholder_on_a_phone(german_ph
         }"""
     )
     assert room_left >= 0, f"the placeholder is cut off by {-room_left:.0f} px"
-    _fits(page)
+    fits_the_screen(page)
 
 
 def test_long_german_metric_names_keep_the_dashboard_card_on_a_phone(
@@ -118,5 +94,5 @@ def test_long_german_metric_names_keep_the_dashboard_card_on_a_phone(
     page.wait_for_url("**/")
     expect(page.locator(".summary-table")).to_be_visible()
     expect(page.get_by_role("columnheader", name="Wärmemengenzählerstand")).to_be_attached()
-    _fits(page)
+    fits_the_screen(page)
     screenshot(page, "de-phone-dashboard-long-metrics")

@@ -13,24 +13,7 @@ from homelog import homes
 from homelog.extensions import db
 from homelog.models import Tariff
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import _browser_page, screenshot, source_page_ready
-
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def german_phone(request, browser, live_server, app):
-    """Return a phone-sized page whose browser asks for German."""
-    with _browser_page(
-        request,
-        browser,
-        live_server,
-        viewport=PHONE,
-        is_mobile=True,
-        has_touch=True,
-        locale="de-DE",
-    ) as page:
-        yield page
+from tests.e2e.conftest import fits_the_screen, screenshot, source_page_ready
 
 
 @pytest.fixture
@@ -68,21 +51,6 @@ def _sign_in(page) -> None:
     page.wait_for_url("**/")
 
 
-def _fits_the_screen(page) -> None:
-    """Fail when the page scrolls sideways, naming the widest elements that stick out."""
-    overflow = page.evaluate(
-        """() => {
-          const width = document.documentElement.clientWidth;
-          const wide = [...document.querySelectorAll('body *')]
-            .filter(e => e.getBoundingClientRect().right > width + 1 && e.offsetParent !== null
-                         && !e.closest('.table-wrap'))
-            .map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 40));
-          return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
-        }"""
-    )
-    assert overflow["scroll"] <= overflow["width"], overflow
-
-
 def test_dashboard_in_german_fits_a_phone(german_phone, home):
     page = german_phone
     _sign_in(page)
@@ -91,7 +59,7 @@ def test_dashboard_in_german_fits_a_phone(german_phone, home):
     expect(page.locator("#home-usage[aria-busy]")).to_have_count(0)
     expect(page.locator(f"#usage-summary-{home.id} table")).to_be_visible()
     expect(page.get_by_role("link", name="+ Ablesung").first).to_be_visible()
-    _fits_the_screen(page)
+    fits_the_screen(page)
     screenshot(page, "german-dashboard-phone")
 
 
@@ -103,5 +71,5 @@ def test_source_page_in_german_fits_a_phone(german_phone, home):
     expect(page.locator("#usage-title")).to_have_text("Verbrauch und Kosten")
     expect(page.get_by_role("button", name="Ablesung speichern")).to_be_visible()
     expect(page.locator("#readings-title")).to_contain_text("Ablesungen")
-    _fits_the_screen(page)
+    fits_the_screen(page)
     screenshot(page, "german-source-phone")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from homelog.extensions import db
 from homelog.models import ImportUpload, Reading
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import docs_screenshot, htmx_settled, screenshot, sign_in
+from tests.e2e.conftest import docs_screenshot, fits_the_screen, htmx_settled, screenshot, sign_in
 
 # LibreOffice's German defaults: semicolons, decimal commas, two-digit years.
 WATER_CSV = "Datum;Zählerstand (m³)\n" + "".join(
@@ -37,11 +37,6 @@ def _preview(page, source_id: int) -> None:
     htmx_settled(page)
 
 
-def _fits(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], width
-
-
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_import_a_spreadsheet_then_the_same_file_again(request, user, make_source, size):
     page = request.getfixturevalue("phone_page" if size == "phone" else "page")
@@ -59,7 +54,7 @@ def test_import_a_spreadsheet_then_the_same_file_again(request, user, make_sourc
     page.get_by_role("button", name="Update preview").click()
     htmx_settled(page)
     expect(result.locator(".summary")).to_contain_text("20 readings will be imported")
-    _fits(page)
+    fits_the_screen(page)
     screenshot(page, f"import-preview-{size}")
     if size == "desktop":
         docs_screenshot(page, "import-preview")
@@ -75,7 +70,7 @@ def test_import_a_spreadsheet_then_the_same_file_again(request, user, make_sourc
     )
     expect(result.get_by_text("Lines with problems")).to_have_count(0)
     expect(result.get_by_role("button")).to_have_text(["Done"])  # nothing else to do
-    _fits(page)
+    fits_the_screen(page)
     screenshot(page, f"import-all-stored-{size}")
 
     page.get_by_role("button", name="Done").click()
@@ -120,4 +115,4 @@ def test_a_preview_clears_the_upload_forms_earlier_error(phone_page, user, make_
     expect(page.locator("#file-error")).to_be_hidden()
     expect(page.locator("#import-upload .has-error")).to_have_count(0)
     expect(page.locator("#import-upload [aria-invalid]")).to_have_count(0)
-    _fits(page)
+    fits_the_screen(page)

@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    fits_the_screen,
     htmx_settled,
     screenshot,
     sign_in,
@@ -135,8 +136,7 @@ def test_source_page_on_a_phone(phone_page, user, meter):
     cells = page.locator("#readings-body td.num .cell")
     for i in range(6):
         assert _one_line(cells.nth(i)), cells.nth(i).inner_text()
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width}px wide"
+    fits_the_screen(page)
     page.locator("section.readings").screenshot(path=str(ARTIFACTS / "phone-readings.png"))
 
     # Adding a reading still works from the top of the page.
@@ -302,8 +302,7 @@ def test_prices_keep_dates_amounts_and_buttons_on_one_line(any_page, user, make_
         edit = row.get_by_role("link", name="Edit").bounding_box()
         delete = row.get_by_role("button", name="Delete").bounding_box()
         assert abs(edit["y"] - delete["y"]) < 2, "Edit and Delete are stacked"
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"]
+    fits_the_screen(page)
     page.set_viewport_size(PHONE if _size(page) == "phone" else DESKTOP)
     _view(page, f"{_size(page)}-prices")
 
@@ -381,8 +380,7 @@ def test_a_long_name_without_spaces_breaks_instead_of_widening_the_page(
     for path in ("/", *(f"/sources/{source.id}{tail}" for tail in pages)):
         page.goto(path)
         htmx_settled(page)
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= PHONE["width"], (path, width)
+        fits_the_screen(page)
 
 
 def test_a_long_note_keeps_every_readings_edit_and_delete_on_a_phone(

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from homelog import homes
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import docs_screenshot, screenshot, sign_in
+from tests.e2e.conftest import docs_screenshot, fits_the_screen, screenshot, sign_in
 
 
 def test_an_invitation_is_accepted_on_the_phone_dashboard(
@@ -30,7 +30,7 @@ def test_an_invitation_is_accepted_on_the_phone_dashboard(
     accept = invitations.get_by_role("button", name="Accept")
     box = accept.bounding_box()
     assert box["height"] >= 44 and box["x"] + box["width"] <= 390  # a thumb's target, on screen
-    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    fits_the_screen(phone_page)
     screenshot(phone_page, "invitation-dashboard-390")
     accept.click()
     expect(phone_page.get_by_role("heading", name="Farmhouse")).to_be_visible()
@@ -48,5 +48,5 @@ def test_an_invitation_is_accepted_on_the_phone_dashboard(
     phone_page.context.clear_cookies()
     sign_in(phone_page, user.email, PASSWORD)
     phone_page.goto(f"/homes/{home.id}")
-    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    fits_the_screen(phone_page)
     screenshot(phone_page, "home-members-390")

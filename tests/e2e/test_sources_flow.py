@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import (
     docs_screenshot,
+    fits_the_screen,
     htmx_settled,
     screenshot,
     sign_in,
@@ -145,7 +146,6 @@ def test_source_page_on_phone(phone_page, user, make_source, make_reading):
     phone_page.goto(f"/sources/{source.id}")
     source_page_ready(phone_page)
     expect(phone_page.get_by_role("button", name="Save reading")).to_be_visible()
-    width = phone_page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the page is {width}px wide on a 390px phone"
+    fits_the_screen(phone_page)
     screenshot(phone_page, "source-phone")
     docs_screenshot(phone_page, "source-page-phone")

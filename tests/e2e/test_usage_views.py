@@ -13,7 +13,7 @@ from homelog.models import Home, Reading
 from homelog.usage_db.settings import update_settings
 from homelog.usage_db.tariffs import create_tariff
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import docs_screenshot, htmx_settled, screenshot, sign_in
+from tests.e2e.conftest import docs_screenshot, fits_the_screen, htmx_settled, screenshot, sign_in
 
 SIZES = {"desktop": "page", "phone": "phone_page"}
 
@@ -89,12 +89,6 @@ def open_usage(page, source, query: str = "") -> None:
     expect(page.locator("#usage-panel")).to_be_visible()
 
 
-def no_sideways_scroll(page) -> None:
-    """Fail when the page is wider than the screen (a phone would scroll sideways)."""
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], width
-
-
 @pytest.mark.parametrize("size", SIZES)
 def test_registers_on_the_dashboard_and_the_whole_home(request, user, home, size):
     page = request.getfixturevalue(SIZES[size])
@@ -109,7 +103,7 @@ def test_registers_on_the_dashboard_and_the_whole_home(request, user, home, size
     expect(whole).to_contain_text("Projected balance")
     expect(whole.locator("svg.chart rect.bar.s1").first).to_be_attached()
     htmx_settled(page)
-    no_sideways_scroll(page)
+    fits_the_screen(page)
     screenshot(page, f"usage-dashboard-{size}")
     if size == "desktop":
         docs_screenshot(page, "dashboard")
@@ -129,13 +123,13 @@ def test_a_two_register_meter_and_a_monthly_meter(request, user, home, size):
     expect(page.locator(f"{chart} polyline.reading-line")).to_have_count(0)
     page.get_by_role("link", name="Show the readings line").click()
     expect(page.locator(f"{chart} polyline.reading-line")).to_have_count(1)
-    no_sideways_scroll(page)
+    fits_the_screen(page)
     screenshot(page, f"usage-two-registers-{size}")
     open_usage(page, home["water"])
     # Read on the 2nd of each month: every whole month is solid.
     expect(page.locator(f"{chart} rect.bar")).not_to_have_count(0)
     expect(page.locator(f"{chart} rect.bar.estimated")).to_have_count(0)
-    no_sideways_scroll(page)
+    fits_the_screen(page)
     screenshot(page, f"usage-monthly-{size}")
 
 
@@ -148,12 +142,12 @@ def test_empty_sources_and_a_two_metric_sensor(request, user, home, size):
         expect(page.locator("#usage-panel .usage-empty")).to_contain_text("No readings yet.")
         expect(page.locator("#usage-panel svg")).to_have_count(0)
         expect(page.locator("#usage-panel table")).to_have_count(0)
-        no_sideways_scroll(page)
+        fits_the_screen(page)
         screenshot(page, f"usage-empty-{name}-{size}")
     open_usage(page, home["climate"], "?period=week")
     chart = "svg.chart-wide" if size == "desktop" else "svg.chart-narrow"
     expect(page.locator(f"#usage-panel {chart}")).to_have_count(2)
     expect(page.locator("#usage-panel .legend").nth(1)).to_contain_text("average")
     expect(page.locator("#usage-panel .chart-title").nth(1)).to_have_text("humidity (%)")
-    no_sideways_scroll(page)
+    fits_the_screen(page)
     screenshot(page, f"usage-sensor-{size}")
