@@ -151,3 +151,23 @@ def test_empty_sources_and_a_two_metric_sensor(request, user, home, size):
     expect(page.locator("#usage-panel .chart-title").nth(1)).to_have_text("humidity (%)")
     fits_the_screen(page)
     screenshot(page, f"usage-sensor-{size}")
+
+
+def test_a_wide_usage_table_becomes_labelled_lines_on_a_phone(phone_page, user, home):
+    """A two-metric sensor's table has six figures a period: on a phone each period is a block
+    of labelled lines, so humidity's maximum shows on the screen instead of off its edge."""
+    page = phone_page
+    sign_in(page, user.email, PASSWORD)
+    open_usage(page, home["climate"], "?period=day")
+    table = page.locator("#usage-panel table.usage-table")
+    expect(table).to_have_class("usage-table stack")
+    newest = table.locator("tbody tr").first
+    cell = newest.locator('td[data-label="humidity max"]')
+    expect(cell).to_be_visible()
+    box = cell.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    fits_the_screen(page)
+    screenshot(page, "usage-sensor-table-phone")
+    open_usage(page, home["water"], "?period=month")  # one metric and its cost: a table still
+    expect(page.locator("#usage-panel table.usage-table")).to_have_class("usage-table")
+    fits_the_screen(page)
