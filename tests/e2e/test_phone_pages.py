@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from homelog import homes
 from homelog.extensions import db
-from homelog.models import Tariff
+from homelog.models import MeterEvent, Tariff
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import (
     ARTIFACTS,
@@ -421,3 +421,24 @@ def test_cards_that_open_with_a_paragraph_have_no_blank_line_on_top(phone_page, 
             }"""
         )
         assert gap <= 1, (path, gap)
+
+
+def test_an_empty_cell_is_no_bare_label_on_a_phone(phone_page, user, make_source):
+    """A swap recorded without a note: on a phone its stacked row has no empty "Note" line."""
+    page = phone_page
+    power = make_source(user, "Power", metrics={"import": "kWh"})
+    db.session.add(
+        MeterEvent(
+            data_source_id=power.id,
+            at=datetime(2026, 3, 1, 9, tzinfo=UTC),
+            old_final={"import": 1500},
+            new_start={"import": 0},
+        )
+    )
+    db.session.commit()
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"/sources/{power.id}/meter")
+    row = page.locator(".swaps-table tbody tr").first
+    expect(row.locator('td[data-label="When"]')).to_be_visible()
+    expect(row.locator('td[data-label="Note"]')).to_be_hidden()
+    fits_the_screen(page)
