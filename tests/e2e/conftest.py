@@ -151,32 +151,21 @@ def page(request, browser, live_server, app):
     assert not errors, errors
 
 
+#: A phone's screen and touch, as the phone-size tests open pages.
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
 @pytest.fixture
 def phone_page(request, browser, live_server, app):
     """Return a fresh page at phone size (390x844)."""
-    with _browser_page(
-        request,
-        browser,
-        live_server,
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-    ) as page:
+    with _browser_page(request, browser, live_server, **PHONE) as page:
         yield page
 
 
 @pytest.fixture
 def german_phone(request, browser, live_server, app):
     """Return a fresh phone-size page (390x844) of a browser that asks for German."""
-    with _browser_page(
-        request,
-        browser,
-        live_server,
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-        locale="de-DE",
-    ) as page:
+    with _browser_page(request, browser, live_server, locale="de-DE", **PHONE) as page:
         yield page
 
 
