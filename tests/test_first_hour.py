@@ -86,6 +86,17 @@ def test_a_new_accounts_first_password_leads_to_the_dashboard_with_a_welcome(
     assert "Other devices were signed out" not in page
 
 
+def test_every_mistake_of_a_new_password_is_said_at_once(logged_in):
+    response = logged_in.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": "short", "confirm": "shorter"},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "The passwords differ." in page
+    assert "Use at least 10 characters." in page
+
+
 def test_a_later_password_change_stays_on_the_account_page(logged_in):
     new = "another long passphrase"
     response = logged_in.post(

@@ -297,4 +297,9 @@ def password():
                     return redirect(url_for("sources.index"))
                 flash(_("Your password is changed. Other devices were signed out."), "success")
                 return redirect(url_for("auth.account"))
+    elif form.is_submitted() and form.new_password.data and not form.new_password.errors:
+        # Say what is wrong with the new password now too, not after the next try.
+        problem = accounts.password_problem(form.new_password.data, current_user.email)
+        if problem:
+            form.new_password.errors.append(problem)
     return render_template("auth/password.html", form=form), status, headers
