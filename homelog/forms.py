@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask_wtf import FlaskForm
 from wtforms import Field, StringField
 from wtforms.validators import ValidationError
 
 from homelog import i18n, timeutil
 from homelog.errors import ValidationFailed
+from homelog.extensions import db
 from homelog.i18n import _l
 
 
@@ -64,3 +67,19 @@ class DomainForm(FlaskForm):
                 field.errors = list(field.errors) + messages
             else:
                 self.other_errors.extend(messages)
+
+    def saved(self, save: Callable[[], object]) -> bool:
+        """Validate the posted form and run save(); False when the form now shows why not.
+
+        A ValidationFailed from save rolls the session back and puts its messages beside
+        the fields (apply_errors).
+        """
+        if not self.validate_on_submit():
+            return False
+        try:
+            save()
+        except ValidationFailed as error:
+            db.session.rollback()
+            self.apply_errors(error)
+            return False
+        return True

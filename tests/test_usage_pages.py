@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
 from homelog.extensions import db
 from homelog.models import MeterEvent, Reading, Tariff
@@ -402,3 +403,15 @@ def test_the_account_page_sets_the_currency_costs_are_shown_in(logged_in, user, 
     create_tariff(meter, "import", "2025-01-01", "0.3")
     text = logged_in.get(f"/sources/{meter.id}/tariffs").get_data(as_text=True)
     assert "Prices in CHF" in text
+
+
+def test_a_swap_time_that_is_no_time_is_refused_beside_its_field(logged_in, meter):
+    answer = logged_in.post(
+        f"/sources/{meter.id}/swaps",
+        data={"swap-at": "yesterday", "swap-old_final_0": "10700", "swap-new_start_0": "0"},
+    )
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    field = re.search(r'<div class="field[^"]*has-error[^"]*">\s*<label for="swap-at"', page)
+    assert field, "the error is not beside the time field"
+    assert db.session.scalar(select(func.count()).select_from(MeterEvent)) == 0

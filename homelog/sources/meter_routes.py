@@ -11,7 +11,6 @@ from flask_login import current_user, login_required
 
 from homelog import timeutil, views
 from homelog.errors import ValidationFailed
-from homelog.extensions import db
 from homelog.i18n import _
 from homelog.sources.routes import bp
 from homelog.sources.usage_forms import settings_form, swap_form, tariff_form
@@ -27,20 +26,10 @@ from homelog.web import user_zone
 def _submit_tariff(source, save, message: str, editing=None):
     """Validate the posted price form and save it with save(metric, from, price, standing)."""
     form = tariff_form(source)
-    if form.validate_on_submit():
-        try:
-            save(
-                form.metric.data,
-                form.effective_from.data,
-                form.unit_price.data,
-                form.standing_charge.data,
-            )
-        except ValidationFailed as error:
-            db.session.rollback()
-            form.apply_errors(error)
-        else:
-            flash(message, "success")
-            return views.redirect(url_for("sources.tariffs", source_id=source.id))
+    fields = (form.metric, form.effective_from, form.unit_price, form.standing_charge)
+    if form.saved(lambda: save(*(field.data for field in fields))):
+        flash(message, "success")
+        return views.redirect(url_for("sources.tariffs", source_id=source.id))
     return _tariff_page(source, form, 422, editing=editing)
 
 
@@ -116,22 +105,19 @@ def meter(source_id: int):
     if request.method == "GET":
         return _meter_page(source)
     form = settings_form(source, prefix="settings")
-    if form.validate_on_submit():
-        try:
-            update_settings(
-                source,
-                rollover_at=form.sizes(),
-                cycle_day=form.cycle_day.data or 1,
-                monthly_advance=form.monthly_advance.data or None,
-                billing_year_start=form.billing_year_start.data or None,
-                max_gap_hours=form.max_gap_hours.data or 48,
-            )
-        except ValidationFailed as error:
-            db.session.rollback()
-            form.apply_errors(error)
-        else:
-            flash(_("Settings saved."), "success")
-            return views.redirect(url_for("sources.meter", source_id=source.id))
+    saved = form.saved(
+        lambda: update_settings(
+            source,
+            rollover_at=form.sizes(),
+            cycle_day=form.cycle_day.data or 1,
+            monthly_advance=form.monthly_advance.data or None,
+            billing_year_start=form.billing_year_start.data or None,
+            max_gap_hours=form.max_gap_hours.data or 48,
+        )
+    )
+    if saved:
+        flash(_("Settings saved."), "success")
+        return views.redirect(url_for("sources.meter", source_id=source.id))
     return _meter_page(source, settings=form, status=422)
 
 
@@ -141,29 +127,27 @@ def record_swap(source_id: int):
     """Record a meter replacement so usage continues across it without a spike."""
     source = views.source_or_404(source_id)
     form = swap_form(source, prefix="swap")
-    if form.validate_on_submit():
-        try:
-            at = timeutil.parse_local(form.at.data, user_zone())
-        except ValueError as error:
-            form.at.errors = [str(error)]
-        else:
-            try:
-                swaps.create_swap(
-                    source,
-                    current_user,
-                    at,
-                    form.values("old_final"),
-                    form.values("new_start"),
-                    form.values("rollover_at"),
-                    form.note.data,
-                )
-            except ValidationFailed as error:
-                db.session.rollback()
-                form.apply_errors(error)
-            else:
-                flash(_("Meter swap recorded: usage continues across it."), "success")
-                return views.redirect(url_for("sources.meter", source_id=source.id))
+    if form.saved(lambda: _create_swap(source, form)):
+        flash(_("Meter swap recorded: usage continues across it."), "success")
+        return views.redirect(url_for("sources.meter", source_id=source.id))
     return _meter_page(source, swap=form, status=422)
+
+
+def _create_swap(source, form) -> None:
+    """Record the swap form's replacement, its time typed in the user's timezone."""
+    try:
+        at = timeutil.parse_local(form.at.data, user_zone())
+    except ValueError as error:
+        raise ValidationFailed({"at": [str(error)]}) from None
+    swaps.create_swap(
+        source,
+        current_user,
+        at,
+        form.values("old_final"),
+        form.values("new_start"),
+        form.values("rollover_at"),
+        form.note.data,
+    )
 
 
 @bp.route("/sources/<int:source_id>/swaps/<int:swap_id>/delete", methods=["POST"])
